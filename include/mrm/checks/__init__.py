@@ -1,0 +1,1 @@
+"""Checks: pure computations over a day's scoring log (and its reference) that return results, not frames."""

@@ -1,0 +1,62 @@
+"""Statistics in the credit-risk convention, in plain numpy.
+
+PSI = Σ (a_i − e_i) · ln(a_i / e_i), with e_i the reference share and a_i the current share of bin i.
+Numeric bins: the reference deciles (``bins`` quantiles), as half-open intervals [q_k, q_{k+1}) with
+open ends. Categorical bins: the reference categories plus one "other" bin for values never seen in
+the reference. Nulls are excluded (they are monitored by the null-rate control). Empty bins get the
+share EPSILON instead of 0, so PSI is always finite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+EPSILON = 1e-4
+DEFAULT_BINS = 10
+
+
+def decile_edges(reference: np.ndarray, bins: int = DEFAULT_BINS) -> np.ndarray:
+    """Inner bin edges: the reference's 1/bins … (bins-1)/bins quantiles, de-duplicated."""
+    ref = np.asarray(reference, dtype="float64")
+    ref = ref[~np.isnan(ref)]
+    if ref.size == 0:
+        return np.array([])
+    return np.unique(np.quantile(ref, np.arange(1, bins) / bins))
+
+
+def numeric_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    vals = np.asarray(values, dtype="float64")
+    vals = vals[~np.isnan(vals)]
+    counts = np.bincount(np.searchsorted(edges, vals, side="right"), minlength=edges.size + 1)
+    return counts / max(vals.size, 1)
+
+
+def categorical_shares(values: Sequence, categories: Sequence[str]) -> np.ndarray:
+    """Shares of each reference category, then of "other" (unseen) as the last bin."""
+    index = {c: i for i, c in enumerate(categories)}
+    counts = np.zeros(len(categories) + 1)
+    n = 0
+    for v in values:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            continue
+        counts[index.get(str(v), len(categories))] += 1
+        n += 1
+    return counts / max(n, 1)
+
+
+def psi_from_shares(expected: np.ndarray, actual: np.ndarray, eps: float = EPSILON) -> float:
+    e = np.maximum(np.asarray(expected, dtype="float64"), eps)
+    a = np.maximum(np.asarray(actual, dtype="float64"), eps)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int = DEFAULT_BINS) -> float:
+    edges = decile_edges(reference, bins)
+    return psi_from_shares(numeric_shares(reference, edges), numeric_shares(current, edges))
+
+
+def psi_categorical(reference: Sequence, current: Sequence) -> float:
+    categories = sorted({str(v) for v in reference if v is not None and not (isinstance(v, float) and np.isnan(v))})
+    return psi_from_shares(categorical_shares(reference, categories), categorical_shares(current, categories))

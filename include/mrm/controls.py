@@ -1,0 +1,67 @@
+"""Controls: metric results + the inventory's thresholds -> GREEN / AMBER / RED (pure functions).
+
+A metric without a control is recorded with status INFO. A controlled metric that could not be
+computed is INSUFFICIENT_DATA, never GREEN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mrm import metrics
+from mrm.checks.results import MetricResult
+from mrm.inventory import ModelEntry
+
+GREEN, AMBER, RED, INFO, INSUFFICIENT = "GREEN", "AMBER", "RED", "INFO", "INSUFFICIENT_DATA"
+SEVERITY = {GREEN: 0, INFO: 0, INSUFFICIENT: 1, AMBER: 1, RED: 2}
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    result: MetricResult
+    amber: float | None
+    red: float | None
+    status: str
+
+    @property
+    def control(self) -> str:
+        """Stable name of the control instance, e.g. ``drift.psi[amount]``."""
+        r = self.result
+        return f"{r.check}.{r.metric}" + (f"[{r.column}]" if r.column else "")
+
+
+def thresholds(entry: ModelEntry, metric: str, column: str | None) -> tuple[float, float] | None:
+    control = entry.monitoring.controls.get(metric)
+    if control is None:
+        return None
+    override = control.columns.get(column) if column else None
+    chosen = override or control
+    return chosen.amber, chosen.red
+
+
+def status_of(value: float | None, amber: float, red: float, direction: metrics.Direction) -> str:
+    if value is None:
+        return INSUFFICIENT
+    breached = (lambda t: value >= t) if direction == "above" else (lambda t: value <= t)
+    if breached(red):
+        return RED
+    if breached(amber):
+        return AMBER
+    return GREEN
+
+
+def evaluate(results: list[MetricResult], entry: ModelEntry) -> list[Evaluated]:
+    out = []
+    for r in results:
+        limits = thresholds(entry, r.metric, r.column)
+        if limits is None:
+            out.append(Evaluated(r, None, None, INFO))
+            continue
+        amber, red = limits
+        out.append(Evaluated(r, amber, red, status_of(r.value, amber, red, metrics.get(r.metric).direction)))
+    return out
+
+
+def worst(statuses: list[str]) -> str:
+    """The overall RAG of a run: RED over AMBER over INSUFFICIENT_DATA over GREEN."""
+    return next((s for s in (RED, AMBER, INSUFFICIENT) if s in statuses), GREEN)

@@ -1,0 +1,1 @@
+"""The demo: synthetic scoring logs with documented incidents, a local S3 stand-in, and a runner."""

@@ -1,0 +1,42 @@
+"""One root exception; every error a person may read is one of these, with an actionable message."""
+
+from __future__ import annotations
+
+
+class MrmError(Exception):
+    """Root of every error mrm raises on purpose. ``str(err)`` is one line a person can act on."""
+
+
+class InventoryError(MrmError):
+    """The model inventory is invalid or a model is not in it."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems) if len(problems) <= 3 else f"{len(problems)} problems")
+
+    def lines(self) -> list[str]:
+        return list(self.problems)
+
+
+class SourceError(MrmError):
+    """A scoring log or label source could not be read (missing, unreadable, wrong shape)."""
+
+
+class NoDataError(SourceError):
+    """The partition a run needs does not exist or holds no rows."""
+
+
+class SchemaError(SourceError):
+    """The data does not have the columns or types the inventory promises."""
+
+
+class CheckError(MrmError):
+    """A check could not be computed."""
+
+
+class StoreError(MrmError):
+    """The metrics history could not be read or written."""
+
+
+class RunNotFoundError(StoreError):
+    """A run id that the history does not hold."""

@@ -1,0 +1,40 @@
+"""Evidence kept for auditors: files written once under ``<evidence>/<model>/<date>/<run_id>/``,
+each recorded with its SHA-256 so later tampering is detectable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Any
+
+from mrm.sources.objectstore import ObjectInfo, join, store_for
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fingerprint(files: list[ObjectInfo] | list[dict[str, Any]]) -> str:
+    """A stable hash of a set of input objects (URI, size, ETag)."""
+    items = sorted(
+        (f["uri"], f["size"], f["etag"]) if isinstance(f, dict) else (f.uri, f.size, f.etag) for f in files
+    )
+    return sha256(json.dumps(items).encode())
+
+
+class EvidenceWriter:
+    def __init__(self, base_uri: str, model_id: str, logical_date: date, run_id: str):
+        self.prefix = join(base_uri, model_id, logical_date.isoformat(), run_id)
+        self.store = store_for(self.prefix)
+
+    def put(self, name: str, data: bytes) -> dict[str, Any]:
+        uri = join(self.prefix, name)
+        info = self.store.put(uri, data)
+        return {"uri": uri, "sha256": sha256(data), "size": info.size}
+
+    def put_json(self, name: str, obj: Any) -> dict[str, Any]:
+        return self.put(name, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
+
+    def get_json(self, name: str) -> Any:
+        return json.loads(self.store.get(join(self.prefix, name)))

@@ -1,0 +1,213 @@
+"""The model inventory: one YAML file per model, validated with pydantic (unknown keys rejected).
+
+Only this module and :mod:`mrm.metrics` are imported by DAG files, so it must stay light.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
+
+from mrm import metrics
+from mrm.errors import InventoryError
+
+RESERVED_COLUMNS = ("event_id", "event_ts", "model_id", "model_version", "score", "decision")
+Status = Literal["proposed", "in_validation", "approved", "suspended", "retired"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Feature(_Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    type: Literal["numeric", "categorical"]
+    min: float | None = None
+    max: float | None = None
+    categories: list[str] | None = None
+    nullable: bool = True
+
+    @model_validator(mode="after")
+    def _shape(self) -> Feature:
+        if self.name in RESERVED_COLUMNS:
+            raise ValueError(f"'{self.name}' is a scoring-log contract column, not a feature")
+        if self.type == "categorical" and (self.min is not None or self.max is not None):
+            raise ValueError("min/max apply to numeric features only")
+        if self.type == "numeric" and self.categories is not None:
+            raise ValueError("categories apply to categorical features only")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}")
+        return self
+
+
+class Window(_Strict):
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+    def days(self) -> list[date]:
+        from datetime import timedelta
+
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+
+class Threshold(_Strict):
+    amber: float
+    red: float
+
+
+class Control(_Strict):
+    amber: float
+    red: float
+    columns: dict[str, Threshold] = Field(default_factory=dict, description="per-column overrides")
+
+
+class Monitoring(_Strict):
+    start_date: date
+    scoring_log: Annotated[str, Field(pattern=r"^(s3|file)://.+")]
+    labels: Annotated[str, Field(pattern=r"^(s3|file)://.+")] | None = None
+    reference: Window
+    features: Annotated[list[Feature], Field(min_length=1)]
+    decisions: list[str] = Field(default_factory=lambda: ["approve", "review", "decline"])
+    controls: dict[str, Control] = Field(default_factory=dict)
+
+    @field_validator("controls")
+    @classmethod
+    def _known_metrics(cls, controls: dict[str, Control]) -> dict[str, Control]:
+        for name, ctl in controls.items():
+            if name not in metrics.CATALOGUE:
+                raise ValueError(f"unknown metric '{name}'; valid: {', '.join(sorted(metrics.CATALOGUE))}")
+            direction = metrics.get(name).direction
+            for where, t in [("", ctl), *[(f" column {c}", t) for c, t in ctl.columns.items()]]:
+                if direction == "above" and not t.amber <= t.red:
+                    raise ValueError(f"{name}{where}: amber {t.amber} must be <= red {t.red} (higher is worse)")
+                if direction == "below" and not t.amber >= t.red:
+                    raise ValueError(f"{name}{where}: amber {t.amber} must be >= red {t.red} (lower is worse)")
+        return controls
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Monitoring:
+        names = [f.name for f in self.features]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"features listed twice: {', '.join(dupes)}")
+        if self.reference.end >= self.start_date:
+            raise ValueError(
+                f"reference window ends {self.reference.end}, on or after monitoring start {self.start_date}"
+            )
+        known = {*names, "score"}
+        for name, ctl in self.controls.items():
+            unknown = sorted(set(ctl.columns) - known - set(self.decisions))
+            if unknown:
+                raise ValueError(f"control {name} overrides unknown columns: {', '.join(unknown)}")
+        return self
+
+
+class ModelEntry(_Strict):
+    model_id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
+    name: Annotated[str, Field(min_length=1)]
+    version: Annotated[str, Field(min_length=1)]
+    owner: EmailStr
+    risk_tier: Literal[1, 2, 3]
+    status: Status
+    description: str = ""
+    monitoring: Monitoring
+
+    @property
+    def monitored(self) -> bool:
+        return self.status == "approved"
+
+    def feature(self, name: str) -> Feature:
+        return next(f for f in self.monitoring.features if f.name == name)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the entry's canonical JSON: which thresholds applied to a run."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Inventory:
+    """All valid entries of an inventory folder, keyed by model id."""
+
+    def __init__(self, entries: dict[str, ModelEntry], folder: Path):
+        self.entries = entries
+        self.folder = folder
+
+    def get(self, model_id: str) -> ModelEntry:
+        try:
+            return self.entries[model_id]
+        except KeyError:
+            known = ", ".join(sorted(self.entries)) or "none"
+            raise InventoryError(
+                [f"model '{model_id}' is not in the inventory at {self.folder} (models: {known})"]
+            ) from None
+
+    def monitored(self) -> list[ModelEntry]:
+        return [e for e in sorted(self.entries.values(), key=lambda e: e.model_id) if e.monitored]
+
+
+def _describe(err: ValidationError, path: Path) -> list[str]:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see docs/inventory.md for allowed keys)"
+        elif e["type"] == "literal_error":
+            msg = f"{msg}, got {e.get('input')!r}"
+        lines.append(f"{path}: {loc}: {msg}")
+    return lines
+
+
+def load_entry(path: Path) -> ModelEntry:
+    """Parse and validate one inventory file; raise InventoryError with one line per problem."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InventoryError([f"{path}: cannot read YAML: {first}"]) from None
+    if not isinstance(raw, dict):
+        raise InventoryError([f"{path}: expected a mapping of keys (model_id, name, ...), got {type(raw).__name__}"])
+    try:
+        entry = ModelEntry.model_validate(raw)
+    except ValidationError as exc:
+        raise InventoryError(_describe(exc, path)) from None
+    if path.stem != entry.model_id:
+        raise InventoryError([f"{path}: model_id '{entry.model_id}' must match the file name '{path.stem}.yaml'"])
+    return entry
+
+
+def inventory_files(folder: Path) -> list[Path]:
+    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+
+
+def load_inventory(folder: Path, *, strict: bool = True) -> tuple[Inventory, list[str]]:
+    """Load every file. ``strict``: raise on any problem; otherwise skip broken files and return them."""
+    if not folder.is_dir():
+        raise InventoryError([f"{folder}: inventory folder not found (set MRM_INVENTORY or --inventory DIR)"])
+    entries: dict[str, ModelEntry] = {}
+    problems: list[str] = []
+    for path in inventory_files(folder):
+        try:
+            entry = load_entry(path)
+        except InventoryError as exc:
+            problems.extend(exc.lines())
+            continue
+        if entry.model_id in entries:
+            problems.append(f"{path}: model_id '{entry.model_id}' is already defined in another file")
+            continue
+        entries[entry.model_id] = entry
+    if strict and problems:
+        raise InventoryError(problems)
+    return Inventory(entries, folder), problems

@@ -1,0 +1,288 @@
+"""One monitoring run of one model for one logical date, step by step.
+
+    start -> quality + drift -> record -> tickets
+
+Each step takes and returns small JSON-able values (a run context, evidence references), so the same
+functions back the Airflow tasks (XCom carries the context, never frames) and ``mrm run``. A step that
+cannot complete records a failed run with its reason, files a "could not run" ticket, and re-raises.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
+
+from mrm import settings
+from mrm.checks.results import MetricResult
+from mrm.controls import AMBER, RED, Evaluated, evaluate, worst
+from mrm.errors import MrmError
+from mrm.evidence import EvidenceWriter, fingerprint
+from mrm.inventory import Inventory, ModelEntry, load_inventory
+from mrm.store import HistoryStore, RunRecord
+from mrm.ticketing import Breach, BuiltinTracker, TicketAction
+
+log = logging.getLogger("mrm.pipeline")
+
+
+@dataclass
+class RunContext:
+    """What the steps of one run share; JSON-serialisable for XCom."""
+
+    run_id: str
+    model_id: str
+    logical_date: str
+    started_at: str
+    triggered_by: str
+    inventory_hash: str
+    input_files: list[dict[str, Any]] = field(default_factory=list)
+    row_count: int = 0
+
+    @property
+    def day(self) -> date:
+        return date.fromisoformat(self.logical_date)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunContext:
+        return cls(**data)
+
+
+# -- wiring (overridable in tests) -----------------------------------------------------------------
+def get_inventory() -> Inventory:
+    return load_inventory(settings.inventory_dir(), strict=False)[0]
+
+
+def get_store() -> HistoryStore:
+    return _store(settings.db_url())
+
+
+@lru_cache(maxsize=4)
+def _store(url: str) -> HistoryStore:
+    return HistoryStore(url)
+
+
+def cli_trigger() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _writer(ctx: RunContext) -> EvidenceWriter:
+    return EvidenceWriter(settings.evidence_uri(), ctx.model_id, ctx.day, ctx.run_id)
+
+
+# -- failure path -----------------------------------------------------------------------------------
+def record_failure(entry: ModelEntry, day: date, reason: str, triggered_by: str, step: str) -> str:
+    """Record that the run could not complete, and file a 'could not run' ticket. Returns the run id."""
+    run_id = uuid.uuid4().hex
+    now = _now()
+    store = get_store()
+    store.record_run(
+        RunRecord(
+            run_id=run_id, model_id=entry.model_id, model_version=entry.version, logical_date=day,
+            status="failed", overall_status="ERROR", reason=f"{step}: {reason}", started_at=now,
+            finished_at=now, triggered_by=triggered_by, inventory_hash=entry.fingerprint(),
+        )
+    )
+    breach = Breach(
+        model_id=entry.model_id, owner=str(entry.owner), control="run.could_not_run", check="run",
+        metric="could_not_run", column=None, severity=RED, value=None, amber=None, red=None,
+        run_id=run_id, logical_date=day, message=f"monitoring could not run ({step}): {reason}",
+    )
+    action = BuiltinTracker(store).file(breach)
+    log.error("%s %s: run could not complete (%s): %s [ticket %s]", entry.model_id, day, step, reason, action.key)
+    return run_id
+
+
+@contextmanager
+def _guard(entry: ModelEntry, day: date, triggered_by: str, step: str) -> Iterator[None]:
+    try:
+        yield
+    except MrmError as exc:
+        record_failure(entry, day, str(exc), triggered_by, step)
+        raise
+    except Exception as exc:  # a bug or an unexpected failure: still recorded, then re-raised
+        record_failure(entry, day, f"unexpected {type(exc).__name__}: {exc}", triggered_by, step)
+        raise
+
+
+# -- steps ------------------------------------------------------------------------------------------
+def start(model_id: str, day: date, triggered_by: str | None = None) -> RunContext:
+    """Locate and validate the day's scoring log; return the context the other steps share."""
+    from mrm.sources.contract import conform
+    from mrm.sources.parquet import PartitionedParquet
+
+    entry = get_inventory().get(model_id)
+    trigger = triggered_by or cli_trigger()
+    with _guard(entry, day, trigger, "read scoring log"):
+        source = PartitionedParquet(entry.monitoring.scoring_log)
+        data = source.read_day(day)
+        conform(data.frame, entry, f"scoring log {source.partition_uri(day)}")
+    return RunContext(
+        run_id=uuid.uuid4().hex, model_id=model_id, logical_date=day.isoformat(), started_at=_now().isoformat(),
+        triggered_by=trigger, inventory_hash=entry.fingerprint(),
+        input_files=[{"uri": f.uri, "size": f.size, "etag": f.etag} for f in data.files],
+        row_count=len(data.frame),
+    )
+
+
+def _current(ctx: RunContext, entry: ModelEntry):
+    from mrm.sources.contract import conform
+    from mrm.sources.parquet import read_files
+
+    return conform(read_files(ctx.input_files), entry, f"scoring log of {ctx.logical_date}")
+
+
+@lru_cache(maxsize=16)
+def _reference(model_id: str, inventory_hash: str, uri: str, start: date, end: date):
+    """The reference window's rows, read once per process (key includes the inventory hash)."""
+    from mrm.sources.contract import conform
+    from mrm.sources.parquet import PartitionedParquet
+
+    entry = get_inventory().get(model_id)
+    data = PartitionedParquet(uri, what="reference scoring log").read_days(entry.monitoring.reference.days())
+    frame = conform(data.frame, entry, f"reference window {start}..{end} of {uri}")
+    info = {
+        "window": [start.isoformat(), end.isoformat()],
+        "rows": len(frame),
+        "files": len(data.files),
+        "fingerprint": fingerprint(data.files),
+        "missing_days": [d.isoformat() for d in data.missing_days],
+        "median_daily_rows": float(frame.groupby("_dt").size().median()),
+    }
+    return frame, info
+
+
+def reference(entry: ModelEntry):
+    ref = entry.monitoring.reference
+    return _reference(entry.model_id, entry.fingerprint(), entry.monitoring.scoring_log, ref.start, ref.end)
+
+
+def _check_step(ctx: RunContext, step: str, compute: Callable[[ModelEntry], tuple[list[MetricResult], dict]]) -> dict:
+    entry = get_inventory().get(ctx.model_id)
+    with _guard(entry, ctx.day, ctx.triggered_by, step):
+        results, evidence = compute(entry)
+        evidence[f"{step}_results"] = _writer(ctx).put_json(f"{step}_results.json", [r.to_dict() for r in results])
+    return evidence
+
+
+def quality(ctx: RunContext) -> dict:
+    """Data quality (Great Expectations) on the day; evidence: GX result JSON."""
+    from mrm.checks.quality import check_quality
+
+    def compute(entry: ModelEntry):
+        _, ref_info = reference(entry)
+        outcome = check_quality(_current(ctx, entry), entry, ref_info["median_daily_rows"])
+        return outcome.results, {"quality_gx": _writer(ctx).put("quality_gx.json", outcome.gx_result_json)}
+
+    return _check_step(ctx, "quality", compute)
+
+
+def drift(ctx: RunContext) -> dict:
+    """Drift (Evidently, PSI on reference deciles) against the reference; evidence: the HTML report."""
+    from mrm.checks.drift import check_drift
+
+    def compute(entry: ModelEntry):
+        ref_frame, ref_info = reference(entry)
+        outcome = check_drift(ref_frame, _current(ctx, entry), entry)
+        return outcome.results, {
+            "drift_report": _writer(ctx).put("drift_report.html", outcome.report_html),
+            "reference": _writer(ctx).put_json("reference.json", ref_info),
+        }
+
+    return _check_step(ctx, "drift", compute)
+
+
+def record(ctx: RunContext, *evidence: dict) -> dict:
+    """Evaluate controls and write the run with every metric to the history, in one transaction."""
+    entry = get_inventory().get(ctx.model_id)
+    with _guard(entry, ctx.day, ctx.triggered_by, "record"):
+        merged = {k: v for part in evidence for k, v in part.items()}
+        writer = _writer(ctx)
+        results = [
+            MetricResult.from_dict(d)
+            for name in ("quality_results.json", "drift_results.json")
+            for d in writer.get_json(name)
+        ]
+        evaluated = evaluate(results, entry)
+        ref_info = writer.get_json("reference.json")
+        run = RunRecord(
+            run_id=ctx.run_id, model_id=ctx.model_id, model_version=entry.version, logical_date=ctx.day,
+            status="completed", overall_status=worst([e.status for e in evaluated]),
+            started_at=datetime.fromisoformat(ctx.started_at), finished_at=_now(), triggered_by=ctx.triggered_by,
+            inventory_hash=ctx.inventory_hash, row_count=ctx.row_count, input_files=ctx.input_files,
+            reference=ref_info, evidence=merged,
+        )
+        get_store().record_run(run, evaluated)
+    log.info("%s", render_controls(evaluated, f"{ctx.model_id} {ctx.logical_date}"))
+    return summary(run, evaluated)
+
+
+def summary(run: RunRecord, evaluated: list[Evaluated]) -> dict:
+    breaches = [
+        {"control": e.control, "status": e.status, "value": e.result.value, "amber": e.amber, "red": e.red}
+        for e in evaluated
+        if e.status in (RED, AMBER)
+    ]
+    return {"run_id": run.run_id, "model_id": run.model_id, "logical_date": run.logical_date.isoformat(),
+            "overall_status": run.overall_status, "breaches": breaches, "evidence": run.evidence}
+
+
+def tickets(ctx: RunContext) -> list[dict]:
+    """Open a ticket per RED control, or add an occurrence to the one already open."""
+    entry = get_inventory().get(ctx.model_id)
+    store = get_store()
+    tracker = BuiltinTracker(store)
+    actions: list[TicketAction] = []
+    with _guard(entry, ctx.day, ctx.triggered_by, "tickets"):
+        for row in store.metrics(run_id=ctx.run_id):
+            if row["status"] != RED:
+                continue
+            control = f"{row['check']}.{row['metric']}" + (f"[{row['column']}]" if row["column"] else "")
+            actions.append(tracker.file(_breach(entry, ctx, row, control)))
+    return [asdict(a) for a in actions]
+
+
+def _breach(entry: ModelEntry, ctx: RunContext, row: dict, control: str) -> Breach:
+    message = (
+        f"{control} = {row['value']:.4g} on {ctx.logical_date} (amber {row['amber_threshold']:g}, "
+        f"red {row['red_threshold']:g}); run {ctx.run_id}. Next step: review the evidence report and "
+        "confirm whether the model is still fit for use."
+    )
+    return Breach(
+        model_id=entry.model_id, owner=str(entry.owner), control=control, check=row["check"],
+        metric=row["metric"], column=row["column"], severity=RED, value=row["value"],
+        amber=row["amber_threshold"], red=row["red_threshold"], run_id=ctx.run_id, logical_date=ctx.day,
+        message=message,
+    )
+
+
+def render_controls(evaluated: list[Evaluated], title: str) -> str:
+    """A readable table of the controls evaluated, worst first (for task logs and the CLI)."""
+    order = {RED: 0, AMBER: 1}
+    rows = sorted((e for e in evaluated if e.amber is not None), key=lambda e: (order.get(e.status, 2), e.control))
+    lines = [f"controls of {title}:", f"  {'status':<18}{'control':<52}{'value':>10}{'amber':>9}{'red':>9}"]
+    for e in rows:
+        value = "n/a" if e.result.value is None else f"{e.result.value:.4f}"
+        lines.append(f"  {e.status:<18}{e.control:<52}{value:>10}{e.amber:>9g}{e.red:>9g}")
+    return "\n".join(lines)
+
+
+def run_model(model_id: str, day: date, triggered_by: str | None = None) -> dict:
+    """All steps in sequence: what ``mrm run`` does, and what the DAG does task by task."""
+    ctx = start(model_id, day, triggered_by)
+    evidence = [quality(ctx), drift(ctx)]
+    result = record(ctx, *evidence)
+    result["tickets"] = tickets(ctx)
+    return result

@@ -1,0 +1,43 @@
+"""The one place that reads mrm's configuration from the environment.
+
+MRM_HOME       working folder (history, evidence, staging); default ``./.mrm``
+MRM_DB_URL     SQLAlchemy URL of the metrics history; default ``sqlite:///$MRM_HOME/history.db``
+MRM_INVENTORY  folder with one YAML file per model; default ``include/inventory`` of this repo
+MRM_EVIDENCE   URI where evidence files go (``file://...`` or ``s3://...``); default ``$MRM_HOME/evidence``
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def home() -> Path:
+    return Path(os.environ.get("MRM_HOME", ".mrm")).resolve()
+
+
+def db_url() -> str:
+    return os.environ.get("MRM_DB_URL") or f"sqlite:///{home() / 'history.db'}"
+
+
+def inventory_dir() -> Path:
+    env = os.environ.get("MRM_INVENTORY")
+    return Path(env).resolve() if env else REPO_ROOT / "include" / "inventory"
+
+
+def evidence_uri() -> str:
+    return os.environ.get("MRM_EVIDENCE") or (home() / "evidence").as_uri()
+
+
+def staging_dir() -> Path:
+    return home() / "staging"
+
+
+def task_retries() -> int:
+    return int(os.environ.get("MRM_TASK_RETRIES", "2"))
+
+
+def airflow_base_url() -> str | None:
+    return os.environ.get("MRM_AIRFLOW_URL")

@@ -1,0 +1,51 @@
+"""The scoring-log data contract: required columns and types, checked before any statistic runs."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from mrm.errors import SchemaError
+from mrm.inventory import ModelEntry
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CONTRACT_COLUMNS = ("event_id", "event_ts", "score", "decision")
+
+
+def required_columns(entry: ModelEntry) -> list[str]:
+    return [*CONTRACT_COLUMNS, *(f.name for f in entry.monitoring.features)]
+
+
+def conform(frame: pd.DataFrame, entry: ModelEntry, where: str) -> pd.DataFrame:
+    """Check the columns exist and have usable types; return the frame with numeric columns as float.
+
+    Raises SchemaError naming the model, the place and every offending column.
+    """
+    import pandas as pd
+
+    missing = [c for c in required_columns(entry) if c not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"{entry.model_id}: {where} lacks required column(s) {', '.join(missing)}; "
+            "fix the export or the inventory's feature list, then rerun"
+        )
+    out = frame.copy()
+    wrong = []
+    for col in ["score", *(f.name for f in entry.monitoring.features if f.type == "numeric")]:
+        if not (pd.api.types.is_numeric_dtype(out[col]) or out[col].isna().all()):
+            wrong.append(f"{col} is {out[col].dtype}, expected numeric")
+            continue
+        out[col] = out[col].astype("float64")
+    for f in entry.monitoring.features:
+        if f.type == "categorical":
+            out[f.name] = out[f.name].astype("object").where(out[f.name].notna(), None)
+    if wrong:
+        raise SchemaError(f"{entry.model_id}: {where} has wrong column types: {'; '.join(wrong)}")
+    out["decision"] = out["decision"].astype("object")
+    return out
+
+
+def describe_day(entry: ModelEntry, day: date) -> str:
+    return f"scoring log of {entry.model_id} for {day}"

@@ -1,0 +1,118 @@
+"""Object stores behind URIs: ``s3://bucket/prefix/`` (boto3, honours AWS_ENDPOINT_URL) and
+``file:///abs/path/``. Used by the scoring-log sources and by the evidence writer."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlparse
+
+from mrm.errors import SourceError
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    uri: str
+    size: int
+    etag: str
+
+
+class ObjectStore(Protocol):
+    def list(self, uri: str) -> list[ObjectInfo]: ...
+    def get(self, uri: str) -> bytes: ...
+    def put(self, uri: str, data: bytes, *, overwrite: bool = False) -> ObjectInfo: ...
+
+
+class LocalStore:
+    """``file://`` URIs."""
+
+    @staticmethod
+    def _path(uri: str) -> Path:
+        return Path(unquote(urlparse(uri).path))
+
+    def list(self, uri: str) -> list[ObjectInfo]:
+        root = self._path(uri)
+        if not root.is_dir():
+            return []
+        return [
+            ObjectInfo(p.as_uri(), p.stat().st_size, f"{p.stat().st_mtime_ns:x}")
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        ]
+
+    def get(self, uri: str) -> bytes:
+        try:
+            return self._path(uri).read_bytes()
+        except OSError as exc:
+            raise SourceError(f"cannot read {uri}: {exc.strerror or exc}") from None
+
+    def put(self, uri: str, data: bytes, *, overwrite: bool = False) -> ObjectInfo:
+        path = self._path(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with path.open("wb" if overwrite else "xb") as fh:
+                fh.write(data)
+        except FileExistsError:
+            raise SourceError(f"{uri} already exists; evidence is written once and never overwritten") from None
+        return ObjectInfo(uri, len(data), hashlib.md5(data, usedforsecurity=False).hexdigest())
+
+
+class S3Store:
+    """``s3://`` URIs through boto3's default credential chain (AWS_ENDPOINT_URL is honoured)."""
+
+    def __init__(self) -> None:
+        import boto3
+
+        self._s3 = boto3.client("s3")
+
+    @staticmethod
+    def _split(uri: str) -> tuple[str, str]:
+        parsed = urlparse(uri)
+        return parsed.netloc, parsed.path.lstrip("/")
+
+    def _call(self, what: str, uri: str, fn, **kwargs):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(**kwargs)
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            raise SourceError(f"cannot {what} {uri}: {err.get('Code', '?')}: {err.get('Message', exc)}") from None
+        except BotoCoreError as exc:
+            raise SourceError(f"cannot {what} {uri}: {exc} (check AWS credentials / AWS_ENDPOINT_URL)") from None
+
+    def list(self, uri: str) -> list[ObjectInfo]:
+        bucket, prefix = self._split(uri)
+        pages = self._call("list", uri, lambda: list(self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix)))
+        return [
+            ObjectInfo(f"s3://{bucket}/{o['Key']}", o["Size"], o["ETag"].strip('"'))
+            for page in pages
+            for o in page.get("Contents", [])
+        ]
+
+    def get(self, uri: str) -> bytes:
+        bucket, key = self._split(uri)
+        body = self._call("read", uri, self._s3.get_object, Bucket=bucket, Key=key)["Body"]
+        return body.read()
+
+    def put(self, uri: str, data: bytes, *, overwrite: bool = False) -> ObjectInfo:
+        bucket, key = self._split(uri)
+        extra = {} if overwrite else {"IfNoneMatch": "*"}
+        resp = self._call("write", uri, self._s3.put_object, Bucket=bucket, Key=key, Body=data, **extra)
+        return ObjectInfo(uri, len(data), resp.get("ETag", "").strip('"'))
+
+
+def store_for(uri: str) -> ObjectStore:
+    scheme = urlparse(uri).scheme
+    if scheme == "file":
+        return LocalStore()
+    if scheme == "s3":
+        return S3Store()
+    raise SourceError(f"unsupported URI scheme in {uri!r}: use s3://bucket/prefix/ or file:///abs/path/")
+
+
+def join(uri: str, *parts: str) -> str:
+    return "/".join([uri.rstrip("/"), *[p.strip("/") for p in parts]])

@@ -1,0 +1,111 @@
+"""Day-partitioned Parquet: ``<prefix>/dt=YYYY-MM-DD/*.parquet`` on S3 or a local folder."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from mrm.errors import NoDataError, SourceError
+from mrm.sources.objectstore import ObjectInfo, join, store_for
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass
+class DayData:
+    frame: pd.DataFrame
+    files: list[ObjectInfo]
+    missing_days: list[date] = field(default_factory=list)
+
+
+class PartitionedParquet:
+    def __init__(self, uri: str, *, what: str = "scoring log"):
+        self.uri = uri
+        self.what = what
+        self.store = store_for(uri)
+
+    def partition_uri(self, day: date) -> str:
+        return join(self.uri, f"dt={day.isoformat()}") + "/"
+
+    def files(self, day: date) -> list[ObjectInfo]:
+        return [o for o in self.store.list(self.partition_uri(day)) if o.uri.endswith(".parquet")]
+
+    def _read_file(self, info: ObjectInfo):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_table(io.BytesIO(self.store.get(info.uri)))
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SourceError(
+                f"cannot read {self.what} file {info.uri} ({info.size} bytes): not valid Parquet ({reason}); "
+                "re-export the partition, then rerun this date"
+            ) from None
+
+    def read_day(self, day: date) -> DayData:
+        """All rows of one day; NoDataError if the partition is missing or empty."""
+        import pyarrow as pa
+
+        files = self.files(day)
+        if not files:
+            raise NoDataError(
+                f"no {self.what} partition for {day}: nothing under {self.partition_uri(day)}; "
+                "check the upstream export, then rerun this date"
+            )
+        tables = [self._read_file(f) for f in files]
+        try:
+            table = pa.concat_tables(tables, promote_options="permissive")
+        except pa.ArrowException as exc:
+            raise SourceError(f"{self.what} files for {day} under {self.uri} disagree on schema: {exc}") from None
+        if table.num_rows == 0:
+            raise NoDataError(f"{self.what} partition for {day} at {self.partition_uri(day)} has 0 rows")
+        return DayData(table.to_pandas(), files)
+
+    def read_days(self, days: list[date]) -> DayData:
+        """Rows of several days (e.g. a reference window); missing days are reported, not fatal."""
+        import pandas as pd
+
+        frames, files, missing = [], [], []
+        for day in days:
+            try:
+                data = self.read_day(day)
+            except NoDataError:
+                missing.append(day)
+                continue
+            frame = data.frame
+            frame["_dt"] = day
+            frames.append(frame)
+            files.extend(data.files)
+        if not frames:
+            raise NoDataError(
+                f"no {self.what} data at all for {days[0]}..{days[-1]} under {self.uri}; "
+                "the reference window in the inventory must point at days that exist"
+            )
+        return DayData(pd.concat(frames, ignore_index=True), files, missing)
+
+
+def read_files(files: list[dict], what: str = "scoring log") -> pd.DataFrame:
+    """Read exactly the objects a run was started with; fail if one changed since (size/ETag)."""
+    import pyarrow as pa
+
+    if not files:
+        raise NoDataError(f"no {what} files to read")
+    source = PartitionedParquet(files[0]["uri"], what=what)
+    current = {}
+    for f in files:
+        parent = f["uri"].rsplit("/", 1)[0] + "/"
+        if parent not in current:
+            current[parent] = {o.uri: o for o in source.store.list(parent)}
+    tables = []
+    for f in files:
+        now = current[f["uri"].rsplit("/", 1)[0] + "/"].get(f["uri"])
+        if now is None or now.size != f["size"] or now.etag != f["etag"]:
+            raise SourceError(
+                f"{what} file {f['uri']} changed or disappeared while the run was in progress; rerun the date"
+            )
+        tables.append(source._read_file(now))
+    return pa.concat_tables(tables, promote_options="permissive").to_pandas()

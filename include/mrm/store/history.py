@@ -1,0 +1,146 @@
+"""HistoryStore: write runs and their metrics in one transaction; read them back for people."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from mrm.controls import Evaluated
+from mrm.errors import RunNotFoundError, StoreError
+from mrm.store import schema
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    model_id: str
+    model_version: str
+    logical_date: date
+    status: str  # completed | failed
+    started_at: datetime
+    finished_at: datetime
+    triggered_by: str
+    inventory_hash: str
+    overall_status: str | None = None
+    reason: str | None = None
+    row_count: int | None = None
+    input_files: list[dict[str, Any]] = field(default_factory=list)
+    reference: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _):  # WAL: readers (UI, CLI) never block the monitoring run
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class HistoryStore:
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            self.engine = _engine(url)
+            schema.metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the metrics history at {self._safe_url()}: {exc.orig or exc}") from None
+
+    def _safe_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True) if hasattr(self, "engine") else self.url
+
+    # -- writing -------------------------------------------------------------------------------
+    def record_run(self, run: RunRecord, evaluated: list[Evaluated] = ()) -> None:
+        """Insert the run and all its metric rows atomically: either all land or none."""
+        rows = [
+            {
+                "run_id": run.run_id,
+                "model_id": run.model_id,
+                "logical_date": run.logical_date,
+                "check": e.result.check,
+                "metric": e.result.metric,
+                "column": e.result.column,
+                "value": e.result.value,
+                "amber_threshold": e.amber,
+                "red_threshold": e.red,
+                "status": e.status,
+                "detail": e.result.detail,
+            }
+            for e in evaluated
+        ]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(schema.runs.insert().values(**asdict(run)))
+                if rows:
+                    conn.execute(schema.metric_results.insert(), rows)
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"could not record run {run.run_id} of {run.model_id} for {run.logical_date} in "
+                f"{self._safe_url()}: {exc.orig or exc}; nothing was written, rerun the date"
+            ) from None
+
+    # -- reading -------------------------------------------------------------------------------
+    def run(self, run_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(schema.runs).where(schema.runs.c.run_id == run_id)).mappings().first()
+        if row is None:
+            raise RunNotFoundError(f"run {run_id} is not in the history at {self._safe_url()}")
+        return dict(row)
+
+    def runs(self, model_id: str | None = None, since: date | None = None, until: date | None = None) -> list[dict]:
+        t = schema.runs
+        q = select(t).order_by(t.c.model_id, t.c.logical_date, t.c.finished_at)
+        if model_id:
+            q = q.where(t.c.model_id == model_id)
+        if since:
+            q = q.where(t.c.logical_date >= since)
+        if until:
+            q = q.where(t.c.logical_date <= until)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def _current_runs(self):
+        """The latest run per model and logical date (a rerun supersedes earlier runs)."""
+        t = schema.runs
+        ranked = select(
+            t.c.run_id,
+            func.row_number()
+            .over(partition_by=(t.c.model_id, t.c.logical_date), order_by=(t.c.finished_at.desc(), t.c.run_id.desc()))
+            .label("rn"),
+        ).subquery()
+        return select(ranked.c.run_id).where(ranked.c.rn == 1)
+
+    def metrics(
+        self,
+        model_id: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        *,
+        all_runs: bool = False,
+        run_id: str | None = None,
+    ) -> list[dict]:
+        m = schema.metric_results
+        q = select(m).order_by(m.c.model_id, m.c.logical_date, m.c.id)
+        if run_id:
+            q = q.where(m.c.run_id == run_id)
+        elif not all_runs:
+            q = q.where(m.c.run_id.in_(self._current_runs()))
+        if model_id:
+            q = q.where(m.c.model_id == model_id)
+        if since:
+            q = q.where(m.c.logical_date >= since)
+        if until:
+            q = q.where(m.c.logical_date <= until)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]

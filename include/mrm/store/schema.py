@@ -1,0 +1,106 @@
+"""Tables of the metrics history. Rows are only ever inserted, except a ticket's open/closed state."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+runs = Table(
+    "mrm_runs",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("model_id", String(64), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("logical_date", Date, nullable=False),
+    Column("status", String(16), nullable=False),  # completed | failed
+    Column("overall_status", String(24)),  # worst RAG of the run's controls; ERROR if failed
+    Column("reason", Text),  # why a failed run could not complete
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("triggered_by", String(512), nullable=False),
+    Column("inventory_hash", String(64), nullable=False),
+    Column("row_count", Integer),
+    Column("input_files", JSON),
+    Column("reference", JSON),
+    Column("evidence", JSON),
+    Index("ix_runs_model_date", "model_id", "logical_date"),
+)
+
+metric_results = Table(
+    "mrm_metrics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("mrm_runs.run_id"), nullable=False),
+    Column("model_id", String(64), nullable=False),
+    Column("logical_date", Date, nullable=False),
+    Column("check", String(32), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("column", String(128)),
+    Column("value", Float),
+    Column("amber_threshold", Float),
+    Column("red_threshold", Float),
+    Column("status", String(24), nullable=False),
+    Column("detail", JSON),
+    Index("ix_metrics_model_date", "model_id", "logical_date"),
+    Index("ix_metrics_run", "run_id"),
+)
+
+tickets = Table(
+    "mrm_tickets",
+    metadata,
+    Column("ticket_id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", String(64), nullable=False),
+    Column("control", String(256), nullable=False),  # e.g. drift.psi[amount]
+    Column("check", String(32), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("column", String(128)),
+    Column("status", String(16), nullable=False),  # open | closed
+    Column("severity", String(16), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("owner", String(256), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("opened_run_id", String(32), nullable=False),
+    Column("first_logical_date", Date, nullable=False),
+    Column("last_logical_date", Date, nullable=False),
+    Column("occurrences", Integer, nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("closed_by", String(256)),
+    Column("closed_reason", Text),
+    # at most one open ticket per model and control, even with concurrent writers
+    Index(
+        "ux_tickets_open",
+        "model_id",
+        "control",
+        unique=True,
+        sqlite_where=text("status = 'open'"),
+        postgresql_where=text("status = 'open'"),
+    ),
+)
+
+ticket_events = Table(
+    "mrm_ticket_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, ForeignKey("mrm_tickets.ticket_id"), nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("logical_date", Date, nullable=False),
+    Column("kind", String(16), nullable=False),  # opened | occurrence
+    Column("value", Float),
+    Column("message", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
