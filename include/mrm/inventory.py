@@ -91,9 +91,13 @@ class Monitoring(_Strict):
             direction = metrics.get(name).direction
             for where, t in [("", ctl), *[(f" column {c}", t) for c, t in ctl.columns.items()]]:
                 if direction == "above" and not t.amber <= t.red:
-                    raise ValueError(f"{name}{where}: amber {t.amber} must be <= red {t.red} (higher is worse)")
+                    raise ValueError(
+                        f"{name}{where}: amber {t.amber} must be <= red {t.red} (higher is worse)"
+                    )
                 if direction == "below" and not t.amber >= t.red:
-                    raise ValueError(f"{name}{where}: amber {t.amber} must be >= red {t.red} (lower is worse)")
+                    raise ValueError(
+                        f"{name}{where}: amber {t.amber} must be >= red {t.red} (lower is worse)"
+                    )
         return controls
 
     @model_validator(mode="after")
@@ -178,13 +182,17 @@ def load_entry(path: Path) -> ModelEntry:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InventoryError([f"{path}: cannot read YAML: {first}"]) from None
     if not isinstance(raw, dict):
-        raise InventoryError([f"{path}: expected a mapping of keys (model_id, name, ...), got {type(raw).__name__}"])
+        raise InventoryError(
+            [f"{path}: expected a mapping of keys (model_id, name, ...), got {type(raw).__name__}"]
+        )
     try:
         entry = ModelEntry.model_validate(raw)
     except ValidationError as exc:
         raise InventoryError(_describe(exc, path)) from None
     if path.stem != entry.model_id:
-        raise InventoryError([f"{path}: model_id '{entry.model_id}' must match the file name '{path.stem}.yaml'"])
+        raise InventoryError(
+            [f"{path}: model_id '{entry.model_id}' must match the file name '{path.stem}.yaml'"]
+        )
     return entry
 
 

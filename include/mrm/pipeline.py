@@ -90,18 +90,38 @@ def record_failure(entry: ModelEntry, day: date, reason: str, triggered_by: str,
     store = get_store()
     store.record_run(
         RunRecord(
-            run_id=run_id, model_id=entry.model_id, model_version=entry.version, logical_date=day,
-            status="failed", overall_status="ERROR", reason=f"{step}: {reason}", started_at=now,
-            finished_at=now, triggered_by=triggered_by, inventory_hash=entry.fingerprint(),
+            run_id=run_id,
+            model_id=entry.model_id,
+            model_version=entry.version,
+            logical_date=day,
+            status="failed",
+            overall_status="ERROR",
+            reason=f"{step}: {reason}",
+            started_at=now,
+            finished_at=now,
+            triggered_by=triggered_by,
+            inventory_hash=entry.fingerprint(),
         )
     )
     breach = Breach(
-        model_id=entry.model_id, owner=str(entry.owner), control="run.could_not_run", check="run",
-        metric="could_not_run", column=None, severity=RED, value=None, amber=None, red=None,
-        run_id=run_id, logical_date=day, message=f"monitoring could not run ({step}): {reason}",
+        model_id=entry.model_id,
+        owner=str(entry.owner),
+        control="run.could_not_run",
+        check="run",
+        metric="could_not_run",
+        column=None,
+        severity=RED,
+        value=None,
+        amber=None,
+        red=None,
+        run_id=run_id,
+        logical_date=day,
+        message=f"monitoring could not run ({step}): {reason}",
     )
     action = BuiltinTracker(store).file(breach)
-    log.error("%s %s: run could not complete (%s): %s [ticket %s]", entry.model_id, day, step, reason, action.key)
+    log.error(
+        "%s %s: run could not complete (%s): %s [ticket %s]", entry.model_id, day, step, reason, action.key
+    )
     return run_id
 
 
@@ -130,8 +150,12 @@ def start(model_id: str, day: date, triggered_by: str | None = None) -> RunConte
         data = source.read_day(day)
         conform(data.frame, entry, f"scoring log {source.partition_uri(day)}")
     return RunContext(
-        run_id=uuid.uuid4().hex, model_id=model_id, logical_date=day.isoformat(), started_at=_now().isoformat(),
-        triggered_by=trigger, inventory_hash=entry.fingerprint(),
+        run_id=uuid.uuid4().hex,
+        model_id=model_id,
+        logical_date=day.isoformat(),
+        started_at=_now().isoformat(),
+        triggered_by=trigger,
+        inventory_hash=entry.fingerprint(),
         input_files=[{"uri": f.uri, "size": f.size, "etag": f.etag} for f in data.files],
         row_count=len(data.frame),
     )
@@ -169,11 +193,15 @@ def reference(entry: ModelEntry):
     return _reference(entry.model_id, entry.fingerprint(), entry.monitoring.scoring_log, ref.start, ref.end)
 
 
-def _check_step(ctx: RunContext, step: str, compute: Callable[[ModelEntry], tuple[list[MetricResult], dict]]) -> dict:
+def _check_step(
+    ctx: RunContext, step: str, compute: Callable[[ModelEntry], tuple[list[MetricResult], dict]]
+) -> dict:
     entry = get_inventory().get(ctx.model_id)
     with _guard(entry, ctx.day, ctx.triggered_by, step):
         results, evidence = compute(entry)
-        evidence[f"{step}_results"] = _writer(ctx).put_json(f"{step}_results.json", [r.to_dict() for r in results])
+        evidence[f"{step}_results"] = _writer(ctx).put_json(
+            f"{step}_results.json", [r.to_dict() for r in results]
+        )
     return evidence
 
 
@@ -218,11 +246,20 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
         evaluated = evaluate(results, entry)
         ref_info = writer.get_json("reference.json")
         run = RunRecord(
-            run_id=ctx.run_id, model_id=ctx.model_id, model_version=entry.version, logical_date=ctx.day,
-            status="completed", overall_status=worst([e.status for e in evaluated]),
-            started_at=datetime.fromisoformat(ctx.started_at), finished_at=_now(), triggered_by=ctx.triggered_by,
-            inventory_hash=ctx.inventory_hash, row_count=ctx.row_count, input_files=ctx.input_files,
-            reference=ref_info, evidence=merged,
+            run_id=ctx.run_id,
+            model_id=ctx.model_id,
+            model_version=entry.version,
+            logical_date=ctx.day,
+            status="completed",
+            overall_status=worst([e.status for e in evaluated]),
+            started_at=datetime.fromisoformat(ctx.started_at),
+            finished_at=_now(),
+            triggered_by=ctx.triggered_by,
+            inventory_hash=ctx.inventory_hash,
+            row_count=ctx.row_count,
+            input_files=ctx.input_files,
+            reference=ref_info,
+            evidence=merged,
         )
         get_store().record_run(run, evaluated)
     log.info("%s", render_controls(evaluated, f"{ctx.model_id} {ctx.logical_date}"))
@@ -235,8 +272,14 @@ def summary(run: RunRecord, evaluated: list[Evaluated]) -> dict:
         for e in evaluated
         if e.status in (RED, AMBER)
     ]
-    return {"run_id": run.run_id, "model_id": run.model_id, "logical_date": run.logical_date.isoformat(),
-            "overall_status": run.overall_status, "breaches": breaches, "evidence": run.evidence}
+    return {
+        "run_id": run.run_id,
+        "model_id": run.model_id,
+        "logical_date": run.logical_date.isoformat(),
+        "overall_status": run.overall_status,
+        "breaches": breaches,
+        "evidence": run.evidence,
+    }
 
 
 def tickets(ctx: RunContext) -> list[dict]:
@@ -261,9 +304,18 @@ def _breach(entry: ModelEntry, ctx: RunContext, row: dict, control: str) -> Brea
         "confirm whether the model is still fit for use."
     )
     return Breach(
-        model_id=entry.model_id, owner=str(entry.owner), control=control, check=row["check"],
-        metric=row["metric"], column=row["column"], severity=RED, value=row["value"],
-        amber=row["amber_threshold"], red=row["red_threshold"], run_id=ctx.run_id, logical_date=ctx.day,
+        model_id=entry.model_id,
+        owner=str(entry.owner),
+        control=control,
+        check=row["check"],
+        metric=row["metric"],
+        column=row["column"],
+        severity=RED,
+        value=row["value"],
+        amber=row["amber_threshold"],
+        red=row["red_threshold"],
+        run_id=ctx.run_id,
+        logical_date=ctx.day,
         message=message,
     )
 
@@ -271,7 +323,9 @@ def _breach(entry: ModelEntry, ctx: RunContext, row: dict, control: str) -> Brea
 def render_controls(evaluated: list[Evaluated], title: str) -> str:
     """A readable table of the controls evaluated, worst first (for task logs and the CLI)."""
     order = {RED: 0, AMBER: 1}
-    rows = sorted((e for e in evaluated if e.amber is not None), key=lambda e: (order.get(e.status, 2), e.control))
+    rows = sorted(
+        (e for e in evaluated if e.amber is not None), key=lambda e: (order.get(e.status, 2), e.control)
+    )
     lines = [f"controls of {title}:", f"  {'status':<18}{'control':<52}{'value':>10}{'amber':>9}{'red':>9}"]
     for e in rows:
         value = "n/a" if e.result.value is None else f"{e.result.value:.4f}"

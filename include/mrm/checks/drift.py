@@ -30,7 +30,9 @@ def _mrm_psi(reference_data, current_data, feature_type, threshold):
     if feature_type == ColumnType.Categorical:
         value = stats.psi_categorical(reference_data.tolist(), current_data.tolist())
     else:
-        value = stats.psi_numeric(reference_data.to_numpy(dtype="float64"), current_data.to_numpy(dtype="float64"))
+        value = stats.psi_numeric(
+            reference_data.to_numpy(dtype="float64"), current_data.to_numpy(dtype="float64")
+        )
     return value, value >= threshold
 
 
@@ -67,7 +69,9 @@ def _definition(entry: ModelEntry):
     )
 
 
-def _evidently_values(reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntry) -> tuple[dict, bytes]:
+def _evidently_values(
+    reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntry
+) -> tuple[dict, bytes]:
     from evidently import Dataset, Report
     from evidently.metrics import ValueDrift
 
@@ -104,7 +108,9 @@ def check_drift(reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntr
     try:
         values, html = _evidently_values(reference, current, entry)
     except Exception as exc:  # Evidently raises many types; name the model and the cause
-        raise CheckError(f"{entry.model_id}: Evidently drift report failed: {type(exc).__name__}: {exc}") from exc
+        raise CheckError(
+            f"{entry.model_id}: Evidently drift report failed: {type(exc).__name__}: {exc}"
+        ) from exc
     results = [
         MetricResult("drift", "psi", f.name, values[f.name], {"method": STATTEST, "bins": stats.DEFAULT_BINS})
         for f in entry.monitoring.features
@@ -112,7 +118,12 @@ def check_drift(reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntr
     results.append(MetricResult("drift", "score_psi", None, values["score"], {"method": STATTEST}))
     results.extend(_decision_shift(reference, current, entry))
     results.append(
-        MetricResult("drift", "mean_score", None, float(current["score"].mean()),
-                     {"reference": float(reference["score"].mean())})
+        MetricResult(
+            "drift",
+            "mean_score",
+            None,
+            float(current["score"].mean()),
+            {"reference": float(reference["score"].mean())},
+        )
     )
     return DriftOutcome(results, html)

@@ -37,20 +37,36 @@ def build_suite(entry: ModelEntry, expected_rows: float | None):
         plan.append((e.ExpectColumnValuesToNotBeNull(column=name), "null_rate", name))
     for f in columns:
         plan.append((e.ExpectColumnValuesToNotBeNull(column=f.name), "null_rate", f.name))
-    plan.append((e.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=1), "out_of_range_rate", "score"))
+    plan.append(
+        (
+            e.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=1),
+            "out_of_range_rate",
+            "score",
+        )
+    )
     for f in columns:
         if f.type == "numeric" and (f.min is not None or f.max is not None):
             plan.append(
-                (e.ExpectColumnValuesToBeBetween(column=f.name, min_value=f.min, max_value=f.max),
-                 "out_of_range_rate", f.name)
+                (
+                    e.ExpectColumnValuesToBeBetween(column=f.name, min_value=f.min, max_value=f.max),
+                    "out_of_range_rate",
+                    f.name,
+                )
             )
         if f.type == "categorical" and f.categories:
             plan.append(
-                (e.ExpectColumnValuesToBeInSet(column=f.name, value_set=f.categories), "unexpected_category_rate", f.name)
+                (
+                    e.ExpectColumnValuesToBeInSet(column=f.name, value_set=f.categories),
+                    "unexpected_category_rate",
+                    f.name,
+                )
             )
     plan.append(
-        (e.ExpectColumnValuesToBeInSet(column="decision", value_set=entry.monitoring.decisions),
-         "unexpected_category_rate", "decision")
+        (
+            e.ExpectColumnValuesToBeInSet(column="decision", value_set=entry.monitoring.decisions),
+            "unexpected_category_rate",
+            "decision",
+        )
     )
     plan.append((e.ExpectColumnValuesToBeUnique(column="event_id"), "duplicate_rate", None))
     plan.append((e.ExpectTableRowCountToBeBetween(min_value=0), "row_count", None))
@@ -94,7 +110,9 @@ def check_quality(current: pd.DataFrame, entry: ModelEntry, expected_rows: float
             suite.add_expectation(expectation)
         validation = batch.validate(suite, result_format="SUMMARY")
     except Exception as exc:  # GX raises many types; name the model and the cause
-        raise CheckError(f"{entry.model_id}: Great Expectations validation failed: {type(exc).__name__}: {exc}") from exc
+        raise CheckError(
+            f"{entry.model_id}: Great Expectations validation failed: {type(exc).__name__}: {exc}"
+        ) from exc
     doc = validation.to_json_dict()
     results = []
     for res in doc["results"]:
@@ -104,12 +122,19 @@ def check_quality(current: pd.DataFrame, entry: ModelEntry, expected_rows: float
             msg = res["exception_info"].get("exception_message", "")
             raise CheckError(f"{entry.model_id}: GX could not evaluate {metric} on {column}: {msg}")
         results.append(
-            MetricResult("quality", metric, column, _rate(res, metric),
-                         {"expectation": res["expectation_config"]["type"], "gx_success": res["success"]})
+            MetricResult(
+                "quality",
+                metric,
+                column,
+                _rate(res, metric),
+                {"expectation": res["expectation_config"]["type"], "gx_success": res["success"]},
+            )
         )
     rows = len(current)
     if expected_rows:
         results.append(
-            MetricResult("quality", "volume_ratio", None, rows / expected_rows, {"expected_rows": expected_rows})
+            MetricResult(
+                "quality", "volume_ratio", None, rows / expected_rows, {"expected_rows": expected_rows}
+            )
         )
     return QualityOutcome(results, json.dumps(doc, indent=1, default=str).encode())

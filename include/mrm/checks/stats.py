@@ -58,5 +58,7 @@ def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int = DEFAULT_
 
 
 def psi_categorical(reference: Sequence, current: Sequence) -> float:
-    categories = sorted({str(v) for v in reference if v is not None and not (isinstance(v, float) and np.isnan(v))})
+    categories = sorted(
+        {str(v) for v in reference if v is not None and not (isinstance(v, float) and np.isnan(v))}
+    )
     return psi_from_shares(categorical_shares(reference, categories), categorical_shares(current, categories))

@@ -46,30 +46,70 @@ class Incident:
 
 
 INCIDENTS: tuple[Incident, ...] = (
-    Incident("card_fraud", 25, 27, "nulls",
-             "device-fingerprint vendor outage: device_score is null for 30% of events",
-             (("null_rate", "device_score", "RED"),)),
-    Incident("card_fraud", 40, 60, "shift",
-             "a new merchant segment: transaction amounts are 2.5x larger from day 40 on",
-             (("psi", "amount", "RED"),)),
-    Incident("credit_line", 33, 33, "missing",
-             "the nightly export failed: no partition for the day",
-             (("could_not_run", None, "ERROR"),)),
-    Incident("credit_line", 50, 60, "volume",
-             "a marketing campaign ended: application volume halves from day 50 on",
-             (("volume_ratio", None, "RED"),)),
-    Incident("aml_alert", 20, 20, "corrupt",
-             "a truncated upload: the day's Parquet file is corrupt",
-             (("could_not_run", None, "ERROR"),)),
-    Incident("aml_alert", 30, 34, "new_category",
-             "a new counterparty type 'crypto_exchange' appears in 6% of alerts",
-             (("unexpected_category_rate", "counterparty_type", "RED"), ("psi", "counterparty_type", "RED"))),
-    Incident("aml_alert", 45, 45, "duplicates",
-             "an upstream replay re-sends 2% of the day's alerts (duplicate event_ids)",
-             (("duplicate_rate", None, "RED"),)),
-    Incident("aml_alert", 52, 60, "score_shift",
-             "an upstream rules change routes riskier alerts to the model: scores shift up",
-             (("score_psi", None, "RED"),)),
+    Incident(
+        "card_fraud",
+        25,
+        27,
+        "nulls",
+        "device-fingerprint vendor outage: device_score is null for 30% of events",
+        (("null_rate", "device_score", "RED"),),
+    ),
+    Incident(
+        "card_fraud",
+        40,
+        60,
+        "shift",
+        "a new merchant segment: transaction amounts are 2.5x larger from day 40 on",
+        (("psi", "amount", "RED"),),
+    ),
+    Incident(
+        "credit_line",
+        33,
+        33,
+        "missing",
+        "the nightly export failed: no partition for the day",
+        (("could_not_run", None, "ERROR"),),
+    ),
+    Incident(
+        "credit_line",
+        50,
+        60,
+        "volume",
+        "a marketing campaign ended: application volume halves from day 50 on",
+        (("volume_ratio", None, "RED"),),
+    ),
+    Incident(
+        "aml_alert",
+        20,
+        20,
+        "corrupt",
+        "a truncated upload: the day's Parquet file is corrupt",
+        (("could_not_run", None, "ERROR"),),
+    ),
+    Incident(
+        "aml_alert",
+        30,
+        34,
+        "new_category",
+        "a new counterparty type 'crypto_exchange' appears in 6% of alerts",
+        (("unexpected_category_rate", "counterparty_type", "RED"), ("psi", "counterparty_type", "RED")),
+    ),
+    Incident(
+        "aml_alert",
+        45,
+        45,
+        "duplicates",
+        "an upstream replay re-sends 2% of the day's alerts (duplicate event_ids)",
+        (("duplicate_rate", None, "RED"),),
+    ),
+    Incident(
+        "aml_alert",
+        52,
+        60,
+        "score_shift",
+        "an upstream rules change routes riskier alerts to the model: scores shift up",
+        (("score_psi", None, "RED"),),
+    ),
 )
 
 
@@ -83,18 +123,35 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def _card_fraud(rng: np.random.Generator, n: int, k: int) -> pd.DataFrame:
     amount = rng.lognormal(3.8, 1.0, n) * (2.5 if incidents_on("card_fraud", k, "shift") else 1.0)
-    mcc = rng.choice(["grocery", "electronics", "travel", "fashion", "digital_goods", "fuel"], n,
-                     p=[0.30, 0.15, 0.10, 0.20, 0.15, 0.10])
+    mcc = rng.choice(
+        ["grocery", "electronics", "travel", "fashion", "digital_goods", "fuel"],
+        n,
+        p=[0.30, 0.15, 0.10, 0.20, 0.15, 0.10],
+    )
     country = rng.choice(["DE", "FR", "GB", "IT", "ES", "NL"], n, p=[0.3, 0.2, 0.2, 0.1, 0.1, 0.1])
     card_age = np.minimum(rng.exponential(900, n).round(), 20000)
     device = rng.beta(2, 5, n)
     null_share = 0.30 if incidents_on("card_fraud", k, "nulls") else 0.01
     device[rng.random(n) < null_share] = np.nan
     hour = rng.choice(24, n, p=np.r_[np.full(6, 0.02), np.full(18, 0.88 / 18)]).astype(float)
-    logit = (-3.0 + 0.15 * (np.log(amount) - 3.8) + 1.6 * (np.nan_to_num(device, nan=0.28) - 0.28)
-             + 0.9 * (mcc == "digital_goods") - 0.0004 * (card_age - 900) + rng.normal(0, 0.9, n))
-    frame = pd.DataFrame({"amount": amount.round(2), "merchant_category": mcc, "country": country,
-                          "card_age_days": card_age, "device_score": device, "hour_of_day": hour})
+    logit = (
+        -3.0
+        + 0.15 * (np.log(amount) - 3.8)
+        + 1.6 * (np.nan_to_num(device, nan=0.28) - 0.28)
+        + 0.9 * (mcc == "digital_goods")
+        - 0.0004 * (card_age - 900)
+        + rng.normal(0, 0.9, n)
+    )
+    frame = pd.DataFrame(
+        {
+            "amount": amount.round(2),
+            "merchant_category": mcc,
+            "country": country,
+            "card_age_days": card_age,
+            "device_score": device,
+            "hour_of_day": hour,
+        }
+    )
     return frame.assign(score=_sigmoid(logit))
 
 
@@ -104,14 +161,29 @@ def _credit_line(rng: np.random.Generator, n: int, k: int) -> pd.DataFrame:
     util = np.minimum(rng.beta(2, 3, n) * 1.2, 1.5)
     util[rng.random(n) < 0.04] = np.nan
     bureau = np.clip(rng.normal(690, 60, n).round(), 300, 850)
-    employment = rng.choice(["salaried", "self_employed", "retired", "student", "unemployed"], n,
-                            p=[0.62, 0.15, 0.12, 0.07, 0.04])
+    employment = rng.choice(
+        ["salaried", "self_employed", "retired", "student", "unemployed"], n, p=[0.62, 0.15, 0.12, 0.07, 0.04]
+    )
     months = np.minimum(rng.exponential(60, n).round(), 600)
     months[rng.random(n) < 0.02] = np.nan
-    logit = (-2.3 - 0.012 * (bureau - 690) + 0.9 * (dti - 0.36) + 0.8 * (np.nan_to_num(util, nan=0.48) - 0.48)
-             + 0.5 * (employment == "unemployed") + rng.normal(0, 0.5, n))
-    frame = pd.DataFrame({"income": income, "debt_to_income": dti.round(3), "utilization": util,
-                          "bureau_score": bureau, "employment_type": employment, "months_at_address": months})
+    logit = (
+        -2.3
+        - 0.012 * (bureau - 690)
+        + 0.9 * (dti - 0.36)
+        + 0.8 * (np.nan_to_num(util, nan=0.48) - 0.48)
+        + 0.5 * (employment == "unemployed")
+        + rng.normal(0, 0.5, n)
+    )
+    frame = pd.DataFrame(
+        {
+            "income": income,
+            "debt_to_income": dti.round(3),
+            "utilization": util,
+            "bureau_score": bureau,
+            "employment_type": employment,
+            "months_at_address": months,
+        }
+    )
     return frame.assign(score=_sigmoid(logit))
 
 
@@ -120,21 +192,39 @@ def _aml_alert(rng: np.random.Generator, n: int, k: int) -> pd.DataFrame:
     cash = rng.beta(1.5, 6, n)
     cross = rng.beta(1, 8, n)
     segment = rng.choice(["retail", "sme", "corporate", "private_banking"], n, p=[0.6, 0.25, 0.1, 0.05])
-    counterparty = rng.choice(["individual", "business", "bank", "money_service"], n, p=[0.5, 0.3, 0.15, 0.05])
+    counterparty = rng.choice(
+        ["individual", "business", "bank", "money_service"], n, p=[0.5, 0.3, 0.15, 0.05]
+    )
     if incidents_on("aml_alert", k, "new_category"):
         counterparty[rng.random(n) < 0.06] = "crypto_exchange"
     shift = 1.2 if incidents_on("aml_alert", k, "score_shift") else 0.0
-    logit = (-1.6 + 3.0 * (cash - 0.2) + 2.5 * (cross - 0.11) + 0.6 * (segment == "private_banking")
-             + 0.7 * (counterparty == "money_service") + shift + rng.normal(0, 0.7, n))
-    frame = pd.DataFrame({"txn_count_30d": txn, "cash_share": cash.round(4), "cross_border_share": cross.round(4),
-                          "customer_segment": segment, "counterparty_type": counterparty})
+    logit = (
+        -1.6
+        + 3.0 * (cash - 0.2)
+        + 2.5 * (cross - 0.11)
+        + 0.6 * (segment == "private_banking")
+        + 0.7 * (counterparty == "money_service")
+        + shift
+        + rng.normal(0, 0.7, n)
+    )
+    frame = pd.DataFrame(
+        {
+            "txn_count_30d": txn,
+            "cash_share": cash.round(4),
+            "cross_border_share": cross.round(4),
+            "customer_segment": segment,
+            "counterparty_type": counterparty,
+        }
+    )
     return frame.assign(score=_sigmoid(logit))
 
 
 GENERATORS = {"card_fraud": _card_fraud, "credit_line": _credit_line, "aml_alert": _aml_alert}
-CUTS = {"card_fraud": (0.30, 0.70, ("approve", "review", "decline")),
-        "credit_line": (0.15, 0.35, ("approve", "review", "decline")),
-        "aml_alert": (0.20, 0.60, ("auto_close", "investigate", "escalate"))}
+CUTS = {
+    "card_fraud": (0.30, 0.70, ("approve", "review", "decline")),
+    "credit_line": (0.15, 0.35, ("approve", "review", "decline")),
+    "aml_alert": (0.20, 0.60, ("auto_close", "investigate", "escalate")),
+}
 VERSIONS = {"card_fraud": "4.2.0", "credit_line": "2.0.1", "aml_alert": "1.3.0"}
 
 
@@ -149,13 +239,17 @@ def scoring_log(model_id: str, n_day: int, rows: int | None = None) -> pd.DataFr
     decision = np.where(frame["score"] < low, names[0], np.where(frame["score"] < high, names[1], names[2]))
     d = day(n_day)
     midnight = datetime(d.year, d.month, d.day, tzinfo=UTC)
-    ts = pd.to_datetime(np.sort(rng.uniform(0, 86400, n)), unit="s", utc=True) + (midnight - datetime(1970, 1, 1, tzinfo=UTC))
-    head = pd.DataFrame({
-        "event_id": [f"{model_id}-{d:%Y%m%d}-{i:06d}" for i in range(n)],
-        "event_ts": ts,
-        "model_id": model_id,
-        "model_version": VERSIONS[model_id],
-    })
+    ts = pd.to_datetime(np.sort(rng.uniform(0, 86400, n)), unit="s", utc=True) + (
+        midnight - datetime(1970, 1, 1, tzinfo=UTC)
+    )
+    head = pd.DataFrame(
+        {
+            "event_id": [f"{model_id}-{d:%Y%m%d}-{i:06d}" for i in range(n)],
+            "event_ts": ts,
+            "model_id": model_id,
+            "model_version": VERSIONS[model_id],
+        }
+    )
     out = pd.concat([head, frame.drop(columns="score")], axis=1)
     out["score"] = frame["score"].round(6)
     out["decision"] = decision
@@ -180,8 +274,9 @@ def _parquet(frame: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def write_demo_data(base_uri: str, models: tuple[str, ...] = MODELS, days: int = DAYS,
-                    rows: int | None = None) -> dict[str, int]:
+def write_demo_data(
+    base_uri: str, models: tuple[str, ...] = MODELS, days: int = DAYS, rows: int | None = None
+) -> dict[str, int]:
     """Write reference + ``days`` monitored days of scoring logs and labels under ``base_uri``:
     ``<base>/scoring/<model>/dt=YYYY-MM-DD/part-0000.parquet`` and ``<base>/labels/<model>/dt=.../``.
     Returns the number of files written per model."""

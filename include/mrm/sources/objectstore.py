@@ -55,7 +55,9 @@ class LocalStore:
             with path.open("wb" if overwrite else "xb") as fh:
                 fh.write(data)
         except FileExistsError:
-            raise SourceError(f"{uri} already exists; evidence is written once and never overwritten") from None
+            raise SourceError(
+                f"{uri} already exists; evidence is written once and never overwritten"
+            ) from None
         return ObjectInfo(uri, len(data), hashlib.md5(data, usedforsecurity=False).hexdigest())
 
 
@@ -79,14 +81,21 @@ class S3Store:
             return fn(**kwargs)
         except ClientError as exc:
             err = exc.response.get("Error", {})
-            raise SourceError(f"cannot {what} {uri}: {err.get('Code', '?')}: {err.get('Message', exc)}") from None
+            raise SourceError(
+                f"cannot {what} {uri}: {err.get('Code', '?')}: {err.get('Message', exc)}"
+            ) from None
         except BotoCoreError as exc:
-            raise SourceError(f"cannot {what} {uri}: {exc} (check AWS credentials / AWS_ENDPOINT_URL)") from None
+            raise SourceError(
+                f"cannot {what} {uri}: {exc} (check AWS credentials / AWS_ENDPOINT_URL)"
+            ) from None
 
     def list(self, uri: str) -> list[ObjectInfo]:
         bucket, prefix = self._split(uri)
-        pages = self._call("list", uri, lambda: list(self._s3.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=prefix)))
+        pages = self._call(
+            "list",
+            uri,
+            lambda: list(self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)),
+        )
         return [
             ObjectInfo(f"s3://{bucket}/{o['Key']}", o["Size"], o["ETag"].strip('"'))
             for page in pages

@@ -60,7 +60,9 @@ class PartitionedParquet:
         try:
             table = pa.concat_tables(tables, promote_options="permissive")
         except pa.ArrowException as exc:
-            raise SourceError(f"{self.what} files for {day} under {self.uri} disagree on schema: {exc}") from None
+            raise SourceError(
+                f"{self.what} files for {day} under {self.uri} disagree on schema: {exc}"
+            ) from None
         if table.num_rows == 0:
             raise NoDataError(f"{self.what} partition for {day} at {self.partition_uri(day)} has 0 rows")
         return DayData(table.to_pandas(), files)

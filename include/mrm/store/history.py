@@ -55,7 +55,9 @@ class HistoryStore:
             self.engine = _engine(url)
             schema.metadata.create_all(self.engine)
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the metrics history at {self._safe_url()}: {exc.orig or exc}") from None
+            raise StoreError(
+                f"cannot open the metrics history at {self._safe_url()}: {exc.orig or exc}"
+            ) from None
 
     def _safe_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True) if hasattr(self, "engine") else self.url
@@ -98,7 +100,9 @@ class HistoryStore:
             raise RunNotFoundError(f"run {run_id} is not in the history at {self._safe_url()}")
         return dict(row)
 
-    def runs(self, model_id: str | None = None, since: date | None = None, until: date | None = None) -> list[dict]:
+    def runs(
+        self, model_id: str | None = None, since: date | None = None, until: date | None = None
+    ) -> list[dict]:
         t = schema.runs
         q = select(t).order_by(t.c.model_id, t.c.logical_date, t.c.finished_at)
         if model_id:
@@ -116,7 +120,10 @@ class HistoryStore:
         ranked = select(
             t.c.run_id,
             func.row_number()
-            .over(partition_by=(t.c.model_id, t.c.logical_date), order_by=(t.c.finished_at.desc(), t.c.run_id.desc()))
+            .over(
+                partition_by=(t.c.model_id, t.c.logical_date),
+                order_by=(t.c.finished_at.desc(), t.c.run_id.desc()),
+            )
             .label("rn"),
         ).subquery()
         return select(ranked.c.run_id).where(ranked.c.rn == 1)

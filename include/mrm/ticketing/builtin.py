@@ -40,26 +40,42 @@ class BuiltinTracker:
             if open_id is None:
                 open_id = conn.execute(
                     t.insert().values(
-                        model_id=breach.model_id, control=breach.control, check=breach.check,
-                        metric=breach.metric, column=breach.column, status="open", severity=breach.severity,
-                        title=breach.title(), owner=breach.owner, opened_at=now, opened_run_id=breach.run_id,
-                        first_logical_date=breach.logical_date, last_logical_date=breach.logical_date,
+                        model_id=breach.model_id,
+                        control=breach.control,
+                        check=breach.check,
+                        metric=breach.metric,
+                        column=breach.column,
+                        status="open",
+                        severity=breach.severity,
+                        title=breach.title(),
+                        owner=breach.owner,
+                        opened_at=now,
+                        opened_run_id=breach.run_id,
+                        first_logical_date=breach.logical_date,
+                        last_logical_date=breach.logical_date,
                         occurrences=1,
                     )
                 ).inserted_primary_key[0]
                 self._event(conn, open_id, breach, "opened", now)
                 return TicketAction(open_id, ticket_key(open_id), "opened")
             seen = conn.execute(
-                select(ev.c.id).where(and_(ev.c.ticket_id == open_id, ev.c.logical_date == breach.logical_date))
+                select(ev.c.id).where(
+                    and_(ev.c.ticket_id == open_id, ev.c.logical_date == breach.logical_date)
+                )
             ).first()
             if seen:  # a rerun of a date already on the ticket
                 return TicketAction(open_id, ticket_key(open_id), "already_recorded")
             self._event(conn, open_id, breach, "occurrence", now)
-            row = conn.execute(select(t.c.occurrences, t.c.last_logical_date).where(t.c.ticket_id == open_id)).one()
+            row = conn.execute(
+                select(t.c.occurrences, t.c.last_logical_date).where(t.c.ticket_id == open_id)
+            ).one()
             conn.execute(
                 t.update()
                 .where(t.c.ticket_id == open_id)
-                .values(occurrences=row.occurrences + 1, last_logical_date=max(row.last_logical_date, breach.logical_date))
+                .values(
+                    occurrences=row.occurrences + 1,
+                    last_logical_date=max(row.last_logical_date, breach.logical_date),
+                )
             )
             return TicketAction(open_id, ticket_key(open_id), "occurrence")
 
@@ -67,8 +83,13 @@ class BuiltinTracker:
     def _event(conn, ticket_id: int, breach: Breach, kind: str, now: datetime) -> None:
         conn.execute(
             schema.ticket_events.insert().values(
-                ticket_id=ticket_id, run_id=breach.run_id, logical_date=breach.logical_date, kind=kind,
-                value=breach.value, message=breach.message, created_at=now,
+                ticket_id=ticket_id,
+                run_id=breach.run_id,
+                logical_date=breach.logical_date,
+                kind=kind,
+                value=breach.value,
+                message=breach.message,
+                created_at=now,
             )
         )
 
@@ -88,4 +109,9 @@ class BuiltinTracker:
     def events(self, ticket_id: int) -> list[dict]:
         ev = schema.ticket_events
         with self.store.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(select(ev).where(ev.c.ticket_id == ticket_id).order_by(ev.c.id)).mappings()]
+            return [
+                dict(r)
+                for r in conn.execute(
+                    select(ev).where(ev.c.ticket_id == ticket_id).order_by(ev.c.id)
+                ).mappings()
+            ]

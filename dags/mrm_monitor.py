@@ -1,0 +1,132 @@
+"""One monitoring DAG per approved model in the inventory: ``mrm_monitor__<model_id>``.
+
+Thin by design: every task calls one step of :mod:`mrm.pipeline`; XCom carries the run context
+(ids and object keys), never data. Only the inventory (YAML, pydantic) is read at parse time.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pendulum
+from airflow.sdk import dag, get_parsing_context, task
+
+from mrm import settings
+from mrm.inventory import ModelEntry, load_inventory
+
+PREFIX = "mrm_monitor__"
+
+
+def _logical_date(context) -> date:
+    when = context.get("logical_date") or context["dag_run"].run_after
+    return pendulum.instance(when).in_timezone("UTC").date()
+
+
+def _trigger(context) -> str:
+    ti = context["ti"]
+    return f"airflow:{ti.dag_id}/{ti.run_id}/try{ti.try_number}"
+
+
+def model_card(entry: ModelEntry) -> str:
+    m = entry.monitoring
+    rows = "\n".join(f"| `{name}` | {c.amber:g} | {c.red:g} |" for name, c in sorted(m.controls.items()))
+    return (
+        f"### {entry.name} (`{entry.model_id}` v{entry.version})\n\n"
+        f"{entry.description}\n\n"
+        f"- **Owner:** {entry.owner}\n- **Risk tier:** {entry.risk_tier}\n- **Status:** {entry.status}\n"
+        f"- **Scoring log:** `{m.scoring_log}`\n"
+        f"- **Reference window:** {m.reference.start} .. {m.reference.end}\n\n"
+        f"| control | amber | red |\n|---|---|---|\n{rows}\n"
+    )
+
+
+def build(entry: ModelEntry):
+    model_id = entry.model_id
+    start = entry.monitoring.start_date
+
+    @dag(
+        dag_id=f"{PREFIX}{model_id}",
+        schedule="@daily",
+        start_date=pendulum.datetime(start.year, start.month, start.day, tz="UTC"),
+        catchup=True,
+        max_active_runs=4,
+        doc_md=model_card(entry),
+        tags=["mrm", f"tier-{entry.risk_tier}", model_id],
+        default_args={
+            "owner": str(entry.owner),
+            "retries": settings.task_retries(),
+            "retry_delay": timedelta(minutes=10),
+        },
+    )
+    def monitor():
+        @task
+        def read_scoring_log(**context) -> dict:
+            from mrm import pipeline
+
+            return pipeline.start(model_id, _logical_date(context), _trigger(context)).to_dict()
+
+        @task
+        def data_quality(ctx: dict) -> dict:
+            from mrm import pipeline
+
+            return pipeline.quality(pipeline.RunContext.from_dict(ctx))
+
+        @task
+        def drift(ctx: dict) -> dict:
+            from mrm import pipeline
+
+            return pipeline.drift(pipeline.RunContext.from_dict(ctx))
+
+        @task
+        def record_results(ctx: dict, quality_evidence: dict, drift_evidence: dict) -> dict:
+            from mrm import pipeline
+
+            return pipeline.record(pipeline.RunContext.from_dict(ctx), quality_evidence, drift_evidence)
+
+        @task
+        def open_tickets(ctx: dict, summary: dict) -> list[dict]:
+            from mrm import pipeline
+
+            return pipeline.tickets(pipeline.RunContext.from_dict(ctx))
+
+        ctx = read_scoring_log()
+        summary = record_results(ctx, data_quality(ctx), drift(ctx))
+        open_tickets(ctx, summary)
+
+    return monitor()
+
+
+def inventory_errors_dag(problems: list[str]):
+    """A broken inventory file must not pass silently: this DAG fails daily, listing each problem."""
+
+    doc = "### Inventory problems\n\n" + "\n".join(f"- {p}" for p in problems)
+
+    @dag(
+        dag_id="mrm_inventory_errors",
+        schedule="@daily",
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        tags=["mrm"],
+        doc_md=doc,
+    )
+    def inventory_errors():
+        @task
+        def report_inventory_problems():
+            raise ValueError(
+                "the inventory has problems; fix them and run `mrm inventory validate`:\n"
+                + "\n".join(problems)
+            )
+
+        report_inventory_problems()
+
+    return inventory_errors()
+
+
+_inventory, _problems = load_inventory(settings.inventory_dir(), strict=False)
+_wanted = get_parsing_context().dag_id
+for _entry in _inventory.monitored():
+    if _wanted and _wanted != f"{PREFIX}{_entry.model_id}":
+        continue  # a worker parses only the DAG it runs
+    build(_entry)
+if _problems and _wanted in (None, "mrm_inventory_errors"):
+    inventory_errors_dag(_problems)

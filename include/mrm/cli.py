@@ -1,0 +1,214 @@
+"""The ``mrm`` command. A stable contract: users and later issues script against it.
+
+    mrm inventory validate [--inventory DIR]
+    mrm run --model ID --date YYYY-MM-DD [--inventory DIR]
+    mrm history --model ID [--since DATE] [--until DATE] [--format table|csv|json] [--all-runs]
+    mrm tickets [--model ID] [--status open|closed|all] [--format table|json]
+    mrm demo [--days N]
+    mrm airflow [--port N]
+
+Exit codes: 0 done (a run with breaches is done), 1 could not do it (one line on stderr), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from mrm.errors import InventoryError, MrmError
+
+HISTORY_COLUMNS = [
+    "model_id",
+    "logical_date",
+    "run_id",
+    "check",
+    "metric",
+    "column",
+    "value",
+    "amber_threshold",
+    "red_threshold",
+    "status",
+]
+TICKET_COLUMNS = [
+    "key",
+    "status",
+    "severity",
+    "model_id",
+    "control",
+    "owner",
+    "first_logical_date",
+    "last_logical_date",
+    "occurrences",
+    "opened_at",
+]
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _inventory_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--inventory", metavar="DIR", help="inventory folder (default: $MRM_INVENTORY or include/inventory)"
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="mrm", description="Model risk monitoring: checks, history, tickets.")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    inv = sub.add_parser("inventory", help="the model inventory").add_subparsers(dest="action", required=True)
+    validate = inv.add_parser("validate", help="validate every inventory file; exit 1 listing each problem")
+    _inventory_arg(validate)
+
+    run = sub.add_parser("run", help="monitor one model for one logical date")
+    run.add_argument("--model", required=True, metavar="ID")
+    run.add_argument("--date", required=True, type=_date, metavar="YYYY-MM-DD")
+    _inventory_arg(run)
+
+    hist = sub.add_parser("history", help="metric results of a model (the latest run per date)")
+    hist.add_argument("--model", required=True, metavar="ID")
+    hist.add_argument("--since", type=_date, metavar="DATE")
+    hist.add_argument("--until", type=_date, metavar="DATE")
+    hist.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    hist.add_argument("--all-runs", action="store_true", help="include runs superseded by a rerun")
+
+    tick = sub.add_parser("tickets", help="tickets opened for RED controls")
+    tick.add_argument("--model", metavar="ID")
+    tick.add_argument("--status", choices=["open", "closed", "all"], default="open")
+    tick.add_argument("--format", choices=["table", "json"], default="table")
+
+    demo = sub.add_parser("demo", help="monitor 3 example models for 60 days through real Airflow DAGs")
+    demo.add_argument("--days", type=int, default=60)
+
+    af = sub.add_parser("airflow", help="airflow standalone on this repo's DAGs and the demo's history")
+    af.add_argument("--port", type=int, default=8080)
+    return root
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    def cell(v) -> str:
+        if v is None:
+            return ""
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+    cells = [[cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def _emit(rows: list[dict], columns: list[str], fmt: str) -> str:
+    rows = [{c: r.get(c) for c in columns} for r in rows]
+    if fmt == "json":
+        return json.dumps(rows, indent=1, default=str)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buf.getvalue().rstrip("\n")
+    return _table(rows, columns) if rows else "(no rows)"
+
+
+def cmd_inventory_validate(args) -> int:
+    from mrm import settings
+    from mrm.inventory import inventory_files, load_inventory
+
+    folder = settings.inventory_dir()
+    inventory, problems = load_inventory(folder, strict=False)
+    for line in problems:
+        print(line, file=sys.stderr)
+    print(
+        f"{folder}: {len(inventory_files(folder))} file(s), {len(inventory.entries)} valid, "
+        f"{len(inventory.monitored())} approved for monitoring, {len(problems)} problem(s)"
+    )
+    return 1 if problems else 0
+
+
+def cmd_run(args) -> int:
+    from mrm import pipeline
+
+    result = pipeline.run_model(args.model, args.date)
+    print(
+        f"{result['model_id']} {result['logical_date']}: {result['overall_status']} (run {result['run_id']})"
+    )
+    for b in result["breaches"]:
+        print(
+            f"  {b['status']:<6} {b['control']} = {b['value']:.4g} (amber {b['amber']:g}, red {b['red']:g})"
+        )
+    for t in result["tickets"]:
+        print(f"  ticket {t['key']}: {t['action']}")
+    print(f"  evidence: {result['evidence']['drift_report']['uri'].rsplit('/', 1)[0]}/")
+    return 0
+
+
+def cmd_history(args) -> int:
+    from mrm import pipeline
+
+    pipeline.get_inventory().get(args.model)
+    rows = pipeline.get_store().metrics(args.model, args.since, args.until, all_runs=args.all_runs)
+    print(_emit(rows, HISTORY_COLUMNS, args.format))
+    return 0
+
+
+def cmd_tickets(args) -> int:
+    from mrm import pipeline
+    from mrm.ticketing import BuiltinTracker
+
+    rows = BuiltinTracker(pipeline.get_store()).tickets(args.model, args.status)
+    print(_emit(rows, TICKET_COLUMNS, args.format))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from mrm.demo.runner import run_demo
+
+    return run_demo(days=args.days)
+
+
+def cmd_airflow(args) -> int:
+    from mrm.demo.standalone import run_standalone
+
+    return run_standalone(args.port)
+
+
+COMMANDS = {
+    ("inventory", "validate"): cmd_inventory_validate,
+    ("run", None): cmd_run,
+    ("history", None): cmd_history,
+    ("tickets", None): cmd_tickets,
+    ("demo", None): cmd_demo,
+    ("airflow", None): cmd_airflow,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "inventory", None):
+        os.environ["MRM_INVENTORY"] = str(Path(args.inventory).resolve())
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[(args.command, getattr(args, "action", None))](args)
+    except InventoryError as exc:
+        for line in exc.lines():
+            print(f"mrm: {line}", file=sys.stderr)
+        return 1
+    except MrmError as exc:
+        print(f"mrm: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The `mrm` command as a user runs it: exit codes, one-line errors, output formats."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mrm.cli import HISTORY_COLUMNS, main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_inventory_validate_passes_on_the_examples(capsys):
+    code, out, err = run(capsys, "inventory", "validate")
+    assert code == 0, err
+    assert "3 valid, 3 approved for monitoring, 0 problem(s)" in out
+
+
+def test_inventory_validate_lists_each_problem_and_exits_1(capsys, tmp_path):
+    (tmp_path / "bad_model.yaml").write_text("model_id: bad_model\nname: x\nversion: '1'\nowner: nobody\nrisk_tier: 4\n")
+    code, out, err = run(capsys, "inventory", "validate", "--inventory", str(tmp_path))
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert any("bad_model.yaml: owner:" in line for line in lines)
+    assert any("bad_model.yaml: risk_tier:" in line and "4" in line for line in lines)
+    assert any("bad_model.yaml: status:" in line for line in lines)
+    assert any("bad_model.yaml: monitoring:" in line for line in lines)
+    assert "0 valid" in out
+
+
+def test_run_completes_with_breach_and_exit_0(capsys, mrm_home, file_inventory):
+    code, out, err = run(capsys, "run", "--model", "card_fraud", "--date", "2026-09-25")
+    assert code == 0, err
+    assert "card_fraud 2026-09-25: RED" in out
+    assert "RED    quality.null_rate[device_score]" in out
+    assert "ticket MRM-1: opened" in out
+
+
+def test_run_that_cannot_complete_exits_1_with_one_line(capsys, mrm_home, file_inventory):
+    code, out, err = run(capsys, "run", "--model", "credit_line", "--date", "2026-10-03")
+    assert code == 1
+    assert err.count("\n") == 1
+    assert err.startswith("mrm: error: no scoring log partition for 2026-10-03")
+    assert "credit_line/dt=2026-10-03/" in err and "rerun this date" in err
+
+
+def test_run_of_unknown_model_names_the_known_ones(capsys, mrm_home, file_inventory):
+    code, _, err = run(capsys, "run", "--model", "nope", "--date", "2026-09-01")
+    assert code == 1
+    assert "model 'nope' is not in the inventory" in err and "card_fraud" in err
+
+
+def test_bad_date_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--model", "card_fraud", "--date", "25/09/2026"])
+    assert exc.value.code == 2
+    assert "use YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_history_json_uses_the_documented_columns(capsys, mrm_home, file_inventory):
+    assert main(["run", "--model", "card_fraud", "--date", "2026-09-01"]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "history", "--model", "card_fraud", "--format", "json")
+    assert code == 0
+    rows = json.loads(out)
+    assert rows and all(list(r) == HISTORY_COLUMNS for r in rows)
+    psi = [r for r in rows if r["metric"] == "psi" and r["column"] == "amount"]
+    assert len(psi) == 1 and psi[0]["status"] == "GREEN" and psi[0]["red_threshold"] == 0.25
+
+
+def test_history_csv_and_table(capsys, mrm_home, file_inventory):
+    assert main(["run", "--model", "aml_alert", "--date", "2026-09-02"]) == 0
+    capsys.readouterr()
+    _, csv_out, _ = run(capsys, "history", "--model", "aml_alert", "--format", "csv")
+    assert csv_out.splitlines()[0] == ",".join(HISTORY_COLUMNS)
+    _, table, _ = run(capsys, "history", "--model", "aml_alert", "--since", "2026-09-02", "--until", "2026-09-02")
+    assert "volume_ratio" in table and "2026-09-02" in table
+
+
+def test_tickets_lists_open_tickets(capsys, mrm_home, file_inventory):
+    for day in ("2026-09-25", "2026-09-26"):
+        assert main(["run", "--model", "card_fraud", "--date", day]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "tickets", "--format", "json")
+    assert code == 0
+    (ticket,) = json.loads(out)
+    assert ticket["key"] == "MRM-1" and ticket["occurrences"] == 2
+    assert ticket["control"] == "quality.null_rate[device_score]"
