@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from support import clear_caches, local_inventory
 
 from mrm import local_airflow
 
@@ -16,16 +17,6 @@ _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="mrm_test_airflow_"))
 local_airflow.configure(_AIRFLOW_HOME)
 os.environ["MRM_TASK_RETRIES"] = "0"
 os.environ.setdefault("MRM_HOME", tempfile.mkdtemp(prefix="mrm_test_home_"))
-
-REPO = Path(__file__).resolve().parents[1]
-INVENTORY = REPO / "include" / "inventory"
-
-
-def _clear_caches() -> None:
-    from mrm import pipeline
-
-    pipeline._store.cache_clear()
-    pipeline._reference.cache_clear()
 
 
 @pytest.fixture
@@ -35,18 +26,9 @@ def mrm_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("MRM_HOME", str(home))
     monkeypatch.delenv("MRM_DB_URL", raising=False)
     monkeypatch.delenv("MRM_EVIDENCE", raising=False)
-    _clear_caches()
+    clear_caches()
     yield home
-    _clear_caches()
-
-
-def local_inventory(folder: Path, data_uri: str, models: tuple[str, ...] | None = None) -> Path:
-    """Copy the example inventory, pointing its sources at ``data_uri`` instead of s3://mrm-demo."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for src in sorted(INVENTORY.glob("*.yaml")):
-        if models is None or src.stem in models:
-            (folder / src.name).write_text(src.read_text().replace("s3://mrm-demo", data_uri))
-    return folder
+    clear_caches()
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +61,28 @@ def airflow_db():
 @pytest.fixture(scope="session")
 def dagbag(airflow_db):
     return local_airflow.dagbag()
+
+
+PG_ADMIN = os.environ.get("MRM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh PostgreSQL database for the session on the local server; skipped where none answers."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except sa.exc.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL server answers at {PG_ADMIN} ({str(exc.orig).splitlines()[0]})")
+    name = f"mrm_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -5,8 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from support import INVENTORY
 
 from mrm.cli import HISTORY_COLUMNS, main
+
+
+@pytest.fixture(autouse=True)
+def _restore_inventory_env(monkeypatch):
+    """`--inventory DIR` sets MRM_INVENTORY for the process; undo it after each test."""
+    monkeypatch.setenv("MRM_INVENTORY", str(INVENTORY))
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -22,7 +29,9 @@ def test_inventory_validate_passes_on_the_examples(capsys):
 
 
 def test_inventory_validate_lists_each_problem_and_exits_1(capsys, tmp_path):
-    (tmp_path / "bad_model.yaml").write_text("model_id: bad_model\nname: x\nversion: '1'\nowner: nobody\nrisk_tier: 4\n")
+    (tmp_path / "bad_model.yaml").write_text(
+        "model_id: bad_model\nname: x\nversion: '1'\nowner: nobody\nrisk_tier: 4\n"
+    )
     code, out, err = run(capsys, "inventory", "validate", "--inventory", str(tmp_path))
     assert code == 1
     lines = err.strip().splitlines()
@@ -43,6 +52,7 @@ def test_run_completes_with_breach_and_exit_0(capsys, mrm_home, file_inventory):
 
 def test_run_that_cannot_complete_exits_1_with_one_line(capsys, mrm_home, file_inventory):
     code, out, err = run(capsys, "run", "--model", "credit_line", "--date", "2026-10-03")
+    assert out == ""
     assert code == 1
     assert err.count("\n") == 1
     assert err.startswith("mrm: error: no scoring log partition for 2026-10-03")
@@ -78,7 +88,9 @@ def test_history_csv_and_table(capsys, mrm_home, file_inventory):
     capsys.readouterr()
     _, csv_out, _ = run(capsys, "history", "--model", "aml_alert", "--format", "csv")
     assert csv_out.splitlines()[0] == ",".join(HISTORY_COLUMNS)
-    _, table, _ = run(capsys, "history", "--model", "aml_alert", "--since", "2026-09-02", "--until", "2026-09-02")
+    _, table, _ = run(
+        capsys, "history", "--model", "aml_alert", "--since", "2026-09-02", "--until", "2026-09-02"
+    )
     assert "volume_ratio" in table and "2026-09-02" in table
 
 

@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "inventory", None):
         os.environ["MRM_INVENTORY"] = str(Path(args.inventory).resolve())
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mrm.pipeline").setLevel(logging.CRITICAL)  # the CLI prints its own one-line outcome
     try:
         return COMMANDS[(args.command, getattr(args, "action", None))](args)
     except InventoryError as exc:

@@ -6,6 +6,7 @@ computed is INSUFFICIENT_DATA, never GREEN.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from mrm import metrics
@@ -40,7 +41,7 @@ def thresholds(entry: ModelEntry, metric: str, column: str | None) -> tuple[floa
 
 
 def status_of(value: float | None, amber: float, red: float, direction: metrics.Direction) -> str:
-    if value is None:
+    if value is None or math.isnan(value):
         return INSUFFICIENT
     breached = (lambda t: value >= t) if direction == "above" else (lambda t: value <= t)
     if breached(red):

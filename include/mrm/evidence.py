@@ -38,3 +38,15 @@ class EvidenceWriter:
 
     def get_json(self, name: str) -> Any:
         return json.loads(self.store.get(join(self.prefix, name)))
+
+
+def write_shared(base_uri: str, files: dict[str, bytes]) -> dict[str, dict[str, Any]]:
+    """Files that many reports share (e.g. Evidently's JavaScript), written once under ``<base>/_lib/``."""
+    out = {}
+    for name, data in files.items():
+        uri = join(base_uri, "_lib", name)
+        store = store_for(uri)
+        if not store.list(uri):
+            store.put(uri, data)
+        out[name] = {"uri": uri, "sha256": sha256(data), "size": len(data)}
+    return out

@@ -177,7 +177,13 @@ def _describe(err: ValidationError, path: Path) -> list[str]:
 def load_entry(path: Path) -> ModelEntry:
     """Parse and validate one inventory file; raise InventoryError with one line per problem."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise InventoryError([f"{path}: invalid YAML at {where}{exc.problem or exc.context}"]) from None
+    except UnicodeDecodeError as exc:
+        raise InventoryError([f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"]) from None
     except (OSError, yaml.YAMLError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InventoryError([f"{path}: cannot read YAML: {first}"]) from None

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from datetime import UTC, date, datetime
@@ -45,11 +46,21 @@ def dagbag():
     return DagBag(dag_folder=str(REPO_ROOT / "dags"))
 
 
-def run_dag(dag: Any, day: date) -> dict[str, str]:
-    """Run one DAG for one logical date with ``dag.test()``; return the state of each task."""
+def run_dag(dag: Any, day: date, log_file: Path | None = None) -> dict[str, str]:
+    """Run one DAG for one logical date with ``dag.test()``; return the state of each task.
+
+    ``log_file``: append Airflow's console output (task logs, tracebacks of failed tasks) there
+    instead of the terminal.
+    """
     for name in ("airflow", "airflow.task", "airflow.models", "airflow.sdk"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC))
+    when = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    if log_file is None:
+        run = dag.test(logical_date=when)
+    else:
+        with log_file.open("a") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+            print(f"===== {dag.dag_id} {day} =====", flush=True)
+            run = dag.test(logical_date=when)
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
 

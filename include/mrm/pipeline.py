@@ -23,7 +23,7 @@ from mrm import settings
 from mrm.checks.results import MetricResult
 from mrm.controls import AMBER, RED, Evaluated, evaluate, worst
 from mrm.errors import MrmError
-from mrm.evidence import EvidenceWriter, fingerprint
+from mrm.evidence import EvidenceWriter, fingerprint, write_shared
 from mrm.inventory import Inventory, ModelEntry, load_inventory
 from mrm.store import HistoryStore, RunRecord
 from mrm.ticketing import Breach, BuiltinTracker, TicketAction
@@ -219,11 +219,12 @@ def quality(ctx: RunContext) -> dict:
 
 def drift(ctx: RunContext) -> dict:
     """Drift (Evidently, PSI on reference deciles) against the reference; evidence: the HTML report."""
-    from mrm.checks.drift import check_drift
+    from mrm.checks.drift import check_drift, evidently_lib_files
 
     def compute(entry: ModelEntry):
         ref_frame, ref_info = reference(entry)
         outcome = check_drift(ref_frame, _current(ctx, entry), entry)
+        write_shared(settings.evidence_uri(), evidently_lib_files())
         return outcome.results, {
             "drift_report": _writer(ctx).put("drift_report.html", outcome.report_html),
             "reference": _writer(ctx).put_json("reference.json", ref_info),

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from conftest import INVENTORY, REPO, local_inventory
+from support import INVENTORY, REPO, local_inventory
 
 APPROVED = {"aml_alert", "card_fraud", "credit_line"}
 TASKS = ["read_scoring_log", "data_quality", "drift", "record_results", "open_tickets"]
@@ -57,7 +57,9 @@ def test_models_not_approved_get_no_dag(tmp_path):
 
 def test_broken_inventory_file_surfaces_as_failing_dag_and_keeps_the_others(tmp_path):
     folder = local_inventory(tmp_path / "inv", "s3://mrm-demo")
-    (folder / "credit_line.yaml").write_text((INVENTORY / "credit_line.yaml").read_text().replace("risk_tier: 1", "risk_tier: 7"))
+    (folder / "credit_line.yaml").write_text(
+        (INVENTORY / "credit_line.yaml").read_text().replace("risk_tier: 1", "risk_tier: 7")
+    )
     out = _parse(folder).stdout.splitlines()
     assert out[0] == str(["mrm_inventory_errors", "mrm_monitor__aml_alert", "mrm_monitor__card_fraud"])
 
@@ -71,7 +73,9 @@ def test_dag_file_imports_no_heavy_libraries_and_parses_fast():
         "print(heavy); print(time.perf_counter()-t)"
     )
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     assert out[0] == "[]", f"heavy modules imported while parsing: {out[0]}"
     # parse time itself is measured (printed), not asserted: see bench/ for figures
     print(f"parse {float(out[1]):.3f} s, process {time.perf_counter() - t0:.1f} s")

@@ -37,12 +37,12 @@ def monitored(s3_demo, dagbag, tmp_path_factory):
     """Run every (model, day) of DAYS through its DAG; return the DAG task states per run."""
     import os
 
-    from conftest import _clear_caches
+    from support import clear_caches
 
     home = tmp_path_factory.mktemp("mrm_home")
     old = os.environ.get("MRM_HOME")
     os.environ["MRM_HOME"] = str(home)
-    _clear_caches()
+    clear_caches()
     from mrm import local_airflow
 
     states = {}
@@ -51,7 +51,7 @@ def monitored(s3_demo, dagbag, tmp_path_factory):
         for n in days:
             states[(model_id, n)] = local_airflow.run_dag(dag, data.day(n))
     yield states
-    _clear_caches()
+    clear_caches()
     if old is not None:
         os.environ["MRM_HOME"] = old
 

@@ -73,13 +73,7 @@ def write_yaml() -> Callable[[Path, str, Any], Path]:
     return write
 
 
-@pytest.fixture
-def toy_raw() -> dict[str, Any]:
-    """The mapping of a small valid model: two numeric features, one categorical, a few controls."""
-    return copy.deepcopy(TOY_ENTRY)
-
-
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_entry() -> Callable[..., ModelEntry]:
     """A validated ModelEntry of the toy model; keyword arguments replace keys of ``monitoring``."""
 
@@ -91,7 +85,7 @@ def make_entry() -> Callable[..., ModelEntry]:
     return make
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_scoring_frame() -> Callable[..., pd.DataFrame]:
     """A conforming scoring-log day for an entry: seeded, ``shift`` moves every distribution."""
 

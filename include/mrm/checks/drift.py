@@ -7,7 +7,6 @@ numbers that the history stores.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,12 +59,59 @@ class DriftOutcome:
     report_html: bytes
 
 
-def _definition(entry: ModelEntry):
+# Evidently inlines its 3.5 MB JavaScript bundle and font in every HTML report. Evidence reports
+# instead reference one shared copy (written once next to them, see mrm.evidence.shared_files), so a
+# daily report is tens of kB rather than 3.9 MB. LIB_DIR is relative to the report's folder.
+LIB_DIR = "../../../_lib"
+
+
+def evidently_lib_files() -> dict[str, bytes]:
+    """The files a report made by :func:`render_html` needs, by name under the shared folder."""
+    import evidently
+    from evidently.legacy.utils.dashboard import STATIC_PATH
+
+    static = Path(STATIC_PATH)
+    return {
+        f"evidently-{evidently.__version__}.js": (static / "index.js").read_bytes(),
+        "material-ui-icons.woff2": (static / "material-ui-icons.woff2").read_bytes(),
+    }
+
+
+def render_html(snapshot) -> bytes:
+    """Evidently's own HTML template (evidently.core.metric_types.render_widgets), minus the inlined lib."""
+    import uuid
+
+    from evidently.legacy.model.dashboard import DashboardInfo
+    from evidently.legacy.model.widget import AdditionalGraphInfo, BaseWidgetInfo
+    from evidently.legacy.renderers.html_widgets import group_widget
+    from evidently.legacy.utils.dashboard import TemplateParams, file_html_template
+
+    widgets = [group_widget(title="", widgets=snapshot._widgets), *snapshot._tests_widgets]
+    graphs = {}
+    for widget in widgets:
+        for graph in widget.get_additional_graphs():
+            info = graph.params if isinstance(graph, AdditionalGraphInfo) else graph
+            graphs[str(graph.id)] = info.dict() if isinstance(info, BaseWidgetInfo) else info
+    lib, font = evidently_lib_files()
+    params = TemplateParams(
+        dashboard_id="metric_" + uuid.uuid4().hex,
+        dashboard_info=DashboardInfo(name="Report", widgets=widgets),
+        additional_graphs=graphs,
+        embed_font=False,
+        embed_lib=False,
+        font_file=f"{LIB_DIR}/{font}",
+        include_js_files=[f"{LIB_DIR}/{lib}"],
+    )
+    return file_html_template(params).encode()
+
+
+def _definition(entry: ModelEntry, columns: list[str]):
     from evidently import DataDefinition
 
+    categorical = {f.name for f in entry.monitoring.features if f.type == "categorical"}
     return DataDefinition(
-        numerical_columns=[f.name for f in entry.monitoring.features if f.type == "numeric"] + ["score"],
-        categorical_columns=[f.name for f in entry.monitoring.features if f.type == "categorical"],
+        numerical_columns=[c for c in columns if c not in categorical],
+        categorical_columns=[c for c in columns if c in categorical],
     )
 
 
@@ -76,19 +122,21 @@ def _evidently_values(
     from evidently.metrics import ValueDrift
 
     register_stattest()
-    columns = [f.name for f in entry.monitoring.features] + ["score"]
-    definition = _definition(entry)
+    # a column with no values on either side has no distribution to compare: its PSI is None
+    # (INSUFFICIENT_DATA, and the null-rate control reports the cause); the others still run
+    columns = [
+        c
+        for c in [*(f.name for f in entry.monitoring.features), "score"]
+        if current[c].notna().any() and reference[c].notna().any()
+    ]
+    definition = _definition(entry, columns)
     cur = Dataset.from_pandas(current[columns], data_definition=definition)
     ref = Dataset.from_pandas(reference[columns], data_definition=definition)
     snapshot = Report([ValueDrift(column=c, method=STATTEST) for c in columns]).run(cur, ref)
-    values = {}
+    values: dict[str, float | None] = {}
     for item in snapshot.dict()["metrics"]:
         values[item["config"]["column"]] = float(item["value"])
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "drift.html"
-        snapshot.save_html(str(path))
-        html = path.read_bytes()
-    return values, html
+    return values, render_html(snapshot)
 
 
 def _decision_shift(reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntry) -> list[MetricResult]:
@@ -112,17 +160,19 @@ def check_drift(reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntr
             f"{entry.model_id}: Evidently drift report failed: {type(exc).__name__}: {exc}"
         ) from exc
     results = [
-        MetricResult("drift", "psi", f.name, values[f.name], {"method": STATTEST, "bins": stats.DEFAULT_BINS})
+        MetricResult(
+            "drift", "psi", f.name, values.get(f.name), {"method": STATTEST, "bins": stats.DEFAULT_BINS}
+        )
         for f in entry.monitoring.features
     ]
-    results.append(MetricResult("drift", "score_psi", None, values["score"], {"method": STATTEST}))
+    results.append(MetricResult("drift", "score_psi", None, values.get("score"), {"method": STATTEST}))
     results.extend(_decision_shift(reference, current, entry))
     results.append(
         MetricResult(
             "drift",
             "mean_score",
             None,
-            float(current["score"].mean()),
+            float(current["score"].mean()) if current["score"].notna().any() else None,
             {"reference": float(reference["score"].mean())},
         )
     )

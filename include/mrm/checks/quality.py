@@ -17,7 +17,9 @@ from mrm.inventory import ModelEntry
 if TYPE_CHECKING:
     import pandas as pd
 
-logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines drown the task log
+# GX's INFO lines (some from loggers with their own level) drown the task log
+for _name in ("great_expectations", "great_expectations.data_context.types.base"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 @dataclass
@@ -88,6 +90,17 @@ def _rate(result: dict, metric: str) -> float | None:
     return unexpected / denominator if denominator else None
 
 
+def _raised(info: dict) -> str | None:
+    """The message of an exception GX caught while evaluating an expectation, if any.
+
+    GX 1.x reports ``{"raised_exception": bool, ...}`` or, per metric, ``{metric_id: {...}}``."""
+    parts = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for part in parts:
+        if part.get("raised_exception"):
+            return (part.get("exception_message") or "unknown error").splitlines()[0]
+    return None
+
+
 def check_quality(current: pd.DataFrame, entry: ModelEntry, expected_rows: float | None) -> QualityOutcome:
     """Validate the day with GX; return one metric per expectation plus volume against expectation."""
     import great_expectations as gx
@@ -118,9 +131,9 @@ def check_quality(current: pd.DataFrame, entry: ModelEntry, expected_rows: float
     for res in doc["results"]:
         meta = res["expectation_config"]["meta"]
         metric, column = meta["mrm_metric"], meta["mrm_column"]
-        if res.get("exception_info", {}).get("raised_exception"):
-            msg = res["exception_info"].get("exception_message", "")
-            raise CheckError(f"{entry.model_id}: GX could not evaluate {metric} on {column}: {msg}")
+        error = _raised(res.get("exception_info") or {})
+        if error:
+            raise CheckError(f"{entry.model_id}: GX could not evaluate {metric} on {column}: {error}")
         results.append(
             MetricResult(
                 "quality",

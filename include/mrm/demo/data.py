@@ -107,8 +107,14 @@ INCIDENTS: tuple[Incident, ...] = (
         52,
         60,
         "score_shift",
-        "an upstream rules change routes riskier alerts to the model: scores shift up",
-        (("score_psi", None, "RED"),),
+        "an upstream rules change routes riskier alerts to the model: scores shift up, and with them "
+        "the shares of alerts auto-closed, investigated and escalated",
+        (
+            ("score_psi", None, "RED"),
+            ("decision_rate_shift", "auto_close", "RED"),
+            ("decision_rate_shift", "investigate", "RED"),
+            ("decision_rate_shift", "escalate", "RED"),
+        ),
     ),
 )
 

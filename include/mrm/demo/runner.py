@@ -52,14 +52,15 @@ def run_demo(days: int = data.DAYS, models: tuple[str, ...] = data.MODELS, out=p
         bag = local_airflow.dagbag()
         if bag.import_errors:
             raise SystemExit(f"DAG import errors: {bag.import_errors}")
+        task_log = home / "airflow" / "demo-task-logs.txt"
         out(
-            f"Airflow metadata DB: {home / 'airflow' / 'airflow.db'}; "
+            f"Airflow metadata DB: {home / 'airflow' / 'airflow.db'}; task logs: {task_log}\n"
             f"running {days} days x {len(models)} DAGs with dag.test() ...\n"
         )
         for n in range(1, days + 1):
             for model_id in models:
                 dag = bag.get_dag(f"mrm_monitor__{model_id}")
-                states = local_airflow.run_dag(dag, data.day(n))
+                states = local_airflow.run_dag(dag, data.day(n), log_file=task_log)
                 out(day_line(model_id, n, states))
     finally:
         s3.stop()
@@ -105,6 +106,25 @@ def _spans(days: list) -> str:
     return f"{text} ({len(days)} day{'s' if len(days) > 1 else ''})"
 
 
+def _caught(store, incident: data.Incident, days: int) -> bool:
+    for n in incident.days():
+        if n > days:
+            break
+        day = data.day(n)
+        runs = store.runs(incident.model_id, day, day)
+        if not runs:
+            return False
+        if runs[-1]["status"] == "failed":
+            seen = {("could_not_run", None, "ERROR")}
+        else:
+            seen = {
+                (m["metric"], m["column"], m["status"]) for m in store.metrics(incident.model_id, day, day)
+            }
+        if not set(incident.expect) <= seen:
+            return False
+    return True
+
+
 def report(models: tuple[str, ...], days: int) -> str:
     from mrm.ticketing import BuiltinTracker
 
@@ -123,9 +143,15 @@ def report(models: tuple[str, ...], days: int) -> str:
             lines.append(f"  {status:<6} {control:<40} {_spans(found)}")
         for r in failed:
             lines.append(f"  ERROR  could not run on {r['logical_date']}: {r['reason']}")
-        lines.append("  injected incidents:")
+        lines.append("  injected incidents, and whether the monitoring caught each on every day:")
         for inc in (i for i in data.INCIDENTS if i.model_id == model_id and i.first <= days):
-            lines.append(f"    days {inc.first}-{inc.last} ({data.day(inc.first)}..): {inc.description}")
+            caught = "caught" if _caught(store, inc, days) else "MISSED"
+            span = (
+                data.day(inc.first)
+                if inc.first == inc.last
+                else f"{data.day(inc.first)}..{data.day(inc.last)}"
+            )
+            lines.append(f"    [{caught}] {span}: {inc.description}")
     tracker = BuiltinTracker(store)
     lines.append("\nTickets (built-in tracker)")
     for t in tracker.tickets(status="all"):

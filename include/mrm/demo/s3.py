@@ -24,7 +24,11 @@ class LocalS3:
 
 def start_local_s3(port: int | None = None, bucket: str = "mrm-demo") -> LocalS3:
     """Start moto's S3 server and point boto3 at it through AWS_ENDPOINT_URL (dummy credentials)."""
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one INFO line per request otherwise
 
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -33,14 +33,10 @@ class LocalStore:
         return Path(unquote(urlparse(uri).path))
 
     def list(self, uri: str) -> list[ObjectInfo]:
+        """Files under a folder URI, or the file itself (as S3 lists a key by its own prefix)."""
         root = self._path(uri)
-        if not root.is_dir():
-            return []
-        return [
-            ObjectInfo(p.as_uri(), p.stat().st_size, f"{p.stat().st_mtime_ns:x}")
-            for p in sorted(root.rglob("*"))
-            if p.is_file()
-        ]
+        paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        return [ObjectInfo(p.as_uri(), p.stat().st_size, f"{p.stat().st_mtime_ns:x}") for p in paths]
 
     def get(self, uri: str) -> bytes:
         try:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, create_engine, event, func, make_url, select
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from mrm.controls import Evaluated
 from mrm.errors import RunNotFoundError, StoreError
@@ -48,6 +48,20 @@ def _engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _utc(when: datetime) -> datetime:
+    """Store UTC only: SQLite keeps no offset, so ordering by time must compare like with like."""
+    if when.tzinfo is None:
+        raise StoreError(f"naive datetime {when} given to the history; use timezone-aware datetimes")
+    return when.astimezone(UTC)
+
+
+def _aware(row: dict) -> dict:
+    for key in ("started_at", "finished_at"):
+        if isinstance(row.get(key), datetime) and row[key].tzinfo is None:
+            row[key] = row[key].replace(tzinfo=UTC)
+    return row
+
+
 class HistoryStore:
     def __init__(self, url: str):
         self.url = url
@@ -55,12 +69,19 @@ class HistoryStore:
             self.engine = _engine(url)
             schema.metadata.create_all(self.engine)
         except SQLAlchemyError as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise StoreError(f"cannot open the metrics history at {self._safe_url()}: {reason}") from None
+        except (OSError, ImportError) as exc:
             raise StoreError(
-                f"cannot open the metrics history at {self._safe_url()}: {exc.orig or exc}"
+                f"cannot open the metrics history at {self._safe_url()}: {exc}; check MRM_DB_URL / MRM_HOME "
+                "(a postgresql:// URL needs the psycopg driver: postgresql+psycopg://user@host/db)"
             ) from None
 
     def _safe_url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True) if hasattr(self, "engine") else self.url
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except ArgumentError:
+            return "(unparseable MRM_DB_URL)"
 
     # -- writing -------------------------------------------------------------------------------
     def record_run(self, run: RunRecord, evaluated: list[Evaluated] = ()) -> None:
@@ -81,9 +102,12 @@ class HistoryStore:
             }
             for e in evaluated
         ]
+        values = asdict(run)
+        values["started_at"] = _utc(run.started_at)
+        values["finished_at"] = _utc(run.finished_at)
         try:
             with self.engine.begin() as conn:
-                conn.execute(schema.runs.insert().values(**asdict(run)))
+                conn.execute(schema.runs.insert().values(**values))
                 if rows:
                     conn.execute(schema.metric_results.insert(), rows)
         except SQLAlchemyError as exc:
@@ -98,7 +122,7 @@ class HistoryStore:
             row = conn.execute(select(schema.runs).where(schema.runs.c.run_id == run_id)).mappings().first()
         if row is None:
             raise RunNotFoundError(f"run {run_id} is not in the history at {self._safe_url()}")
-        return dict(row)
+        return _aware(dict(row))
 
     def runs(
         self, model_id: str | None = None, since: date | None = None, until: date | None = None
@@ -112,7 +136,7 @@ class HistoryStore:
         if until:
             q = q.where(t.c.logical_date <= until)
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
+            return [_aware(dict(r)) for r in conn.execute(q).mappings()]
 
     def _current_runs(self):
         """The latest run per model and logical date (a rerun supersedes earlier runs)."""

@@ -67,13 +67,16 @@ class BuiltinTracker:
                 return TicketAction(open_id, ticket_key(open_id), "already_recorded")
             self._event(conn, open_id, breach, "occurrence", now)
             row = conn.execute(
-                select(t.c.occurrences, t.c.last_logical_date).where(t.c.ticket_id == open_id)
+                select(t.c.occurrences, t.c.first_logical_date, t.c.last_logical_date).where(
+                    t.c.ticket_id == open_id
+                )
             ).one()
             conn.execute(
                 t.update()
                 .where(t.c.ticket_id == open_id)
                 .values(
                     occurrences=row.occurrences + 1,
+                    first_logical_date=min(row.first_logical_date, breach.logical_date),
                     last_logical_date=max(row.last_logical_date, breach.logical_date),
                 )
             )

@@ -1,0 +1,167 @@
+"""Day-partitioned Parquet on file:// URIs: rows come back, and every failure names the place to look."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mrm.errors import NoDataError, SourceError
+from mrm.sources.objectstore import store_for
+from mrm.sources.parquet import PartitionedParquet, read_files
+
+DAY = date(2026, 9, 1)
+
+
+def write_part(root: Path, day: date, name: str, rows: dict[str, list]) -> Path:
+    folder = root / f"dt={day.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    pq.write_table(pa.table(rows), path)
+    return path
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    return tmp_path / "scoring"
+
+
+@pytest.fixture
+def source(root) -> PartitionedParquet:
+    return PartitionedParquet(root.as_uri() + "/")
+
+
+def as_listed(source: PartitionedParquet, day: date) -> list[dict]:
+    return [{"uri": f.uri, "size": f.size, "etag": f.etag} for f in source.files(day)]
+
+
+def test_read_day_returns_the_rows_of_every_parquet_file_of_the_day(root, source):
+    write_part(root, DAY, "part-0.parquet", {"event_id": ["a", "b"], "score": [0.1, 0.2]})
+    write_part(root, DAY, "part-1.parquet", {"event_id": ["c"], "score": [0.3]})
+    (root / f"dt={DAY}" / "_SUCCESS").write_text("")
+    write_part(root, date(2026, 9, 2), "part-0.parquet", {"event_id": ["z"], "score": [0.9]})
+
+    data = source.read_day(DAY)
+
+    assert sorted(data.frame["event_id"]) == ["a", "b", "c"]
+    assert sorted(data.frame["score"]) == [0.1, 0.2, 0.3]
+    assert [Path(f.uri).name for f in data.files] == ["part-0.parquet", "part-1.parquet"]
+    assert data.missing_days == []
+
+
+def test_a_missing_day_names_the_partition_and_the_date(root, source):
+    write_part(root, DAY, "part-0.parquet", {"event_id": ["a"]})
+    missing = date(2026, 9, 2)
+
+    with pytest.raises(NoDataError) as exc:
+        source.read_day(missing)
+
+    assert str(exc.value) == (
+        f"no scoring log partition for 2026-09-02: nothing under {root.as_uri()}/dt=2026-09-02/; "
+        "check the upstream export, then rerun this date"
+    )
+
+
+def test_a_partition_with_zero_rows_is_no_data(root, source):
+    write_part(root, DAY, "part-0.parquet", {"event_id": pa.array([], pa.string())})
+
+    with pytest.raises(NoDataError, match=r"partition for 2026-09-01 at .*dt=2026-09-01/ has 0 rows"):
+        source.read_day(DAY)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.0], ids=["truncated", "empty"])
+def test_a_corrupt_file_names_the_file_and_says_it_is_not_parquet(root, source, keep):
+    path = write_part(root, DAY, "part-0.parquet", {"event_id": ["a", "b", "c"]})
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+    with pytest.raises(SourceError) as exc:
+        source.read_day(DAY)
+
+    message = str(exc.value)
+    assert not isinstance(exc.value, NoDataError)
+    assert message.startswith("cannot read scoring log file file://")
+    assert message.endswith("re-export the partition, then rerun this date")
+    assert re.search(rf"part-0\.parquet \({int(len(data) * keep)} bytes\): not valid Parquet \(", message)
+
+
+def test_files_that_disagree_on_schema_are_a_source_error(root, source):
+    write_part(root, DAY, "part-0.parquet", {"score": [0.1]})
+    write_part(root, DAY, "part-1.parquet", {"score": ["high"]})
+
+    with pytest.raises(SourceError, match=r"scoring log files for 2026-09-01 under .* disagree on schema"):
+        source.read_day(DAY)
+
+
+def test_read_days_concatenates_and_reports_missing_days(root, source):
+    days = [date(2026, 8, 30), date(2026, 8, 31), date(2026, 9, 1)]
+    write_part(root, days[0], "p.parquet", {"event_id": ["a", "b"]})
+    write_part(root, days[2], "p.parquet", {"event_id": ["c"]})
+
+    data = source.read_days(days)
+
+    assert data.missing_days == [days[1]]
+    assert data.frame[["event_id", "_dt"]].values.tolist() == [["a", days[0]], ["b", days[0]], ["c", days[2]]]
+    assert len(data.files) == 2
+
+
+def test_read_days_with_no_data_at_all_names_the_window(source):
+    with pytest.raises(NoDataError, match=r"no scoring log data at all for 2026-08-18\.\.2026-08-31 under "):
+        source.read_days([date(2026, 8, 18), date(2026, 8, 31)])
+
+
+def test_read_files_reads_exactly_the_listed_objects(root, source):
+    write_part(root, DAY, "part-0.parquet", {"event_id": ["a", "b"]})
+    listed = as_listed(source, DAY)
+    write_part(root, DAY, "part-1.parquet", {"event_id": ["late"]})  # arrived after the run started
+
+    frame = read_files(listed)
+
+    pd.testing.assert_frame_equal(frame, pd.DataFrame({"event_id": ["a", "b"]}))
+
+
+def rewrite_same_size(path: Path) -> None:
+    """A re-export with other values of the same size, a second later: only the ETag tells."""
+    size, mtime = path.stat().st_size, path.stat().st_mtime_ns
+    pq.write_table(pa.table({"event_id": ["y", "x"]}), path)
+    os.utime(path, ns=(mtime + 1_000_000_000, mtime + 1_000_000_000))
+    assert path.stat().st_size == size
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda p: pq.write_table(pa.table({"event_id": ["x", "y", "z", "w"]}), p),
+        rewrite_same_size,
+        lambda p: p.unlink(),
+    ],
+    ids=["rewritten", "rewritten to the same size", "deleted"],
+)
+def test_read_files_detects_a_file_that_changed_since_it_was_listed(root, source, change):
+    path = write_part(root, DAY, "part-0.parquet", {"event_id": ["a", "b"]})
+    listed = as_listed(source, DAY)
+    change(path)
+
+    with pytest.raises(SourceError) as exc:
+        read_files(listed)
+
+    assert str(exc.value) == (
+        f"scoring log file {listed[0]['uri']} changed or disappeared while the run was in progress; "
+        "rerun the date"
+    )
+
+
+def test_read_files_with_nothing_to_read_is_no_data():
+    with pytest.raises(NoDataError, match="no labels files to read"):
+        read_files([], what="labels")
+
+
+def test_an_unsupported_uri_scheme_lists_the_supported_ones():
+    with pytest.raises(SourceError, match=r"unsupported URI scheme in 'gs://b/p/': use s3://.* or file://"):
+        store_for("gs://b/p/")

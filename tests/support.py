@@ -1,0 +1,26 @@
+"""Helpers shared by tests (importable as `support`; conftest modules cannot be imported by name
+reliably because every folder's conftest.py is loaded as `conftest`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+INVENTORY = REPO / "include" / "inventory"
+
+
+def clear_caches() -> None:
+    """Forget the cached history store and reference frames (they are keyed by process-wide settings)."""
+    from mrm import pipeline
+
+    pipeline._store.cache_clear()
+    pipeline._reference.cache_clear()
+
+
+def local_inventory(folder: Path, data_uri: str, models: tuple[str, ...] | None = None) -> Path:
+    """Copy the example inventory, pointing its sources at ``data_uri`` instead of s3://mrm-demo."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for src in sorted(INVENTORY.glob("*.yaml")):
+        if models is None or src.stem in models:
+            (folder / src.name).write_text(src.read_text().replace("s3://mrm-demo", data_uri))
+    return folder
