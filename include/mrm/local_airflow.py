@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -54,6 +55,8 @@ def run_dag(dag: Any, day: date, log_file: Path | None = None) -> dict[str, str]
     """
     for name in ("airflow", "airflow.task", "airflow.models", "airflow.sdk"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # dag.test() runs Airflow's execution API in-process through starlette's TestClient, which warns
+    warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
     when = datetime(day.year, day.month, day.day, tzinfo=UTC)
     if log_file is None:
         run = dag.test(logical_date=when)
