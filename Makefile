@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint airflow clean
+.PHONY: install demo test lint airflow bench clean
 
 install: $(STAMP)
 
@@ -36,3 +36,7 @@ airflow: install
 
 clean:
 	rm -rf .mrm .pytest_cache .ruff_cache
+
+# Speed and memory of one monitoring run at 10k and 100k rows/day; writes bench/results.json
+bench: install
+	$(BIN)/python bench/bench_run.py

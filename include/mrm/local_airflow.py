@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import warnings
 import os
+import warnings
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any

@@ -1,0 +1,116 @@
+"""Benchmark: one monitoring run (read, GX quality, Evidently drift, record, tickets) of the
+card_fraud example at N rows per day, against a 14-day reference of the same daily size.
+
+    .venv/bin/python bench/bench_run.py [--rows 10000 100000 ...]
+
+Each size runs in a fresh process (so peak RSS is that run's); prints a table and writes
+bench/results.json. This measures the skeleton's straightforward path (whole frames through GX and
+Evidently), the baseline the aggregate-first engine of issue #8 must beat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+
+def one(rows: int) -> dict:
+    """Run inside a fresh process: generate data, time every pipeline step, report peak RSS."""
+    work = Path(tempfile.mkdtemp(prefix="mrm_bench_"))
+    inv = work / "inventory"
+    inv.mkdir()
+    src = (REPO / "include" / "inventory" / "card_fraud.yaml").read_text()
+    (inv / "card_fraud.yaml").write_text(src.replace("s3://mrm-demo", (work / "data").as_uri()))
+    os.environ.update(MRM_HOME=str(work / "home"), MRM_INVENTORY=str(inv))
+
+    from mrm.demo import data
+
+    t0 = time.perf_counter()
+    data.write_demo_data((work / "data").as_uri(), models=("card_fraud",), days=1, rows=rows)
+    generate = time.perf_counter() - t0
+
+    from mrm import pipeline
+
+    day = data.day(1)
+    timings = {}
+    t = time.perf_counter()
+    ctx = pipeline.start("card_fraud", day, "bench")
+    timings["read_scoring_log"] = time.perf_counter() - t
+    t = time.perf_counter()
+    q = pipeline.quality(ctx)
+    timings["data_quality"] = time.perf_counter() - t
+    t = time.perf_counter()
+    d = pipeline.drift(ctx)
+    timings["drift"] = time.perf_counter() - t
+    t = time.perf_counter()
+    summary = pipeline.record(ctx, q, d)
+    timings["record_results"] = time.perf_counter() - t
+    t = time.perf_counter()
+    pipeline.tickets(ctx)
+    timings["open_tickets"] = time.perf_counter() - t
+    total = sum(timings.values())
+    ref_rows = pipeline.reference(pipeline.get_inventory().get("card_fraud"))[1]["rows"]
+    return {
+        "rows_per_day": ctx.row_count,
+        "reference_rows": ref_rows,
+        "columns": 10,
+        "wall_seconds": round(total, 3),
+        "steps_seconds": {k: round(v, 3) for k, v in timings.items()},
+        "rows_per_second": round(ctx.row_count / total),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "data_generation_seconds": round(generate, 2),
+        "overall_status": summary["overall_status"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one)))
+        return 0
+    results = []
+    for rows in args.rows:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--one", str(rows)], capture_output=True, text=True, check=True
+        )
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        r = results[-1]
+        steps = "  ".join(f"{k}={v:.2f}s" for k, v in r["steps_seconds"].items())
+        print(
+            f"{r['rows_per_day']:>9,} rows/day (reference {r['reference_rows']:,}): "
+            f"{r['wall_seconds']:.2f} s, "
+            f"{r['rows_per_second']:,} rows/s, peak RSS {r['peak_rss_mb']} MB | {steps}"
+        )
+    doc = {
+        "benchmark": "one monitoring run of card_fraud (pipeline.start/quality/drift/record/tickets)",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "results": results,
+    }
+    args.out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
