@@ -8,6 +8,7 @@ import json
 from datetime import date
 from typing import Any
 
+from mrm.errors import SourceError
 from mrm.sources.objectstore import ObjectInfo, join, store_for
 
 
@@ -47,6 +48,10 @@ def write_shared(base_uri: str, files: dict[str, bytes]) -> dict[str, dict[str, 
         uri = join(base_uri, "_lib", name)
         store = store_for(uri)
         if not store.list(uri):
-            store.put(uri, data)
+            try:
+                store.put(uri, data)
+            except SourceError:
+                if not store.list(uri):  # not a concurrent writer that got there first: a real failure
+                    raise
         out[name] = {"uri": uri, "sha256": sha256(data), "size": len(data)}
     return out

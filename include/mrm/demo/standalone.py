@@ -20,8 +20,10 @@ def run_standalone(port: int = 8080) -> int:
     local_airflow.configure(home / "airflow")
     s3 = start_local_s3()
     data.write_demo_data("s3://mrm-demo")
+    bindir = str(Path(sys.executable).parent)  # standalone starts its components as `airflow ...` from PATH
     env = {
         **os.environ,
+        "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
         "MRM_HOME": str(home),
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__HOST": "127.0.0.1",
