@@ -62,6 +62,17 @@ def _aware(row: dict) -> dict:
     return row
 
 
+def _filtered(q, table, model_id: str | None, since: date | None, until: date | None):
+    """Restrict a query on a table with model_id and logical_date columns."""
+    if model_id:
+        q = q.where(table.c.model_id == model_id)
+    if since:
+        q = q.where(table.c.logical_date >= since)
+    if until:
+        q = q.where(table.c.logical_date <= until)
+    return q
+
+
 class HistoryStore:
     def __init__(self, url: str):
         self.url = url
@@ -128,13 +139,9 @@ class HistoryStore:
         self, model_id: str | None = None, since: date | None = None, until: date | None = None
     ) -> list[dict]:
         t = schema.runs
-        q = select(t).order_by(t.c.model_id, t.c.logical_date, t.c.finished_at)
-        if model_id:
-            q = q.where(t.c.model_id == model_id)
-        if since:
-            q = q.where(t.c.logical_date >= since)
-        if until:
-            q = q.where(t.c.logical_date <= until)
+        q = _filtered(
+            select(t).order_by(t.c.model_id, t.c.logical_date, t.c.finished_at), t, model_id, since, until
+        )
         with self.engine.connect() as conn:
             return [_aware(dict(r)) for r in conn.execute(q).mappings()]
 
@@ -167,11 +174,6 @@ class HistoryStore:
             q = q.where(m.c.run_id == run_id)
         elif not all_runs:
             q = q.where(m.c.run_id.in_(self._current_runs()))
-        if model_id:
-            q = q.where(m.c.model_id == model_id)
-        if since:
-            q = q.where(m.c.logical_date >= since)
-        if until:
-            q = q.where(m.c.logical_date <= until)
+        q = _filtered(q, m, model_id, since, until)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
