@@ -25,17 +25,9 @@ from pathlib import Path
 from mrm.errors import InventoryError, MrmError
 
 HISTORY_COLUMNS = [
-    "model_id",
-    "logical_date",
-    "run_id",
-    "check",
-    "metric",
-    "column",
-    "value",
-    "amber_threshold",
-    "red_threshold",
-    "status",
-]
+    "model_id", "logical_date", "run_id", "check", "metric", "column", "segment",
+    "cohort_start", "cohort_end", "value", "amber_threshold", "red_threshold", "status",
+]  # fmt: skip
 TICKET_COLUMNS = [
     "key",
     "status",

@@ -27,8 +27,7 @@ class Evaluated:
     @property
     def control(self) -> str:
         """Stable name of the control instance, e.g. ``drift.psi[amount]``."""
-        r = self.result
-        return f"{r.check}.{r.metric}" + (f"[{r.column}]" if r.column else "")
+        return self.result.key
 
 
 def thresholds(entry: ModelEntry, metric: str, column: str | None) -> tuple[float, float] | None:

@@ -32,6 +32,10 @@ class Feature(_Strict):
     max: float | None = None
     categories: list[str] | None = None
     nullable: bool = True
+    drift_methods: list[Literal["ks", "chisquare", "jensenshannon", "wasserstein"]] = Field(
+        default_factory=list,
+        description="Evidently methods computed besides PSI (metric names in mrm.metrics)",
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> Feature:
@@ -43,6 +47,13 @@ class Feature(_Strict):
             raise ValueError("categories apply to categorical features only")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min {self.min} is greater than max {self.max}")
+        wrong = {"numeric": {"chisquare"}, "categorical": {"ks", "wasserstein"}}[self.type] & set(
+            self.drift_methods
+        )
+        if wrong:
+            raise ValueError(
+                f"drift method(s) {', '.join(sorted(wrong))} do not apply to a {self.type} feature"
+            )
         return self
 
 
@@ -73,6 +84,56 @@ class Control(_Strict):
     columns: dict[str, Threshold] = Field(default_factory=dict, description="per-column overrides")
 
 
+def check_controls(controls: dict[str, Control]) -> dict[str, Control]:
+    """Every control names a known metric, with amber and red in the order its direction needs."""
+    for name, ctl in controls.items():
+        if name not in metrics.CATALOGUE:
+            raise ValueError(f"unknown metric '{name}'; valid: {', '.join(sorted(metrics.CATALOGUE))}")
+        direction = metrics.get(name).direction
+        for where, t in [("", ctl), *[(f" column {c}", t) for c, t in ctl.columns.items()]]:
+            if direction == "above" and not t.amber <= t.red:
+                raise ValueError(f"{name}{where}: amber {t.amber} must be <= red {t.red} (higher is worse)")
+            if direction == "below" and not t.amber >= t.red:
+                raise ValueError(f"{name}{where}: amber {t.amber} must be >= red {t.red} (lower is worse)")
+    return controls
+
+
+class Performance(_Strict):
+    """Outcome analysis on matured labels: each run evaluates the cohort scored
+    ``label_maturity_days`` before its logical date (``cohort_days`` wide)."""
+
+    label_maturity_days: Annotated[int, Field(ge=1, le=730)]
+    cohort_days: Annotated[int, Field(ge=1, le=92)] = 7
+    threshold: Annotated[float, Field(gt=0, lt=1, description="operating threshold: score >= t is positive")]
+    min_positives: Annotated[int, Field(ge=1)] = 30
+    min_negatives: Annotated[int, Field(ge=1)] = 30
+
+
+class Segments(_Strict):
+    """Controls evaluated again within each value of a categorical feature."""
+
+    columns: Annotated[list[str], Field(min_length=1)]
+    metrics: Annotated[list[str], Field(min_length=1)] = ["null_rate", "psi", "score_psi"]
+    min_rows: Annotated[int, Field(ge=1)] = 200
+
+    @field_validator("metrics")
+    @classmethod
+    def _supported(cls, names: list[str]) -> list[str]:
+        bad = sorted(set(names) - set(SEGMENT_METRICS))
+        if bad:
+            raise ValueError(
+                f"metric(s) {', '.join(bad)} cannot be segmented; valid: {', '.join(SEGMENT_METRICS)}"
+            )
+        return names
+
+
+SEGMENT_METRICS = ("null_rate", "psi", "score_psi", "mean_score")
+
+
+class Persistence(_Strict):
+    amber_runs_to_red: Annotated[int, Field(ge=2)] | None = 3  # None: AMBER never escalates
+
+
 class Monitoring(_Strict):
     start_date: date
     scoring_log: Annotated[str, Field(pattern=r"^(s3|file)://.+")]
@@ -81,24 +142,14 @@ class Monitoring(_Strict):
     features: Annotated[list[Feature], Field(min_length=1)]
     decisions: list[str] = Field(default_factory=lambda: ["approve", "review", "decline"])
     controls: dict[str, Control] = Field(default_factory=dict)
+    persistence: Persistence = Persistence()
+    performance: Performance | None = None
+    segments: Segments | None = None
 
     @field_validator("controls")
     @classmethod
     def _known_metrics(cls, controls: dict[str, Control]) -> dict[str, Control]:
-        for name, ctl in controls.items():
-            if name not in metrics.CATALOGUE:
-                raise ValueError(f"unknown metric '{name}'; valid: {', '.join(sorted(metrics.CATALOGUE))}")
-            direction = metrics.get(name).direction
-            for where, t in [("", ctl), *[(f" column {c}", t) for c, t in ctl.columns.items()]]:
-                if direction == "above" and not t.amber <= t.red:
-                    raise ValueError(
-                        f"{name}{where}: amber {t.amber} must be <= red {t.red} (higher is worse)"
-                    )
-                if direction == "below" and not t.amber >= t.red:
-                    raise ValueError(
-                        f"{name}{where}: amber {t.amber} must be >= red {t.red} (lower is worse)"
-                    )
-        return controls
+        return check_controls(controls)
 
     @model_validator(mode="after")
     def _consistent(self) -> Monitoring:
@@ -110,6 +161,13 @@ class Monitoring(_Strict):
             raise ValueError(
                 f"reference window ends {self.reference.end}, on or after monitoring start {self.start_date}"
             )
+        if self.performance and not self.labels:
+            raise ValueError("performance monitoring needs a labels source (monitoring.labels)")
+        if self.segments:
+            categorical = {f.name for f in self.features if f.type == "categorical"}
+            bad = sorted(set(self.segments.columns) - categorical)
+            if bad:
+                raise ValueError(f"segment column(s) {', '.join(bad)} must be categorical features")
         known = {*names, "score"}
         for name, ctl in self.controls.items():
             unknown = sorted(set(ctl.columns) - known - set(self.decisions))
@@ -174,10 +232,9 @@ def _describe(err: ValidationError, path: Path) -> list[str]:
     return lines
 
 
-def load_entry(path: Path) -> ModelEntry:
-    """Parse and validate one inventory file; raise InventoryError with one line per problem."""
+def _read_yaml(path: Path):
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -187,12 +244,59 @@ def load_entry(path: Path) -> ModelEntry:
     except (OSError, yaml.YAMLError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InventoryError([f"{path}: cannot read YAML: {first}"]) from None
+
+
+class TierDefaults(_Strict):
+    controls: dict[str, Control] = Field(default_factory=dict)
+    persistence: Persistence = Persistence()
+
+    @field_validator("controls")
+    @classmethod
+    def _known_metrics(cls, controls: dict[str, Control]) -> dict[str, Control]:
+        return check_controls(controls)
+
+
+class Policy(_Strict):
+    """Defaults by risk tier (``_policy.yaml`` in the inventory folder). A model file's controls
+    override these metric by metric; its persistence rule replaces the tier's."""
+
+    tiers: dict[Literal[1, 2, 3], TierDefaults] = Field(default_factory=dict)
+
+    def apply(self, raw: dict) -> dict:
+        """The raw model mapping with its tier's defaults filled in (the file's own values win)."""
+        defaults = self.tiers.get(raw.get("risk_tier"))
+        monitoring = raw.get("monitoring")
+        if defaults is None or not isinstance(monitoring, dict):
+            return raw
+        merged = {**defaults.model_dump(mode="json")["controls"], **(monitoring.get("controls") or {})}
+        monitoring = {**monitoring, "controls": merged}
+        monitoring.setdefault("persistence", defaults.persistence.model_dump(mode="json"))
+        return {**raw, "monitoring": monitoring}
+
+
+POLICY_FILE = "_policy.yaml"
+
+
+def load_policy(folder: Path) -> Policy:
+    path = folder / POLICY_FILE
+    if not path.exists():
+        return Policy()
+    raw = _read_yaml(path)
+    try:
+        return Policy.model_validate(raw or {})
+    except ValidationError as exc:
+        raise InventoryError(_describe(exc, path)) from None
+
+
+def load_entry(path: Path, policy: Policy | None = None) -> ModelEntry:
+    """Parse and validate one inventory file; raise InventoryError with one line per problem."""
+    raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise InventoryError(
             [f"{path}: expected a mapping of keys (model_id, name, ...), got {type(raw).__name__}"]
         )
     try:
-        entry = ModelEntry.model_validate(raw)
+        entry = ModelEntry.model_validate((policy or Policy()).apply(raw))
     except ValidationError as exc:
         raise InventoryError(_describe(exc, path)) from None
     if path.stem != entry.model_id:
@@ -203,7 +307,8 @@ def load_entry(path: Path) -> ModelEntry:
 
 
 def inventory_files(folder: Path) -> list[Path]:
-    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    """Model files: every *.yaml / *.yml except those starting with "_" (e.g. _policy.yaml)."""
+    return sorted(p for p in [*folder.glob("*.yaml"), *folder.glob("*.yml")] if not p.name.startswith("_"))
 
 
 def load_inventory(folder: Path, *, strict: bool = True) -> tuple[Inventory, list[str]]:
@@ -212,9 +317,14 @@ def load_inventory(folder: Path, *, strict: bool = True) -> tuple[Inventory, lis
         raise InventoryError([f"{folder}: inventory folder not found (set MRM_INVENTORY or --inventory DIR)"])
     entries: dict[str, ModelEntry] = {}
     problems: list[str] = []
+    try:
+        policy = load_policy(folder)
+    except InventoryError as exc:
+        problems.extend(exc.lines())
+        policy = Policy()
     for path in inventory_files(folder):
         try:
-            entry = load_entry(path)
+            entry = load_entry(path, policy)
         except InventoryError as exc:
             problems.extend(exc.lines())
             continue

@@ -12,51 +12,151 @@ Direction = Literal["above", "below"]  # "above": breach when value >= threshold
 @dataclass(frozen=True)
 class MetricDef:
     name: str
-    check: str  # quality | drift | run
+    check: str  # quality | drift | performance
     per_column: bool
     direction: Direction
     description: str
 
 
-CATALOGUE: dict[str, MetricDef] = {
-    m.name: m
-    for m in [
-        MetricDef("row_count", "quality", False, "below", "rows in the day's scoring log"),
-        MetricDef(
-            "volume_ratio",
-            "quality",
-            False,
-            "below",
-            "row count / median daily row count of the reference window",
-        ),
-        MetricDef("null_rate", "quality", True, "above", "share of rows where the column is null"),
-        MetricDef(
-            "out_of_range_rate",
-            "quality",
-            True,
-            "above",
-            "share of non-null values outside the inventory's [min, max]",
-        ),
-        MetricDef(
-            "unexpected_category_rate",
-            "quality",
-            True,
-            "above",
-            "share of non-null values not in the inventory's categories",
-        ),
-        MetricDef("duplicate_rate", "quality", False, "above", "share of rows whose event_id repeats"),
-        MetricDef("psi", "drift", True, "above", "CSI of a feature: PSI on reference deciles / categories"),
-        MetricDef("score_psi", "drift", False, "above", "PSI of the model score on reference deciles"),
-        MetricDef(
-            "decision_rate_shift",
-            "drift",
-            True,
-            "above",
-            "absolute change of a decision's share against the reference (column = decision)",
-        ),
-        MetricDef("mean_score", "drift", False, "above", "mean model score of the day"),
-    ]
+_ROWS: list[tuple[str, str, bool, Direction, str]] = [
+    # quality: observed by Great Expectations
+    ("row_count", "quality", False, "below", "rows in the day's scoring log"),
+    ("null_rate", "quality", True, "above", "share of rows where the column is null"),
+    (
+        "out_of_range_rate",
+        "quality",
+        True,
+        "above",
+        "share of non-null values outside the inventory's [min, max]",
+    ),
+    (
+        "unexpected_category_rate",
+        "quality",
+        True,
+        "above",
+        "share of non-null values not in the inventory's categories",
+    ),
+    ("duplicate_rate", "quality", False, "above", "share of rows whose event_id repeats"),
+    # quality: what GX lacks, computed by mrm
+    ("volume_ratio", "quality", False, "below", "row count / median daily row count of the reference window"),
+    (
+        "volume_robust_z",
+        "quality",
+        False,
+        "above",
+        "|row count - reference median| / (1.4826 * MAD of reference daily counts)",
+    ),
+    (
+        "null_rate_increase",
+        "quality",
+        True,
+        "above",
+        "null rate today minus null rate in the reference window",
+    ),
+    (
+        "out_of_day_rate",
+        "quality",
+        False,
+        "above",
+        "share of events whose event_ts falls outside the logical day (UTC)",
+    ),
+    (
+        "extra_column_count",
+        "quality",
+        False,
+        "above",
+        "columns in the scoring log that the inventory does not list",
+    ),
+    (
+        "freshness_hours",
+        "quality",
+        False,
+        "above",
+        "hours between the newest event of the day and the end of the day",
+    ),
+    # drift
+    (
+        "psi",
+        "drift",
+        True,
+        "above",
+        "CSI of a feature: PSI on reference deciles / categories + other + missing",
+    ),
+    ("score_psi", "drift", False, "above", "PSI of the model score on reference deciles"),
+    (
+        "decision_rate_shift",
+        "drift",
+        True,
+        "above",
+        "|share of a decision today - share in the reference| (column = decision)",
+    ),
+    (
+        "drifted_feature_share",
+        "drift",
+        False,
+        "above",
+        "share of features whose PSI reaches the psi control's amber threshold",
+    ),
+    (
+        "ks_pvalue",
+        "drift",
+        True,
+        "below",
+        "Evidently two-sample Kolmogorov-Smirnov p-value (drift when small)",
+    ),
+    ("chisquare_pvalue", "drift", True, "below", "Evidently chi-square p-value for a categorical feature"),
+    ("jensenshannon", "drift", True, "above", "Evidently Jensen-Shannon distance"),
+    ("wasserstein", "drift", True, "above", "Evidently normed Wasserstein distance"),
+    ("mean_score", "drift", False, "above", "mean model score of the day"),
+    # performance on a matured cohort (labels joined by event_id)
+    ("auc", "performance", False, "below", "ROC AUC of the cohort"),
+    ("gini", "performance", False, "below", "Gini = 2 * AUC - 1"),
+    ("ks", "performance", False, "below", "max gap between the score CDFs of positives and negatives"),
+    ("gini_drop", "performance", False, "above", "reference cohort's Gini minus this cohort's Gini (points)"),
+    ("ks_drop", "performance", False, "above", "reference cohort's KS minus this cohort's KS"),
+    ("precision", "performance", False, "below", "precision at the operating threshold"),
+    ("recall", "performance", False, "below", "recall at the operating threshold"),
+    ("f1", "performance", False, "below", "F1 at the operating threshold"),
+    (
+        "positive_rate",
+        "performance",
+        False,
+        "above",
+        "share of the cohort at or above the operating threshold",
+    ),
+    ("brier", "performance", False, "above", "Brier score: mean squared error of the score as a probability"),
+    (
+        "hl_p_value",
+        "performance",
+        False,
+        "below",
+        "Hosmer-Lemeshow p-value over score deciles (miscalibration when small)",
+    ),
+    (
+        "calibration_ratio",
+        "performance",
+        False,
+        "above",
+        "|observed positive rate / mean score - 1| of the cohort",
+    ),
+    (
+        "label_coverage",
+        "performance",
+        False,
+        "below",
+        "share of the cohort's events with a label known by the run date",
+    ),
+]
+
+# Evidently's drift methods that an inventory feature may request besides PSI, and their metric names
+EVIDENTLY_METHODS = {
+    "ks": "ks_pvalue",
+    "chisquare": "chisquare_pvalue",
+    "jensenshannon": "jensenshannon",
+    "wasserstein": "wasserstein",
 }
+
+CATALOGUE: dict[str, MetricDef] = {row[0]: MetricDef(*row) for row in _ROWS}
 
 
 def get(name: str) -> MetricDef:

@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from mrm import settings
-from mrm.checks.results import MetricResult
+from mrm.checks.results import MetricResult, control_key
 from mrm.controls import AMBER, RED, Evaluated, evaluate, worst
 from mrm.errors import MrmError
 from mrm.evidence import EvidenceWriter, fingerprint, write_shared
@@ -293,7 +293,7 @@ def tickets(ctx: RunContext) -> list[dict]:
         for row in store.metrics(run_id=ctx.run_id):
             if row["status"] != RED:
                 continue
-            control = f"{row['check']}.{row['metric']}" + (f"[{row['column']}]" if row["column"] else "")
+            control = control_key(row["check"], row["metric"], row["column"], row["segment"])
             actions.append(tracker.file(_breach(entry, ctx, row, control)))
     return [asdict(a) for a in actions]
 

@@ -52,7 +52,7 @@ def test_a_per_column_override_is_kept_on_the_control(examples_dir):
     entry = load_entry(examples_dir / "credit_line.yaml")
 
     override = entry.monitoring.controls["null_rate"].columns["utilization"]
-    assert (override.amber, override.red) == (0.10, 0.20)
+    assert (override.amber, override.red) == (0.08, 0.20)
 
 
 # -- one line per problem, naming file, field path and what is allowed ----------------------------------
@@ -331,7 +331,7 @@ def test_the_fingerprint_is_stable_across_loads_and_key_order(tmp_path, examples
 @pytest.mark.parametrize(
     "change",
     [
-        lambda raw: raw["monitoring"]["controls"]["psi"].update(red=0.26),
+        lambda raw: raw["monitoring"]["controls"]["null_rate"].update(red=0.11),
         lambda raw: raw["monitoring"]["controls"]["null_rate"]["columns"]["utilization"].update(amber=0.11),
     ],
     ids=["control threshold", "per-column override"],
@@ -342,6 +342,36 @@ def test_the_fingerprint_changes_when_a_threshold_changes(
     raw = example_raw()
     change(raw)
 
-    changed = load_entry(write_yaml(tmp_path, "credit_line", raw)).fingerprint()
+    changed = load_entry(write_yaml(tmp_path / "changed", "credit_line", raw)).fingerprint()
 
-    assert changed != load_entry(examples_dir / "credit_line.yaml").fingerprint()
+    assert changed != load_entry(write_yaml(tmp_path / "same", "credit_line", example_raw())).fingerprint()
+
+
+# -- tier defaults (_policy.yaml) ------------------------------------------------------------------------
+
+
+def test_tier_defaults_apply_and_a_model_file_overrides_them_metric_by_metric(examples_dir):
+    from mrm.inventory import load_inventory
+
+    inventory, problems = load_inventory(examples_dir)
+    fraud, credit, aml = (inventory.get(m) for m in ("card_fraud", "credit_line", "aml_alert"))
+
+    assert problems == []
+    assert fraud.monitoring.controls["psi"].red == 0.25  # tier 1 default, not in the model file
+    assert aml.monitoring.controls["volume_ratio"].red == 0.5  # tier 2 is looser than tier 1 (0.6)
+    assert fraud.monitoring.controls["volume_ratio"].red == 0.6
+    assert credit.monitoring.controls["null_rate"].columns["utilization"].amber == 0.08  # the file wins
+    assert fraud.monitoring.persistence.amber_runs_to_red == 3
+
+
+def test_a_broken_policy_file_is_reported_with_its_path_and_field(tmp_path, example_raw, write_yaml):
+    from mrm.inventory import load_inventory
+
+    write_yaml(tmp_path, "credit_line", example_raw())
+    (tmp_path / "_policy.yaml").write_text("tiers:\n  1:\n    controls:\n      psy: {amber: 0.1, red: 0.2}\n")
+
+    _, problems = load_inventory(tmp_path, strict=False)
+
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{tmp_path / '_policy.yaml'}: tiers.1")
+    assert "unknown metric 'psy'" in problems[0]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mrm import metrics
 from mrm.checks import stats
 from mrm.checks.results import MetricResult
 from mrm.errors import CheckError
@@ -115,27 +116,43 @@ def _definition(entry: ModelEntry, columns: list[str]):
     )
 
 
+def _with_missing_marker(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
+    """Categorical nulls become stats.MISSING so that they reach the "missing" PSI bin (Evidently
+    drops nulls before calling a stattest)."""
+    out = frame.copy()
+    for col in categorical:
+        out[col] = out[col].astype("object").where(out[col].notna(), stats.MISSING)
+    return out
+
+
 def _evidently_values(
     reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntry
-) -> tuple[dict, bytes]:
+) -> tuple[dict[tuple[str, str], float], bytes]:
+    """Evidently's drift value per (column, method): ``mrm_psi`` for every feature and the score,
+    plus the methods each feature asks for. A numeric column with no values on either side has no
+    distribution to compare and is left out (its metrics are None: INSUFFICIENT_DATA)."""
     from evidently import Dataset, Report
     from evidently.metrics import ValueDrift
 
     register_stattest()
-    # a column with no values on either side has no distribution to compare: its PSI is None
-    # (INSUFFICIENT_DATA, and the null-rate control reports the cause); the others still run
+    features = {f.name: f for f in entry.monitoring.features}
+    categorical = [n for n, f in features.items() if f.type == "categorical"]
     columns = [
         c
-        for c in [*(f.name for f in entry.monitoring.features), "score"]
-        if current[c].notna().any() and reference[c].notna().any()
+        for c in [*features, "score"]
+        if c in categorical or (current[c].notna().any() and reference[c].notna().any())
     ]
     definition = _definition(entry, columns)
-    cur = Dataset.from_pandas(current[columns], data_definition=definition)
-    ref = Dataset.from_pandas(reference[columns], data_definition=definition)
-    snapshot = Report([ValueDrift(column=c, method=STATTEST) for c in columns]).run(cur, ref)
-    values: dict[str, float | None] = {}
+    cur = Dataset.from_pandas(_with_missing_marker(current[columns], categorical), data_definition=definition)
+    ref = Dataset.from_pandas(
+        _with_missing_marker(reference[columns], categorical), data_definition=definition
+    )
+    wanted = [(c, STATTEST) for c in columns]
+    wanted += [(c, m) for c in columns if c in features for m in features[c].drift_methods]
+    snapshot = Report([ValueDrift(column=c, method=m) for c, m in wanted]).run(cur, ref)
+    values = {}
     for item in snapshot.dict()["metrics"]:
-        values[item["config"]["column"]] = float(item["value"])
+        values[(item["config"]["column"], item["config"]["method"])] = float(item["value"])
     return values, render_html(snapshot)
 
 
@@ -151,6 +168,21 @@ def _decision_shift(reference: pd.DataFrame, current: pd.DataFrame, entry: Model
     return out
 
 
+def _drifted_share(results: list[MetricResult], entry: ModelEntry) -> MetricResult:
+    """Share of features whose PSI reaches the psi control's amber threshold (0.10 without one)."""
+    control = entry.monitoring.controls.get("psi")
+    psi = [r for r in results if r.metric == "psi" and r.value is not None]
+    drifted = (
+        [r.column for r in psi if r.value >= (control.columns.get(r.column) or control).amber]
+        if control
+        else [r.column for r in psi if r.value >= 0.10]
+    )
+    share = len(drifted) / len(psi) if psi else None
+    return MetricResult(
+        "drift", "drifted_feature_share", None, share, {"drifted": drifted, "features": len(psi)}
+    )
+
+
 def check_drift(reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntry) -> DriftOutcome:
     """PSI per feature (CSI) and of the score, decision-rate shifts, mean score; plus the HTML report."""
     try:
@@ -161,11 +193,24 @@ def check_drift(reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntr
         ) from exc
     results = [
         MetricResult(
-            "drift", "psi", f.name, values.get(f.name), {"method": STATTEST, "bins": stats.DEFAULT_BINS}
+            "drift",
+            "psi",
+            f.name,
+            values.get((f.name, STATTEST)),
+            {"method": STATTEST, "bins": stats.DEFAULT_BINS},
         )
         for f in entry.monitoring.features
     ]
-    results.append(MetricResult("drift", "score_psi", None, values.get("score"), {"method": STATTEST}))
+    for f in entry.monitoring.features:
+        for method in f.drift_methods:
+            name = metrics.EVIDENTLY_METHODS[method]
+            results.append(
+                MetricResult("drift", name, f.name, values.get((f.name, method)), {"method": method})
+            )
+    results.append(_drifted_share(results, entry))
+    results.append(
+        MetricResult("drift", "score_psi", None, values.get(("score", STATTEST)), {"method": STATTEST})
+    )
     results.extend(_decision_shift(reference, current, entry))
     results.append(
         MetricResult(

@@ -8,6 +8,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from mrm.checks.results import MetricResult
@@ -165,3 +166,50 @@ def check_quality(current: pd.DataFrame, entry: ModelEntry, expected_rows: float
             )
         )
     return QualityOutcome(results, json.dumps(doc, indent=1, default=str).encode())
+
+
+def check_quality_extras(
+    current: pd.DataFrame, entry: ModelEntry, reference: dict[str, Any], day: date
+) -> list[MetricResult]:
+    """What GX lacks: volume against the reference's robust band, null rates against the reference,
+    events outside the logical day, unexpected extra columns, and how complete the day is."""
+    import numpy as np
+    import pandas as pd
+
+    rows = len(current)
+    counts = np.asarray(reference["daily_rows"], dtype="float64")
+    median = float(np.median(counts))
+    mad = float(np.median(np.abs(counts - median))) * 1.4826
+    results = [
+        MetricResult(
+            "quality",
+            "volume_robust_z",
+            None,
+            abs(rows - median) / max(mad, 1.0),
+            {"rows": rows, "reference_median": median, "reference_mad_scaled": mad},
+        )
+    ]
+    for col, ref_rate in reference["null_rates"].items():
+        if col in current.columns:
+            now = float(current[col].isna().mean())
+            results.append(
+                MetricResult("quality", "null_rate_increase", col, now - ref_rate, {"reference": ref_rate})
+            )
+    start = pd.Timestamp(day, tz="UTC")
+    end = start + pd.Timedelta(days=1)
+    ts = pd.to_datetime(current["event_ts"], utc=True, errors="coerce")
+    outside = float(((ts < start) | (ts >= end) | ts.isna()).mean()) if rows else None
+    results.append(MetricResult("quality", "out_of_day_rate", None, outside, {"day": day.isoformat()}))
+    newest = ts[(ts >= start) & (ts < end)].max()
+    gap = None if pd.isna(newest) else max((end - newest).total_seconds() / 3600, 0.0)
+    results.append(MetricResult("quality", "freshness_hours", None, gap, {"newest_event": str(newest)}))
+    expected = {
+        *CONTRACT_COLUMNS,
+        "model_id",
+        "model_version",
+        "_dt",
+        *(f.name for f in entry.monitoring.features),
+    }
+    extra = sorted(set(current.columns) - expected)
+    results.append(MetricResult("quality", "extra_column_count", None, float(len(extra)), {"columns": extra}))
+    return results

@@ -2,9 +2,10 @@
 
 PSI = Σ (a_i − e_i) · ln(a_i / e_i), with e_i the reference share and a_i the current share of bin i.
 Numeric bins: the reference deciles (``bins`` quantiles), as half-open intervals [q_k, q_{k+1}) with
-open ends. Categorical bins: the reference categories plus one "other" bin for values never seen in
-the reference. Nulls are excluded (they are monitored by the null-rate control). Empty bins get the
-share EPSILON instead of 0, so PSI is always finite.
+open ends; nulls are excluded (the null-rate controls watch them). Categorical bins: the reference
+categories, plus one "other" bin for values never seen in the reference, plus one "missing" bin
+(null, or the MISSING marker); shares are over all rows. Empty bins get the share EPSILON instead of
+0, so PSI is always finite.
 """
 
 from __future__ import annotations
@@ -33,17 +34,21 @@ def numeric_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return counts / max(vals.size, 1)
 
 
+MISSING = "__missing__"  # marks a null categorical value where nulls cannot travel (e.g. Evidently)
+
+
+def is_missing(v) -> bool:
+    return v is None or v == MISSING or (isinstance(v, float) and np.isnan(v))
+
+
 def categorical_shares(values: Sequence, categories: Sequence[str]) -> np.ndarray:
-    """Shares of each reference category, then of "other" (unseen) as the last bin."""
+    """Shares of each reference category, then "other" (unseen), then "missing"; over all rows."""
     index = {c: i for i, c in enumerate(categories)}
-    counts = np.zeros(len(categories) + 1)
-    n = 0
+    other, missing = len(categories), len(categories) + 1
+    counts = np.zeros(len(categories) + 2)
     for v in values:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            continue
-        counts[index.get(str(v), len(categories))] += 1
-        n += 1
-    return counts / max(n, 1)
+        counts[missing if is_missing(v) else index.get(str(v), other)] += 1
+    return counts / max(len(values), 1)
 
 
 def psi_from_shares(expected: np.ndarray, actual: np.ndarray, eps: float = EPSILON) -> float:
@@ -58,7 +63,5 @@ def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int = DEFAULT_
 
 
 def psi_categorical(reference: Sequence, current: Sequence) -> float:
-    categories = sorted(
-        {str(v) for v in reference if v is not None and not (isinstance(v, float) and np.isnan(v))}
-    )
+    categories = sorted({str(v) for v in reference if not is_missing(v)})
     return psi_from_shares(categorical_shares(reference, categories), categorical_shares(current, categories))

@@ -55,6 +55,10 @@ def _utc(when: datetime) -> datetime:
     return when.astimezone(UTC)
 
 
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
 def _aware(row: dict) -> dict:
     for key in ("started_at", "finished_at"):
         if isinstance(row.get(key), datetime) and row[key].tzinfo is None:
@@ -105,6 +109,9 @@ class HistoryStore:
                 "check": e.result.check,
                 "metric": e.result.metric,
                 "column": e.result.column,
+                "segment": e.result.segment,
+                "cohort_start": _date(e.result.cohort_start),
+                "cohort_end": _date(e.result.cohort_end),
                 "value": e.result.value,
                 "amber_threshold": e.amber,
                 "red_threshold": e.red,

@@ -51,6 +51,9 @@ metric_results = Table(
     Column("check", String(32), nullable=False),
     Column("metric", String(64), nullable=False),
     Column("column", String(128)),
+    Column("segment", String(256)),  # e.g. country=DE; null for the whole population
+    Column("cohort_start", Date),  # performance rows: the scored days of the matured cohort
+    Column("cohort_end", Date),
     Column("value", Float),
     Column("amber_threshold", Float),
     Column("red_threshold", Float),

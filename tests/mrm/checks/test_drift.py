@@ -89,17 +89,19 @@ def test_numeric_psi_equals_a_hand_computation_on_reference_deciles(outcome, fra
     assert expected > 0.1  # the shifted frame really drifted, so the comparison is not 0 == 0
 
 
-def test_categorical_psi_equals_a_hand_computation_with_an_other_bin(outcome, frames):
+def test_categorical_psi_equals_a_hand_computation_with_other_and_missing_bins(outcome, frames):
     reference, current = frames
     categories = sorted(set(reference["region"]))
-    cur = [v for v in current["region"] if v is not None]
+    cur = list(current["region"])
 
     expected = hand_psi(
-        [list(reference["region"]).count(c) for c in categories] + [0],
-        [cur.count(c) for c in categories] + [sum(v not in categories for v in cur)],
+        [list(reference["region"]).count(c) for c in categories] + [0, 0],
+        [cur.count(c) for c in categories]
+        + [sum(v is not None and v not in categories for v in cur), sum(v is None for v in cur)],
     )
 
     assert not {"west", "mars"} & set(categories) and (cur.count("west"), cur.count("mars")) == (15, 5)
+    assert cur.count(None) == 5  # the nulls reach the "missing" bin even though Evidently drops nulls
     assert result(outcome, "psi", "region").value == pytest.approx(expected, abs=TOL)
 
 

@@ -73,13 +73,13 @@ def test_a_value_on_an_edge_falls_in_the_bin_above_it():
     assert shares.tolist() == [1 / 4, 1 / 4, 2 / 4]
 
 
-def test_an_unseen_category_goes_to_the_other_bin_and_nulls_are_excluded():
+def test_an_unseen_category_goes_to_other_and_nulls_to_missing():
     reference = ["a"] * 6 + ["b"] * 4
-    current = ["a", "a", "a", "b", "c", "c", None, float("nan")]
-    # reference shares a, b, other = 0.6, 0.4, 0; current (6 non-null) = 3/6, 1/6, 2/6
-    expected = psi_by_hand([0.6, 0.4, 0.0], [3 / 6, 1 / 6, 2 / 6])
+    current = ["a", "a", "a", "b", "c", "c", None, float("nan"), stats.MISSING]
+    # bins a, b, other, missing; reference = 0.6, 0.4, 0, 0; current (9 rows) = 3/9, 1/9, 2/9, 3/9
+    expected = psi_by_hand([0.6, 0.4, 0.0, 0.0], [3 / 9, 1 / 9, 2 / 9, 3 / 9])
 
-    assert stats.categorical_shares(current, ["a", "b"]).tolist() == [3 / 6, 1 / 6, 2 / 6]
+    assert stats.categorical_shares(current, ["a", "b"]).tolist() == pytest.approx([3 / 9, 1 / 9, 2 / 9, 3 / 9])
     assert stats.psi_categorical(reference, current) == pytest.approx(expected, abs=TOL)
 
 
