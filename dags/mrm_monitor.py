@@ -78,10 +78,16 @@ def build(entry: ModelEntry):
             return pipeline.drift(pipeline.RunContext.from_dict(ctx))
 
         @task
-        def record_results(ctx: dict, quality_evidence: dict, drift_evidence: dict) -> dict:
+        def performance(ctx: dict) -> dict:
             from mrm import pipeline
 
-            return pipeline.record(pipeline.RunContext.from_dict(ctx), quality_evidence, drift_evidence)
+            return pipeline.performance(pipeline.RunContext.from_dict(ctx))
+
+        @task
+        def record_results(ctx: dict, *evidence: dict) -> dict:
+            from mrm import pipeline
+
+            return pipeline.record(pipeline.RunContext.from_dict(ctx), *evidence)
 
         @task
         def open_tickets(ctx: dict, summary: dict) -> list[dict]:
@@ -90,7 +96,7 @@ def build(entry: ModelEntry):
             return pipeline.tickets(pipeline.RunContext.from_dict(ctx))
 
         ctx = read_scoring_log()
-        summary = record_results(ctx, data_quality(ctx), drift(ctx))
+        summary = record_results(ctx, data_quality(ctx), drift(ctx), performance(ctx))
         open_tickets(ctx, summary)
 
     return monitor()

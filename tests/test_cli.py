@@ -100,6 +100,6 @@ def test_tickets_lists_open_tickets(capsys, mrm_home, file_inventory):
     capsys.readouterr()
     code, out, _ = run(capsys, "tickets", "--format", "json")
     assert code == 0
-    (ticket,) = json.loads(out)
+    (ticket,) = [t for t in json.loads(out) if t["control"] == "quality.null_rate[device_score]"]
     assert ticket["key"] == "MRM-1" and ticket["occurrences"] == 2
     assert ticket["control"] == "quality.null_rate[device_score]"

@@ -7,7 +7,7 @@ computed is INSUFFICIENT_DATA, never GREEN.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mrm import metrics
 from mrm.checks.results import MetricResult
@@ -65,3 +65,21 @@ def evaluate(results: list[MetricResult], entry: ModelEntry) -> list[Evaluated]:
 def worst(statuses: list[str]) -> str:
     """The overall RAG of a run: RED over AMBER over INSUFFICIENT_DATA over GREEN."""
     return next((s for s in (RED, AMBER, INSUFFICIENT) if s in statuses), GREEN)
+
+
+def escalate(
+    evaluated: list[Evaluated], previous: dict[str, list[str]], runs_to_red: int | None
+) -> list[Evaluated]:
+    """Persistence rule: a control AMBER now and AMBER or RED in each of the ``runs_to_red - 1``
+    preceding runs becomes RED. ``previous[control]`` lists earlier statuses, most recent first."""
+    if not runs_to_red:
+        return evaluated
+    out = []
+    for e in evaluated:
+        before = previous.get(e.control, [])[: runs_to_red - 1]
+        if e.status == AMBER and len(before) == runs_to_red - 1 and all(s in (AMBER, RED) for s in before):
+            note = f"AMBER for {runs_to_red} runs in a row: escalated to RED"
+            result = replace(e.result, detail={**e.result.detail, "escalated": note})
+            e = Evaluated(result, e.amber, e.red, RED)
+        out.append(e)
+    return out

@@ -15,13 +15,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from mrm import settings
 from mrm.checks.results import MetricResult, control_key
-from mrm.controls import AMBER, RED, Evaluated, evaluate, worst
+from mrm.controls import AMBER, RED, Evaluated, escalate, evaluate, worst
 from mrm.errors import MrmError
 from mrm.evidence import EvidenceWriter, fingerprint, write_shared
 from mrm.inventory import Inventory, ModelEntry, load_inventory
@@ -171,7 +171,7 @@ def _current(ctx: RunContext, entry: ModelEntry):
 @lru_cache(maxsize=16)
 def _reference(model_id: str, inventory_hash: str, uri: str, start: date, end: date):
     """The reference window's rows, read once per process (key includes the inventory hash)."""
-    from mrm.sources.contract import conform
+    from mrm.sources.contract import conform, required_columns
     from mrm.sources.parquet import PartitionedParquet
 
     entry = get_inventory().get(model_id)
@@ -184,6 +184,8 @@ def _reference(model_id: str, inventory_hash: str, uri: str, start: date, end: d
         "fingerprint": fingerprint(data.files),
         "missing_days": [d.isoformat() for d in data.missing_days],
         "median_daily_rows": float(frame.groupby("_dt").size().median()),
+        "daily_rows": [int(n) for n in frame.groupby("_dt").size()],
+        "null_rates": {c: float(frame[c].isna().mean()) for c in required_columns(entry)},
     }
     return frame, info
 
@@ -207,12 +209,14 @@ def _check_step(
 
 def quality(ctx: RunContext) -> dict:
     """Data quality (Great Expectations) on the day; evidence: GX result JSON."""
-    from mrm.checks.quality import check_quality
+    from mrm.checks.quality import check_quality, check_quality_extras
 
     def compute(entry: ModelEntry):
         _, ref_info = reference(entry)
-        outcome = check_quality(_current(ctx, entry), entry, ref_info["median_daily_rows"])
-        return outcome.results, {"quality_gx": _writer(ctx).put("quality_gx.json", outcome.gx_result_json)}
+        current = _current(ctx, entry)
+        outcome = check_quality(current, entry, ref_info["median_daily_rows"])
+        results = outcome.results + check_quality_extras(current, entry, ref_info, ctx.day)
+        return results, {"quality_gx": _writer(ctx).put("quality_gx.json", outcome.gx_result_json)}
 
     return _check_step(ctx, "quality", compute)
 
@@ -220,17 +224,90 @@ def quality(ctx: RunContext) -> dict:
 def drift(ctx: RunContext) -> dict:
     """Drift (Evidently, PSI on reference deciles) against the reference; evidence: the HTML report."""
     from mrm.checks.drift import check_drift, evidently_lib_files
+    from mrm.checks.segments import check_segments
 
     def compute(entry: ModelEntry):
         ref_frame, ref_info = reference(entry)
-        outcome = check_drift(ref_frame, _current(ctx, entry), entry)
+        current = _current(ctx, entry)
+        outcome = check_drift(ref_frame, current, entry)
         write_shared(settings.evidence_uri(), evidently_lib_files())
-        return outcome.results, {
+        return outcome.results + check_segments(ref_frame, current, entry), {
             "drift_report": _writer(ctx).put("drift_report.html", outcome.report_html),
             "reference": _writer(ctx).put_json("reference.json", ref_info),
         }
 
     return _check_step(ctx, "drift", compute)
+
+
+@lru_cache(maxsize=16)
+def _reference_performance(model_id: str, inventory_hash: str) -> dict | None:
+    """Performance of the reference window, with every label known by its end + maturity."""
+    from mrm.checks.performance import labelled, statistics
+
+    entry = get_inventory().get(model_id)
+    perf, ref = entry.monitoring.performance, entry.monitoring.reference
+    frame, _ = reference(entry)
+    known_by = ref.end + timedelta(days=perf.label_maturity_days)
+    joined, _ = labelled(frame, _labels(entry, ref.start, known_by), known_by)
+    stats, _ = statistics(joined, perf)
+    return stats
+
+
+def _labels(entry: ModelEntry, first: date, last: date):
+    """Labels that became known between two dates (label partitions); empty if there are none."""
+    import pandas as pd
+
+    from mrm.errors import NoDataError
+    from mrm.sources.parquet import PartitionedParquet
+
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    try:
+        return (
+            PartitionedParquet(entry.monitoring.labels, what="labels")
+            .read_days(days, skip_unreadable=True)
+            .frame
+        )
+    except NoDataError:
+        return pd.DataFrame({"event_id": [], "label": [], "label_ts": []})
+
+
+def performance(ctx: RunContext) -> dict:
+    """Outcome analysis of the matured cohort (logical date − label maturity) on the labels known today."""
+    from mrm.checks.performance import check_performance, cohort_window, labelled
+    from mrm.errors import NoDataError
+    from mrm.sources.contract import conform
+    from mrm.sources.parquet import PartitionedParquet
+
+    def compute(entry: ModelEntry):
+        perf = entry.monitoring.performance
+        if perf is None:
+            return [], {}
+        start, end = cohort_window(ctx.day, perf)
+        days = [start + timedelta(days=i) for i in range(perf.cohort_days)]
+        note: dict = {}
+        try:
+            data = PartitionedParquet(entry.monitoring.scoring_log).read_days(days, skip_unreadable=True)
+            scored = conform(data.frame, entry, f"scoring log of the cohort {start}..{end}")
+            note = {
+                "cohort_missing_days": [d.isoformat() for d in data.missing_days],
+                "unreadable": data.unreadable,
+            }
+        except NoDataError:
+            scored = None
+        if scored is None:
+            joined, coverage = _empty_cohort(), None
+        else:
+            joined, coverage = labelled(scored, _labels(entry, start, ctx.day), ctx.day)
+        ref = _reference_performance(entry.model_id, entry.fingerprint())
+        return check_performance(joined, coverage, perf, ref, (start, end), note), {}
+
+    return _check_step(ctx, "performance", compute)
+
+
+def _empty_cohort():
+    import pandas as pd
+
+    return pd.DataFrame({"event_id": [], "score": [], "label": []})
 
 
 def record(ctx: RunContext, *evidence: dict) -> dict:
@@ -241,10 +318,12 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
         writer = _writer(ctx)
         results = [
             MetricResult.from_dict(d)
-            for name in ("quality_results.json", "drift_results.json")
+            for name in ("quality_results.json", "drift_results.json", "performance_results.json")
             for d in writer.get_json(name)
         ]
-        evaluated = evaluate(results, entry)
+        runs_to_red = entry.monitoring.persistence.amber_runs_to_red
+        previous = get_store().previous_statuses(ctx.model_id, ctx.day, (runs_to_red or 1) - 1)
+        evaluated = escalate(evaluate(results, entry), previous, runs_to_red)
         ref_info = writer.get_json("reference.json")
         run = RunRecord(
             run_id=ctx.run_id,
@@ -337,7 +416,7 @@ def render_controls(evaluated: list[Evaluated], title: str) -> str:
 def run_model(model_id: str, day: date, triggered_by: str | None = None) -> dict:
     """All steps in sequence: what ``mrm run`` does, and what the DAG does task by task."""
     ctx = start(model_id, day, triggered_by)
-    evidence = [quality(ctx), drift(ctx)]
+    evidence = [quality(ctx), drift(ctx), performance(ctx)]
     result = record(ctx, *evidence)
     result["tickets"] = tickets(ctx)
     return result

@@ -9,7 +9,7 @@ import time
 from support import INVENTORY, REPO, local_inventory
 
 APPROVED = {"aml_alert", "card_fraud", "credit_line"}
-TASKS = ["read_scoring_log", "data_quality", "drift", "record_results", "open_tickets"]
+TASKS = ["read_scoring_log", "data_quality", "drift", "performance", "record_results", "open_tickets"]
 
 
 def test_dagbag_has_no_import_errors(dagbag):
@@ -26,8 +26,8 @@ def test_dag_shape_and_schedule(dagbag):
     assert dag.catchup is True
     assert str(dag.start_date.date()) == "2026-09-01"
     upstream = {t: {u.task_id for u in dag.get_task(t).upstream_list} for t in TASKS}
-    assert upstream["data_quality"] == upstream["drift"] == {"read_scoring_log"}
-    assert upstream["record_results"] == {"read_scoring_log", "data_quality", "drift"}
+    assert upstream["data_quality"] == upstream["drift"] == upstream["performance"] == {"read_scoring_log"}
+    assert upstream["record_results"] == {"read_scoring_log", "data_quality", "drift", "performance"}
     assert upstream["open_tickets"] == {"read_scoring_log", "record_results"}
     assert "fraud-models@example.com" in dag.doc_md
 

@@ -35,88 +35,96 @@ class Incident:
     model_id: str
     first: int  # first affected day number
     last: int  # last affected day number
-    kind: str  # nulls | shift | missing | volume | corrupt | new_category | duplicates | score_shift
+    kind: str
     description: str
-    # (metric, column, status) the monitoring must report on each affected day; ("could_not_run", None,
-    # "ERROR") for a run that cannot complete
-    expect: tuple[tuple[str, str | None, str], ...] = field(default_factory=tuple)
+    # (metric, column, segment, status) the monitoring must report on each affected day;
+    # ("could_not_run", None, None, "ERROR") for a run that cannot complete
+    expect: tuple[tuple[str, str | None, str | None, str], ...] = field(default_factory=tuple)
 
     def days(self) -> range:
         return range(self.first, self.last + 1)
 
 
+COUNTRIES = ("DE", "ES", "FR", "GB", "IT", "NL")
+CANNOT_RUN = (("could_not_run", None, None, "ERROR"),)
+
+
+def _red(metric: str, column: str | None = None, segment: str | None = None) -> tuple:
+    return (metric, column, segment, "RED")
+
+
 INCIDENTS: tuple[Incident, ...] = (
-    Incident(
-        "card_fraud",
-        25,
-        27,
-        "nulls",
-        "device-fingerprint vendor outage: device_score is null for 30% of events",
-        (("null_rate", "device_score", "RED"),),
-    ),
-    Incident(
-        "card_fraud",
-        40,
-        60,
-        "shift",
-        "a new merchant segment: transaction amounts are 2.5x larger from day 40 on",
-        (("psi", "amount", "RED"),),
-    ),
-    Incident(
-        "credit_line",
-        33,
-        33,
-        "missing",
-        "the nightly export failed: no partition for the day",
-        (("could_not_run", None, "ERROR"),),
-    ),
-    Incident(
-        "credit_line",
-        50,
-        60,
-        "volume",
-        "a marketing campaign ended: application volume halves from day 50 on",
-        (("volume_ratio", None, "RED"),),
-    ),
-    Incident(
-        "aml_alert",
-        20,
-        20,
-        "corrupt",
-        "a truncated upload: the day's Parquet file is corrupt",
-        (("could_not_run", None, "ERROR"),),
-    ),
-    Incident(
-        "aml_alert",
-        30,
-        34,
-        "new_category",
-        "a new counterparty type 'crypto_exchange' appears in 6% of alerts",
-        (("unexpected_category_rate", "counterparty_type", "RED"), ("psi", "counterparty_type", "RED")),
-    ),
-    Incident(
-        "aml_alert",
-        45,
-        45,
-        "duplicates",
-        "an upstream replay re-sends 2% of the day's alerts (duplicate event_ids)",
-        (("duplicate_rate", None, "RED"),),
-    ),
-    Incident(
-        "aml_alert",
-        52,
-        60,
-        "score_shift",
-        "an upstream rules change routes riskier alerts to the model: scores shift up, and with them "
-        "the shares of alerts auto-closed, investigated and escalated",
-        (
-            ("score_psi", None, "RED"),
-            ("decision_rate_shift", "auto_close", "RED"),
-            ("decision_rate_shift", "investigate", "RED"),
-            ("decision_rate_shift", "escalate", "RED"),
-        ),
-    ),
-)
+    Incident("card_fraud", 5, 7, "segment_nulls",
+             "the device-fingerprint vendor fails for Dutch traffic only: device_score null for 20% "
+             "of NL events",
+             (_red("null_rate", "device_score", "country=NL"),)),
+    Incident("card_fraud", 25, 27, "nulls",
+             "device-fingerprint vendor outage: device_score is null for 30% of events",
+             (_red("null_rate", "device_score"), _red("null_rate_increase", "device_score"),
+              *(_red("null_rate", "device_score", f"country={c}") for c in COUNTRIES))),
+    Incident("card_fraud", 34, 60, "performance",
+             "a new fraud pattern the model does not see, in events from day 10 on: invisible until their "
+             "labels mature (21 days); breaches start on day 32 as affected events enter the 7-day "
+             "cohort, and are RED on both controls from day 34",
+             (_red("gini_drop"), _red("ks_drop"))),
+    Incident("card_fraud", 40, 60, "shift",
+             "a new merchant segment: transaction amounts are 2.5x larger from day 40 on",
+             (_red("psi", "amount"),)),
+    Incident("card_fraud", 55, 55, "truncated",
+             "the export stopped at 18:00 UTC: the day lacks its evening (fewer rows, no late hours; with "
+             "the amount shift, two of six features drift)",
+             (_red("freshness_hours"), ("volume_ratio", None, None, "AMBER"), _red("psi", "hour_of_day"),
+              ("drifted_feature_share", None, None, "AMBER"))),
+    Incident("credit_line", 12, 16, "amber_nulls",
+             "a bureau feed degrades: utilization is null for 10% of applications (AMBER), which "
+             "the persistence rule escalates to RED on the third day in a row",
+             ()),
+    Incident("credit_line", 33, 33, "missing",
+             "the nightly export failed: no partition for the day", CANNOT_RUN),
+    Incident("credit_line", 50, 60, "volume",
+             "a marketing campaign ended: application volume halves from day 50 on",
+             (_red("volume_ratio"),)),
+    Incident("credit_line", 56, 58, "population",
+             "a new broker channel sends a different population: lower bureau scores and incomes, higher "
+             "debt-to-income",
+             (_red("psi", "bureau_score"), _red("psi", "income"), _red("psi", "debt_to_income"),
+              _red("drifted_feature_share"), _red("score_psi"), _red("decision_rate_shift", "approve"),
+              _red("decision_rate_shift", "review"), _red("decision_rate_shift", "decline"))),
+    Incident("aml_alert", 10, 10, "late_events",
+             "the export re-sends 3% of the previous day's alerts (timestamps outside the day)",
+             (_red("out_of_day_rate"),)),
+    Incident("aml_alert", 12, 12, "extra_column",
+             "an upstream release adds an undeclared column risk_flag to the scoring log",
+             (("extra_column_count", None, None, "AMBER"),)),
+    Incident("aml_alert", 20, 20, "corrupt",
+             "a truncated upload: the day's Parquet file is corrupt", CANNOT_RUN),
+    Incident("aml_alert", 30, 34, "new_category",
+             "a new counterparty type 'crypto_exchange' appears in 6% of alerts",
+             (_red("unexpected_category_rate", "counterparty_type"), _red("psi", "counterparty_type"))),
+    Incident("aml_alert", 45, 45, "duplicates",
+             "an upstream replay re-sends 2% of the day's alerts (duplicate event_ids)",
+             (_red("duplicate_rate"),)),
+    Incident("aml_alert", 52, 60, "score_shift",
+             "an upstream rules change routes riskier alerts to the model: scores shift up, and with them "
+             "the shares of alerts auto-closed, investigated and escalated",
+             (_red("score_psi"), _red("decision_rate_shift", "auto_close"),
+              _red("decision_rate_shift", "investigate"), _red("decision_rate_shift", "escalate"))),
+)  # fmt: skip
+
+# the AMBER -> RED escalation of credit_line's utilization nulls, day by day
+_PERSISTENCE = {12: "AMBER", 13: "AMBER", 14: "RED", 15: "RED", 16: "RED"}
+
+
+def expected_findings(model_id: str, n: int) -> set[tuple[str, str | None, str | None, str]]:
+    """Every AMBER / RED / ERROR finding the monitoring must report for a model on demo day ``n``."""
+    found = {e for inc in incidents_on(model_id, n) for e in inc.expect}
+    if model_id == "credit_line" and n in _PERSISTENCE:
+        status = _PERSISTENCE[n]
+        found |= {
+            ("null_rate", "utilization", None, status),
+            ("null_rate_increase", "utilization", None, status),
+        }
+    return found
 
 
 def incidents_on(model_id: str, n: int, kind: str | None = None) -> list[Incident]:
@@ -125,6 +133,11 @@ def incidents_on(model_id: str, n: int, kind: str | None = None) -> list[Inciden
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def _incident_rng(model_id: str, k: int) -> np.random.Generator:
+    """Randomness for an incident, apart from the day's main stream (clean columns stay identical)."""
+    return np.random.default_rng([MODELS.index(model_id), k + 100, 99])
 
 
 def _card_fraud(rng: np.random.Generator, n: int, k: int) -> pd.DataFrame:
@@ -139,6 +152,8 @@ def _card_fraud(rng: np.random.Generator, n: int, k: int) -> pd.DataFrame:
     device = rng.beta(2, 5, n)
     null_share = 0.30 if incidents_on("card_fraud", k, "nulls") else 0.01
     device[rng.random(n) < null_share] = np.nan
+    if incidents_on("card_fraud", k, "segment_nulls"):
+        device[(country == "NL") & (_incident_rng("card_fraud", k).random(n) < 0.20)] = np.nan
     hour = rng.choice(24, n, p=np.r_[np.full(6, 0.02), np.full(18, 0.88 / 18)]).astype(float)
     logit = (
         -3.0
@@ -165,13 +180,19 @@ def _credit_line(rng: np.random.Generator, n: int, k: int) -> pd.DataFrame:
     income = rng.lognormal(10.8, 0.5, n).round(-2)
     dti = np.minimum(rng.gamma(2.0, 0.18, n), 5.0)
     util = np.minimum(rng.beta(2, 3, n) * 1.2, 1.5)
-    util[rng.random(n) < 0.04] = np.nan
+    util[rng.random(n) < (0.10 if incidents_on("credit_line", k, "amber_nulls") else 0.04)] = np.nan
     bureau = np.clip(rng.normal(690, 60, n).round(), 300, 850)
     employment = rng.choice(
         ["salaried", "self_employed", "retired", "student", "unemployed"], n, p=[0.62, 0.15, 0.12, 0.07, 0.04]
     )
     months = np.minimum(rng.exponential(60, n).round(), 600)
     months[rng.random(n) < 0.02] = np.nan
+    if incidents_on("credit_line", k, "population"):
+        bureau, income, dti = (
+            np.clip(bureau - 70, 300, 850),
+            (income * 0.6).round(-2),
+            np.minimum(dti * 1.6, 5.0),
+        )
     logit = (
         -2.3
         - 0.012 * (bureau - 690)
@@ -245,9 +266,10 @@ def scoring_log(model_id: str, n_day: int, rows: int | None = None) -> pd.DataFr
     decision = np.where(frame["score"] < low, names[0], np.where(frame["score"] < high, names[1], names[2]))
     d = day(n_day)
     midnight = datetime(d.year, d.month, d.day, tzinfo=UTC)
-    ts = pd.to_datetime(np.sort(rng.uniform(0, 86400, n)), unit="s", utc=True) + (
-        midnight - datetime(1970, 1, 1, tzinfo=UTC)
-    )
+    seconds = rng.uniform(0, 86400, n)
+    if "hour_of_day" in frame:  # card_fraud: the event time agrees with the hour feature
+        seconds = frame["hour_of_day"].to_numpy() * 3600 + seconds / 24
+    ts = pd.to_datetime(seconds, unit="s", utc=True) + (midnight - datetime(1970, 1, 1, tzinfo=UTC))
     head = pd.DataFrame(
         {
             "event_id": [f"{model_id}-{d:%Y%m%d}-{i:06d}" for i in range(n)],
@@ -259,17 +281,40 @@ def scoring_log(model_id: str, n_day: int, rows: int | None = None) -> pd.DataFr
     out = pd.concat([head, frame.drop(columns="score")], axis=1)
     out["score"] = frame["score"].round(6)
     out["decision"] = decision
-    if incidents_on(model_id, n_day, "duplicates"):
+    return _apply_log_incidents(out.sort_values("event_ts", ignore_index=True), model_id, n_day)
+
+
+def _apply_log_incidents(out: pd.DataFrame, model_id: str, n_day: int) -> pd.DataFrame:
+    kinds = {i.kind for i in incidents_on(model_id, n_day)}
+    rng = _incident_rng(model_id, n_day)
+    if "duplicates" in kinds:
         out = pd.concat([out, out.sample(frac=0.02, random_state=n_day)], ignore_index=True)
+    if "truncated" in kinds:  # the export stopped at 18:00
+        out = out[out["event_ts"].dt.hour < 18].reset_index(drop=True)
+    if "late_events" in kinds:  # 3% of yesterday's alerts sent again with today's file
+        late = rng.random(len(out)) < 0.03
+        out.loc[late, "event_ts"] = out.loc[late, "event_ts"] - pd.Timedelta(days=1)
+        out.loc[late, "event_id"] = out.loc[late, "event_id"] + "-late"
+    if "extra_column" in kinds:
+        out["risk_flag"] = rng.random(len(out)) < 0.1
     return out
 
 
+LABEL_MATURITY_DAYS = {"card_fraud": 21, "credit_line": 28, "aml_alert": 14}
+PERFORMANCE_DRIFT_FROM_DAY = 10  # card_fraud: labels of events from this day on follow a new pattern
+
+
 def labels_for(log: pd.DataFrame, model_id: str, n_day: int) -> pd.DataFrame:
-    """Outcomes for a day's events: label ~ Bernoulli(score), known 5-60 days later."""
+    """Outcomes for a day's events: label ~ Bernoulli(score) (the model is calibrated), known 2 days to
+    the model's label maturity later. card_fraud events from PERFORMANCE_DRIFT_FROM_DAY on follow a
+    pattern the score barely sees: label ~ Bernoulli(0.3 * score + 0.7 * the day's mean score)."""
     rng = np.random.default_rng([MODELS.index(model_id), n_day + 100, 7])
     events = log.drop_duplicates("event_id")
-    label = (rng.random(len(events)) < events["score"].to_numpy()).astype("int8")
-    delay = rng.integers(5, 61, len(events))
+    p = events["score"].to_numpy()
+    if model_id == "card_fraud" and n_day >= PERFORMANCE_DRIFT_FROM_DAY:
+        p = 0.3 * p + 0.7 * p.mean()
+    label = (rng.random(len(events)) < p).astype("int8")
+    delay = rng.integers(2, LABEL_MATURITY_DAYS[model_id], len(events))
     label_ts = events["event_ts"].reset_index(drop=True) + pd.to_timedelta(delay, unit="D")
     return pd.DataFrame({"event_id": events["event_id"].to_numpy(), "label": label, "label_ts": label_ts})
 

@@ -89,7 +89,11 @@ def day_line(model_id: str, n: int, states: dict[str, str]) -> str:
 
 
 def _control(m: dict) -> str:
-    return m["metric"] + (f"[{m['column']}]" if m["column"] else "")
+    return (
+        m["metric"]
+        + (f"[{m['column']}]" if m["column"] else "")
+        + (f"{{{m['segment']}}}" if m["segment"] else "")
+    )
 
 
 def _spans(days: list) -> str:
@@ -106,23 +110,25 @@ def _spans(days: list) -> str:
     return f"{text} ({len(days)} day{'s' if len(days) > 1 else ''})"
 
 
+def findings(store, model_id: str, day) -> set[tuple]:
+    """(metric, column, segment, status) of every AMBER / RED control of the day's current run;
+    ("could_not_run", None, None, "ERROR") when the latest run could not complete."""
+    runs = store.runs(model_id, day, day)
+    if runs and runs[-1]["status"] == "failed":
+        return {("could_not_run", None, None, "ERROR")}
+    return {
+        (m["metric"], m["column"], m["segment"], m["status"])
+        for m in store.metrics(model_id, day, day)
+        if m["status"] in ("AMBER", "RED")
+    }
+
+
 def _caught(store, incident: data.Incident, days: int) -> bool:
-    for n in incident.days():
-        if n > days:
-            break
-        day = data.day(n)
-        runs = store.runs(incident.model_id, day, day)
-        if not runs:
-            return False
-        if runs[-1]["status"] == "failed":
-            seen = {("could_not_run", None, "ERROR")}
-        else:
-            seen = {
-                (m["metric"], m["column"], m["status"]) for m in store.metrics(incident.model_id, day, day)
-            }
-        if not set(incident.expect) <= seen:
-            return False
-    return True
+    return all(
+        data.expected_findings(incident.model_id, n) <= findings(store, incident.model_id, data.day(n))
+        for n in incident.days()
+        if n <= days
+    )
 
 
 def report(models: tuple[str, ...], days: int) -> str:

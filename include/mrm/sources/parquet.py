@@ -19,6 +19,7 @@ class DayData:
     frame: pd.DataFrame
     files: list[ObjectInfo]
     missing_days: list[date] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # read_days(skip_unreadable=True): the reasons
 
 
 class PartitionedParquet:
@@ -67,16 +68,23 @@ class PartitionedParquet:
             raise NoDataError(f"{self.what} partition for {day} at {self.partition_uri(day)} has 0 rows")
         return DayData(table.to_pandas(), files)
 
-    def read_days(self, days: list[date]) -> DayData:
-        """Rows of several days (e.g. a reference window); missing days are reported, not fatal."""
+    def read_days(self, days: list[date], *, skip_unreadable: bool = False) -> DayData:
+        """Rows of several days (e.g. a reference window); missing days are reported, not fatal.
+        ``skip_unreadable``: a day whose files cannot be read is skipped and its reason reported
+        (for a performance cohort; a reference window must read cleanly)."""
         import pandas as pd
 
-        frames, files, missing = [], [], []
+        frames, files, missing, unreadable = [], [], [], []
         for day in days:
             try:
                 data = self.read_day(day)
             except NoDataError:
                 missing.append(day)
+                continue
+            except SourceError as exc:
+                if not skip_unreadable:
+                    raise
+                unreadable.append(str(exc))
                 continue
             frame = data.frame
             frame["_dt"] = day
@@ -87,7 +95,7 @@ class PartitionedParquet:
                 f"no {self.what} data at all for {days[0]}..{days[-1]} under {self.uri}; "
                 "the reference window in the inventory must point at days that exist"
             )
-        return DayData(pd.concat(frames, ignore_index=True), files, missing)
+        return DayData(pd.concat(frames, ignore_index=True), files, missing, unreadable)
 
 
 def read_files(files: list[dict], what: str = "scoring log") -> pd.DataFrame:

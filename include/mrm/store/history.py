@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, func, make_url, select
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from mrm.checks.results import control_key
 from mrm.controls import Evaluated
 from mrm.errors import RunNotFoundError, StoreError
 from mrm.store import schema
@@ -184,3 +185,22 @@ class HistoryStore:
         q = _filtered(q, m, model_id, since, until)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
+
+    def previous_statuses(self, model_id: str, before: date, runs: int) -> dict[str, list[str]]:
+        """Statuses per control in the latest ``runs`` completed runs before ``before``, newest first."""
+        t, m = schema.runs, schema.metric_results
+        q = (
+            select(t.c.run_id, t.c.logical_date)
+            .where(t.c.run_id.in_(self._current_runs()), t.c.model_id == model_id)
+            .where(t.c.logical_date < before, t.c.status == "completed")
+            .order_by(t.c.logical_date.desc())
+            .limit(runs)
+        )
+        with self.engine.connect() as conn:
+            order = [r.run_id for r in conn.execute(q)]
+            rows = conn.execute(select(m).where(m.c.run_id.in_(order))).mappings().all() if order else []
+        out: dict[str, list[str]] = {}
+        for row in sorted(rows, key=lambda r: order.index(r["run_id"])):
+            key = control_key(row["check"], row["metric"], row["column"], row["segment"])
+            out.setdefault(key, []).append(row["status"])
+        return out

@@ -79,7 +79,9 @@ def test_an_unseen_category_goes_to_other_and_nulls_to_missing():
     # bins a, b, other, missing; reference = 0.6, 0.4, 0, 0; current (9 rows) = 3/9, 1/9, 2/9, 3/9
     expected = psi_by_hand([0.6, 0.4, 0.0, 0.0], [3 / 9, 1 / 9, 2 / 9, 3 / 9])
 
-    assert stats.categorical_shares(current, ["a", "b"]).tolist() == pytest.approx([3 / 9, 1 / 9, 2 / 9, 3 / 9])
+    assert stats.categorical_shares(current, ["a", "b"]).tolist() == pytest.approx(
+        [3 / 9, 1 / 9, 2 / 9, 3 / 9]
+    )
     assert stats.psi_categorical(reference, current) == pytest.approx(expected, abs=TOL)
 
 

@@ -1,0 +1,97 @@
+"""Outcome analysis on matured labels: join a cohort's scores to the labels known by the run date and
+compute discrimination (AUC with DeLong CI, Gini, KS), threshold metrics and calibration, against the
+same statistics of the reference cohort.
+
+A run for logical date D evaluates the events scored on ``[D − maturity − cohort_days + 1, D − maturity]``
+with the labels that became known on or before D. Cohorts with fewer positives or negatives than the
+inventory's minimum give None (INSUFFICIENT_DATA), never GREEN.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from mrm.checks import performance_stats
+from mrm.checks.results import MetricResult
+from mrm.inventory import Performance
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+METRICS = ("auc", "gini", "ks", "precision", "recall", "f1", "positive_rate", "brier", "hl_p_value")
+
+
+def cohort_window(day: date, perf: Performance) -> tuple[date, date]:
+    end = day - timedelta(days=perf.label_maturity_days)
+    return end - timedelta(days=perf.cohort_days - 1), end
+
+
+def labelled(scored: pd.DataFrame, labels: pd.DataFrame, known_by: date) -> tuple[pd.DataFrame, float | None]:
+    """Scores joined to the latest label known by the end of ``known_by``; and the label coverage."""
+    import pandas as pd
+
+    events = scored.drop_duplicates("event_id")[["event_id", "score"]]
+    if labels.empty or events.empty:
+        return events.assign(label=pd.Series(dtype="int64")).iloc[0:0], (0.0 if len(events) else None)
+    cutoff = pd.Timestamp(known_by, tz="UTC") + pd.Timedelta(days=1)
+    known = labels[pd.to_datetime(labels["label_ts"], utc=True) < cutoff]
+    known = known.sort_values("label_ts").drop_duplicates("event_id", keep="last")[["event_id", "label"]]
+    joined = events.merge(known, on="event_id", how="inner")
+    return joined, len(joined) / len(events)
+
+
+def statistics(joined: pd.DataFrame, perf: Performance) -> tuple[dict[str, Any] | None, str | None]:
+    """The performance statistics of a labelled cohort, or None and the reason it is too small."""
+    positives = int(joined["label"].sum()) if len(joined) else 0
+    negatives = len(joined) - positives
+    if positives < perf.min_positives or negatives < perf.min_negatives:
+        reason = (
+            f"{positives} positives / {negatives} negatives labelled; at least {perf.min_positives} / "
+            f"{perf.min_negatives} are needed"
+        )
+        return None, reason
+    y = joined["label"].to_numpy(dtype="int64")
+    return performance_stats.performance(y, joined["score"].to_numpy(dtype="float64"), perf.threshold), None
+
+
+def check_performance(
+    joined: pd.DataFrame,
+    coverage: float | None,
+    perf: Performance,
+    reference: dict[str, Any] | None,
+    cohort: tuple[date, date],
+    note: dict[str, Any] | None = None,
+) -> list[MetricResult]:
+    stats, reason = statistics(joined, perf)
+    if stats:  # e.g. an infinite Hosmer-Lemeshow statistic: JSON stores have no Infinity
+        stats = {k: (v if v is None or math.isfinite(v) else None) for k, v in stats.items()}
+    span = {"cohort_start": cohort[0].isoformat(), "cohort_end": cohort[1].isoformat()}
+    detail: dict[str, Any] = {"labelled_rows": len(joined), **(note or {})}
+    if reason:
+        detail["insufficient"] = reason
+    get = (lambda k: stats[k]) if stats else (lambda k: None)
+    out = [MetricResult("performance", "label_coverage", None, coverage, {**detail}, **span)]
+    for name in METRICS:
+        extra = {}
+        if name == "auc" and stats:
+            extra = {"ci_low": stats["auc_ci_low"], "ci_high": stats["auc_ci_high"], "ci": "DeLong 95%"}
+        if name == "hl_p_value" and stats:
+            extra = {"statistic": stats["hl_statistic"]}
+        out.append(MetricResult("performance", name, None, get(name), {**detail, **extra}, **span))
+    if stats:
+        observed = float(joined["label"].mean())
+        expected = float(joined["score"].mean())
+        ratio = abs(observed / expected - 1) if expected > 0 else None
+        out.append(
+            MetricResult("performance", "calibration_ratio", None, ratio,
+                         {**detail, "observed_rate": observed, "expected_rate": expected}, **span)
+        )  # fmt: skip
+    else:
+        out.append(MetricResult("performance", "calibration_ratio", None, None, detail, **span))
+    for name, base in (("gini_drop", "gini"), ("ks_drop", "ks")):
+        ref = reference.get(base) if reference else None
+        value = ref - stats[base] if stats and ref is not None and stats[base] is not None else None
+        out.append(MetricResult("performance", name, None, value, {**detail, "reference": ref}, **span))
+    return out
