@@ -103,3 +103,22 @@ def test_tickets_lists_open_tickets(capsys, mrm_home, file_inventory):
     (ticket,) = [t for t in json.loads(out) if t["control"] == "quality.null_rate[device_score]"]
     assert ticket["key"] == "MRM-1" and ticket["occurrences"] == 2
     assert ticket["control"] == "quality.null_rate[device_score]"
+
+
+def test_baseline_suggest_prints_controls_that_validate_and_never_edits_the_inventory(
+    capsys, mrm_home, file_inventory
+):
+    import yaml
+
+    from mrm.inventory import Control, check_controls
+
+    before = {p.name: p.read_text() for p in file_inventory.iterdir()}
+    code, out, err = run(capsys, "baseline", "suggest", "--model", "card_fraud")
+    assert code == 0, err
+    controls = {k: Control.model_validate(v) for k, v in yaml.safe_load(out)["controls"].items()}
+    check_controls(controls)  # amber/red in the right order for each metric's direction
+    assert controls["psi"].amber >= 0.10 and controls["psi"].red >= 0.25  # never below the convention
+    assert controls["volume_ratio"].red < controls["volume_ratio"].amber <= 0.8
+    # the device_score null-rate proposal sits above the worst reference day (~1% nulls in the demo data)
+    assert controls["null_rate"].columns["device_score"].amber > 0.01
+    assert {p.name: p.read_text() for p in file_inventory.iterdir()} == before

@@ -4,6 +4,7 @@
     mrm run --model ID --date YYYY-MM-DD [--inventory DIR]
     mrm history --model ID [--since DATE] [--until DATE] [--format table|csv|json] [--all-runs]
     mrm tickets [--model ID] [--status open|closed|all] [--format table|json]
+    mrm baseline suggest --model ID [--inventory DIR]
     mrm demo [--days N]
     mrm airflow [--port N]
 
@@ -79,6 +80,15 @@ def parser() -> argparse.ArgumentParser:
     tick.add_argument("--model", metavar="ID")
     tick.add_argument("--status", choices=["open", "closed", "all"], default="open")
     tick.add_argument("--format", choices=["table", "json"], default="table")
+
+    base = sub.add_parser("baseline", help="the reference window").add_subparsers(
+        dest="action", required=True
+    )
+    sug = base.add_parser(
+        "suggest", help="propose control thresholds from the reference window (prints YAML)"
+    )
+    sug.add_argument("--model", required=True, metavar="ID")
+    _inventory_arg(sug)
 
     demo = sub.add_parser("demo", help="monitor 3 example models for 60 days through real Airflow DAGs")
     demo.add_argument("--days", type=int, default=60)
@@ -164,6 +174,16 @@ def cmd_tickets(args) -> int:
     return 0
 
 
+def cmd_baseline_suggest(args) -> int:
+    from mrm import pipeline
+    from mrm.baseline import suggest
+
+    entry = pipeline.get_inventory().get(args.model)
+    frame, _ = pipeline.reference(entry)
+    print(suggest(frame, entry))
+    return 0
+
+
 def cmd_demo(args) -> int:
     from mrm.demo.runner import run_demo
 
@@ -181,6 +201,7 @@ COMMANDS = {
     ("run", None): cmd_run,
     ("history", None): cmd_history,
     ("tickets", None): cmd_tickets,
+    ("baseline", "suggest"): cmd_baseline_suggest,
     ("demo", None): cmd_demo,
     ("airflow", None): cmd_airflow,
 }
