@@ -84,10 +84,13 @@ def check_performance(
         observed = float(joined["label"].mean())
         expected = float(joined["score"].mean())
         ratio = abs(observed / expected - 1) if expected > 0 else None
+        table = performance_stats.calibration_table(
+            joined["label"].to_numpy(dtype="int64"), joined["score"].to_numpy(dtype="float64")
+        )
+        calibration = {"observed_rate": observed, "expected_rate": expected, "by_score_decile": table}
         out.append(
-            MetricResult("performance", "calibration_ratio", None, ratio,
-                         {**detail, "observed_rate": observed, "expected_rate": expected}, **span)
-        )  # fmt: skip
+            MetricResult("performance", "calibration_ratio", None, ratio, {**detail, **calibration}, **span)
+        )
     else:
         out.append(MetricResult("performance", "calibration_ratio", None, None, detail, **span))
     for name, base in (("gini_drop", "gini"), ("ks_drop", "ks")):

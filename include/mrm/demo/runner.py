@@ -83,8 +83,12 @@ def day_line(model_id: str, n: int, states: dict[str, str]) -> str:
     last = runs[-1]
     if last["status"] == "failed":
         return f"  {day} {model_id:<12} COULD NOT RUN  {last['reason']}"
-    bad = [m for m in _store().metrics(run_id=last["run_id"]) if m["status"] in ("RED", "AMBER")]
+    rows = _store().metrics(run_id=last["run_id"])
+    bad = [m for m in rows if m["status"] in ("RED", "AMBER")]
     text = ", ".join(f"{_control(m)}={m['value']:.3g} {m['status']}" for m in bad)
+    waiting = sorted({m["check"] for m in rows if m["status"] == "INSUFFICIENT_DATA"})
+    if waiting:
+        text += f"{'; ' if text else ''}insufficient data for {', '.join(waiting)} controls"
     return f"  {day} {model_id:<12} {last['overall_status']:<6} {text}"
 
 
