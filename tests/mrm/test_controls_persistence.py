@@ -37,7 +37,10 @@ def test_amber_after_two_amber_or_red_runs_escalates_to_red(before):
     out = escalate_one(AMBER, before)
 
     assert out.status == RED
-    assert out.result.detail == {"method": "mrm_psi", "escalated": "AMBER for 3 runs in a row: escalated to RED"}
+    assert out.result.detail == {
+        "method": "mrm_psi",
+        "escalated": "AMBER for 3 runs in a row: escalated to RED",
+    }
     assert (out.amber, out.red, out.result.value, out.control) == (0.10, 0.25, 0.17, PSI_AMOUNT)
 
 

@@ -36,8 +36,9 @@ def labelled(scored: pd.DataFrame, labels: pd.DataFrame, known_by: date) -> tupl
     if labels.empty or events.empty:
         return events.assign(label=pd.Series(dtype="int64")).iloc[0:0], (0.0 if len(events) else None)
     cutoff = pd.Timestamp(known_by, tz="UTC") + pd.Timedelta(days=1)
-    known = labels[pd.to_datetime(labels["label_ts"], utc=True) < cutoff]
-    known = known.sort_values("label_ts").drop_duplicates("event_id", keep="last")[["event_id", "label"]]
+    when = pd.to_datetime(labels["label_ts"], utc=True, format="ISO8601")  # instants, whatever the offset
+    known = labels.assign(_when=when)[when < cutoff]
+    known = known.sort_values("_when").drop_duplicates("event_id", keep="last")[["event_id", "label"]]
     joined = events.merge(known, on="event_id", how="inner")
     return joined, len(joined) / len(events)
 

@@ -163,7 +163,7 @@ def _score_bins(s: np.ndarray, bins: int) -> list[tuple[int, float, float, np.nd
     """(bin number, lower, upper, row mask) of each non-empty decile bin of the scores."""
     if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
         raise ValueError(f"bins must be a positive integer, got {bins!r}")
-    edges = decile_edges(s, bins)
+    edges = decile_edges(s, bins, mass_points=False)
     which = np.searchsorted(edges, s, side="right")
     bounds = [0.0, *edges.tolist(), 1.0]
     masks = ((k, which == k) for k in range(edges.size + 1))

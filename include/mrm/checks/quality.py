@@ -197,7 +197,7 @@ def check_quality_extras(
             )
     start = pd.Timestamp(day, tz="UTC")
     end = start + pd.Timedelta(days=1)
-    ts = pd.to_datetime(current["event_ts"], utc=True, errors="coerce")
+    ts = pd.to_datetime(current["event_ts"], utc=True, errors="coerce", format="ISO8601")
     outside = float(((ts < start) | (ts >= end) | ts.isna()).mean()) if rows else None
     results.append(MetricResult("quality", "out_of_day_rate", None, outside, {"day": day.isoformat()}))
     newest = ts[(ts >= start) & (ts < end)].max()

@@ -52,8 +52,8 @@ def check_segments(reference: pd.DataFrame, current: pd.DataFrame, entry: ModelE
             {str(v) for v in current[seg_col].dropna()} | {str(v) for v in reference[seg_col].dropna()}
         )
         for value in values:
-            cur = current[current[seg_col].astype("object") == value]
-            ref = reference[reference[seg_col].astype("object") == value]
+            cur = current[current[seg_col].notna() & (current[seg_col].astype(str) == value)]
+            ref = reference[reference[seg_col].notna() & (reference[seg_col].astype(str) == value)]
             small = len(cur) < config.min_rows or len(ref) < config.min_rows
             detail = {"rows": len(cur), "reference_rows": len(ref), "min_rows": config.min_rows}
             for metric, column, value_ in _segment_metrics(entry, seg_col, ref, cur, small):

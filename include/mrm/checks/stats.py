@@ -2,10 +2,11 @@
 
 PSI = Σ (a_i − e_i) · ln(a_i / e_i), with e_i the reference share and a_i the current share of bin i.
 Numeric bins: the reference deciles (``bins`` quantiles), as half-open intervals [q_k, q_{k+1}) with
-open ends; nulls are excluded (the null-rate controls watch them). Categorical bins: the reference
-categories, plus one "other" bin for values never seen in the reference, plus one "missing" bin
-(null, or the MISSING marker); shares are over all rows. Empty bins get the share EPSILON instead of
-0, so PSI is always finite.
+open ends, a value shared by several deciles (a mass point) getting a bin of its own; nulls are
+excluded (the null-rate controls watch them). Categorical bins: the reference categories, plus one
+"other" bin for values never seen in the reference, plus one "missing" bin (null, or the MISSING
+marker); shares are over all rows. Empty bins get the share EPSILON instead of 0, so PSI is always
+finite.
 """
 
 from __future__ import annotations
@@ -18,13 +19,21 @@ EPSILON = 1e-4
 DEFAULT_BINS = 10
 
 
-def decile_edges(reference: np.ndarray, bins: int = DEFAULT_BINS) -> np.ndarray:
-    """Inner bin edges: the reference's 1/bins … (bins-1)/bins quantiles, de-duplicated."""
+def decile_edges(reference: np.ndarray, bins: int = DEFAULT_BINS, *, mass_points: bool = True) -> np.ndarray:
+    """Inner bin edges: the reference's 1/bins … (bins-1)/bins quantiles, de-duplicated.
+
+    A value that several quantiles share is a mass point (e.g. a zero-inflated feature): it gets a bin
+    of its own, [v, next float above v), so that values above it are not lumped together with it
+    (``mass_points=False``: plain de-duplicated quantiles, e.g. for calibration groups)."""
     ref = np.asarray(reference, dtype="float64")
     ref = ref[~np.isnan(ref)]
     if ref.size == 0:
         return np.array([])
-    return np.unique(np.quantile(ref, np.arange(1, bins) / bins))
+    quantiles = np.quantile(ref, np.arange(1, bins) / bins)
+    values, counts = np.unique(quantiles, return_counts=True)
+    if not mass_points:
+        return values
+    return np.unique(np.concatenate([values, np.nextafter(values[counts > 1], np.inf)]))
 
 
 def numeric_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:

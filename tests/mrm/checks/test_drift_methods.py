@@ -39,7 +39,9 @@ def frame(rows: int, seed: int, amount_mean: float, tenure_mean: float) -> pd.Da
             "decision": list(rng.choice(["approve", "review", "decline"], rows, p=[0.6, 0.3, 0.1])),
             "amount": rng.normal(amount_mean, 10.0, rows),
             "tenure": rng.normal(tenure_mean, 5.0, rows),
-            "region": pd.Series(rng.choice(["north", "south", "east"], rows, p=[0.5, 0.3, 0.2]), dtype="object"),
+            "region": pd.Series(
+                rng.choice(["north", "south", "east"], rows, p=[0.5, 0.3, 0.2]), dtype="object"
+            ),
             "utilisation": rng.uniform(0.0, 1.0, rows),
         }
     )
@@ -124,7 +126,9 @@ def test_wasserstein_is_the_cdf_area_normed_by_the_reference_std(results, frames
     by_hand = wasserstein_by_hand(ref, cur)
 
     assert by_hand == pytest.approx(scipy_stats.wasserstein_distance(ref, cur), rel=1e-9)
-    assert results[("wasserstein", "amount")].value == pytest.approx(by_hand / max(ref.std(), 0.001), rel=1e-9)
+    assert results[("wasserstein", "amount")].value == pytest.approx(
+        by_hand / max(ref.std(), 0.001), rel=1e-9
+    )
     assert 0.3 < results[("wasserstein", "amount")].value < 1.5  # about 7 / 10 reference deviations
 
 
@@ -134,11 +138,17 @@ def test_drifted_share_counts_features_at_the_amber_with_per_column_overrides(re
         "amount": stats.psi_numeric(reference["amount"].to_numpy(), current["amount"].to_numpy()),
         "tenure": stats.psi_numeric(reference["tenure"].to_numpy(), current["tenure"].to_numpy()),
         "region": stats.psi_categorical(reference["region"].tolist(), current["region"].tolist()),
-        "utilisation": stats.psi_numeric(reference["utilisation"].to_numpy(), current["utilisation"].to_numpy()),
+        "utilisation": stats.psi_numeric(
+            reference["utilisation"].to_numpy(), current["utilisation"].to_numpy()
+        ),
     }
     r = results[("drifted_feature_share", None)]
 
-    assert psi["amount"] >= 0.50 and 0.10 <= psi["tenure"] < 0.50 and max(psi["region"], psi["utilisation"]) < 0.10, psi
+    assert (
+        psi["amount"] >= 0.50
+        and 0.10 <= psi["tenure"] < 0.50
+        and max(psi["region"], psi["utilisation"]) < 0.10
+    ), psi
     assert {c: results[("psi", c)].value for c in psi} == pytest.approx(psi, abs=TOL)
     assert r.value == 1 / 4  # tenure is past the model-wide 0.10 but below its own 0.50 override
     assert r.detail == {"drifted": ["amount"], "features": 4}
@@ -155,7 +165,9 @@ def test_without_a_psi_control_the_drifted_share_uses_0_10(frames, make_entry):
 
 def test_a_feature_without_values_is_left_out_of_the_share_and_its_methods_are_none(frames, entry):
     reference, current = frames
-    out = {(r.metric, r.column): r for r in check_drift(reference, current.assign(amount=np.nan), entry).results}
+    out = {
+        (r.metric, r.column): r for r in check_drift(reference, current.assign(amount=np.nan), entry).results
+    }
 
     assert out[("psi", "amount")].value is None
     assert out[("ks_pvalue", "amount")].value is None

@@ -146,8 +146,11 @@ def test_the_latest_label_known_by_the_run_date_wins():
 def test_duplicate_scored_events_count_once_and_unscored_labels_are_ignored():
     scored = scored_frame(["a", "a", "b", "c", "c", "c", "d"], [0.1, 0.1, 0.2, 0.3, 0.3, 0.3, 0.4])
     labels = label_frame(
-        [("a", 1, ts("2026-09-20T00:00:00Z")), ("c", 0, ts("2026-09-20T00:00:00Z"))]
-        + [("zz", 1, ts("2026-09-20T00:00:00Z"))]  # an event outside the cohort
+        [
+            ("a", 1, ts("2026-09-20T00:00:00Z")),
+            ("c", 0, ts("2026-09-20T00:00:00Z")),
+            ("zz", 1, ts("2026-09-20T00:00:00Z")),  # an event outside the cohort
+        ]
     )
 
     frame, coverage = labelled(scored, labels, KNOWN_BY)
@@ -169,11 +172,6 @@ def test_without_labels_coverage_is_zero_and_without_events_it_is_none():
     assert (len(frame), coverage) == (0, None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG performance.py labelled(): sort_values('label_ts') sorts the raw strings, not the parsed "
-    "instants, so with ISO strings in different UTC offsets the chronologically earlier label wins",
-)
 def test_latest_label_wins_for_iso_strings_in_different_offsets():
     scored = scored_frame(["x"], [0.3])
     labels = label_frame(
@@ -188,12 +186,16 @@ def test_latest_label_wins_for_iso_strings_in_different_offsets():
     assert frame["label"].tolist() == [0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG performance.py labelled(): pd.to_datetime infers one format from the first string, so "
-    "ISO label_ts strings with and without fractional seconds raise ValueError (no format='ISO8601')",
-)
+def test_a_label_without_a_time_is_not_known():
+    scored = scored_frame(["a", "b"], [0.3, 0.4])
+    labels = label_frame([("a", 1, ts("2026-09-30T10:00:00Z")), ("b", 0, None)])
+
+    frame, coverage = labelled(scored, labels, KNOWN_BY)
+
+    assert frame["event_id"].tolist() == ["a"]
+    assert coverage == 0.5
+
+
 def test_iso_label_times_with_and_without_fractional_seconds_are_all_known():
     scored = scored_frame(["a", "b"], [0.3, 0.4])
     labels = label_frame([("a", 1, "2026-09-30T10:00:00Z"), ("b", 0, "2026-09-30T10:00:00.250Z")])

@@ -190,14 +190,11 @@ def test_without_a_segments_plan_there_are_no_segment_results(make_entry, frames
     assert check_segments(*frames, make_entry()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG segments.py check_segments(): segment values are collected as str(v) but rows are "
-    "selected with column == str, so a categorical column holding integer codes matches no row",
-)
 def test_a_categorical_segment_column_of_integer_codes_is_segmented(make_entry):
     features = [*FEATURES[:2], {"name": "region", "type": "categorical"}]
-    entry = make_entry(features=features, segments={"columns": ["region"], "metrics": ["null_rate"], "min_rows": 2})
+    entry = make_entry(
+        features=features, segments={"columns": ["region"], "metrics": ["null_rate"], "min_rows": 2}
+    )
     reference = pd.DataFrame(
         {"region": pd.Series([1, 1, 2, 2], dtype="object"), "amount": 1.0, "tenure": 1.0, "score": 0.2}
     )
