@@ -16,6 +16,7 @@ def clear_caches() -> None:
     pipeline._store.cache_clear()
     pipeline._reference.cache_clear()
     pipeline._reference_performance.cache_clear()
+    pipeline._inventory.cache_clear()
 
 
 def local_inventory(folder: Path, data_uri: str, models: tuple[str, ...] | None = None) -> Path:

@@ -58,7 +58,19 @@ class RunContext:
 
 # -- wiring (overridable in tests) -----------------------------------------------------------------
 def get_inventory() -> Inventory:
-    return load_inventory(settings.inventory_dir(), strict=False)[0]
+    """The inventory, re-read whenever a file in its folder changes (cached per process otherwise)."""
+    folder = settings.inventory_dir()
+    stamp = (
+        tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.y*ml")))
+        if folder.is_dir()
+        else ()
+    )
+    return _inventory(folder, stamp)
+
+
+@lru_cache(maxsize=4)
+def _inventory(folder, stamp) -> Inventory:
+    return load_inventory(folder, strict=False)[0]
 
 
 def get_store() -> HistoryStore:

@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+_TABLES: dict[tuple[str, int, str], object] = {}  # insertion-ordered: the oldest entry is evicted first
+_CACHE_ENTRIES = 256
+_CACHE_MAX_OBJECT = 4 * 1024 * 1024  # bytes; large daily files are never cached
+
+
 @dataclass
 class DayData:
     frame: pd.DataFrame
@@ -35,6 +40,19 @@ class PartitionedParquet:
         return [o for o in self.store.list(self.partition_uri(day)) if o.uri.endswith(".parquet")]
 
     def _read_file(self, info: ObjectInfo):
+        """One Parquet object as an Arrow table. Small objects are cached per process by URI, size and
+        ETag (a changed object has another ETag), since runs re-read overlapping cohorts and labels."""
+        key = (info.uri, info.size, info.etag)
+        if key in _TABLES:
+            return _TABLES[key]
+        table = self._parse(info)
+        if info.size <= _CACHE_MAX_OBJECT:
+            if len(_TABLES) >= _CACHE_ENTRIES:
+                _TABLES.pop(next(iter(_TABLES)))
+            _TABLES[key] = table
+        return table
+
+    def _parse(self, info: ObjectInfo):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
