@@ -1,4 +1,4 @@
-"""Benchmark: one monitoring run (read, GX quality, Evidently drift, record, tickets) of the
+"""Benchmark: one monitoring run (read, GX quality, Evidently drift, performance, record, tickets) of the
 card_fraud example at N rows per day, against a 14-day reference of the same daily size.
 
     .venv/bin/python bench/bench_run.py [--rows 10000 100000 ...]
@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,10 @@ def one(rows: int) -> dict:
     inv = work / "inventory"
     inv.mkdir()
     src = (REPO / "include" / "inventory" / "card_fraud.yaml").read_text()
+    # label maturity 7 days, so that day 1's matured cohort lies in the generated reference days
+    src = src.replace("label_maturity_days: 21", "label_maturity_days: 7")
     (inv / "card_fraud.yaml").write_text(src.replace("s3://mrm-demo", (work / "data").as_uri()))
+    shutil.copy(REPO / "include" / "inventory" / "_policy.yaml", inv / "_policy.yaml")
     os.environ.update(MRM_HOME=str(work / "home"), MRM_INVENTORY=str(inv))
 
     from mrm.demo import data
@@ -60,7 +64,10 @@ def one(rows: int) -> dict:
     d = pipeline.drift(ctx)
     timings["drift"] = time.perf_counter() - t
     t = time.perf_counter()
-    summary = pipeline.record(ctx, q, d)
+    perf = pipeline.performance(ctx)
+    timings["performance"] = time.perf_counter() - t
+    t = time.perf_counter()
+    summary = pipeline.record(ctx, q, d, perf)
     timings["record_results"] = time.perf_counter() - t
     t = time.perf_counter()
     pipeline.tickets(ctx)
