@@ -15,11 +15,12 @@ from mrm.demo import data
 pytestmark = pytest.mark.integration
 
 # (model, demo day numbers): days of every injected incident and clean days around them. card_fraud's
-# days 32-33 are left out: its matured cohort is then only partly affected (documented in data.py).
+# days 32-33 and aml_alert's days 41-42 are left out: their matured cohorts are then only partly
+# affected (documented in data.py).
 # credit_line runs 11-14 back to back so that the persistence rule sees consecutive runs.
 DAYS = {
     "card_fraud": [4, 5, 8, 24, 25, 34, 40, 55],
-    "credit_line": [11, 12, 13, 14, 32, 33, 34, 50, 56],
+    "credit_line": [11, 12, 13, 14, 22, 32, 33, 34, 50, 56],
     "aml_alert": [9, 10, 12, 19, 20, 21, 30, 45, 52],
 }
 

@@ -79,6 +79,14 @@ INCIDENTS: tuple[Incident, ...] = (
              "a bureau feed degrades: utilization is null for 10% of applications (AMBER), which "
              "the persistence rule escalates to RED on the third day in a row",
              ()),
+    Incident("credit_line", 22, 22, "percent_units",
+             "one upstream service sends debt_to_income in percent for 3% of applications",
+             (_red("out_of_range_rate", "debt_to_income"),)),
+    Incident("credit_line", 34, 41, "late_labels",
+             "the outcome feed for applications of days 5-7 arrives 45 days late: the matured cohorts "
+             "that contain them lack labels (coverage AMBER with one such day, RED with two or more; "
+             "day 41's AMBER is escalated by the persistence rule)",
+             (_red("label_coverage"),)),
     Incident("credit_line", 33, 33, "missing",
              "the nightly export failed: no partition for the day", CANNOT_RUN),
     Incident("credit_line", 50, 60, "volume",
@@ -101,6 +109,10 @@ INCIDENTS: tuple[Incident, ...] = (
     Incident("aml_alert", 30, 34, "new_category",
              "a new counterparty type 'crypto_exchange' appears in 6% of alerts",
              (_red("unexpected_category_rate", "counterparty_type"), _red("psi", "counterparty_type"))),
+    Incident("aml_alert", 43, 60, "miscalibration",
+             "from day 25 on, 1.6x more alerts end in a SAR than the score says: invisible until labels "
+             "mature (14 days); AMBER on days 41-42 as the cohort fills, RED from day 43",
+             (_red("calibration_ratio"),)),
     Incident("aml_alert", 45, 45, "duplicates",
              "an upstream replay re-sends 2% of the day's alerts (duplicate event_ids)",
              (_red("duplicate_rate"),)),
@@ -297,24 +309,35 @@ def _apply_log_incidents(out: pd.DataFrame, model_id: str, n_day: int) -> pd.Dat
         out.loc[late, "event_id"] = out.loc[late, "event_id"] + "-late"
     if "extra_column" in kinds:
         out["risk_flag"] = rng.random(len(out)) < 0.1
+    if "percent_units" in kinds:  # one upstream service sends debt-to-income in percent
+        wrong = rng.random(len(out)) < 0.03
+        out.loc[wrong, "debt_to_income"] = out.loc[wrong, "debt_to_income"] * 100
     return out
 
 
 LABEL_MATURITY_DAYS = {"card_fraud": 21, "credit_line": 28, "aml_alert": 14}
 PERFORMANCE_DRIFT_FROM_DAY = 10  # card_fraud: labels of events from this day on follow a new pattern
+MISCALIBRATION_FROM_DAY = 25  # aml_alert: from this day on, 1.6x more alerts end in a SAR than scored
+LATE_LABEL_DAYS = (5, 6, 7)  # credit_line: outcomes of these days' applications arrive 45 days late
 
 
 def labels_for(log: pd.DataFrame, model_id: str, n_day: int) -> pd.DataFrame:
     """Outcomes for a day's events: label ~ Bernoulli(score) (the model is calibrated), known 2 days to
     the model's label maturity later. card_fraud events from PERFORMANCE_DRIFT_FROM_DAY on follow a
-    pattern the score barely sees: label ~ Bernoulli(0.3 * score + 0.7 * the day's mean score)."""
+    pattern the score barely sees: label ~ Bernoulli(0.3 * score + 0.7 * the day's mean score);
+    aml_alert events from MISCALIBRATION_FROM_DAY on end in a SAR 1.6x as often as scored; credit_line's
+    labels for LATE_LABEL_DAYS arrive 45 days late."""
     rng = np.random.default_rng([MODELS.index(model_id), n_day + 100, 7])
     events = log.drop_duplicates("event_id")
     p = events["score"].to_numpy()
     if model_id == "card_fraud" and n_day >= PERFORMANCE_DRIFT_FROM_DAY:
         p = 0.3 * p + 0.7 * p.mean()
+    if model_id == "aml_alert" and n_day >= MISCALIBRATION_FROM_DAY:
+        p = np.minimum(1.6 * p, 1.0)
     label = (rng.random(len(events)) < p).astype("int8")
     delay = rng.integers(2, LABEL_MATURITY_DAYS[model_id], len(events))
+    if model_id == "credit_line" and n_day in LATE_LABEL_DAYS:
+        delay = delay + 45  # the bureau's outcome feed for these days arrives weeks late
     label_ts = events["event_ts"].reset_index(drop=True) + pd.to_timedelta(delay, unit="D")
     return pd.DataFrame({"event_id": events["event_id"].to_numpy(), "label": label, "label_ts": label_ts})
 
