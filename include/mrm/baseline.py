@@ -19,10 +19,11 @@ if TYPE_CHECKING:
     from mrm.inventory import ModelEntry
 
 
-def _psi(frame: pd.DataFrame, rest: pd.DataFrame, column: str, categorical: bool) -> float:
+def _psi(frame: pd.DataFrame, rest: pd.DataFrame, column: str, categorical: bool, bins: int = 10) -> float:
     if categorical:
         return stats.psi_categorical(rest[column].tolist(), frame[column].tolist())
-    return stats.psi_numeric(rest[column].to_numpy(dtype="float64"), frame[column].to_numpy(dtype="float64"))
+    ref_values, cur_values = rest[column].to_numpy(dtype="float64"), frame[column].to_numpy(dtype="float64")
+    return stats.psi_numeric(ref_values, cur_values, bins)
 
 
 def day_profile(reference: pd.DataFrame, entry: ModelEntry) -> dict[str, dict[str | None, list[float]]]:
@@ -36,9 +37,11 @@ def day_profile(reference: pd.DataFrame, entry: ModelEntry) -> dict[str, dict[st
         rest = reference[reference["_dt"] != day]
         for f in features:
             if frame[f.name].notna().any() and rest[f.name].notna().any():
-                out["psi"].setdefault(f.name, []).append(_psi(frame, rest, f.name, f.type == "categorical"))
+                out["psi"].setdefault(f.name, []).append(
+                    _psi(frame, rest, f.name, f.type == "categorical", entry.monitoring.psi_bins)
+                )
             out["null_rate"].setdefault(f.name, []).append(float(frame[f.name].isna().mean()))
-        out["score_psi"][None].append(_psi(frame, rest, "score", False))
+        out["score_psi"][None].append(_psi(frame, rest, "score", False, entry.monitoring.psi_bins))
         shares, rest_shares = (
             frame["decision"].value_counts(normalize=True),
             rest["decision"].value_counts(normalize=True),

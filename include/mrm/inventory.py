@@ -143,6 +143,7 @@ class Monitoring(_Strict):
     decisions: list[str] = Field(default_factory=lambda: ["approve", "review", "decline"])
     controls: dict[str, Control] = Field(default_factory=dict)
     persistence: Persistence = Persistence()
+    psi_bins: Annotated[int, Field(ge=2, le=50, description="reference quantile bins of numeric PSI")] = 10
     performance: Performance | None = None
     segments: Segments | None = None
 

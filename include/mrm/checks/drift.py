@@ -20,38 +20,48 @@ from mrm.inventory import ModelEntry
 if TYPE_CHECKING:
     import pandas as pd
 
-STATTEST = "mrm_psi"
-_registered = False
+STATTEST = "mrm_psi"  # PSI on reference deciles; "mrm_psi_<n>" for n bins other than 10
+_registered: set[int] = set()
 
 
-def _mrm_psi(reference_data, current_data, feature_type, threshold):
-    from evidently.legacy.core import ColumnType
-
-    if feature_type == ColumnType.Categorical:
-        value = stats.psi_categorical(reference_data.tolist(), current_data.tolist())
-    else:
-        value = stats.psi_numeric(
-            reference_data.to_numpy(dtype="float64"), current_data.to_numpy(dtype="float64")
-        )
-    return value, value >= threshold
+def stattest_name(bins: int = stats.DEFAULT_BINS) -> str:
+    return STATTEST if bins == stats.DEFAULT_BINS else f"{STATTEST}_{bins}"
 
 
-def register_stattest() -> None:
-    """Make ``mrm_psi`` selectable in Evidently (ValueDrift(method="mrm_psi"), presets)."""
-    global _registered
-    if _registered:
-        return
-    from evidently.legacy.calculations.stattests.registry import StatTest, register_stattest
+def _psi_with(bins: int):
+    def mrm_psi(reference_data, current_data, feature_type, threshold):
+        from evidently.legacy.core import ColumnType
+
+        if feature_type == ColumnType.Categorical:
+            value = stats.psi_categorical(reference_data.tolist(), current_data.tolist())
+        else:
+            ref, cur = reference_data.to_numpy(dtype="float64"), current_data.to_numpy(dtype="float64")
+            value = stats.psi_numeric(ref, cur, bins)
+        return value, value >= threshold
+
+    return mrm_psi
+
+
+def register_stattest(bins: int = stats.DEFAULT_BINS) -> str:
+    """Make the PSI selectable in Evidently (ValueDrift(method="mrm_psi"), presets); returns its name."""
+    name = stattest_name(bins)
+    if bins in _registered:
+        return name
+    from evidently.legacy.calculations.stattests.registry import StatTest
+    from evidently.legacy.calculations.stattests.registry import register_stattest as register
     from evidently.legacy.core import ColumnType
 
     test = StatTest(
-        name=STATTEST,
-        display_name="PSI (reference deciles, mrm)",
+        name=name,
+        display_name="PSI (reference deciles, mrm)"
+        if bins == 10
+        else f"PSI ({bins} reference quantiles, mrm)",
         allowed_feature_types=[ColumnType.Numerical, ColumnType.Categorical],
         default_threshold=0.1,
     )
-    register_stattest(test, _mrm_psi)
-    _registered = True
+    register(test, _psi_with(bins))
+    _registered.add(bins)
+    return name
 
 
 @dataclass
@@ -134,7 +144,7 @@ def _evidently_values(
     from evidently import Dataset, Report
     from evidently.metrics import ValueDrift
 
-    register_stattest()
+    psi_method = register_stattest(entry.monitoring.psi_bins)
     features = {f.name: f for f in entry.monitoring.features}
     categorical = [n for n, f in features.items() if f.type == "categorical"]
     columns = [
@@ -147,7 +157,7 @@ def _evidently_values(
     ref = Dataset.from_pandas(
         _with_missing_marker(reference[columns], categorical), data_definition=definition
     )
-    wanted = [(c, STATTEST) for c in columns]
+    wanted = [(c, psi_method) for c in columns]
     wanted += [(c, m) for c in columns if c in features for m in features[c].drift_methods]
     snapshot = Report([ValueDrift(column=c, method=m) for c, m in wanted]).run(cur, ref)
     values = {}
@@ -191,13 +201,14 @@ def check_drift(reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntr
         raise CheckError(
             f"{entry.model_id}: Evidently drift report failed: {type(exc).__name__}: {exc}"
         ) from exc
+    psi = stattest_name(entry.monitoring.psi_bins)
     results = [
         MetricResult(
             "drift",
             "psi",
             f.name,
-            values.get((f.name, STATTEST)),
-            {"method": STATTEST, "bins": stats.DEFAULT_BINS},
+            values.get((f.name, psi)),
+            {"method": psi, "bins": entry.monitoring.psi_bins},
         )
         for f in entry.monitoring.features
     ]
@@ -208,9 +219,7 @@ def check_drift(reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntr
                 MetricResult("drift", name, f.name, values.get((f.name, method)), {"method": method})
             )
     results.append(_drifted_share(results, entry))
-    results.append(
-        MetricResult("drift", "score_psi", None, values.get(("score", STATTEST)), {"method": STATTEST})
-    )
+    results.append(MetricResult("drift", "score_psi", None, values.get(("score", psi)), {"method": psi}))
     results.extend(_decision_shift(reference, current, entry))
     results.append(
         MetricResult(

@@ -23,7 +23,8 @@ CHECK_OF = {"null_rate": "quality", "psi": "drift", "score_psi": "drift", "mean_
 def _psi(entry: ModelEntry, column: str, ref: pd.DataFrame, cur: pd.DataFrame) -> float:
     if column != "score" and entry.feature(column).type == "categorical":
         return stats.psi_categorical(ref[column].tolist(), cur[column].tolist())
-    return stats.psi_numeric(ref[column].to_numpy(dtype="float64"), cur[column].to_numpy(dtype="float64"))
+    ref_values, cur_values = ref[column].to_numpy(dtype="float64"), cur[column].to_numpy(dtype="float64")
+    return stats.psi_numeric(ref_values, cur_values, entry.monitoring.psi_bins)
 
 
 def _segment_metrics(entry: ModelEntry, seg_col: str, ref: pd.DataFrame, cur: pd.DataFrame, small: bool):
