@@ -129,7 +129,8 @@ def main() -> int:
     parse = dag_parse_seconds()
     print(f"parsing dags/ (3 monitoring DAGs): {parse:.3f} s")
     doc = {
-        "benchmark": "one monitoring run of card_fraud (pipeline.start/quality/drift/performance/record/tickets)",
+        "benchmark": "one monitoring run of card_fraud "
+        "(pipeline.start/quality/drift/performance/record/tickets)",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "python": platform.python_version(),
