@@ -38,7 +38,7 @@ def test_inventory_validate_lists_each_problem_and_exits_1(capsys, tmp_path):
     assert any("bad_model.yaml: owner:" in line for line in lines)
     assert any("bad_model.yaml: risk_tier:" in line and "4" in line for line in lines)
     assert any("bad_model.yaml: status:" in line for line in lines)
-    assert any("bad_model.yaml: monitoring:" in line for line in lines)
+    assert any("bad_model.yaml: validator: Field required" in line for line in lines)
     assert "0 valid" in out
 
 

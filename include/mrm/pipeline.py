@@ -22,7 +22,7 @@ from typing import Any
 from mrm import settings
 from mrm.checks.results import MetricResult, control_key
 from mrm.controls import AMBER, RED, Evaluated, escalate, evaluate, worst
-from mrm.errors import MrmError
+from mrm.errors import InventoryError, MrmError
 from mrm.evidence import EvidenceWriter, fingerprint, write_shared
 from mrm.inventory import Inventory, ModelEntry, load_inventory
 from mrm.store import HistoryStore, RunRecord
@@ -156,6 +156,9 @@ def start(model_id: str, day: date, triggered_by: str | None = None) -> RunConte
     from mrm.sources.parquet import PartitionedParquet
 
     entry = get_inventory().get(model_id)
+    if not entry.monitored:
+        why = "has monitoring disabled" if entry.status == "approved" else f"is {entry.status}, not approved"
+        raise InventoryError([f"model '{model_id}' {why}; only approved models with monitoring enabled run"])
     trigger = triggered_by or cli_trigger()
     with _guard(entry, day, trigger, "read scoring log"):
         source = PartitionedParquet(entry.monitoring.scoring_log)

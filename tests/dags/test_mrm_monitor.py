@@ -50,6 +50,7 @@ def _parse(folder) -> subprocess.CompletedProcess:
 def test_models_not_approved_get_no_dag(tmp_path):
     folder = local_inventory(tmp_path / "inv", "s3://mrm-demo")
     text = (folder / "aml_alert.yaml").read_text().replace("status: approved", "status: retired")
+    text = text.replace("monitoring:\n", "monitoring:\n  enabled: false\n")
     (folder / "aml_alert.yaml").write_text(text)
     out = _parse(folder).stdout.splitlines()
     assert out[0] == str(["mrm_monitor__card_fraud", "mrm_monitor__credit_line"])

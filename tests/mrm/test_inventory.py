@@ -291,6 +291,7 @@ def test_retired_models_are_loaded_but_not_monitored(tmp_path, example_raw, writ
     write_yaml(tmp_path, "credit_line", example_raw("credit_line"))
     retired = example_raw("aml_alert")
     retired["status"] = "retired"
+    retired["monitoring"]["enabled"] = False
     write_yaml(tmp_path, "aml_alert", retired)
 
     inventory, _ = load_inventory(tmp_path)
