@@ -356,7 +356,7 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
             reference=ref_info,
             evidence=merged,
         )
-        get_store().record_run(run, evaluated)
+        get_store().record_run(run, evaluated, entry.model_dump(mode="json"))
     log.info("%s", render_controls(evaluated, f"{ctx.model_id} {ctx.logical_date}"))
     return summary(run, evaluated)
 

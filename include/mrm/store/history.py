@@ -33,6 +33,7 @@ class RunRecord:
     input_files: list[dict[str, Any]] = field(default_factory=list)
     reference: dict[str, Any] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
+    kind: str = "monitoring"  # monitoring | governance
 
 
 def _engine(url: str) -> Engine:
@@ -100,8 +101,11 @@ class HistoryStore:
             return "(unparseable MRM_DB_URL)"
 
     # -- writing -------------------------------------------------------------------------------
-    def record_run(self, run: RunRecord, evaluated: list[Evaluated] = ()) -> None:
-        """Insert the run and all its metric rows atomically: either all land or none."""
+    def record_run(
+        self, run: RunRecord, evaluated: list[Evaluated] = (), entry: dict[str, Any] | None = None
+    ) -> None:
+        """Insert the run and all its metric rows atomically: either all land or none. ``entry``: the
+        inventory entry the run used, kept once per version (keyed by ``run.inventory_hash``)."""
         rows = [
             {
                 "run_id": run.run_id,
@@ -129,11 +133,36 @@ class HistoryStore:
                 conn.execute(schema.runs.insert().values(**values))
                 if rows:
                     conn.execute(schema.metric_results.insert(), rows)
+                if entry is not None:
+                    self._keep_entry(conn, run, entry)
         except SQLAlchemyError as exc:
             raise StoreError(
                 f"could not record run {run.run_id} of {run.model_id} for {run.logical_date} in "
                 f"{self._safe_url()}: {exc.orig or exc}; nothing was written, rerun the date"
             ) from None
+
+    @staticmethod
+    def _keep_entry(conn, run: RunRecord, entry: dict[str, Any]) -> None:
+        v = schema.inventory_versions
+        known = conn.execute(
+            select(v.c.inventory_hash).where(v.c.inventory_hash == run.inventory_hash)
+        ).first()
+        if known is None:
+            conn.execute(
+                v.insert().values(
+                    inventory_hash=run.inventory_hash, model_id=run.model_id, model_version=run.model_version,
+                    content=entry, first_used_at=_utc(run.finished_at), first_used_by_run=run.run_id,
+                )
+            )  # fmt: skip
+
+    def inventory_versions(self, model_id: str | None = None) -> list[dict]:
+        """Every version of every inventory entry a run ever used, oldest first."""
+        v = schema.inventory_versions
+        q = select(v).order_by(v.c.first_used_at)
+        if model_id:
+            q = q.where(v.c.model_id == model_id)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
 
     # -- reading -------------------------------------------------------------------------------
     def run(self, run_id: str) -> dict[str, Any]:
@@ -144,12 +173,19 @@ class HistoryStore:
         return _aware(dict(row))
 
     def runs(
-        self, model_id: str | None = None, since: date | None = None, until: date | None = None
+        self,
+        model_id: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        kind: str | None = "monitoring",
     ) -> list[dict]:
+        """Runs of one kind (monitoring by default; None: all kinds), in date order."""
         t = schema.runs
         q = _filtered(
             select(t).order_by(t.c.model_id, t.c.logical_date, t.c.finished_at), t, model_id, since, until
         )
+        if kind:
+            q = q.where(t.c.kind == kind)
         with self.engine.connect() as conn:
             return [_aware(dict(r)) for r in conn.execute(q).mappings()]
 
@@ -160,7 +196,7 @@ class HistoryStore:
             t.c.run_id,
             func.row_number()
             .over(
-                partition_by=(t.c.model_id, t.c.logical_date),
+                partition_by=(t.c.model_id, t.c.logical_date, t.c.kind),
                 order_by=(t.c.finished_at.desc(), t.c.run_id.desc()),
             )
             .label("rn"),
@@ -192,7 +228,7 @@ class HistoryStore:
         q = (
             select(t.c.run_id, t.c.logical_date)
             .where(t.c.run_id.in_(self._current_runs()), t.c.model_id == model_id)
-            .where(t.c.logical_date < before, t.c.status == "completed")
+            .where(t.c.logical_date < before, t.c.status == "completed", t.c.kind == "monitoring")
             .order_by(t.c.logical_date.desc())
             .limit(runs)
         )

@@ -27,6 +27,7 @@ runs = Table(
     Column("model_id", String(64), nullable=False),
     Column("model_version", String(64), nullable=False),
     Column("logical_date", Date, nullable=False),
+    Column("kind", String(16), nullable=False, server_default="monitoring"),  # monitoring | governance
     Column("status", String(16), nullable=False),  # completed | failed
     Column("overall_status", String(24)),  # worst RAG of the run's controls; ERROR if failed
     Column("reason", Text),  # why a failed run could not complete
@@ -106,4 +107,16 @@ ticket_events = Table(
     Column("value", Float),
     Column("message", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+inventory_versions = Table(
+    "mrm_inventory_versions",
+    metadata,
+    Column("inventory_hash", String(64), primary_key=True),  # SHA-256 of the entry's canonical JSON
+    Column("model_id", String(64), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("content", JSON, nullable=False),  # the entry as validated (tier defaults merged)
+    Column("first_used_at", DateTime(timezone=True), nullable=False),
+    Column("first_used_by_run", String(32), nullable=False),
 )
