@@ -122,3 +122,40 @@ def test_baseline_suggest_prints_controls_that_validate_and_never_edits_the_inve
     # the device_score null-rate proposal sits above the worst reference day (~1% nulls in the demo data)
     assert controls["null_rate"].columns["device_score"].amber > 0.01
     assert {p.name: p.read_text() for p in file_inventory.iterdir()} == before
+
+
+def test_inventory_new_scaffolds_a_valid_proposed_entry_and_refuses_to_overwrite(capsys, tmp_path):
+    code, out, _ = run(capsys, "inventory", "new", "--model-id", "churn_model", "--inventory", str(tmp_path))
+    assert code == 0 and "churn_model.yaml: proposed entry written" in out
+    text = (tmp_path / "churn_model.yaml").read_text()
+    assert "validator: " in text and "must differ from developer and owner" in text  # fields explained
+    code, out, err = run(capsys, "inventory", "validate", "--inventory", str(tmp_path))
+    assert code == 0, err
+    assert "1 valid, 0 approved for monitoring" in out
+
+    code, _, err = run(capsys, "inventory", "new", "--model-id", "churn_model", "--inventory", str(tmp_path))
+    assert code == 1 and "already exists; edit it instead" in err
+
+
+def test_inventory_list_filters_and_formats(capsys):
+    code, out, _ = run(capsys, "inventory", "list", "--tier", "1", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and sorted(r["model_id"] for r in rows) == ["card_fraud", "credit_line"]
+    assert all(r["status"] == "approved" and r["monitored"] is True for r in rows)
+    _, csv_out, _ = run(capsys, "inventory", "list", "--status", "retired", "--format", "csv")
+    assert csv_out.splitlines()[0].startswith("model_id,name,version,status,risk_tier")
+    assert len(csv_out.splitlines()) == 1  # header only: no retired model
+
+
+def test_inventory_show_prints_the_validated_entry_with_derived_fields(capsys):
+    import yaml
+
+    code, out, _ = run(capsys, "inventory", "show", "aml_alert")
+    doc = yaml.safe_load(out)
+    assert code == 0 and doc["model_id"] == "aml_alert"
+    assert doc["monitoring"]["controls"]["volume_ratio"] == {
+        "amber": 0.7,
+        "red": 0.5,
+        "columns": {},
+    }  # tier 2
+    assert doc["derived"]["validation_due"] == "2028-05-12" and len(doc["derived"]["inventory_hash"]) == 64

@@ -1,6 +1,9 @@
 """The ``mrm`` command. A stable contract: users and later issues script against it.
 
     mrm inventory validate [--inventory DIR]
+    mrm inventory new --model-id ID [--inventory DIR]
+    mrm inventory list [--status S] [--tier N] [--format table|csv|json] [--inventory DIR]
+    mrm inventory show ID [--inventory DIR]
     mrm run --model ID --date YYYY-MM-DD [--inventory DIR]
     mrm history --model ID [--since DATE] [--until DATE] [--format table|csv|json] [--all-runs]
     mrm tickets [--model ID] [--status open|closed|all] [--format table|json]
@@ -63,6 +66,17 @@ def parser() -> argparse.ArgumentParser:
     inv = sub.add_parser("inventory", help="the model inventory").add_subparsers(dest="action", required=True)
     validate = inv.add_parser("validate", help="validate every inventory file; exit 1 listing each problem")
     _inventory_arg(validate)
+    new = inv.add_parser("new", help="scaffold a proposed entry with every field explained")
+    new.add_argument("--model-id", required=True, metavar="ID")
+    _inventory_arg(new)
+    lst = inv.add_parser("list", help="every model in the inventory with its status")
+    lst.add_argument("--status", choices=["proposed", "in_validation", "approved", "suspended", "retired"])
+    lst.add_argument("--tier", type=int, choices=[1, 2, 3])
+    lst.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    _inventory_arg(lst)
+    show = inv.add_parser("show", help="one entry as validated (tier defaults merged)")
+    show.add_argument("model_id", metavar="ID")
+    _inventory_arg(show)
 
     run = sub.add_parser("run", help="monitor one model for one logical date")
     run.add_argument("--model", required=True, metavar="ID")
@@ -139,6 +153,65 @@ def cmd_inventory_validate(args) -> int:
     return 1 if problems else 0
 
 
+INVENTORY_COLUMNS = [
+    "model_id", "name", "version", "status", "risk_tier", "owner", "validator", "approved_on",
+    "validation_due", "monitored",
+]  # fmt: skip
+
+
+def cmd_inventory_new(args) -> int:
+    import re
+
+    from mrm import settings
+    from mrm.scaffold import scaffold
+
+    if not re.fullmatch(r"[a-z][a-z0-9_]{1,62}", args.model_id):
+        print(
+            f"mrm: error: model id {args.model_id!r} must be lower_snake_case (a-z, 0-9, _)", file=sys.stderr
+        )
+        return 1
+    path = settings.inventory_dir() / f"{args.model_id}.yaml"
+    if path.exists():
+        print(f"mrm: error: {path} already exists; edit it instead", file=sys.stderr)
+        return 1
+    path.write_text(scaffold(args.model_id))
+    print(f"{path}: proposed entry written; fill in the TODOs, then run `mrm inventory validate`")
+    return 0
+
+
+def cmd_inventory_list(args) -> int:
+    from mrm import pipeline
+
+    rows = []
+    for e in sorted(pipeline.get_inventory().entries.values(), key=lambda e: (e.risk_tier, e.model_id)):
+        if (args.status and e.status != args.status) or (args.tier and e.risk_tier != args.tier):
+            continue
+        rows.append({
+            "model_id": e.model_id, "name": e.name, "version": e.version, "status": e.status,
+            "risk_tier": e.risk_tier, "owner": str(e.owner), "validator": str(e.validator),
+            "approved_on": e.approval.date if e.approval else None, "validation_due": e.validation_due,
+            "monitored": e.monitored,
+        })  # fmt: skip
+    print(_emit(rows, INVENTORY_COLUMNS, args.format))
+    return 0
+
+
+def cmd_inventory_show(args) -> int:
+    import yaml
+
+    from mrm import pipeline
+
+    entry = pipeline.get_inventory().get(args.model_id)
+    doc = entry.model_dump(mode="json", exclude_none=True)
+    doc["derived"] = {
+        "monitored": entry.monitored,
+        "validation_due": str(entry.validation_due) if entry.validation_due else None,
+        "inventory_hash": entry.fingerprint(),
+    }
+    print(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).rstrip())
+    return 0
+
+
 def cmd_run(args) -> int:
     from mrm import pipeline
 
@@ -198,6 +271,9 @@ def cmd_airflow(args) -> int:
 
 COMMANDS = {
     ("inventory", "validate"): cmd_inventory_validate,
+    ("inventory", "new"): cmd_inventory_new,
+    ("inventory", "list"): cmd_inventory_list,
+    ("inventory", "show"): cmd_inventory_show,
     ("run", None): cmd_run,
     ("history", None): cmd_history,
     ("tickets", None): cmd_tickets,
