@@ -283,9 +283,10 @@ class ModelEntry(_Strict):
 class Inventory:
     """All valid entries of an inventory folder, keyed by model id."""
 
-    def __init__(self, entries: dict[str, ModelEntry], folder: Path):
+    def __init__(self, entries: dict[str, ModelEntry], folder: Path, policy: Policy | None = None):
         self.entries = entries
         self.folder = folder
+        self.policy = policy or Policy()
 
     def get(self, model_id: str) -> ModelEntry:
         try:
@@ -330,6 +331,11 @@ def _read_yaml(path: Path):
         raise InventoryError([f"{path}: cannot read YAML: {first}"]) from None
 
 
+class Governance(_Strict):
+    stale_monitoring_days: Annotated[int, Field(ge=1)] = 3  # approved model without a completed run
+    validation_due_warning_days: Annotated[int, Field(ge=1)] = 30
+
+
 class TierDefaults(_Strict):
     controls: dict[str, Control] = Field(default_factory=dict)
     persistence: Persistence = Persistence()
@@ -345,6 +351,8 @@ class Policy(_Strict):
     override these metric by metric; its persistence rule replaces the tier's."""
 
     tiers: dict[Literal[1, 2, 3], TierDefaults] = Field(default_factory=dict)
+    model_risk_team: EmailStr = "model-risk@example.com"  # receives governance tickets
+    governance: Governance = Field(default_factory=lambda: Governance())
 
     def apply(self, raw: dict) -> dict:
         """The raw model mapping with its tier's defaults filled in (the file's own values win)."""
@@ -418,4 +426,4 @@ def load_inventory(folder: Path, *, strict: bool = True) -> tuple[Inventory, lis
         entries[entry.model_id] = entry
     if strict and problems:
         raise InventoryError(problems)
-    return Inventory(entries, folder), problems
+    return Inventory(entries, folder, policy), problems

@@ -17,7 +17,7 @@ def test_dagbag_has_no_import_errors(dagbag):
 
 
 def test_one_dag_per_approved_model(dagbag):
-    assert set(dagbag.dag_ids) == {f"mrm_monitor__{m}" for m in APPROVED}
+    assert set(dagbag.dag_ids) == {f"mrm_monitor__{m}" for m in APPROVED} | {"mrm_governance"}
 
 
 def test_dag_shape_and_schedule(dagbag):
@@ -53,7 +53,7 @@ def test_models_not_approved_get_no_dag(tmp_path):
     text = text.replace("monitoring:\n", "monitoring:\n  enabled: false\n")
     (folder / "aml_alert.yaml").write_text(text)
     out = _parse(folder).stdout.splitlines()
-    assert out[0] == str(["mrm_monitor__card_fraud", "mrm_monitor__credit_line"])
+    assert out[0] == str(["mrm_governance", "mrm_monitor__card_fraud", "mrm_monitor__credit_line"])
 
 
 def test_broken_inventory_file_surfaces_as_failing_dag_and_keeps_the_others(tmp_path):
@@ -62,7 +62,9 @@ def test_broken_inventory_file_surfaces_as_failing_dag_and_keeps_the_others(tmp_
         (INVENTORY / "credit_line.yaml").read_text().replace("risk_tier: 1", "risk_tier: 7")
     )
     out = _parse(folder).stdout.splitlines()
-    assert out[0] == str(["mrm_inventory_errors", "mrm_monitor__aml_alert", "mrm_monitor__card_fraud"])
+    assert out[0] == str(
+        ["mrm_governance", "mrm_inventory_errors", "mrm_monitor__aml_alert", "mrm_monitor__card_fraud"]
+    )
 
 
 def test_dag_file_imports_no_heavy_libraries_and_parses_fast():
@@ -70,6 +72,7 @@ def test_dag_file_imports_no_heavy_libraries_and_parses_fast():
     code = (
         "import sys, time, runpy; t=time.perf_counter();"
         f"runpy.run_path({str(REPO / 'dags' / 'mrm_monitor.py')!r});"
+        f"runpy.run_path({str(REPO / 'dags' / 'mrm_governance.py')!r});"
         "heavy=[m for m in ('pandas','evidently','great_expectations','boto3') if m in sys.modules];"
         "print(heavy); print(time.perf_counter()-t)"
     )

@@ -352,11 +352,16 @@ def write_demo_data(
     base_uri: str, models: tuple[str, ...] = MODELS, days: int = DAYS, rows: int | None = None
 ) -> dict[str, int]:
     """Write reference + ``days`` monitored days of scoring logs and labels under ``base_uri``:
-    ``<base>/scoring/<model>/dt=YYYY-MM-DD/part-0000.parquet`` and ``<base>/labels/<model>/dt=.../``.
+    ``<base>/scoring/<model>/dt=YYYY-MM-DD/part-0000.parquet`` and ``<base>/labels/<model>/dt=.../``,
+    plus each model's validation report under ``<base>/validation-reports/``.
     Returns the number of files written per model."""
     store = store_for(base_uri)
     written = {}
     for model_id in models:
+        report = join(base_uri, "validation-reports", f"{model_id}-{VERSIONS[model_id]}.pdf")
+        store.put(
+            report, f"validation report of {model_id} {VERSIONS[model_id]} (demo)\n".encode(), overwrite=True
+        )
         labels = []
         count = 0
         for k in range(1 - REFERENCE_DAYS, days + 1):

@@ -1,0 +1,162 @@
+"""Governance checks over the whole inventory (the ``mrm_governance`` DAG, daily).
+
+Gaps in governance are findings like control breaches: each check of each model is recorded in the
+history (a run of kind ``governance``), and RED findings are ticketed to the model risk team with
+the same de-duplication as breaches (one open ticket per model and finding).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from mrm.checks.results import MetricResult
+from mrm.controls import AMBER, GREEN, RED, Evaluated, worst
+from mrm.errors import MrmError
+from mrm.inventory import Inventory, ModelEntry
+from mrm.store import HistoryStore, RunRecord
+from mrm.ticketing import Breach, BuiltinTracker
+
+log = logging.getLogger("mrm.governance")
+PERFORMANCE_CONTROLS = {
+    "auc",
+    "gini",
+    "ks",
+    "gini_drop",
+    "ks_drop",
+    "calibration_ratio",
+    "brier",
+    "label_coverage",
+}
+
+
+def _finding(name: str, status: str, value: float | None = None, **detail) -> Evaluated:
+    return Evaluated(MetricResult("governance", name, None, value, detail), None, None, status)
+
+
+def _validation(entry: ModelEntry, day: date, warn_days: int) -> list[Evaluated]:
+    due = entry.validation_due
+    if entry.status not in ("approved", "suspended"):
+        return []
+    if due is None:
+        return [_finding("validation_overdue", RED, None, reason="no validation date recorded")]
+    days = (due - day).days
+    return [
+        _finding("validation_overdue", RED if days < 0 else GREEN, float(max(-days, 0)), due=str(due)),
+        _finding(
+            "validation_due_soon", AMBER if 0 <= days <= warn_days else GREEN, float(days), due=str(due)
+        ),
+    ]
+
+
+def _evidence(entry: ModelEntry) -> list[Evaluated]:
+    if entry.status != "approved" or entry.approval is None:
+        return []
+    report = entry.approval.validation_report
+    if report is None:
+        return [_finding("approval_evidence_missing", RED, reason="approval has no validation_report")]
+    if report.startswith(("s3://", "file://")):
+        from mrm.sources.objectstore import store_for
+
+        try:
+            found = bool(store_for(report).list(report))
+        except MrmError as exc:
+            found, report = False, f"{report} ({exc})"
+        if not found:
+            return [
+                _finding("approval_evidence_missing", RED, reason=f"validation report not found: {report}")
+            ]
+    return [_finding("approval_evidence_missing", GREEN, report=report)]
+
+
+def _monitoring(entry: ModelEntry, day: date, store: HistoryStore, stale_days: int) -> list[Evaluated]:
+    if not entry.monitored or day < entry.monitoring.start_date + timedelta(days=stale_days):
+        return []
+    done = [r for r in store.runs(entry.model_id, until=day) if r["status"] == "completed"]
+    last = max((r["logical_date"] for r in done), default=None)
+    gap = (day - last).days if last else None
+    stale = gap is None or gap > stale_days
+    return [_finding("no_recent_monitoring", RED if stale else GREEN, gap, last_completed=str(last))]
+
+
+def _people_and_plan(entry: ModelEntry) -> list[Evaluated]:
+    out = [_finding("owner_missing", AMBER if entry.business_owner is None else GREEN, what="business_owner")]
+    if entry.monitored and entry.risk_tier == 1:
+        controlled = PERFORMANCE_CONTROLS & set(entry.monitoring.controls)
+        out.append(
+            _finding("performance_control_missing", GREEN if controlled else RED, controls=sorted(controlled))
+        )
+    return out
+
+
+def _model_version(entry: ModelEntry, day: date) -> list[Evaluated]:
+    """The scoring log's model_version of the latest day (of the last 3) against the inventory's."""
+    if not entry.monitored:
+        return []
+    from mrm.errors import NoDataError
+    from mrm.sources.parquet import PartitionedParquet
+
+    source = PartitionedParquet(entry.monitoring.scoring_log)
+    problem = None
+    for back in range(3):  # the latest readable day of the last three
+        try:
+            frame = source.read_day(day - timedelta(days=back)).frame
+        except NoDataError:
+            continue
+        except MrmError as exc:
+            problem = str(exc)
+            continue
+        seen = sorted({str(v) for v in frame["model_version"].dropna()}) if "model_version" in frame else []
+        other = [v for v in seen if v != entry.version]
+        status = RED if other else GREEN
+        return [
+            _finding("unapproved_model_version", status, float(len(other)), seen=seen, approved=entry.version)
+        ]
+    if problem:
+        return [
+            _finding("unapproved_model_version", AMBER, reason=f"could not read the scoring log: {problem}")
+        ]
+    return []
+
+
+def assess(entry: ModelEntry, day: date, store: HistoryStore, inventory: Inventory) -> list[Evaluated]:
+    rules = inventory.policy.governance
+    return [
+        *_validation(entry, day, rules.validation_due_warning_days),
+        *_evidence(entry),
+        *_monitoring(entry, day, store, rules.stale_monitoring_days),
+        *_people_and_plan(entry),
+        *_model_version(entry, day),
+    ]
+
+
+def run_governance(day: date, triggered_by: str, inventory: Inventory, store: HistoryStore) -> list[dict]:
+    """Assess every model in the inventory for ``day``; record each as a governance run; ticket REDs."""
+    tracker = BuiltinTracker(store)
+    summary = []
+    for entry in sorted(inventory.entries.values(), key=lambda e: e.model_id):
+        findings = assess(entry, day, store, inventory)
+        now = datetime.now(UTC)
+        run = RunRecord(
+            run_id=uuid.uuid4().hex, model_id=entry.model_id, model_version=entry.version, logical_date=day,
+            status="completed", overall_status=worst([f.status for f in findings]), started_at=now,
+            finished_at=now, triggered_by=triggered_by, inventory_hash=entry.fingerprint(), kind="governance",
+        )  # fmt: skip
+        store.record_run(run, findings, entry.model_dump(mode="json"))
+        tickets = [tracker.file(_breach(entry, f, run, inventory)).key for f in findings if f.status == RED]
+        bad = [f"{f.result.metric} {f.status}" for f in findings if f.status in (RED, AMBER)]
+        summary.append({"model_id": entry.model_id, "findings": bad, "tickets": tickets})
+        log.info("governance %s %s: %s", entry.model_id, day, ", ".join(bad) or "no findings")
+    return summary
+
+
+def _breach(entry: ModelEntry, f: Evaluated, run: RunRecord, inventory: Inventory) -> Breach:
+    detail = ", ".join(f"{k}: {v}" for k, v in f.result.detail.items())
+    return Breach(
+        model_id=entry.model_id, owner=str(inventory.policy.model_risk_team), control=f.control,
+        check="governance", metric=f.result.metric, column=None, severity=RED, value=f.result.value,
+        amber=None, red=None, run_id=run.run_id, logical_date=run.logical_date,
+        message=f"governance finding {f.result.metric} for {entry.model_id} on {run.logical_date} "
+        f"({detail}); model owner {entry.owner}, validator {entry.validator}",
+    )  # fmt: skip
