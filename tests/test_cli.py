@@ -158,4 +158,4 @@ def test_inventory_show_prints_the_validated_entry_with_derived_fields(capsys):
         "red": 0.5,
         "columns": {},
     }  # tier 2
-    assert doc["derived"]["validation_due"] == "2028-05-12" and len(doc["derived"]["inventory_hash"]) == 64
+    assert doc["derived"]["validation_due"] == "2026-11-20" and len(doc["derived"]["inventory_hash"]) == 64

@@ -62,6 +62,10 @@ def run_demo(days: int = data.DAYS, models: tuple[str, ...] = data.MODELS, out=p
                 dag = bag.get_dag(f"mrm_monitor__{model_id}")
                 states = local_airflow.run_dag(dag, data.day(n), log_file=task_log)
                 out(day_line(model_id, n, states))
+        out(f"\ngovernance (DAG mrm_governance) on {data.day(days)}:")
+        local_airflow.run_dag(bag.get_dag("mrm_governance"), data.day(days), log_file=task_log)
+        for line in governance_lines(models, days):
+            out(line)
     finally:
         s3.stop()
     out(f"\nfinished in {time.monotonic() - t0:.0f} s\n")
@@ -73,6 +77,23 @@ def _store():
     from mrm.pipeline import get_store
 
     return get_store()
+
+
+def governance_lines(models: tuple[str, ...], days: int) -> list[str]:
+    day = data.day(days)
+    lines = []
+    for model_id in models:
+        rows = [m for m in _store().metrics(model_id, day, day) if m["check"] == "governance"]
+        bad = [f"{m['metric']} {m['status']} ({_describe(m)})" for m in rows if m["status"] != "GREEN"]
+        lines.append(f"  {model_id:<12} {'; '.join(bad) if bad else f'{len(rows)} checks, no findings'}")
+    return lines
+
+
+def _describe(m: dict) -> str:
+    detail = m["detail"] or {}
+    if "due" in detail:
+        return f"due {detail['due']}"
+    return ", ".join(f"{k}: {v}" for k, v in detail.items())
 
 
 def day_line(model_id: str, n: int, states: dict[str, str]) -> str:
