@@ -159,3 +159,22 @@ def test_inventory_show_prints_the_validated_entry_with_derived_fields(capsys):
         "columns": {},
     }  # tier 2
     assert doc["derived"]["validation_due"] == "2026-11-20" and len(doc["derived"]["inventory_hash"]) == 64
+
+
+def test_audit_verify_passes_on_an_intact_history_and_names_an_edited_record(
+    capsys, mrm_home, file_inventory
+):
+    assert main(["run", "--model", "aml_alert", "--date", "2026-09-02"]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "audit", "verify")
+    assert code == 0 and "records intact; head " in out
+
+    import sqlite3
+
+    with sqlite3.connect(mrm_home / "history.db") as db:  # an edit behind mrm's back
+        db.execute("UPDATE mrm_metrics SET value = 0 WHERE metric = 'score_psi'")
+    code, _, err = run(capsys, "audit", "verify")
+    assert code == 1
+    first = err.splitlines()[0]
+    assert first.startswith("mrm: chain entry ") and "(mrm_metrics " in first
+    assert first.endswith("the record was edited after it was written")

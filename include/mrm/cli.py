@@ -8,6 +8,7 @@
     mrm history --model ID [--since DATE] [--until DATE] [--format table|csv|json] [--all-runs]
     mrm tickets [--model ID] [--status open|closed|all] [--format table|json]
     mrm baseline suggest --model ID [--inventory DIR]
+    mrm audit verify
     mrm demo [--days N]
     mrm airflow [--port N]
 
@@ -94,6 +95,13 @@ def parser() -> argparse.ArgumentParser:
     tick.add_argument("--model", metavar="ID")
     tick.add_argument("--status", choices=["open", "closed", "all"], default="open")
     tick.add_argument("--format", choices=["table", "json"], default="table")
+
+    audit = sub.add_parser("audit", help="the tamper-evident history").add_subparsers(
+        dest="action", required=True
+    )
+    audit.add_parser(
+        "verify", help="walk the hash chain; exit 1 naming the first edited/deleted/inserted record"
+    )
 
     base = sub.add_parser("baseline", help="the reference window").add_subparsers(
         dest="action", required=True
@@ -247,6 +255,23 @@ def cmd_tickets(args) -> int:
     return 0
 
 
+def cmd_audit_verify(args) -> int:
+    from mrm import pipeline
+    from mrm.store import chain
+
+    store = pipeline.get_store()
+    problems, head, count = chain.verify(store.engine)
+    for line in problems:
+        print(f"mrm: {line}", file=sys.stderr)
+    if problems:
+        print(
+            f"{store._safe_url()}: {len(problems)} problem(s) in a chain of {count} records", file=sys.stderr
+        )
+        return 1
+    print(f"{store._safe_url()}: chain of {count} records intact; head {head}")
+    return 0
+
+
 def cmd_baseline_suggest(args) -> int:
     from mrm import pipeline
     from mrm.baseline import suggest
@@ -278,6 +303,7 @@ COMMANDS = {
     ("history", None): cmd_history,
     ("tickets", None): cmd_tickets,
     ("baseline", "suggest"): cmd_baseline_suggest,
+    ("audit", "verify"): cmd_audit_verify,
     ("demo", None): cmd_demo,
     ("airflow", None): cmd_airflow,
 }

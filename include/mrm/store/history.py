@@ -13,7 +13,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from mrm.checks.results import control_key
 from mrm.controls import Evaluated
 from mrm.errors import RunNotFoundError, StoreError
-from mrm.store import schema
+from mrm.store import chain, schema
 
 
 @dataclass
@@ -43,8 +43,13 @@ def _engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _):  # WAL: readers (UI, CLI) never block the monitoring run
+            dbapi_conn.isolation_level = None  # transactions are begun below, not by the driver
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
             dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # one writer at a time, so appends to the chain never fork
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -79,12 +84,40 @@ def _filtered(q, table, model_id: str | None, since: date | None, until: date | 
     return q
 
 
+APPEND_ONLY_TABLES = ("mrm_runs", "mrm_metrics", "mrm_ticket_events", "mrm_inventory_versions", "mrm_chain")
+
+
+def append_only(engine: Engine) -> None:
+    """PostgreSQL: the history tables reject UPDATE, DELETE and TRUNCATE (triggers raise) for every role.
+    Only a superuser can get round them (``session_replication_role = replica`` or disabling the
+    triggers), which is what ``mrm audit verify`` then detects."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE OR REPLACE FUNCTION mrm_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN RAISE EXCEPTION 'mrm history is append-only: %% on %% is not allowed', "
+            "TG_OP, TG_TABLE_NAME; END $$"
+        )
+        for table in APPEND_ONLY_TABLES:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS mrm_append_only ON {table}")
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS mrm_no_truncate ON {table}")
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER mrm_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION mrm_reject_change()"
+            )
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER mrm_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION mrm_reject_change()"
+            )
+
+
 class HistoryStore:
     def __init__(self, url: str):
         self.url = url
         try:
             self.engine = _engine(url)
             schema.metadata.create_all(self.engine)
+            if self.engine.dialect.name == "postgresql":
+                append_only(self.engine)
         except SQLAlchemyError as exc:
             reason = getattr(exc, "orig", None) or exc
             raise StoreError(f"cannot open the metrics history at {self._safe_url()}: {reason}") from None
@@ -130,11 +163,22 @@ class HistoryStore:
         values["finished_at"] = _utc(run.finished_at)
         try:
             with self.engine.begin() as conn:
+                chain.lock(conn)  # one writer at a time: the chain cannot fork, entry versions not race
                 conn.execute(schema.runs.insert().values(**values))
+                ids = []
                 if rows:
-                    conn.execute(schema.metric_results.insert(), rows)
-                if entry is not None:
-                    self._keep_entry(conn, run, entry)
+                    inserted = conn.execute(
+                        schema.metric_results.insert().returning(
+                            schema.metric_results.c.id, sort_by_parameter_order=True
+                        ),
+                        rows,
+                    )
+                    ids = [r.id for r in inserted]
+                kept = self._keep_entry(conn, run, entry) if entry is not None else False
+                chain.append(conn, "mrm_runs", [run.run_id])
+                chain.append(conn, "mrm_metrics", ids)
+                if kept:
+                    chain.append(conn, "mrm_inventory_versions", [run.inventory_hash])
         except SQLAlchemyError as exc:
             raise StoreError(
                 f"could not record run {run.run_id} of {run.model_id} for {run.logical_date} in "
@@ -142,7 +186,7 @@ class HistoryStore:
             ) from None
 
     @staticmethod
-    def _keep_entry(conn, run: RunRecord, entry: dict[str, Any]) -> None:
+    def _keep_entry(conn, run: RunRecord, entry: dict[str, Any]) -> bool:
         v = schema.inventory_versions
         known = conn.execute(
             select(v.c.inventory_hash).where(v.c.inventory_hash == run.inventory_hash)
@@ -154,6 +198,7 @@ class HistoryStore:
                     content=entry, first_used_at=_utc(run.finished_at), first_used_by_run=run.run_id,
                 )
             )  # fmt: skip
+        return known is None
 
     def inventory_versions(self, model_id: str | None = None) -> list[dict]:
         """Every version of every inventory entry a run ever used, oldest first."""

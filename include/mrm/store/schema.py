@@ -120,3 +120,15 @@ inventory_versions = Table(
     Column("first_used_at", DateTime(timezone=True), nullable=False),
     Column("first_used_by_run", String(32), nullable=False),
 )
+
+chain = Table(
+    "mrm_chain",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("table_name", String(64), nullable=False),
+    Column("row_key", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),  # SHA-256 of the row's canonical content
+    Column("prev_hash", String(64), nullable=False),
+    Column("chain_hash", String(64), nullable=False),  # SHA-256(prev_hash | table | key | row_hash)
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

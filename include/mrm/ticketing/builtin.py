@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 
-from mrm.store import HistoryStore, schema
+from mrm.store import HistoryStore, chain, schema
 from mrm.ticketing.base import Breach, TicketAction
 
 PREFIX = "MRM"
@@ -84,7 +84,7 @@ class BuiltinTracker:
 
     @staticmethod
     def _event(conn, ticket_id: int, breach: Breach, kind: str, now: datetime) -> None:
-        conn.execute(
+        inserted = conn.execute(
             schema.ticket_events.insert().values(
                 ticket_id=ticket_id,
                 run_id=breach.run_id,
@@ -95,6 +95,7 @@ class BuiltinTracker:
                 created_at=now,
             )
         )
+        chain.append(conn, "mrm_ticket_events", [inserted.inserted_primary_key[0]])
 
     def tickets(self, model_id: str | None = None, status: str = "open") -> list[dict]:
         t = schema.tickets

@@ -1,0 +1,132 @@
+"""Tamper evidence: `mrm audit verify` names the first record edited, deleted, inserted outside mrm,
+or reordered, on SQLite and on PostgreSQL; concurrent writers never fork the chain."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from mrm.checks.results import MetricResult
+from mrm.controls import Evaluated
+from mrm.store import HistoryStore, RunRecord, chain
+from mrm.ticketing import Breach, BuiltinTracker
+
+
+def record(store: HistoryStore, model_id: str, day: date, n_metrics: int = 3) -> RunRecord:
+    now = datetime.now(UTC)
+    run = RunRecord(
+        run_id=f"{model_id}{day:%m%d}{now.microsecond:06d}", model_id=model_id, model_version="1",
+        logical_date=day, status="completed", started_at=now, finished_at=now, triggered_by="test",
+        inventory_hash="f" * 64, overall_status="RED",
+    )  # fmt: skip
+    metrics = [
+        Evaluated(MetricResult("drift", "psi", f"x{i}", 0.1 * (i + 1), {"i": i}), 0.1, 0.25, "AMBER")
+        for i in range(n_metrics)
+    ]
+    store.record_run(run, metrics, {"model_id": model_id, "threshold": 0.25})
+    breach = Breach(model_id, "o@example.com", "drift.psi[x0]", "drift", "psi", "x0", "RED", 0.3, 0.1, 0.25,
+                    run.run_id, day, "breach")  # fmt: skip
+    BuiltinTracker(store).file(breach)
+    return run
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        yield HistoryStore(f"sqlite:///{tmp_path / 'history.db'}")
+        return
+    url = request.getfixturevalue("pg_url")
+    s = HistoryStore(url)
+    with s.engine.begin() as conn:  # empty tables (superuser, triggers off for this transaction)
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        for table in reversed(chain.schema.metadata.sorted_tables):
+            conn.execute(table.delete())
+    yield s
+
+
+def tamper(store: HistoryStore, sql: str) -> None:
+    """Change rows behind mrm's back, as a database superuser could."""
+    with store.engine.begin() as conn:
+        if store.engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        conn.exec_driver_sql(sql)
+
+
+@pytest.fixture
+def filled(store):
+    for d in (1, 2, 3):
+        record(store, "m", date(2026, 9, d))
+    return store
+
+
+def test_an_untouched_history_verifies(filled):
+    problems, head, count = chain.verify(filled.engine)
+    assert problems == [] and len(head) == 64
+    assert count == 3 * (1 + 3 + 1) + 1  # per day: run, 3 metrics, ticket event; the entry version once
+
+
+def test_an_edited_value_is_named(filled):
+    tamper(filled, "UPDATE mrm_metrics SET value = 0.01 WHERE id = (SELECT min(id) FROM mrm_metrics)")
+    problems, _, _ = chain.verify(filled.engine)
+    assert len(problems) == 1
+    assert problems[0].endswith("the record was edited after it was written") and "mrm_metrics" in problems[0]
+
+
+def test_a_deleted_record_is_named(filled):
+    tamper(filled, "DELETE FROM mrm_ticket_events WHERE id = (SELECT max(id) FROM mrm_ticket_events)")
+    (problem,) = chain.verify(filled.engine)[0]
+    assert "mrm_ticket_events" in problem and problem.endswith("the record was deleted")
+
+
+def test_a_record_inserted_outside_mrm_is_named(filled):
+    tamper(
+        filled,
+        'INSERT INTO mrm_metrics (run_id, model_id, logical_date, "check", metric, value, status) '
+        "SELECT run_id, model_id, logical_date, 'drift', 'psi', 0.0, 'GREEN' FROM mrm_runs LIMIT 1",
+    )
+    (problem,) = chain.verify(filled.engine)[0]
+    assert problem.startswith("mrm_metrics ") and problem.endswith(
+        "is not in the chain (inserted outside mrm)"
+    )
+
+
+def test_reordered_and_deleted_chain_entries_are_named(filled):
+    # move the third entry to the end
+    tamper(filled, "UPDATE mrm_chain SET seq = seq + 1000 WHERE seq = (SELECT min(seq) + 2 FROM mrm_chain)")
+    problems = chain.verify(filled.engine)[0]
+    assert any("altered or reordered" in p for p in problems)
+    assert any("are missing (deleted)" in p for p in problems)
+
+
+def test_postgresql_rejects_update_and_delete(store):
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("the append-only triggers are PostgreSQL's")
+    record(store, "m", date(2026, 9, 1))
+    for sql in ("UPDATE mrm_metrics SET value = 0", "DELETE FROM mrm_runs", "TRUNCATE mrm_chain"):
+        with pytest.raises(sa.exc.DBAPIError, match="mrm history is append-only"), store.engine.begin() as c:
+            c.exec_driver_sql(sql)
+    assert chain.verify(store.engine)[0] == []
+
+
+def test_concurrent_writers_of_different_models_lose_nothing_and_never_fork(store):
+    errors = []
+
+    def write(model_id: str):
+        try:
+            for d in range(1, 6):
+                record(store, model_id, date(2026, 9, d))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(m,)) for m in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    problems, _, count = chain.verify(store.engine)
+    assert errors == [] and problems == []
+    assert len(store.runs()) == 10 and count == 10 * 5 + 1
