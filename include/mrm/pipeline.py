@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -214,12 +215,56 @@ def _check_step(
     ctx: RunContext, step: str, compute: Callable[[ModelEntry], tuple[list[MetricResult], dict]]
 ) -> dict:
     entry = get_inventory().get(ctx.model_id)
+    started = time.perf_counter()
     with _guard(entry, ctx.day, ctx.triggered_by, step):
         results, evidence = compute(entry)
         evidence[f"{step}_results"] = _writer(ctx).put_json(
             f"{step}_results.json", [r.to_dict() for r in results]
         )
+    evidence[f"{step}{TIMING}"] = round(time.perf_counter() - started, 3)
     return evidence
+
+
+TIMING = "_seconds"  # evidence keys ending so are step timings, moved to the run's lineage
+
+
+@lru_cache(maxsize=1)
+def _software() -> dict[str, Any]:
+    """Versions of what computed the numbers, and the git commit of this checkout if there is one."""
+    import platform
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    try:
+        commit = (
+            subprocess.run(
+                ["git", "-C", str(settings.REPO_ROOT), "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.strip()
+            or None
+        )
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    import mrm
+
+    packages = ("evidently", "great-expectations", "pandas", "numpy", "pyarrow", "apache-airflow")
+    return {
+        "mrm": mrm.__version__, "git_commit": commit, "python": platform.python_version(),
+        **{name: v(name) for name in packages},
+    }  # fmt: skip
+
+
+def lineage(evidence: dict[str, Any]) -> dict[str, Any]:
+    timings = {k.removesuffix(TIMING): v for k, v in evidence.items() if k.endswith(TIMING)}
+    return {**_software(), "step_seconds": timings}
 
 
 def quality(ctx: RunContext) -> dict:
@@ -329,7 +374,8 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
     """Evaluate controls and write the run with every metric to the history, in one transaction."""
     entry = get_inventory().get(ctx.model_id)
     with _guard(entry, ctx.day, ctx.triggered_by, "record"):
-        merged = {k: v for part in evidence for k, v in part.items()}
+        everything = {k: v for part in evidence for k, v in part.items()}
+        merged = {k: v for k, v in everything.items() if not k.endswith(TIMING)}
         writer = _writer(ctx)
         results = [
             MetricResult.from_dict(d)
@@ -355,6 +401,7 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
             input_files=ctx.input_files,
             reference=ref_info,
             evidence=merged,
+            lineage=lineage(everything),
         )
         get_store().record_run(run, evaluated, entry.model_dump(mode="json"))
     log.info("%s", render_controls(evaluated, f"{ctx.model_id} {ctx.logical_date}"))

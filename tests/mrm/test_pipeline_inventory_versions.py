@@ -34,3 +34,19 @@ def test_every_entry_version_used_by_a_run_is_kept_once(mrm_home, file_inventory
         "columns": {},
     }
     assert versions[1]["first_used_by_run"] == runs[-1]["run_id"]
+
+
+def test_a_run_records_its_lineage(mrm_home, file_inventory):
+    from importlib.metadata import version
+
+    pipeline.run_model("aml_alert", date(2026, 9, 2))
+    (run,) = pipeline.get_store().runs("aml_alert")
+    lineage = run["lineage"]
+
+    assert lineage["evidently"] == version("evidently") == "0.7.23"
+    assert lineage["great-expectations"] == "1.24.1" and lineage["pandas"] == version("pandas")
+    assert lineage["git_commit"] is None or len(lineage["git_commit"]) == 40
+    assert set(lineage["step_seconds"]) == {"quality", "drift", "performance"}
+    assert all(v >= 0 for v in lineage["step_seconds"].values())
+    assert not any(k.endswith("_seconds") for k in run["evidence"])  # evidence keeps only files
+    assert run["input_files"] and run["reference"]["fingerprint"] and len(run["inventory_hash"]) == 64

@@ -34,6 +34,7 @@ class RunRecord:
     reference: dict[str, Any] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
     kind: str = "monitoring"  # monitoring | governance
+    lineage: dict[str, Any] = field(default_factory=dict)  # software versions, git commit, step timings
 
 
 def _engine(url: str) -> Engine:

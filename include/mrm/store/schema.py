@@ -39,6 +39,7 @@ runs = Table(
     Column("input_files", JSON),
     Column("reference", JSON),
     Column("evidence", JSON),
+    Column("lineage", JSON),  # package versions, git commit, seconds per step
     Index("ix_runs_model_date", "model_id", "logical_date"),
 )
 
