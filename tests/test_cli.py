@@ -178,3 +178,50 @@ def test_audit_verify_passes_on_an_intact_history_and_names_an_edited_record(
     first = err.splitlines()[0]
     assert first.startswith("mrm: chain entry ") and "(mrm_metrics " in first
     assert first.endswith("the record was edited after it was written")
+
+
+def test_export_round_trips_in_csv_json_parquet_and_as_a_partitioned_dataset(
+    capsys, mrm_home, file_inventory, tmp_path
+):
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    from mrm import pipeline
+    from mrm.export import COLUMNS, rows
+
+    for day in ("2026-09-02", "2026-09-03", "2026-09-03"):  # the rerun of 09-03 supersedes the first
+        assert main(["run", "--model", "aml_alert", "--date", day]) == 0
+    capsys.readouterr()
+    expected = rows(pipeline.get_store(), None, None)
+    assert len({r["run_id"] for r in expected}) == 3 and any(not r["current"] for r in expected)
+
+    assert main(["export", "--to", str(tmp_path / "h.json")]) == 0
+    assert json.loads((tmp_path / "h.json").read_text()) == expected
+    assert main(["export", "--to", str(tmp_path / "h.parquet")]) == 0
+    assert pq.read_table(tmp_path / "h.parquet").to_pylist() == expected
+    assert main(["export", "--to", str(tmp_path / "h.csv"), "--since", "2026-09-03"]) == 0
+    csv_lines = (tmp_path / "h.csv").read_text().splitlines()
+    assert csv_lines[0] == ",".join(COLUMNS)
+    assert len(csv_lines) - 1 == sum(r["logical_date"] == "2026-09-03" for r in expected)
+
+    assert main(["export", "--to", str(tmp_path / "dataset") + "/"]) == 0
+    out = capsys.readouterr().out
+    assert "in 2 dt= partitions" in out and (tmp_path / "dataset" / "dt=2026-09-02").is_dir()
+    back = ds.dataset(tmp_path / "dataset", format="parquet", partitioning="hive", exclude_invalid_files=True)
+    read = sorted(
+        back.to_table().drop_columns(["dt"]).to_pylist(),
+        key=lambda r: (r["run_id"], r["metric"], str(r["column"]), str(r["segment"])),
+    )
+    assert read == sorted(
+        expected, key=lambda r: (r["run_id"], r["metric"], str(r["column"]), str(r["segment"]))
+    )
+    ddl = (tmp_path / "dataset" / "athena_table.sql").read_text()
+    assert (
+        "CREATE EXTERNAL TABLE IF NOT EXISTS mrm_metrics_export" in ddl
+        and "PARTITIONED BY (`dt` string)" in ddl
+    )
+
+
+def test_export_to_an_unknown_format_is_a_one_line_error(capsys, mrm_home, file_inventory, tmp_path):
+    code, _, err = run(capsys, "export", "--to", str(tmp_path / "h.xlsx"))
+    assert code == 1 and "use --format csv|json|parquet" in err

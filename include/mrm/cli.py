@@ -7,6 +7,7 @@
     mrm run --model ID --date YYYY-MM-DD [--inventory DIR]
     mrm history --model ID [--since DATE] [--until DATE] [--format table|csv|json] [--all-runs]
     mrm tickets [--model ID] [--status open|closed|all] [--format table|json]
+    mrm export [--since DATE] [--until DATE] --to URI [--format csv|json|parquet]
     mrm baseline suggest --model ID [--inventory DIR]
     mrm audit verify
     mrm demo [--days N]
@@ -90,6 +91,16 @@ def parser() -> argparse.ArgumentParser:
     hist.add_argument("--until", type=_date, metavar="DATE")
     hist.add_argument("--format", choices=["table", "csv", "json"], default="table")
     hist.add_argument("--all-runs", action="store_true", help="include runs superseded by a rerun")
+
+    exp = sub.add_parser(
+        "export", help="the history of a period as CSV / JSON / Parquet (a dataset if --to ends in /)"
+    )
+    exp.add_argument("--since", type=_date, metavar="DATE")
+    exp.add_argument("--until", type=_date, metavar="DATE")
+    exp.add_argument(
+        "--to", required=True, metavar="URI", help="file, s3://bucket/key, or a folder/prefix ending in /"
+    )
+    exp.add_argument("--format", choices=["csv", "json", "parquet"])
 
     tick = sub.add_parser("tickets", help="tickets opened for RED controls")
     tick.add_argument("--model", metavar="ID")
@@ -246,6 +257,17 @@ def cmd_history(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from mrm import pipeline
+    from mrm.export import export
+
+    to = args.to
+    if "://" not in to:  # a local path
+        to = Path(to).resolve().as_uri() + ("/" if args.to.endswith("/") else "")
+    print(export(pipeline.get_store(), to, args.since, args.until, args.format))
+    return 0
+
+
 def cmd_tickets(args) -> int:
     from mrm import pipeline
     from mrm.ticketing import BuiltinTracker
@@ -302,6 +324,7 @@ COMMANDS = {
     ("run", None): cmd_run,
     ("history", None): cmd_history,
     ("tickets", None): cmd_tickets,
+    ("export", None): cmd_export,
     ("baseline", "suggest"): cmd_baseline_suggest,
     ("audit", "verify"): cmd_audit_verify,
     ("demo", None): cmd_demo,
