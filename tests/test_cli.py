@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -225,3 +226,31 @@ def test_export_round_trips_in_csv_json_parquet_and_as_a_partitioned_dataset(
 def test_export_to_an_unknown_format_is_a_one_line_error(capsys, mrm_home, file_inventory, tmp_path):
     code, _, err = run(capsys, "export", "--to", str(tmp_path / "h.xlsx"))
     assert code == 1 and "use --format csv|json|parquet" in err
+
+
+def test_evidence_pack_holds_the_period_with_a_manifest_of_hashes(capsys, mrm_home, file_inventory, tmp_path):
+    import csv
+    import hashlib
+    import zipfile
+
+    for day in ("2026-09-25", "2026-09-26", "2026-09-28"):
+        assert main(["run", "--model", "card_fraud", "--date", day]) == 0
+    capsys.readouterr()
+    out = tmp_path / "pack.zip"
+    code, text, err = run(capsys, "evidence-pack", "--model", "card_fraud", "--since", "2026-09-25",
+                          "--until", "2026-09-26", "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    assert "hash chain intact" in text
+
+    with zipfile.ZipFile(out) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        for path, digest in manifest["files"].items():
+            assert hashlib.sha256(zf.read(path)).hexdigest() == digest
+        runs = json.loads(zf.read("runs.json"))
+        breaches = list(csv.DictReader(io.StringIO(zf.read("breaches.csv").decode())))
+        names = zf.namelist()
+    assert manifest["chain"]["intact"] is True
+    assert sorted(r["logical_date"] for r in runs) == ["2026-09-25", "2026-09-26"]  # 09-28 is outside
+    assert {b["metric"] for b in breaches} >= {"null_rate", "null_rate_increase"}
+    assert all(e["matches"] for e in manifest["evidence_files"].values())
+    assert any(n.endswith("/drift_report.html") for n in names) and "inventory_versions.json" in names
