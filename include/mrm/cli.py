@@ -11,6 +11,7 @@
     mrm evidence-pack --model ID [--since DATE] [--until DATE] --out FILE.zip
     mrm baseline suggest --model ID [--inventory DIR]
     mrm audit verify
+    mrm db upgrade
     mrm demo [--days N]
     mrm airflow [--port N]
 
@@ -115,6 +116,11 @@ def parser() -> argparse.ArgumentParser:
     tick.add_argument("--model", metavar="ID")
     tick.add_argument("--status", choices=["open", "closed", "all"], default="open")
     tick.add_argument("--format", choices=["table", "json"], default="table")
+
+    db = sub.add_parser("db", help="the metrics history's schema").add_subparsers(
+        dest="action", required=True
+    )
+    db.add_parser("upgrade", help="apply the schema migrations (Alembic) to MRM_DB_URL")
 
     audit = sub.add_parser("audit", help="the tamper-evident history").add_subparsers(
         dest="action", required=True
@@ -298,6 +304,24 @@ def cmd_tickets(args) -> int:
     return 0
 
 
+def cmd_db_upgrade(args) -> int:
+    from sqlalchemy import create_engine
+
+    from mrm import settings
+    from mrm.store import migrate
+    from mrm.store.history import _engine
+
+    engine = (
+        _engine(settings.db_url())
+        if settings.db_url().startswith("sqlite")
+        else create_engine(settings.db_url())
+    )
+    before, after = migrate.upgrade(engine)
+    safe = engine.url.render_as_string(hide_password=True)
+    print(f"{safe}: schema revision {before or 'none'} -> {after}")
+    return 0
+
+
 def cmd_audit_verify(args) -> int:
     from mrm import pipeline
     from mrm.store import chain
@@ -349,6 +373,7 @@ COMMANDS = {
     ("evidence-pack", None): cmd_evidence_pack,
     ("baseline", "suggest"): cmd_baseline_suggest,
     ("audit", "verify"): cmd_audit_verify,
+    ("db", "upgrade"): cmd_db_upgrade,
     ("demo", None): cmd_demo,
     ("airflow", None): cmd_airflow,
 }

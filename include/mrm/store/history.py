@@ -13,7 +13,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from mrm.checks.results import control_key
 from mrm.controls import Evaluated
 from mrm.errors import RunNotFoundError, StoreError
-from mrm.store import chain, schema
+from mrm.store import chain, migrate, schema
 
 
 @dataclass
@@ -88,27 +88,26 @@ def _filtered(q, table, model_id: str | None, since: date | None, until: date | 
 APPEND_ONLY_TABLES = ("mrm_runs", "mrm_metrics", "mrm_ticket_events", "mrm_inventory_versions", "mrm_chain")
 
 
-def append_only(engine: Engine) -> None:
+def append_only_sql(conn) -> None:
     """PostgreSQL: the history tables reject UPDATE, DELETE and TRUNCATE (triggers raise) for every role.
     Only a superuser can get round them (``session_replication_role = replica`` or disabling the
-    triggers), which is what ``mrm audit verify`` then detects."""
-    with engine.begin() as conn:
+    triggers), which is what ``mrm audit verify`` then detects. Run by migration 0001."""
+    conn.exec_driver_sql(
+        "CREATE OR REPLACE FUNCTION mrm_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN RAISE EXCEPTION 'mrm history is append-only: %% on %% is not allowed', "
+        "TG_OP, TG_TABLE_NAME; END $$"
+    )
+    for table in APPEND_ONLY_TABLES:
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS mrm_append_only ON {table}")
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS mrm_no_truncate ON {table}")
         conn.exec_driver_sql(
-            "CREATE OR REPLACE FUNCTION mrm_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            "BEGIN RAISE EXCEPTION 'mrm history is append-only: %% on %% is not allowed', "
-            "TG_OP, TG_TABLE_NAME; END $$"
+            f"CREATE TRIGGER mrm_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION mrm_reject_change()"
         )
-        for table in APPEND_ONLY_TABLES:
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS mrm_append_only ON {table}")
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS mrm_no_truncate ON {table}")
-            conn.exec_driver_sql(
-                f"CREATE TRIGGER mrm_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION mrm_reject_change()"
-            )
-            conn.exec_driver_sql(
-                f"CREATE TRIGGER mrm_no_truncate BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION mrm_reject_change()"
-            )
+        conn.exec_driver_sql(
+            f"CREATE TRIGGER mrm_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION mrm_reject_change()"
+        )
 
 
 class HistoryStore:
@@ -116,9 +115,7 @@ class HistoryStore:
         self.url = url
         try:
             self.engine = _engine(url)
-            schema.metadata.create_all(self.engine)
-            if self.engine.dialect.name == "postgresql":
-                append_only(self.engine)
+            self._check_schema()
         except SQLAlchemyError as exc:
             reason = getattr(exc, "orig", None) or exc
             raise StoreError(f"cannot open the metrics history at {self._safe_url()}: {reason}") from None
@@ -127,6 +124,20 @@ class HistoryStore:
                 f"cannot open the metrics history at {self._safe_url()}: {exc}; check MRM_DB_URL / MRM_HOME "
                 "(a postgresql:// URL needs the psycopg driver: postgresql+psycopg://user@host/db)"
             ) from None
+
+    def _check_schema(self) -> None:
+        """A new, empty history gets the schema by migration; an existing one must already be at the
+        newest revision (``mrm db upgrade``): the schema of a live history never changes implicitly."""
+        revision, newest = migrate.current(self.engine), migrate.head()
+        if revision == newest:
+            return
+        if revision is None and not migrate.has_tables(self.engine):
+            migrate.upgrade(self.engine)
+            return
+        raise StoreError(
+            f"the metrics history at {self._safe_url()} is at schema revision "
+            f"{revision or 'none (created before migrations)'}, this mrm needs {newest}: run `mrm db upgrade`"
+        )
 
     def _safe_url(self) -> str:
         try:

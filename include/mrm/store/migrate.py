@@ -1,0 +1,47 @@
+"""Schema migrations of the metrics history through Alembic (``mrm db upgrade``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, inspect
+
+VERSION_TABLE = "mrm_alembic_version"  # not Airflow's alembic_version, should both share a database
+
+
+def _config(conn=None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def current(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+def has_tables(engine: Engine) -> bool:
+    return any(
+        name.startswith("mrm_") and name != VERSION_TABLE for name in inspect(engine).get_table_names()
+    )
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision; returns (revision before, revision after)."""
+    from alembic import command
+
+    before = current(engine)
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), "head")
+    return before, head()
