@@ -14,7 +14,7 @@ from mrm.store import HistoryStore, migrate
 
 def test_a_new_history_is_created_by_migration(tmp_path):
     store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
-    assert migrate.current(store.engine) == migrate.head() == "0001"
+    assert migrate.current(store.engine) == migrate.head() == "0002"
     assert migrate.has_tables(store.engine)
 
 
@@ -25,23 +25,51 @@ def test_a_history_at_another_revision_is_refused_until_upgraded(tmp_path, monke
         db.execute("DROP TABLE mrm_alembic_version")
 
     with pytest.raises(
-        StoreError, match=r"none \(created before migrations\), this mrm needs 0001: run `mrm db upgrade`"
+        StoreError, match=r"none \(created before migrations\), this mrm needs 0002: run `mrm db upgrade`"
     ):
         HistoryStore(f"sqlite:///{path}")
 
     monkeypatch.setenv("MRM_DB_URL", f"sqlite:///{path}")
     assert main(["db", "upgrade"]) == 0
-    assert "schema revision none -> 0001" in capsys.readouterr().out
-    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0001"
+    assert "schema revision none -> 0002" in capsys.readouterr().out
+    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0002"
 
 
 def test_postgresql_history_is_migrated_with_its_triggers(pg_url):
     import sqlalchemy as sa
 
     store = HistoryStore(pg_url)
-    assert migrate.current(store.engine) == "0001"
+    assert migrate.current(store.engine) == "0002"
     with store.engine.connect() as conn:
         triggers = conn.execute(sa.text(
             "SELECT count(*) FROM pg_trigger WHERE tgname IN ('mrm_append_only', 'mrm_no_truncate')"
         )).scalar()  # fmt: skip
     assert triggers == 2 * 5
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_the_auditor_views_show_current_runs_only(request, tmp_path, db):
+    from datetime import UTC, date, datetime
+
+    import sqlalchemy as sa
+
+    from mrm.checks.results import MetricResult
+    from mrm.controls import Evaluated
+    from mrm.store import RunRecord, schema
+
+    url = f"sqlite:///{tmp_path / 'h.db'}" if db == "sqlite" else request.getfixturevalue("pg_url")
+    store = HistoryStore(url)
+    if db == "postgres":
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            for table in reversed(schema.metadata.sorted_tables):
+                conn.execute(table.delete())
+    for i, value in enumerate((0.3, 0.05)):  # a run, then its rerun with another value
+        now = datetime(2026, 9, 2, 1, i, tzinfo=UTC)
+        run = RunRecord(f"run{i}", "m", "1", date(2026, 9, 2), "completed", now, now, "test", "h" * 64)
+        store.record_run(run, [Evaluated(MetricResult("drift", "psi", "x", value), 0.1, 0.25,
+                                         "RED" if value > 0.25 else "GREEN")])  # fmt: skip
+    with store.engine.connect() as conn:
+        latest = conn.execute(sa.text("SELECT run_id, value, status FROM mrm_v_latest_status")).all()
+        series = conn.execute(sa.text("SELECT count(*) FROM mrm_v_metric_series")).scalar()
+    assert [tuple(r) for r in latest] == [("run1", 0.05, "GREEN")] and series == 1
