@@ -26,3 +26,14 @@ def local_inventory(folder: Path, data_uri: str, models: tuple[str, ...] | None 
         if models is None or src.stem in models:
             (folder / src.name).write_text(src.read_text().replace("s3://mrm-demo", data_uri))
     return folder
+
+
+def empty_history(engine) -> None:
+    """Delete every row of the history's tables on PostgreSQL, as a superuser with the append-only
+    triggers switched off for this transaction (what an application role cannot do)."""
+    from mrm.store import schema
+
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        for table in reversed(schema.metadata.sorted_tables):
+            conn.execute(table.delete())

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from support import REPO
+from support import REPO, empty_history
 
 from mrm import pipeline
 
@@ -26,14 +26,9 @@ def history(request, mrm_home, file_inventory, monkeypatch):
     if request.param == "postgres":
         from support import clear_caches
 
-        from mrm.store import schema
-
         monkeypatch.setenv("MRM_DB_URL", request.getfixturevalue("pg_url"))
         clear_caches()
-        with pipeline.get_store().engine.begin() as conn:  # empty tables (superuser: triggers off)
-            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-            for table in reversed(schema.metadata.sorted_tables):
-                conn.execute(table.delete())
+        empty_history(pipeline.get_store().engine)
     return request.param
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
+from support import empty_history
 
 from mrm.checks.results import MetricResult
 from mrm.controls import Evaluated
@@ -40,10 +41,7 @@ def store(request, tmp_path):
         return
     url = request.getfixturevalue("pg_url")
     s = HistoryStore(url)
-    with s.engine.begin() as conn:  # empty tables (superuser, triggers off for this transaction)
-        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        for table in reversed(chain.schema.metadata.sorted_tables):
-            conn.execute(table.delete())
+    empty_history(s.engine)
     yield s
 
 

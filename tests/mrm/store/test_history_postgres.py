@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from support import empty_history
 
 from mrm import pipeline
 from mrm.checks.results import control_key
@@ -17,10 +18,7 @@ pytestmark = pytest.mark.postgres
 def pg_history(pg_url, mrm_home, file_inventory, monkeypatch):
     monkeypatch.setenv("MRM_DB_URL", pg_url)
     store = pipeline.get_store()
-    with store.engine.begin() as conn:  # each test starts from empty tables (as superuser: no triggers)
-        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        for table in reversed(schema.metadata.sorted_tables):
-            conn.execute(table.delete())
+    empty_history(store.engine)  # each test starts from empty tables
     return store
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from support import empty_history
 
 from mrm.cli import main
 from mrm.errors import StoreError
@@ -55,15 +56,12 @@ def test_the_auditor_views_show_current_runs_only(request, tmp_path, db):
 
     from mrm.checks.results import MetricResult
     from mrm.controls import Evaluated
-    from mrm.store import RunRecord, schema
+    from mrm.store import RunRecord
 
     url = f"sqlite:///{tmp_path / 'h.db'}" if db == "sqlite" else request.getfixturevalue("pg_url")
     store = HistoryStore(url)
     if db == "postgres":
-        with store.engine.begin() as conn:
-            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-            for table in reversed(schema.metadata.sorted_tables):
-                conn.execute(table.delete())
+        empty_history(store.engine)
     for i, value in enumerate((0.3, 0.05)):  # a run, then its rerun with another value
         now = datetime(2026, 9, 2, 1, i, tzinfo=UTC)
         run = RunRecord(f"run{i}", "m", "1", date(2026, 9, 2), "completed", now, now, "test", "h" * 64)
