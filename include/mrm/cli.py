@@ -12,6 +12,7 @@
     mrm baseline suggest --model ID [--inventory DIR]
     mrm audit verify
     mrm db upgrade
+    mrm purge --before DATE
     mrm demo [--days N]
     mrm airflow [--port N]
 
@@ -128,6 +129,10 @@ def parser() -> argparse.ArgumentParser:
     audit.add_parser(
         "verify", help="walk the hash chain; exit 1 naming the first edited/deleted/inserted record"
     )
+    purge = sub.add_parser(
+        "purge", help="remove records older than the retention period (refuses younger ones)"
+    )
+    purge.add_argument("--before", required=True, type=_date, metavar="DATE")
 
     base = sub.add_parser("baseline", help="the reference window").add_subparsers(
         dest="action", required=True
@@ -322,6 +327,15 @@ def cmd_db_upgrade(args) -> int:
     return 0
 
 
+def cmd_purge(args) -> int:
+    from mrm import pipeline, settings
+    from mrm.store.retention import purge
+
+    counts = purge(pipeline.get_store(), args.before, pipeline.cli_trigger(), settings.retention_days())
+    print(f"purged records before {args.before}: " + ", ".join(f"{n} from {t}" for t, n in counts.items()))
+    return 0
+
+
 def cmd_audit_verify(args) -> int:
     from mrm import pipeline
     from mrm.store import chain
@@ -373,6 +387,7 @@ COMMANDS = {
     ("evidence-pack", None): cmd_evidence_pack,
     ("baseline", "suggest"): cmd_baseline_suggest,
     ("audit", "verify"): cmd_audit_verify,
+    ("purge", None): cmd_purge,
     ("db", "upgrade"): cmd_db_upgrade,
     ("demo", None): cmd_demo,
     ("airflow", None): cmd_airflow,

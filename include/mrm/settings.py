@@ -39,5 +39,10 @@ def task_retries() -> int:
     return int(os.environ.get("MRM_TASK_RETRIES", "2"))
 
 
+def retention_days() -> int:
+    """MRM_RETENTION_DAYS: how long history records are kept at least (default seven years)."""
+    return int(os.environ.get("MRM_RETENTION_DAYS", str(7 * 365 + 2)))
+
+
 def airflow_base_url() -> str | None:
     return os.environ.get("MRM_AIRFLOW_URL")

@@ -133,3 +133,16 @@ chain = Table(
     Column("chain_hash", String(64), nullable=False),  # SHA-256(prev_hash | table | key | row_hash)
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+purges = Table(
+    "mrm_purges",
+    metadata,
+    Column("purge_id", Integer, primary_key=True, autoincrement=True),
+    Column("before_date", Date, nullable=False),  # rows of logical dates before this were removed
+    Column("retention_days", Integer, nullable=False),
+    Column("purged_at", DateTime(timezone=True), nullable=False),
+    Column("purged_by", String(256), nullable=False),
+    Column("counts", JSON, nullable=False),  # rows removed per table
+    Column("keys", JSON, nullable=False),  # {table: [row keys]}: verify accepts exactly these as gone
+    Column("chain_head", String(64), nullable=False),  # the chain's head hash when the purge ran
+)

@@ -128,3 +128,36 @@ def test_concurrent_writers_of_different_models_lose_nothing_and_never_fork(stor
     problems, _, count = chain.verify(store.engine)
     assert errors == [] and problems == []
     assert len(store.runs()) == 10 and count == 10 * 5 + 1
+
+
+def test_a_purge_younger_than_the_retention_period_is_refused(filled):
+    from mrm.errors import StoreError
+    from mrm.store.retention import purge
+
+    with pytest.raises(
+        StoreError, match=r"refusing to purge records before 2026-09-03: the retention period is 2557"
+    ):
+        purge(filled, date(2026, 9, 3), "test", today=date(2030, 1, 1))
+    assert len(filled.runs()) == 3
+
+
+def test_a_recorded_purge_keeps_the_chain_verifiable_and_other_deletions_still_show(filled):
+    from mrm.store import schema
+    from mrm.store.retention import purge
+
+    counts = purge(filled, date(2026, 9, 3), "auditor", retention_days=10, today=date(2026, 9, 20))
+
+    assert counts == {"mrm_runs": 2, "mrm_metrics": 6, "mrm_ticket_events": 2}
+    assert [r["logical_date"] for r in filled.runs()] == [date(2026, 9, 3)]
+    assert chain.verify(filled.engine)[0] == []
+    with filled.engine.connect() as conn:
+        (register,) = conn.execute(sa.select(schema.purges)).mappings().all()
+    assert (
+        register["purged_by"] == "auditor"
+        and register["counts"] == counts
+        and len(register["chain_head"]) == 64
+    )
+
+    tamper(filled, "DELETE FROM mrm_metrics WHERE id = (SELECT max(id) FROM mrm_metrics)")
+    (problem,) = chain.verify(filled.engine)[0]
+    assert problem.endswith("the record was deleted")

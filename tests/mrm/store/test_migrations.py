@@ -15,7 +15,7 @@ from mrm.store import HistoryStore, migrate
 
 def test_a_new_history_is_created_by_migration(tmp_path):
     store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
-    assert migrate.current(store.engine) == migrate.head() == "0002"
+    assert migrate.current(store.engine) == migrate.head() == "0003"
     assert migrate.has_tables(store.engine)
 
 
@@ -26,26 +26,26 @@ def test_a_history_at_another_revision_is_refused_until_upgraded(tmp_path, monke
         db.execute("DROP TABLE mrm_alembic_version")
 
     with pytest.raises(
-        StoreError, match=r"none \(created before migrations\), this mrm needs 0002: run `mrm db upgrade`"
+        StoreError, match=r"none \(created before migrations\), this mrm needs 0003: run `mrm db upgrade`"
     ):
         HistoryStore(f"sqlite:///{path}")
 
     monkeypatch.setenv("MRM_DB_URL", f"sqlite:///{path}")
     assert main(["db", "upgrade"]) == 0
-    assert "schema revision none -> 0002" in capsys.readouterr().out
-    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0002"
+    assert "schema revision none -> 0003" in capsys.readouterr().out
+    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0003"
 
 
 def test_postgresql_history_is_migrated_with_its_triggers(pg_url):
     import sqlalchemy as sa
 
     store = HistoryStore(pg_url)
-    assert migrate.current(store.engine) == "0002"
+    assert migrate.current(store.engine) == "0003"
     with store.engine.connect() as conn:
         triggers = conn.execute(sa.text(
             "SELECT count(*) FROM pg_trigger WHERE tgname IN ('mrm_append_only', 'mrm_no_truncate')"
         )).scalar()  # fmt: skip
-    assert triggers == 2 * 5
+    assert triggers == 2 * 6  # 5 tables of 0001 and the purge register of 0003
 
 
 @pytest.mark.parametrize("db", ["sqlite", "postgres"])

@@ -18,7 +18,9 @@ def upgrade() -> None:
     from mrm.store import history, schema
 
     bind = op.get_bind()
-    schema.metadata.create_all(bind)  # the baseline only: later revisions use explicit op.* changes
+    baseline = [schema.runs, schema.metric_results, schema.tickets, schema.ticket_events,
+                schema.inventory_versions, schema.chain]  # fmt: skip
+    schema.metadata.create_all(bind, tables=baseline)  # later revisions use explicit op.* changes
     if bind.dialect.name == "postgresql":
         history.append_only_sql(bind)
 
