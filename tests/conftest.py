@@ -86,3 +86,17 @@ def pg_url():
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_history(request, tmp_path):
+    """A fresh, empty metrics history on SQLite and, in a second run of the test, on PostgreSQL."""
+    from support import empty_history
+
+    from mrm.store import HistoryStore
+
+    if request.param == "sqlite":
+        return HistoryStore(f"sqlite:///{tmp_path / 'db' / 'history.db'}")
+    store = HistoryStore(request.getfixturevalue("pg_url"))
+    empty_history(store.engine)
+    return store

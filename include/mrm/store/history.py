@@ -117,7 +117,7 @@ class HistoryStore:
             self.engine = _engine(url)
             self._check_schema()
         except SQLAlchemyError as exc:
-            reason = getattr(exc, "orig", None) or exc
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise StoreError(f"cannot open the metrics history at {self._safe_url()}: {reason}") from None
         except (OSError, ImportError) as exc:
             raise StoreError(
@@ -191,10 +191,11 @@ class HistoryStore:
                 chain.append(conn, "mrm_metrics", ids)
                 if kept:
                     chain.append(conn, "mrm_inventory_versions", [run.inventory_hash])
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, TypeError, ValueError) as exc:  # e.g. a value JSON cannot hold
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]  # PostgreSQL adds DETAIL lines
             raise StoreError(
                 f"could not record run {run.run_id} of {run.model_id} for {run.logical_date} in "
-                f"{self._safe_url()}: {exc.orig or exc}; nothing was written, rerun the date"
+                f"{self._safe_url()}: {reason}; nothing was written, rerun the date"
             ) from None
 
     @staticmethod

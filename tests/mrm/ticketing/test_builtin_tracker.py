@@ -15,8 +15,9 @@ DAY = date(2026, 9, 10)
 
 
 @pytest.fixture
-def store(tmp_path) -> HistoryStore:
-    return HistoryStore(f"sqlite:///{tmp_path / 'history.db'}")
+def store(any_history) -> HistoryStore:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return any_history
 
 
 @pytest.fixture
