@@ -4,6 +4,8 @@ MRM_HOME       working folder (history, evidence, staging); default ``./.mrm``
 MRM_DB_URL     SQLAlchemy URL of the metrics history; default ``sqlite:///$MRM_HOME/history.db``
 MRM_INVENTORY  folder with one YAML file per model; default ``include/inventory`` of this repo
 MRM_EVIDENCE   URI where evidence files go (``file://...`` or ``s3://...``); default ``$MRM_HOME/evidence``
+MRM_TASK_RETRIES     Airflow retries per monitoring task; default 2
+MRM_RETENTION_DAYS   how long history records are kept at least; default seven years
 """
 
 from __future__ import annotations
@@ -31,10 +33,6 @@ def evidence_uri() -> str:
     return os.environ.get("MRM_EVIDENCE") or (home() / "evidence").as_uri()
 
 
-def staging_dir() -> Path:
-    return home() / "staging"
-
-
 def task_retries() -> int:
     return int(os.environ.get("MRM_TASK_RETRIES", "2"))
 
@@ -42,7 +40,3 @@ def task_retries() -> int:
 def retention_days() -> int:
     """MRM_RETENTION_DAYS: how long history records are kept at least (default seven years)."""
     return int(os.environ.get("MRM_RETENTION_DAYS", str(7 * 365 + 2)))
-
-
-def airflow_base_url() -> str | None:
-    return os.environ.get("MRM_AIRFLOW_URL")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING
 
 from mrm.errors import SchemaError
@@ -45,7 +44,3 @@ def conform(frame: pd.DataFrame, entry: ModelEntry, where: str) -> pd.DataFrame:
         raise SchemaError(f"{entry.model_id}: {where} has wrong column types: {'; '.join(wrong)}")
     out["decision"] = out["decision"].astype("object")
     return out
-
-
-def describe_day(entry: ModelEntry, day: date) -> str:
-    return f"scoring log of {entry.model_id} for {day}"

@@ -18,7 +18,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, select, text
 
 from mrm.store import schema
 
@@ -127,7 +127,3 @@ def verify(engine: Engine) -> tuple[list[str], str, int]:
 def head(conn: Connection) -> str:
     c = schema.chain
     return conn.execute(select(c.c.chain_hash).order_by(c.c.seq.desc()).limit(1)).scalar() or GENESIS
-
-
-def length(conn: Connection) -> int:
-    return conn.execute(select(func.count()).select_from(schema.chain)).scalar()
