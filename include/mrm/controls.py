@@ -83,3 +83,16 @@ def escalate(
             e = Evaluated(result, e.amber, e.red, RED)
         out.append(e)
     return out
+
+
+def render_controls(evaluated: list[Evaluated], title: str) -> str:
+    """A readable table of the controls evaluated, worst first (for task logs and the CLI)."""
+    order = {RED: 0, AMBER: 1}
+    rows = sorted(
+        (e for e in evaluated if e.amber is not None), key=lambda e: (order.get(e.status, 2), e.control)
+    )
+    lines = [f"controls of {title}:", f"  {'status':<18}{'control':<52}{'value':>10}{'amber':>9}{'red':>9}"]
+    for e in rows:
+        value = "n/a" if e.result.value is None else f"{e.result.value:.4f}"
+        lines.append(f"  {e.status:<18}{e.control:<52}{value:>10}{e.amber:>9g}{e.red:>9g}")
+    return "\n".join(lines)

@@ -22,10 +22,11 @@ from typing import Any
 
 from mrm import settings
 from mrm.checks.results import MetricResult, control_key
-from mrm.controls import AMBER, RED, Evaluated, escalate, evaluate, worst
+from mrm.controls import AMBER, RED, Evaluated, escalate, evaluate, render_controls, worst
 from mrm.errors import InventoryError, MrmError
 from mrm.evidence import EvidenceWriter, fingerprint, write_shared
 from mrm.inventory import Inventory, ModelEntry, load_inventory
+from mrm.lineage import TIMING, lineage
 from mrm.store import HistoryStore, RunRecord
 from mrm.ticketing import Breach, BuiltinTracker, TicketAction
 
@@ -225,48 +226,6 @@ def _check_step(
     return evidence
 
 
-TIMING = "_seconds"  # evidence keys ending so are step timings, moved to the run's lineage
-
-
-@lru_cache(maxsize=1)
-def _software() -> dict[str, Any]:
-    """Versions of what computed the numbers, and the git commit of this checkout if there is one."""
-    import platform
-    import subprocess
-    from importlib.metadata import PackageNotFoundError, version
-
-    def v(name: str) -> str | None:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
-    try:
-        commit = (
-            subprocess.run(
-                ["git", "-C", str(settings.REPO_ROOT), "rev-parse", "HEAD"],
-                capture_output=True,
-                text=True,
-                timeout=5,
-            ).stdout.strip()
-            or None
-        )
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    import mrm
-
-    packages = ("evidently", "great-expectations", "pandas", "numpy", "pyarrow", "apache-airflow")
-    return {
-        "mrm": mrm.__version__, "git_commit": commit, "python": platform.python_version(),
-        **{name: v(name) for name in packages},
-    }  # fmt: skip
-
-
-def lineage(evidence: dict[str, Any]) -> dict[str, Any]:
-    timings = {k.removesuffix(TIMING): v for k, v in evidence.items() if k.endswith(TIMING)}
-    return {**_software(), "step_seconds": timings}
-
-
 def quality(ctx: RunContext) -> dict:
     """Data quality (Great Expectations) on the day; evidence: GX result JSON."""
     from mrm.checks.quality import check_quality, check_quality_extras
@@ -460,19 +419,6 @@ def _breach(entry: ModelEntry, ctx: RunContext, row: dict, control: str) -> Brea
         logical_date=ctx.day,
         message=message,
     )
-
-
-def render_controls(evaluated: list[Evaluated], title: str) -> str:
-    """A readable table of the controls evaluated, worst first (for task logs and the CLI)."""
-    order = {RED: 0, AMBER: 1}
-    rows = sorted(
-        (e for e in evaluated if e.amber is not None), key=lambda e: (order.get(e.status, 2), e.control)
-    )
-    lines = [f"controls of {title}:", f"  {'status':<18}{'control':<52}{'value':>10}{'amber':>9}{'red':>9}"]
-    for e in rows:
-        value = "n/a" if e.result.value is None else f"{e.result.value:.4f}"
-        lines.append(f"  {e.status:<18}{e.control:<52}{value:>10}{e.amber:>9g}{e.red:>9g}")
-    return "\n".join(lines)
 
 
 def run_model(model_id: str, day: date, triggered_by: str | None = None) -> dict:

@@ -1,6 +1,6 @@
 """The one place that reads mrm's configuration from the environment.
 
-MRM_HOME       working folder (history, evidence, staging); default ``./.mrm``
+MRM_HOME       working folder (history, evidence, the demo's Airflow); default ``./.mrm``
 MRM_DB_URL     SQLAlchemy URL of the metrics history; default ``sqlite:///$MRM_HOME/history.db``
 MRM_INVENTORY  folder with one YAML file per model; default ``include/inventory`` of this repo
 MRM_EVIDENCE   URI where evidence files go (``file://...`` or ``s3://...``); default ``$MRM_HOME/evidence``

@@ -20,7 +20,7 @@ def prepare_home(home: Path) -> None:
         raise SystemExit(
             f"{home} exists and was not created by `mrm demo`; set MRM_HOME to another folder for the demo"
         )
-    for part in ("history.db", "history.db-wal", "history.db-shm", "evidence", "airflow", "staging"):
+    for part in ("history.db", "history.db-wal", "history.db-shm", "evidence", "airflow"):
         target = home / part
         if target.is_dir():
             shutil.rmtree(target)
