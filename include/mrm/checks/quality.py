@@ -21,9 +21,12 @@ NUMERIC_TYPES = ["float64", "float32", "int64", "int32", "int16", "int8", "Float
 if TYPE_CHECKING:
     import pandas as pd
 
-# GX's INFO lines (some from loggers with their own level) drown the task log
-for _name in ("great_expectations", "great_expectations.data_context.types.base"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
+
+def _quiet_gx() -> None:
+    """GX's INFO lines drown the task log; some of its loggers get their own level when GX is
+    imported, so this runs after the import."""
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @dataclass
@@ -117,6 +120,8 @@ def check_quality(current: pd.DataFrame, entry: ModelEntry, expected_rows: float
     """Validate the day with GX; return one metric per expectation plus volume against expectation."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    _quiet_gx()
 
     plan = build_suite(entry, expected_rows)
     try:
