@@ -1,6 +1,8 @@
 """``mrm_governance``, daily: validations overdue or due soon, approvals missing evidence, approved
 models with no recent monitoring run, missing owners, tier-1 models without a performance control,
-and scoring logs whose model_version differs from the inventory's. Thin: one call into mrm."""
+and scoring logs whose model_version differs from the inventory's; then the portfolio's notifications:
+tickets closed in Jira read back, unresolved REDs escalated, AMBER digests per owner, the portfolio
+summary, and delivery of everything still in the outbox. Thin: one call into mrm per task."""
 
 from __future__ import annotations
 
@@ -10,6 +12,11 @@ import pendulum
 from airflow.sdk import dag, task
 
 from mrm import settings
+
+
+def _day(context):
+    when = context.get("logical_date") or context["dag_run"].run_after
+    return pendulum.instance(when).in_timezone("UTC").date()
 
 
 @dag(
@@ -31,13 +38,17 @@ def mrm_governance():
         from mrm import pipeline
         from mrm.governance import run_governance
 
-        when = context.get("logical_date") or context["dag_run"].run_after
-        day = pendulum.instance(when).in_timezone("UTC").date()
         ti = context["ti"]
         trigger = f"airflow:{ti.dag_id}/{ti.run_id}/try{ti.try_number}"
-        return run_governance(day, trigger, pipeline.get_inventory(), pipeline.get_store())
+        return run_governance(_day(context), trigger, pipeline.get_inventory(), pipeline.get_store())
 
-    assess_inventory()
+    @task
+    def notify_portfolio(findings: list[dict], **context) -> dict:
+        from mrm import governance, pipeline
+
+        return governance.notify_portfolio(_day(context), pipeline.get_inventory(), pipeline.get_store())
+
+    notify_portfolio(assess_inventory())
 
 
 mrm_governance()

@@ -95,9 +95,15 @@ def build(entry: ModelEntry):
 
             return pipeline.tickets(pipeline.RunContext.from_dict(ctx))
 
+        @task
+        def deliver_notifications(ctx: dict, tickets: list[dict]) -> dict:
+            from mrm import pipeline
+
+            return pipeline.notify(pipeline.RunContext.from_dict(ctx))
+
         ctx = read_scoring_log()
         summary = record_results(ctx, data_quality(ctx), drift(ctx), performance(ctx))
-        open_tickets(ctx, summary)
+        deliver_notifications(ctx, open_tickets(ctx, summary))
 
     return monitor()
 

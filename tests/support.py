@@ -19,12 +19,23 @@ def clear_caches() -> None:
     pipeline._inventory.cache_clear()
 
 
-def local_inventory(folder: Path, data_uri: str, models: tuple[str, ...] | None = None) -> Path:
-    """Copy the example inventory, pointing its sources at ``data_uri`` instead of s3://mrm-demo."""
+def local_inventory(
+    folder: Path, data_uri: str, models: tuple[str, ...] | None = None, *, notifications: bool = False
+) -> Path:
+    """Copy the example inventory, pointing its sources at ``data_uri`` instead of s3://mrm-demo.
+    ``notifications``: keep the policy's routing to Jira, e-mail, Slack and SNS (the test must then
+    provide those peers); by default tickets stay in the built-in tracker only."""
+    import yaml
+
     folder.mkdir(parents=True, exist_ok=True)
     for src in sorted(INVENTORY.glob("*.yaml")):
         if models is None or src.stem in models:
-            (folder / src.name).write_text(src.read_text().replace("s3://mrm-demo", data_uri))
+            text = src.read_text().replace("s3://mrm-demo", data_uri)
+            if src.name == "_policy.yaml" and not notifications:
+                policy = yaml.safe_load(text)
+                policy.pop("notifications", None)
+                text = yaml.safe_dump(policy, sort_keys=False)
+            (folder / src.name).write_text(text)
     return folder
 
 

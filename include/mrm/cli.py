@@ -7,6 +7,12 @@
     mrm run --model ID --date YYYY-MM-DD [--inventory DIR]
     mrm history --model ID [--since DATE] [--until DATE] [--format table|csv|json] [--all-runs]
     mrm tickets [--model ID] [--status open|closed|all] [--format table|json]
+    mrm tickets show ID
+    mrm tickets close ID --reason TEXT [--by NAME]
+    mrm outbox [--status pending|delivered|cancelled|all] [--model ID] [--format table|json]
+    mrm outbox deliver [--model ID]
+    mrm outbox cancel ITEM --reason TEXT [--by NAME]
+    mrm notify daily --date YYYY-MM-DD
     mrm export [--since DATE] [--until DATE] --to URI [--format csv|json|parquet]
     mrm evidence-pack --model ID [--since DATE] [--until DATE] --out FILE.zip
     mrm baseline suggest --model ID [--inventory DIR]
@@ -117,6 +123,36 @@ def parser() -> argparse.ArgumentParser:
     tick.add_argument("--model", metavar="ID")
     tick.add_argument("--status", choices=["open", "closed", "all"], default="open")
     tick.add_argument("--format", choices=["table", "json"], default="table")
+    tick_sub = tick.add_subparsers(dest="action")
+    tshow = tick_sub.add_parser("show", help="one ticket with its events and deliveries")
+    tshow.add_argument("ticket", metavar="ID", help="e.g. MRM-12 or 12")
+    tclose = tick_sub.add_parser(
+        "close", help="close a ticket: a person's decision, recorded with who and why"
+    )
+    tclose.add_argument("ticket", metavar="ID", help="e.g. MRM-12 or 12")
+    tclose.add_argument("--reason", required=True, help="why it can be closed (kept in the history)")
+    tclose.add_argument("--by", default=None, help="who decided (default: the login name)")
+
+    obx = sub.add_parser("outbox", help="ticket events and alerts waiting for, or done with, delivery")
+    obx.add_argument("--status", choices=["pending", "delivered", "cancelled", "all"], default="pending")
+    obx.add_argument("--model", metavar="ID")
+    obx.add_argument("--format", choices=["table", "json"], default="table")
+    obx_sub = obx.add_subparsers(dest="action")
+    odeliver = obx_sub.add_parser("deliver", help="deliver what is pending now (e.g. after fixing a channel)")
+    odeliver.add_argument("--model", metavar="ID", dest="deliver_model")
+    ocancel = obx_sub.add_parser("cancel", help="drop a pending item that can never be delivered")
+    ocancel.add_argument("item", type=int, metavar="ITEM", help="the outbox id (see `mrm outbox`)")
+    ocancel.add_argument("--reason", required=True)
+    ocancel.add_argument("--by", default=None)
+
+    notify = sub.add_parser("notify", help="portfolio notifications").add_subparsers(
+        dest="action", required=True
+    )
+    daily = notify.add_parser(
+        "daily",
+        help="read back Jira, escalate, AMBER digests, portfolio summary, deliver (as mrm_governance)",
+    )
+    daily.add_argument("--date", type=_date, required=True)
 
     db = sub.add_parser("db", help="the metrics history's schema").add_subparsers(
         dest="action", required=True
@@ -265,6 +301,17 @@ def cmd_run(args) -> int:
     for t in result["tickets"]:
         print(f"  ticket {t['key']}: {t['action']}")
     print(f"  evidence: {result['evidence']['drift_report']['uri'].rsplit('/', 1)[0]}/")
+    sent = result["notifications"]
+    if sent["delivered"]:
+        print(f"  notifications delivered: {sent['delivered']}")
+    if sent["undelivered"]:
+        first = sent["undelivered"][0]
+        print(
+            f"mrm: {len(sent['undelivered'])} notification(s) undelivered, e.g. {first['channel']} "
+            f"{first['kind']}: {first['error']}; kept in the outbox (`mrm outbox`), retried on the next run",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -306,6 +353,90 @@ def cmd_tickets(args) -> int:
 
     rows = BuiltinTracker(pipeline.get_store()).tickets(args.model, args.status)
     print(_emit(rows, TICKET_COLUMNS, args.format))
+    return 0
+
+
+def _who(by: str | None) -> str:
+    import getpass
+
+    return by or getpass.getuser()
+
+
+def cmd_tickets_show(args) -> int:
+    from mrm import pipeline
+    from mrm.notify import outbox
+    from mrm.ticketing.builtin import parse_ticket_id
+
+    store = pipeline.get_store()
+    ticket_id = parse_ticket_id(args.ticket)
+    with store.engine.connect() as conn:
+        t = pipeline.notifier().tracker.ticket_in(conn, ticket_id)
+    print(f"{t['key']} {t['status'].upper()} {t['severity']} priority {t['priority'] or '-'}: {t['title']}")
+    span = f"{t['first_logical_date']}..{t['last_logical_date']}"
+    print(f"  owner {t['owner']}; {t['occurrences']} occurrence(s) {span}")
+    if t["status"] == "closed":
+        print(f"  closed {t['closed_at']:%Y-%m-%d %H:%M} by {t['closed_by']}: {t['closed_reason']}")
+    for e in pipeline.notifier().tracker.events(ticket_id):
+        print(f"  {e['logical_date']} {e['kind']:<18} {e['message'].splitlines()[0][:120]}")
+    for o in outbox.items(store, "all"):
+        if o["ticket_id"] == ticket_id:
+            ref = (o["receipt"] or {}).get("external_key", "")
+            print(f"  outbox #{o['id']} {o['channel']} {o['kind']}: {o['status']} {ref}".rstrip())
+    return 0
+
+
+def cmd_tickets_close(args) -> int:
+    from mrm import pipeline
+    from mrm.ticketing.builtin import parse_ticket_id
+
+    n = pipeline.notifier()
+    ticket = n.close(parse_ticket_id(args.ticket), _who(args.by), args.reason)
+    report = n.deliver(ticket["model_id"])
+    print(f"{ticket['key']} closed by {ticket['closed_by']}: {ticket['closed_reason']}")
+    if report.undelivered:
+        print(f"mrm: {report.message()}", file=sys.stderr)
+        return 1
+    return 0
+
+
+OUTBOX_COLUMNS = ["id", "status", "channel", "kind", "model_id", "ticket_id", "logical_date", "attempts",
+                  "last_error", "created_at", "delivered_at"]  # fmt: skip
+
+
+def cmd_outbox(args) -> int:
+    from mrm import pipeline
+    from mrm.notify import outbox
+
+    rows = outbox.items(pipeline.get_store(), args.status, args.model)
+    print(_emit(rows, OUTBOX_COLUMNS, args.format))
+    return 0
+
+
+def cmd_outbox_deliver(args) -> int:
+    from mrm import pipeline
+
+    report = pipeline.notifier().deliver(args.deliver_model or args.model)
+    print(f"delivered {len(report.delivered)}, undelivered {len(report.undelivered)}")
+    if report.undelivered:
+        print(f"mrm: {report.message()}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_outbox_cancel(args) -> int:
+    from mrm import pipeline
+    from mrm.notify import outbox
+
+    outbox.cancel(pipeline.get_store(), args.item, _who(args.by), args.reason)
+    print(f"outbox #{args.item} cancelled")
+    return 0
+
+
+def cmd_notify_daily(args) -> int:
+    from mrm import governance, pipeline
+
+    done = governance.notify_portfolio(args.date, pipeline.get_inventory(), pipeline.get_store())
+    print(", ".join(f"{k}: {v if not isinstance(v, list) else len(v)}" for k, v in done.items()))
     return 0
 
 
@@ -383,6 +514,12 @@ COMMANDS = {
     ("run", None): cmd_run,
     ("history", None): cmd_history,
     ("tickets", None): cmd_tickets,
+    ("tickets", "show"): cmd_tickets_show,
+    ("tickets", "close"): cmd_tickets_close,
+    ("outbox", None): cmd_outbox,
+    ("outbox", "deliver"): cmd_outbox_deliver,
+    ("outbox", "cancel"): cmd_outbox_cancel,
+    ("notify", "daily"): cmd_notify_daily,
     ("export", None): cmd_export,
     ("evidence-pack", None): cmd_evidence_pack,
     ("baseline", "suggest"): cmd_baseline_suggest,

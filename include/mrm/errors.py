@@ -40,3 +40,21 @@ class StoreError(MrmError):
 
 class RunNotFoundError(StoreError):
     """A run id that the history does not hold."""
+
+
+class ConfigError(MrmError):
+    """A setting or Airflow connection mrm needs is missing or malformed."""
+
+
+class DeliveryError(MrmError):
+    """A ticket sink or alert channel did not accept a delivery.
+
+    ``transient``: the peer may accept it later (5xx, 429, timeout, refused connection); the outbox
+    retries it with backoff. Otherwise a person must fix something first (a 4xx such as an unknown Jira
+    project); the outbox keeps it as failed until ``mrm outbox retry``. ``retry_after``: seconds the
+    peer asked us to wait (HTTP 429/503 Retry-After)."""
+
+    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None):
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after = retry_after

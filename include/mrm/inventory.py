@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, fi
 
 from mrm import metrics
 from mrm.errors import InventoryError
+from mrm.notify.config import ModelNotifications, Notifications
 
 RESERVED_COLUMNS = ("event_id", "event_ts", "model_id", "model_version", "score", "decision")
 Status = Literal["proposed", "in_validation", "approved", "suspended", "retired"]
@@ -231,6 +232,7 @@ class ModelEntry(_Strict):
     next_validation_due: date | None = None  # default: last validation (or approval) + 12/24/36 months
     # the monitoring plan
     monitoring: Monitoring | None = None
+    notifications: ModelNotifications | None = None  # overrides of the policy's routing
 
     @model_validator(mode="after")
     def _governance(self) -> ModelEntry:
@@ -353,6 +355,7 @@ class Policy(_Strict):
     tiers: dict[Literal[1, 2, 3], TierDefaults] = Field(default_factory=dict)
     model_risk_team: EmailStr = "model-risk@example.com"  # receives governance tickets
     governance: Governance = Field(default_factory=lambda: Governance())
+    notifications: Notifications = Field(default_factory=lambda: Notifications())
 
     def apply(self, raw: dict) -> dict:
         """The raw model mapping with its tier's defaults filled in (the file's own values win)."""

@@ -1,6 +1,6 @@
 """One monitoring run of one model for one logical date, step by step.
 
-    start -> quality + drift -> record -> tickets
+    start -> quality + drift + performance -> record -> tickets -> notify
 
 Each step takes and returns small JSON-able values (a run context, evidence references), so the same
 functions back the Airflow tasks (XCom carries the context, never frames) and ``mrm run``. A step that
@@ -21,14 +21,15 @@ from functools import lru_cache
 from typing import Any
 
 from mrm import settings
-from mrm.checks.results import MetricResult, control_key
+from mrm.checks.results import MetricResult
 from mrm.controls import AMBER, RED, Evaluated, escalate, evaluate, render_controls, worst
 from mrm.errors import InventoryError, MrmError
 from mrm.evidence import EvidenceWriter, fingerprint, write_shared
 from mrm.inventory import Inventory, ModelEntry, load_inventory
 from mrm.lineage import TIMING, lineage
+from mrm.notify.notifier import Notifier, undelivered_error
 from mrm.store import HistoryStore, RunRecord
-from mrm.ticketing import Breach, BuiltinTracker, TicketAction
+from mrm.ticketing import Breach
 
 log = logging.getLogger("mrm.pipeline")
 
@@ -132,9 +133,9 @@ def record_failure(entry: ModelEntry, day: date, reason: str, triggered_by: str,
         logical_date=day,
         message=f"monitoring could not run ({step}): {reason}",
     )
-    action = BuiltinTracker(store).file(breach)
+    action = notifier().on_failure(entry, breach)
     log.error(
-        "%s %s: run could not complete (%s): %s [ticket %s]", entry.model_id, day, step, reason, action.key
+        "%s %s: run could not complete (%s): %s [ticket %s]", entry.model_id, day, step, reason, action["key"]
     )
     return run_id
 
@@ -383,42 +384,28 @@ def summary(run: RunRecord, evaluated: list[Evaluated]) -> dict:
     }
 
 
+def notifier() -> Notifier:
+    return Notifier(get_store(), get_inventory())
+
+
 def tickets(ctx: RunContext) -> list[dict]:
-    """Open a ticket per RED control, or add an occurrence to the one already open."""
+    """Open a ticket per RED control or add an occurrence to the open one; note controls back to GREEN;
+    escalate tickets unresolved too long; queue their mirrors and alerts in the outbox (same transaction).
+    Tickets closed in Jira meanwhile are read back first, so a breach after that opens a new one."""
     entry = get_inventory().get(ctx.model_id)
-    store = get_store()
-    tracker = BuiltinTracker(store)
-    actions: list[TicketAction] = []
     with _guard(entry, ctx.day, ctx.triggered_by, "tickets"):
-        for row in store.metrics(run_id=ctx.run_id):
-            if row["status"] != RED:
-                continue
-            control = control_key(row["check"], row["metric"], row["column"], row["segment"])
-            actions.append(tracker.file(_breach(entry, ctx, row, control)))
-    return [asdict(a) for a in actions]
+        n = notifier()
+        n.sync_external(ctx.model_id)
+        return n.on_run(entry, ctx.run_id, ctx.day)
 
 
-def _breach(entry: ModelEntry, ctx: RunContext, row: dict, control: str) -> Breach:
-    message = (
-        f"{control} = {row['value']:.4g} on {ctx.logical_date} (amber {row['amber_threshold']:g}, "
-        f"red {row['red_threshold']:g}); run {ctx.run_id}. Next step: review the evidence report and "
-        "confirm whether the model is still fit for use."
-    )
-    return Breach(
-        model_id=entry.model_id,
-        owner=str(entry.owner),
-        control=control,
-        check=row["check"],
-        metric=row["metric"],
-        column=row["column"],
-        severity=RED,
-        value=row["value"],
-        amber=row["amber_threshold"],
-        red=row["red_threshold"],
-        run_id=ctx.run_id,
-        logical_date=ctx.day,
-        message=message,
-    )
+def notify(ctx: RunContext) -> dict:
+    """Deliver what the outbox holds for this model (this run's items and any left from earlier runs).
+    Raises DeliveryError if something stays undelivered: it is kept and retried on the next run."""
+    report = notifier().deliver(ctx.model_id)
+    if error := undelivered_error(report):
+        raise error
+    return {"delivered": len(report.delivered)}
 
 
 def run_model(model_id: str, day: date, triggered_by: str | None = None) -> dict:
@@ -427,4 +414,6 @@ def run_model(model_id: str, day: date, triggered_by: str | None = None) -> dict
     evidence = [quality(ctx), drift(ctx), performance(ctx)]
     result = record(ctx, *evidence)
     result["tickets"] = tickets(ctx)
+    report = notifier().deliver(model_id)
+    result["notifications"] = {"delivered": len(report.delivered), "undelivered": report.undelivered}
     return result

@@ -6,6 +6,7 @@ MRM_INVENTORY  folder with one YAML file per model; default ``include/inventory`
 MRM_EVIDENCE   URI where evidence files go (``file://...`` or ``s3://...``); default ``$MRM_HOME/evidence``
 MRM_TASK_RETRIES     Airflow retries per monitoring task; default 2
 MRM_RETENTION_DAYS   how long history records are kept at least; default seven years
+MRM_AIRFLOW_URL      base URL of the Airflow UI, for links in tickets and alerts (e.g. https://airflow.bank.example)
 """
 
 from __future__ import annotations
@@ -40,3 +41,9 @@ def task_retries() -> int:
 def retention_days() -> int:
     """MRM_RETENTION_DAYS: how long history records are kept at least (default seven years)."""
     return int(os.environ.get("MRM_RETENTION_DAYS", str(7 * 365 + 2)))
+
+
+def airflow_url() -> str | None:
+    """MRM_AIRFLOW_URL: the Airflow UI's base URL, used to link tickets and alerts to runs."""
+    url = os.environ.get("MRM_AIRFLOW_URL", "").strip().rstrip("/")
+    return url or None

@@ -9,7 +9,10 @@ import time
 from support import INVENTORY, REPO, local_inventory
 
 APPROVED = {"aml_alert", "card_fraud", "credit_line"}
-TASKS = ["read_scoring_log", "data_quality", "drift", "performance", "record_results", "open_tickets"]
+TASKS = [
+    "read_scoring_log", "data_quality", "drift", "performance", "record_results", "open_tickets",
+    "deliver_notifications",
+]  # fmt: skip
 
 
 def test_dagbag_has_no_import_errors(dagbag):
@@ -29,6 +32,7 @@ def test_dag_shape_and_schedule(dagbag):
     assert upstream["data_quality"] == upstream["drift"] == upstream["performance"] == {"read_scoring_log"}
     assert upstream["record_results"] == {"read_scoring_log", "data_quality", "drift", "performance"}
     assert upstream["open_tickets"] == {"read_scoring_log", "record_results"}
+    assert upstream["deliver_notifications"] == {"read_scoring_log", "open_tickets"}
     assert "fraud-models@example.com" in dag.doc_md
 
 

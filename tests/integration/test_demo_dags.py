@@ -1,5 +1,6 @@
 """The real DAGs, run by Airflow (dag.test) day after day against a moto S3 server holding the demo's
-scoring logs with injected incidents: exactly the incident days breach the documented controls."""
+scoring logs with injected incidents: exactly the incident days breach the documented controls, and
+every breach reaches the Jira stand-in, the SMTP server, the Slack stand-in and SNS exactly once."""
 
 from __future__ import annotations
 
@@ -36,8 +37,23 @@ def s3_demo(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def monitored(s3_demo, dagbag, tmp_path_factory):
-    """Run every (model, day) of DAYS through its DAG; return the DAG task states per run."""
+def peers(s3_demo, tmp_path_factory):
+    """Jira, SMTP, Slack stand-ins and SNS on the moto server, as the inventory's policy routes to."""
+    import os
+
+    from mrm.demo.peers import CONNECTIONS, start_peers
+
+    running = start_peers(tmp_path_factory.mktemp("peers"), {"fraud-models@example.com": "Fraud models"})
+    yield running
+    running.stop()
+    for name in CONNECTIONS:
+        os.environ.pop(name, None)
+
+
+@pytest.fixture(scope="module")
+def monitored(s3_demo, peers, dagbag, tmp_path_factory):
+    """Run every (model, day) of DAYS through its DAG; return the DAG task states per run. Jira fails
+    twice on the way: a 503 after it created an issue (the ambiguous case) and a 429 with Retry-After."""
     import os
 
     from support import clear_caches
@@ -48,6 +64,8 @@ def monitored(s3_demo, dagbag, tmp_path_factory):
     clear_caches()
     from mrm import local_airflow
 
+    peers.jira.inject(503, times=1, match="POST /rest/api/3/issue", apply_first=True)
+    peers.jira.inject(429, times=1, retry_after=1, match="/comment")
     states = {}
     for model_id, days in DAYS.items():
         dag = dagbag.get_dag(f"mrm_monitor__{model_id}")
@@ -157,3 +175,66 @@ def test_every_completed_run_left_its_metrics_and_evidence(monitored):
             assert hashlib.sha256(path.read_bytes()).hexdigest() == item["sha256"]
         assert run["triggered_by"].startswith(f"airflow:mrm_monitor__{run['model_id']}/")
         assert len(run["inventory_hash"]) == 64
+
+
+# -- notifications: every ticket event and alert delivered exactly once -------------------------------
+def _tickets():
+    from mrm.ticketing import BuiltinTracker
+
+    tracker = BuiltinTracker(_store())
+    return tracker, tracker.tickets(status="all")
+
+
+def test_the_outbox_is_empty_and_every_run_delivered_its_notifications(monitored):
+    from mrm.notify import outbox
+
+    assert outbox.items(_store(), "pending") == []
+    completed = [state for state in monitored.values() if state["_dag_run"] == "success"]
+    assert all(state["deliver_notifications"] == "success" for state in completed)
+    delivered = outbox.items(_store(), "delivered")
+    assert len({i["key"] for i in delivered}) == len(delivered) > 0
+
+
+def test_one_jira_issue_per_ticket_and_one_comment_per_later_event(monitored, peers):
+    tracker, tickets = _tickets()
+    issues = list(peers.jira.issues.values())
+    assert len(issues) == len(tickets)  # despite the 503 after a create: the retry found the issue
+    for t in tickets:
+        label = f"mrm-control-{hashlib.sha1(t['control'].encode()).hexdigest()[:12]}"
+        (issue,) = [i for i in issues if f"mrm-model-{t['model_id']}" in i["labels"] and label in i["labels"]]
+        later = [e for e in tracker.events(t["ticket_id"]) if e["kind"] != "opened"]
+        assert len(issue["comments"]) == len(later), t["key"]  # despite the 429: each comment once
+        assert issue["priority"] == t["priority"]
+    fraud = [i for i in issues if "mrm-model-card_fraud" in i["labels"]]
+    assert fraud and all(i["assignee"] == "fraud-models@example.com" for i in fraud)
+
+
+def test_red_alerts_reach_owner_and_model_risk_team_by_mail_slack_and_sns(monitored, peers):
+    _, tickets = _tickets()
+    new_incidents = {(t["model_id"], t["first_logical_date"]) for t in tickets}
+    mails = [(to, subject) for to, subject in peers.mails() if subject.startswith("[RED]")]
+    assert len(mails) == len(new_incidents)
+    for to, _ in mails:
+        assert "model-risk@example.com" in to
+    assert len([r for r in peers.slack.received if "[RED]" in json_text(r)]) == len(new_incidents)
+    assert len([m for m in peers.sns_messages() if m.get("Subject", "").startswith("[RED]")]) == len(
+        new_incidents
+    )
+
+
+def json_text(body: dict) -> str:
+    import json
+
+    return json.dumps(body)
+
+
+def test_a_ticket_unresolved_for_five_days_escalates_once(monitored, peers):
+    tracker, tickets = _tickets()
+    escalated = [t for t in tickets if t["escalated_at"] is not None]
+    assert escalated
+    for t in escalated:
+        (event,) = [e for e in tracker.events(t["ticket_id"]) if e["kind"] == "escalated"]
+        assert (event["logical_date"] - t["first_logical_date"]).days >= 5
+        assert t["priority"] in ("Highest", "High")  # one step up from the tier's RED priority
+    mails = [subject for _, subject in peers.mails() if subject.startswith("[ESCALATED]")]
+    assert len(mails) == len(escalated)

@@ -1,4 +1,5 @@
-"""Tables of the metrics history. Rows are only ever inserted, except a ticket's open/closed state."""
+"""Tables of the metrics history. Rows are only ever inserted, except a ticket's state (open/closed,
+priority) and an outbox item's delivery state."""
 
 from __future__ import annotations
 
@@ -86,6 +87,8 @@ tickets = Table(
     Column("closed_at", DateTime(timezone=True)),
     Column("closed_by", String(256)),
     Column("closed_reason", Text),
+    Column("priority", String(16)),  # Jira-style: Low | Medium | High | Highest (raised on escalation)
+    Column("escalated_at", DateTime(timezone=True)),  # when an unresolved RED ticket was escalated
     # at most one open ticket per model and control, even with concurrent writers
     Index(
         "ux_tickets_open",
@@ -104,7 +107,9 @@ ticket_events = Table(
     Column("ticket_id", Integer, ForeignKey("mrm_tickets.ticket_id"), nullable=False),
     Column("run_id", String(32), nullable=False),
     Column("logical_date", Date, nullable=False),
-    Column("kind", String(16), nullable=False),  # opened | occurrence
+    Column(
+        "kind", String(24), nullable=False
+    ),  # opened | occurrence | returned_to_green | escalated | closed
     Column("value", Float),
     Column("message", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -145,4 +150,27 @@ purges = Table(
     Column("counts", JSON, nullable=False),  # rows removed per table
     Column("keys", JSON, nullable=False),  # {table: [row keys]}: verify accepts exactly these as gone
     Column("chain_head", String(64), nullable=False),  # the chain's head hash when the purge ran
+)
+
+outbox = Table(
+    "mrm_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(128), nullable=False, unique=True),  # idempotency key: one per event and channel
+    Column("channel", String(16), nullable=False),  # jira | webhook | email | slack | sns
+    Column("kind", String(32), nullable=False),  # ticket.opened, alert.red, ... (mrm.notify.base)
+    Column("model_id", String(64)),  # None for portfolio messages
+    Column("ticket_id", Integer),  # ticket.* items: the built-in ticket they mirror
+    Column("logical_date", Date),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | cancelled
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("receipt", JSON),  # what the channel answered, e.g. {"external_key": "RISK-12"}
+    Column("cancelled_by", String(256)),
+    Column("cancelled_reason", Text),
+    Index("ix_outbox_pending", "status", "next_attempt_at"),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mrm.ticketing.base import Breach, TicketAction, TicketSink
+from mrm.ticketing.base import Breach, TicketAction
 from mrm.ticketing.builtin import BuiltinTracker
 
-__all__ = ["Breach", "BuiltinTracker", "TicketAction", "TicketSink"]
+__all__ = ["Breach", "BuiltinTracker", "TicketAction"]

@@ -15,7 +15,7 @@ from mrm.store import HistoryStore, migrate
 
 def test_a_new_history_is_created_by_migration(tmp_path):
     store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
-    assert migrate.current(store.engine) == migrate.head() == "0003"
+    assert migrate.current(store.engine) == migrate.head() == "0004"
     assert migrate.has_tables(store.engine)
 
 
@@ -26,21 +26,21 @@ def test_a_history_at_another_revision_is_refused_until_upgraded(tmp_path, monke
         db.execute("DROP TABLE mrm_alembic_version")
 
     with pytest.raises(
-        StoreError, match=r"none \(created before migrations\), this mrm needs 0003: run `mrm db upgrade`"
+        StoreError, match=r"none \(created before migrations\), this mrm needs 0004: run `mrm db upgrade`"
     ):
         HistoryStore(f"sqlite:///{path}")
 
     monkeypatch.setenv("MRM_DB_URL", f"sqlite:///{path}")
     assert main(["db", "upgrade"]) == 0
-    assert "schema revision none -> 0003" in capsys.readouterr().out
-    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0003"
+    assert "schema revision none -> 0004" in capsys.readouterr().out
+    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0004"
 
 
 def test_postgresql_history_is_migrated_with_its_triggers(pg_url):
     import sqlalchemy as sa
 
     store = HistoryStore(pg_url)
-    assert migrate.current(store.engine) == "0003"
+    assert migrate.current(store.engine) == "0004"
     with store.engine.connect() as conn:
         triggers = conn.execute(sa.text(
             "SELECT count(*) FROM pg_trigger WHERE tgname IN ('mrm_append_only', 'mrm_no_truncate')"
@@ -71,3 +71,46 @@ def test_the_auditor_views_show_current_runs_only(request, tmp_path, db):
         latest = conn.execute(sa.text("SELECT run_id, value, status FROM mrm_v_latest_status")).all()
         series = conn.execute(sa.text("SELECT count(*) FROM mrm_v_metric_series")).scalar()
     assert [tuple(r) for r in latest] == [("run1", 0.05, "GREEN")] and series == 1
+
+
+def test_a_0003_history_with_tickets_upgrades_to_0004_keeping_them(any_history, monkeypatch):
+    """Revision 0004 adds the outbox, a ticket's priority and escalation time, and (PostgreSQL) widens
+    the event kind behind the breach-trail view; existing tickets and events are kept."""
+    from datetime import date
+
+    import sqlalchemy as sa
+
+    from mrm.ticketing import Breach, BuiltinTracker
+
+    store = any_history
+    BuiltinTracker(store).file(
+        Breach("card_fraud", "o@example.com", "drift.psi[amount]", "drift", "psi", "amount", "RED", 0.3, 0.1,
+               0.25, "run-1", date(2026, 9, 1), "psi breached")
+    )  # fmt: skip
+    postgres = store.engine.dialect.name == "postgresql"
+    with store.engine.begin() as conn:  # back to what 0003 left
+        conn.exec_driver_sql("DROP TABLE mrm_outbox")
+        conn.exec_driver_sql("ALTER TABLE mrm_tickets DROP COLUMN priority")
+        conn.exec_driver_sql("ALTER TABLE mrm_tickets DROP COLUMN escalated_at")
+        if postgres:
+            conn.exec_driver_sql("DROP VIEW mrm_v_breach_trail")
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            conn.exec_driver_sql("ALTER TABLE mrm_ticket_events ALTER COLUMN kind TYPE varchar(16)")
+            conn.exec_driver_sql(
+                "CREATE VIEW mrm_v_breach_trail AS SELECT t.ticket_id, e.kind AS event FROM mrm_tickets t "
+                "JOIN mrm_ticket_events e ON e.ticket_id = t.ticket_id"
+            )
+        conn.exec_driver_sql("UPDATE mrm_alembic_version SET version_num = '0003'")
+    with pytest.raises(StoreError, match="is at schema revision 0003, this mrm needs 0004"):
+        HistoryStore(store.url)
+
+    monkeypatch.setenv("MRM_DB_URL", store.url)
+    assert main(["db", "upgrade"]) == 0
+    upgraded = HistoryStore(store.url)
+    columns = {c["name"] for c in sa.inspect(upgraded.engine).get_columns("mrm_tickets")}
+    assert {"priority", "escalated_at"} <= columns
+    assert "mrm_outbox" in sa.inspect(upgraded.engine).get_table_names()
+    with upgraded.engine.connect() as conn:
+        trail = conn.exec_driver_sql("SELECT event, control FROM mrm_v_breach_trail").all()
+    assert [tuple(r) for r in trail] == [("opened", "drift.psi[amount]")]
+    assert [t["control"] for t in BuiltinTracker(upgraded).tickets()] == ["drift.psi[amount]"]

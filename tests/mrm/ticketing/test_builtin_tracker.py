@@ -131,3 +131,67 @@ def test_a_backfilled_earlier_date_moves_the_first_date_back(tracker):
     [ticket] = tracker.tickets()
     assert ticket["last_logical_date"] == DAY
     assert ticket["first_logical_date"] == DAY - timedelta(days=5)
+
+
+# -- lifecycle: returned to green, escalation, closing by a person --------------------------------------
+def test_returned_to_green_is_noted_once_per_transition_and_the_ticket_stays_open(tracker, store):
+    opened = tracker.file(breach())
+    with store.engine.begin() as conn:
+        first = tracker.returned_to_green_in(
+            conn, opened.ticket_id, "run-2", DAY + timedelta(days=1), 0.02, "green"
+        )
+    with store.engine.begin() as conn:  # still GREEN the next day: nothing new
+        again = tracker.returned_to_green_in(
+            conn, opened.ticket_id, "run-3", DAY + timedelta(days=2), 0.01, "g"
+        )
+    tracker.file(breach(DAY + timedelta(days=3), "run-4"))  # RED again, then GREEN again: a new note
+    with store.engine.begin() as conn:
+        second = tracker.returned_to_green_in(
+            conn, opened.ticket_id, "run-5", DAY + timedelta(days=4), 0.0, "g"
+        )
+    assert first is not None and again is None and second is not None
+    kinds = [e["kind"] for e in tracker.events(opened.ticket_id)]
+    assert kinds == ["opened", "returned_to_green", "occurrence", "returned_to_green"]
+    assert tracker.tickets()[0]["status"] == "open"
+
+
+def test_escalation_raises_the_priority_once(tracker, store):
+    opened = tracker.file(breach(), tier=1)
+    assert tracker.tickets()[0]["priority"] == "High"
+    with store.engine.begin() as conn:
+        done = tracker.escalate_in(conn, opened.ticket_id, DAY + timedelta(days=6), "unresolved")
+    with store.engine.begin() as conn:
+        twice = tracker.escalate_in(conn, opened.ticket_id, DAY + timedelta(days=7), "unresolved")
+    assert done[1] == "Highest" and twice is None
+    ticket = tracker.tickets()[0]
+    assert ticket["priority"] == "Highest" and ticket["escalated_at"] is not None
+
+
+def test_closing_records_who_and_why_and_needs_a_reason(tracker, store):
+    from mrm.errors import MrmError
+    from mrm.ticketing.builtin import TicketNotFoundError
+
+    opened = tracker.file(breach())
+    with pytest.raises(MrmError, match="needs a reason"), store.engine.begin() as conn:
+        tracker.close_in(conn, opened.ticket_id, "alice", "  ", DAY)
+    with store.engine.begin() as conn:
+        tracker.close_in(conn, opened.ticket_id, "alice", "new market launched in NL; re-baselined", DAY)
+    ticket = tracker.tickets(status="all")[0]
+    assert (ticket["status"], ticket["closed_by"]) == ("closed", "alice")
+    assert ticket["closed_reason"] == "new market launched in NL; re-baselined"
+    assert tracker.events(opened.ticket_id)[-1]["kind"] == "closed"
+    with (
+        pytest.raises(TicketNotFoundError, match=f"{opened.key} is already closed"),
+        store.engine.begin() as conn,
+    ):
+        tracker.close_in(conn, opened.ticket_id, "bob", "again", DAY)
+    with pytest.raises(TicketNotFoundError, match="MRM-999999 does not exist"), store.engine.begin() as conn:
+        tracker.close_in(conn, 999999, "bob", "no such", DAY)
+
+
+def test_ticket_ids_are_parsed_from_key_or_number():
+    from mrm.ticketing.builtin import TicketNotFoundError, parse_ticket_id
+
+    assert parse_ticket_id("MRM-12") == parse_ticket_id("mrm-12") == parse_ticket_id("12") == 12
+    with pytest.raises(TicketNotFoundError, match="not a ticket id"):
+        parse_ticket_id("JIRA-12")

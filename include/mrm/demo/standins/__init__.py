@@ -1,0 +1,1 @@
+"""Local stand-ins of the services mrm delivers to, for the demo and the tests."""

@@ -1,0 +1,183 @@
+"""A local HTTP receiver on 127.0.0.1: a Slack incoming webhook, or a webhook-sink receiver.
+
+Without a secret it behaves like a Slack incoming webhook: it answers 200 "ok" to JSON with "text" or
+"blocks", and 400 "invalid_payload" / "invalid_blocks" like Slack does (it checks Slack's header
+and section length limits). With a secret it is a receiver of :class:`mrm.ticketing.webhook.WebhookSink`
+as its docstring asks: it verifies X-MRM-Signature (401 if wrong or stale) and de-duplicates on
+X-MRM-Delivery (a repeated delivery gets 200 and is not stored again).
+
+Accepted JSON bodies are kept in ``received`` and, when a file is given, appended to it as JSON lines.
+``inject()`` makes the next requests fail (503, 429 with Retry-After, or a hang past the client's
+timeout); with ``apply_first=True`` the request is stored before the fault is returned, the ambiguous
+case where the peer acted but the sender saw a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from mrm.ticketing.webhook import verify_signature
+
+HOST = "127.0.0.1"
+HANG_SECONDS = 30.0  # a "hang" fault holds the request this long, or until stop()
+SLACK_LIMITS = {"header": 150, "section": 3000}  # max characters of the block's text
+SLACK_MAX_BLOCKS = 50
+
+
+@dataclass(frozen=True)
+class _Fault:
+    status: int | str  # an HTTP status, or "hang"
+    retry_after: float | None
+    apply_first: bool
+    body: str
+
+
+def _slack_problem(doc: Any) -> str | None:
+    """Slack's error code for a message it would refuse, else None."""
+    if not isinstance(doc, dict) or not (doc.get("text") or doc.get("blocks")):
+        return "invalid_payload"
+    blocks = doc.get("blocks") or []
+    if not isinstance(blocks, list) or len(blocks) > SLACK_MAX_BLOCKS:
+        return "invalid_blocks"
+    for block in blocks:
+        limit = SLACK_LIMITS.get(block.get("type"))
+        if limit is not None and len((block.get("text") or {}).get("text", "")) > limit:
+            return "invalid_blocks"
+    return None
+
+
+class Receiver:
+    """``secret``: act as a webhook-sink receiver (else as a Slack webhook). ``log``: a JSON-lines
+    file that receives a copy of every stored body."""
+
+    def __init__(self, secret: str | None = None, log: Path | None = None):
+        self.secret = secret
+        self.log = log
+        self.received: list[dict[str, Any]] = []
+        self._deliveries: set[str] = set()
+        self._faults: list[_Fault] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the receiver is not started")
+        return f"http://{HOST}:{self._server.server_address[1]}"
+
+    def start(self) -> Receiver:
+        self._stopping.clear()
+        self._server = ThreadingHTTPServer((HOST, 0), _handler_class(self))
+        self._server.daemon_threads = True
+        poll = {"poll_interval": 0.05}  # so that stop() returns at once
+        threading.Thread(target=self._server.serve_forever, kwargs=poll, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # releases hanging requests
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Receiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def inject(
+        self,
+        status: int | str = 503,
+        times: int = 1,
+        retry_after: float | None = None,
+        apply_first: bool = False,
+        body: str | None = None,
+    ) -> None:
+        """The next ``times`` requests get ``status`` (e.g. 503, 429, 400) with ``body`` (default: the
+        status phrase) and a Retry-After header if given, or "hang": no answer until the client gives
+        up. ``apply_first``: store the request first, then fail (the peer acted, the sender cannot know)."""
+        if status != "hang" and not isinstance(status, int):
+            raise ValueError(f"inject() takes an HTTP status or 'hang', not {status!r}")
+        text = body if body is not None else ("" if status == "hang" else HTTPStatus(status).phrase)
+        with self._lock:
+            self._faults.extend([_Fault(status, retry_after, apply_first, text)] * times)
+
+    def _take_fault(self) -> _Fault | None:
+        with self._lock:
+            return self._faults.pop(0) if self._faults else None
+
+    def _check(self, headers: Any, raw: bytes) -> tuple[int, str, dict[str, Any] | None]:
+        """(status, answer, body to store or None) for one request, before any fault."""
+        if self.secret is not None:
+            timestamp, signature = headers.get("X-MRM-Timestamp"), headers.get("X-MRM-Signature")
+            if not verify_signature(self.secret, timestamp, raw, signature):
+                return 401, "bad or stale signature", None
+            if not headers.get("X-MRM-Delivery"):
+                return 400, "missing X-MRM-Delivery", None
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            return 400, "invalid_payload", None
+        problem = _slack_problem(doc) if self.secret is None else None
+        return (400, problem, None) if problem else (200, "ok", doc)
+
+    def _store(self, doc: dict[str, Any], delivery: str | None) -> None:
+        """Keep ``doc`` unless its ``delivery`` (webhook-sink mode) was stored before."""
+        with self._lock:
+            if delivery in self._deliveries:
+                return
+            if delivery is not None:
+                self._deliveries.add(delivery)
+            self.received.append(doc)
+            if self.log is not None:
+                with self.log.open("a") as fh:
+                    fh.write(json.dumps(doc, default=str) + "\n")
+
+
+def _handler_class(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            fault = receiver._take_fault()
+            if fault and not fault.apply_first:
+                return self._fail(fault)
+            status, answer, doc = receiver._check(self.headers, raw)
+            if doc is not None:
+                receiver._store(doc, self.headers.get("X-MRM-Delivery") if receiver.secret else None)
+            if fault:
+                return self._fail(fault)
+            self._answer(status, answer)
+
+        def _fail(self, fault: _Fault) -> None:
+            if fault.status == "hang":
+                receiver._stopping.wait(HANG_SECONDS)
+                self.close_connection = True
+                return
+            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            self._answer(int(fault.status), fault.body, headers)
+
+        def _answer(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
+            data = text.encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:  # the client gave up (timeout) before the answer
+                self.close_connection = True
+
+        def log_message(self, format: str, *args: Any) -> None:  # one stderr line per request otherwise
+            pass
+
+    return Handler

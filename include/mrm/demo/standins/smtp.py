@@ -1,0 +1,121 @@
+"""A local SMTP server (aiosmtpd) on 127.0.0.1: the mail relay of the demo and the tests.
+
+Every accepted message is kept in ``messages`` as an :class:`email.message.EmailMessage` carrying
+its envelope in ``X-MailFrom`` and ``X-RcptTo`` headers (aiosmtpd's convention), and appended to an
+mbox file when one is given (open it with any mail client, or ``mailbox.mbox``). ``reject()`` makes
+the next messages fail with a temporary (451) or permanent (550) reply, to exercise retries.
+
+    with SmtpStandIn(Path("demo.mbox")) as smtp:
+        ...  # send to 127.0.0.1:smtp.port
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from mailbox import mbox
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from mrm.demo.s3 import free_port
+
+HOST = "127.0.0.1"
+FAULT_REPLIES = {
+    451: "451 4.3.0 Temporary local problem, try again later (stand-in fault)",
+    550: "550 5.7.1 Message rejected by policy (stand-in fault)",
+}
+
+
+class _Handler:
+    """aiosmtpd handler: apply a pending fault, else keep the message."""
+
+    def __init__(self, stand_in: SmtpStandIn):
+        self.stand_in = stand_in
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        fault = self.stand_in._take_fault()
+        if fault:
+            return fault
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        message["X-MailFrom"] = envelope.mail_from
+        message["X-RcptTo"] = ", ".join(envelope.rcpt_tos)
+        self.stand_in._keep(message)
+        return "250 2.0.0 Message accepted for delivery"
+
+
+class SmtpStandIn:
+    """``mailbox``: an mbox file that receives a copy of every accepted message. ``credentials``:
+    (login, password) to require AUTH (without TLS, it is loopback only). ``port`` 0: a free one."""
+
+    def __init__(
+        self,
+        mailbox: Path | None = None,
+        *,
+        credentials: tuple[str, str] | None = None,
+        port: int = 0,
+    ):
+        self.mailbox = mailbox
+        self.credentials = credentials
+        self.port = port
+        self.messages: list[EmailMessage] = []
+        self._faults: list[str] = []
+        self._lock = threading.Lock()
+        self._controller: Controller | None = None
+
+    @property
+    def host(self) -> str:
+        return HOST
+
+    def start(self) -> SmtpStandIn:
+        # aiosmtpd checks it is up by connecting to its port, so port 0 must be resolved first
+        self.port = self.port or free_port()
+        logging.getLogger("mail.log").setLevel(logging.ERROR)  # INFO lines per session otherwise
+        auth = {"authenticator": self._authenticate, "auth_require_tls": False} if self.credentials else {}
+        self._controller = Controller(_Handler(self), hostname=HOST, port=self.port, **auth)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> SmtpStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reject(self, code: int = 451, times: int = 1) -> None:
+        """Answer the next ``times`` messages with ``code`` (451: try later, 550: permanent)."""
+        if code not in FAULT_REPLIES:
+            raise ValueError(f"reject() supports codes {sorted(FAULT_REPLIES)}, not {code}")
+        with self._lock:
+            self._faults.extend([FAULT_REPLIES[code]] * times)
+
+    def _take_fault(self) -> str | None:
+        with self._lock:
+            return self._faults.pop(0) if self._faults else None
+
+    def _keep(self, message: EmailMessage) -> None:
+        with self._lock:
+            self.messages.append(message)
+            if self.mailbox is not None:
+                box = mbox(self.mailbox)
+                try:
+                    box.add(message)
+                    box.flush()
+                finally:
+                    box.close()
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        expected = tuple(part.encode() for part in self.credentials or ("", ""))
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == expected
+        return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535 on failure

@@ -1,0 +1,113 @@
+"""Where tickets and alerts go: the ``notifications`` section of ``_policy.yaml`` (portfolio defaults)
+and of a model file (overrides). Only names of Airflow connections appear here, never credentials."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+ChannelName = Literal["email", "slack", "sns"]
+SinkName = Literal["jira", "webhook"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class JiraChannel(_Strict):
+    """Jira Cloud (REST API v3, ADF bodies, e-mail + API token) or Data Center (REST API v2, plain
+    text, personal access token as the connection's password)."""
+
+    connection: str = "mrm_jira"
+    flavor: Literal["cloud", "datacenter"] = "cloud"
+    project: str = "MRM"
+    issue_type: str = "Task"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+
+
+class WebhookChannel(_Strict):
+    """JSON POST signed with HMAC-SHA256; the connection's host is the URL, its password the secret."""
+
+    connection: str = "mrm_webhook"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+
+
+class EmailChannel(_Strict):
+    """SMTP (e.g. Amazon SES SMTP): the connection gives host, port, login, password; extra
+    {"starttls": true} or {"ssl": true}."""
+
+    connection: str = "mrm_smtp"
+    sender: EmailStr = "mrm@example.com"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+
+
+class SlackChannel(_Strict):
+    """Incoming webhook: the connection's host (or password) is the webhook URL."""
+
+    connection: str = "mrm_slack"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+
+
+class SnsChannel(_Strict):
+    """Amazon SNS through boto3's default credentials (AWS_ENDPOINT_URL honoured). A topic per
+    severity, or per model (``models`` wins over ``severities``)."""
+
+    severities: dict[Literal["RED", "AMBER", "INFO"], str] = Field(default_factory=dict)  # topic ARNs
+    models: dict[str, str] = Field(default_factory=dict)
+    region: str | None = None
+
+
+class Channels(_Strict):
+    jira: JiraChannel = JiraChannel()
+    webhook: WebhookChannel = WebhookChannel()
+    email: EmailChannel = EmailChannel()
+    slack: SlackChannel = SlackChannel()
+    sns: SnsChannel = SnsChannel()
+
+
+class Escalation(_Strict):
+    red_open_days: Annotated[int, Field(ge=1)] = 5  # an open RED ticket older than this escalates
+    alerts: list[ChannelName] = Field(default_factory=lambda: ["email"])  # to the model risk team
+
+
+class Retry(_Strict):
+    attempts: Annotated[int, Field(ge=1, le=10)] = 4  # per item within one delivery pass
+    backoff_seconds: Annotated[float, Field(ge=0)] = 1.0  # doubled after each failed attempt
+    max_wait_seconds: Annotated[float, Field(ge=0)] = 60.0  # a longer Retry-After waits for the next pass
+
+
+class Routing(_Strict):
+    """What goes where. The built-in tracker always records every ticket; ``tickets`` adds mirrors."""
+
+    tickets: list[SinkName] = Field(default_factory=list)
+    red_alerts: list[ChannelName] = Field(default_factory=list)  # owner + model risk team, at once
+    amber_digest: list[ChannelName] = Field(default_factory=list)  # one message per owner per day
+    portfolio_summary: list[ChannelName] = Field(default_factory=list)  # one per governance run
+    extra_recipients: list[EmailStr] = Field(default_factory=list)  # also receive this model's alerts
+
+
+class Notifications(Routing):
+    """``_policy.yaml`` ``notifications:``: the portfolio's routing, channel settings and rules."""
+
+    channels: Channels = Channels()
+    escalation: Escalation = Escalation()
+    retry: Retry = Retry()
+    trend_points: Annotated[int, Field(ge=1, le=60)] = 10  # values shown in a ticket's trend line
+
+
+class ModelNotifications(_Strict):
+    """A model file's ``notifications:``: each key given replaces the policy's."""
+
+    tickets: list[SinkName] | None = None
+    red_alerts: list[ChannelName] | None = None
+    amber_digest: list[ChannelName] | None = None
+    extra_recipients: list[EmailStr] | None = None
+
+
+def routing(policy: Notifications, model: ModelNotifications | None) -> Routing:
+    """The routing that applies to one model: the policy's, with the model file's keys replacing it."""
+    base = {k: getattr(policy, k) for k in Routing.model_fields}
+    if model is not None:
+        base.update({k: v for k, v in model.model_dump().items() if v is not None})
+    return Routing(**base)
