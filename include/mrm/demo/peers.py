@@ -70,18 +70,18 @@ class Peers:
         comments = sum(len(i["comments"]) for i in issues)
         subjects = [subject for _, subject in self.mails()]
         lines = [
-            f"  Jira stand-in ({self.jira.base_url}): {len(issues)} issues, {comments} comments "
+            f"  Jira stand-in ({self.jira.base_url}): {len(issues)} issue(s), {comments} comment(s) "
             f"-> {self.folder / 'jira-issues.json'}",
-            f"  e-mail (SMTP stand-in): {len(subjects)} messages "
-            f"({sum(s.startswith('[RED]') for s in subjects)} RED alerts, "
-            f"{sum(s.startswith('[AMBER]') for s in subjects)} AMBER digests, "
-            f"{sum(s.startswith('[ESCALATED]') for s in subjects)} escalations) -> {self.mailbox}",
-            f"  Slack stand-in: {len(self.slack.received)} messages -> {self.folder / 'slack.jsonl'}",
+            f"  e-mail (SMTP stand-in): {len(subjects)} message(s) "
+            f"({sum(s.startswith('[RED]') for s in subjects)} RED alert(s), "
+            f"{sum(s.startswith('[AMBER]') for s in subjects)} AMBER digest(s), "
+            f"{sum(s.startswith('[ESCALATED]') for s in subjects)} escalation(s)) -> {self.mailbox}",
+            f"  Slack stand-in: {len(self.slack.received)} message(s) -> {self.folder / 'slack.jsonl'}",
         ]
         sns_file = self.folder / "sns.jsonl"
         if sns_file.exists():
-            lines.append(f"  SNS topic {RED_TOPIC} (moto): {len(sns_file.read_text().splitlines())} messages "
-                         f"-> {sns_file}")  # fmt: skip
+            count = len(sns_file.read_text().splitlines())
+            lines.append(f"  SNS topic {RED_TOPIC} (moto): {count} message(s) -> {sns_file}")
         return lines
 
 
@@ -99,12 +99,13 @@ def _sns_topic() -> str | None:
     return queue
 
 
-def start_peers(folder: Path, people: dict[str, str]) -> Peers:
-    """``people``: e-mail -> display name of the Jira users (model owners) issues are assigned to."""
+def start_peers(folder: Path, people: dict[str, str], project: str = "RISK") -> Peers:
+    """``people``: e-mail -> display name of the Jira users (model owners) issues are assigned to;
+    ``project``: the Jira project key that exists (``_policy.yaml`` files tickets in RISK)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("mailbox.mbox", "slack.jsonl", "sns.jsonl", "jira-issues.json"):
         (folder / name).unlink(missing_ok=True)
-    jira = JiraStandIn("cloud", users=people)
+    jira = JiraStandIn("cloud", users=people, projects=(project,))
     jira_url = jira.start()
     smtp = SmtpStandIn(mailbox=folder / "mailbox.mbox").start()
     slack = Receiver(log=folder / "slack.jsonl").start()

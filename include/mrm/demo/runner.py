@@ -20,7 +20,7 @@ def prepare_home(home: Path) -> None:
         raise SystemExit(
             f"{home} exists and was not created by `mrm demo`; set MRM_HOME to another folder for the demo"
         )
-    for part in ("history.db", "history.db-wal", "history.db-shm", "evidence", "airflow"):
+    for part in ("history.db", "history.db-wal", "history.db-shm", "evidence", "airflow", "notifications"):
         target = home / part
         if target.is_dir():
             shutil.rmtree(target)
@@ -34,6 +34,7 @@ def run_demo(days: int = data.DAYS, models: tuple[str, ...] = data.MODELS, out=p
     home = settings.home()
     prepare_home(home)
     os.environ["MRM_TASK_RETRIES"] = "0"  # the demo shows failures once instead of retrying them
+    os.environ.setdefault("MRM_AIRFLOW_URL", "http://127.0.0.1:8080")  # `make airflow`: links in tickets
     from mrm import local_airflow
 
     local_airflow.configure(home / "airflow")
@@ -42,6 +43,13 @@ def run_demo(days: int = data.DAYS, models: tuple[str, ...] = data.MODELS, out=p
     t0 = time.monotonic()
     s3 = start_local_s3()
     out(f"S3 stand-in: moto server at {s3.endpoint} (bucket mrm-demo)")
+    from mrm.demo.peers import start_peers
+
+    peers = start_peers(home / "notifications", OWNERS)
+    out(
+        f"notification stand-ins: Jira {peers.jira.base_url}, SMTP {peers.smtp.host}:{peers.smtp.port}, "
+        f"Slack {peers.slack.url}, SNS topic on the moto server"
+    )
     files = data.write_demo_data("s3://mrm-demo", models, days)
     out(
         f"wrote {sum(files.values())} Parquet files: {data.REFERENCE_DAYS} reference days + {days} days "
@@ -67,10 +75,61 @@ def run_demo(days: int = data.DAYS, models: tuple[str, ...] = data.MODELS, out=p
         for line in governance_lines(models, days):
             out(line)
     finally:
+        peers.stop()
         s3.stop()
     out(f"\nfinished in {time.monotonic() - t0:.0f} s\n")
     out(report(models, days))
+    out(notifications_report(peers))
     return 0
+
+
+OWNERS = {  # the Jira users model owners map to (user search by e-mail)
+    "fraud-models@example.com": "Fraud models team",
+    "credit-risk-models@example.com": "Credit risk models team",
+    "fincrime-analytics@example.com": "Financial crime analytics",
+}
+
+
+def notifications_report(peers) -> str:
+    from mrm.notify import outbox
+
+    store = _store()
+    sent = outbox.items(store, "all")
+    by = defaultdict(int)
+    for item in sent:
+        by[(item["channel"], item["kind"], item["status"])] += 1
+    lines = ["=" * 100, "What reached people (outbox -> local stand-ins)", "=" * 100]
+    for (channel, kind, status), n in sorted(by.items()):
+        lines.append(f"  {channel:<8} {kind:<26} {status:<10} {n}")
+    lines += ["", *peers.report()]
+    jira = {i["receipt"]["external_key"] for i in sent if i["channel"] == "jira" and i["receipt"] and
+            i["receipt"].get("external_key")}  # fmt: skip
+    first = next(iter(sorted(peers.jira.issues.values(), key=lambda i: i["created"])), None)
+    if first:
+        lines += ["", f"  e.g. Jira {first['key']} ({len(jira)} issues linked to built-in tickets):",
+                  f"    {first['summary']}",
+                  *(f"    | {line}" for line in _plain(first["description"]).splitlines() if line.strip()),
+                  f"    + {len(first['comments'])} comment(s), priority {first['priority']}, "
+                  f"assignee {first['assignee']}"]  # fmt: skip
+    lines += [
+        "",
+        "  mrm tickets show MRM-1                                  # a ticket's events and deliveries",
+        "  mrm tickets close MRM-1 --reason '...'                  # a person's decision, mirrored to Jira",
+        "  mrm outbox --status all                                 # every delivery, attempts, errors",
+    ]
+    return "\n".join(lines)
+
+
+def _plain(description) -> str:
+    """Jira Cloud descriptions are Atlassian Document Format: the text of its paragraphs."""
+    if isinstance(description, str):
+        return description
+    out = []
+    for block in (description or {}).get("content", []):
+        out.append(
+            "".join(part.get("text", "") for part in block.get("content", []) if isinstance(part, dict))
+        )
+    return "\n".join(out)
 
 
 def _store():

@@ -20,6 +20,10 @@ def run_standalone(port: int = 8080) -> int:
     local_airflow.configure(home / "airflow")
     s3 = start_local_s3()
     data.write_demo_data("s3://mrm-demo")
+    from mrm.demo.peers import start_peers
+    from mrm.demo.runner import OWNERS
+
+    peers = start_peers(home / "notifications", OWNERS)  # before env: it sets AIRFLOW_CONN_MRM_*
     bindir = str(Path(sys.executable).parent)  # standalone starts its components as `airflow ...` from PATH
     env = {
         **os.environ,
@@ -29,8 +33,10 @@ def run_standalone(port: int = 8080) -> int:
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "MRM_AIRFLOW_URL": f"http://127.0.0.1:{port}",
     }
     print(f"S3 stand-in with the demo data at {s3.endpoint}; metrics history {settings.db_url()}")
+    print(f"tickets and alerts go to local stand-ins; what they receive is under {peers.folder}")
     print(f"Airflow UI: http://127.0.0.1:{port}/ (local login, no password). Ctrl-C stops everything.")
     airflow = Path(sys.executable).with_name("airflow")
     try:
@@ -38,4 +44,5 @@ def run_standalone(port: int = 8080) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        peers.stop()
         s3.stop()
