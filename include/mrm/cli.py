@@ -54,6 +54,9 @@ TICKET_COLUMNS = [
     "last_logical_date",
     "occurrences",
     "opened_at",
+    "priority",
+    "closed_by",
+    "closed_reason",
 ]
 
 

@@ -51,8 +51,9 @@ class DeliveryError(MrmError):
 
     ``transient``: the peer may accept it later (5xx, 429, timeout, refused connection); the outbox
     retries it with backoff. Otherwise a person must fix something first (a 4xx such as an unknown Jira
-    project); the outbox keeps it as failed until ``mrm outbox retry``. ``retry_after``: seconds the
-    peer asked us to wait (HTTP 429/503 Retry-After)."""
+    project): it is not retried within the pass, stays pending with its error (``mrm outbox``) and is
+    tried again on the next pass. ``retry_after``: seconds the peer asked us to wait (HTTP 429/503
+    Retry-After)."""
 
     def __init__(self, message: str, *, transient: bool, retry_after: float | None = None):
         super().__init__(message)

@@ -376,3 +376,25 @@ def test_a_broken_policy_file_is_reported_with_its_path_and_field(tmp_path, exam
     assert len(problems) == 1
     assert problems[0].startswith(f"{tmp_path / '_policy.yaml'}: tiers.1")
     assert "unknown metric 'psy'" in problems[0]
+
+
+def test_notification_routing_is_validated_and_merged_per_model(tmp_path, example_raw, write_yaml):
+    from mrm.inventory import load_inventory
+    from mrm.notify.config import routing
+
+    (tmp_path / "_policy.yaml").write_text("notifications:\n  red_alerts: [email, pager]\n")
+    write_yaml(tmp_path, "credit_line", example_raw())
+    _, problems = load_inventory(tmp_path, strict=False)
+    assert len(problems) == 1 and problems[0].startswith(
+        f"{tmp_path / '_policy.yaml'}: notifications.red_alerts"
+    )
+    assert "'email', 'slack' or 'sns'" in problems[0]
+
+    (tmp_path / "_policy.yaml").write_text(
+        "notifications:\n  tickets: [jira]\n  red_alerts: [email, slack]\n  amber_digest: [email]\n"
+    )
+    write_yaml(tmp_path, "credit_line", {**example_raw(), "notifications": {"red_alerts": ["sns"]}})
+    inventory, problems = load_inventory(tmp_path, strict=False)
+    assert problems == []
+    merged = routing(inventory.policy.notifications, inventory.get("credit_line").notifications)
+    assert (merged.tickets, merged.red_alerts, merged.amber_digest) == (["jira"], ["sns"], ["email"])

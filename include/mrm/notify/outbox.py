@@ -118,10 +118,15 @@ def deliver(
     """One delivery pass over the due pending items (of one model, or all). Items mirroring one ticket
     go in order: after one fails, the later ones of that ticket and channel wait for the next pass."""
     report = Report()
-    blocked: set[tuple[str, Any]] = set()
+    rows = pending(store, model_id, due_only=False)
+    now = datetime.now(UTC)
+    # an item put off by a long Retry-After still holds back the later items of its ticket
+    blocked: set[tuple[str, Any]] = {_lane(r) for r in rows if _aware(r["next_attempt_at"]) > now}
     channels: dict[str, Channel | DeliveryError] = {}
-    for row in pending(store, model_id):
-        lane = (row["channel"], row["ticket_id"] if row["ticket_id"] is not None else row["id"])
+    for row in rows:
+        if _aware(row["next_attempt_at"]) > now:
+            continue
+        lane = _lane(row)
         if lane in blocked:
             report.undelivered.append(_undelivered(row, "waiting for an earlier item of the same ticket"))
             continue
@@ -145,6 +150,11 @@ def deliver(
     if report.undelivered:
         log.warning("%s", report.message())
     return report
+
+
+def _lane(row: dict) -> tuple[str, Any]:
+    """Items of one ticket and channel go in order; any other item is its own lane."""
+    return row["channel"], row["ticket_id"] if row["ticket_id"] is not None else f"#{row['id']}"
 
 
 def _attempts(store: HistoryStore, row: dict, channel: Channel, retry: Retry, sleep) -> str | None:

@@ -83,15 +83,14 @@ def plain_text(body: Any) -> str:
 
 
 def _heading(item: Delivery) -> str:
-    """The first line of the comment for one ticket event."""
+    """The first line of the comment for one ticket event ("" when the event's text starts with its own:
+    occurrences and returns to green)."""
     p = item.payload
     day, severity = p.get("logical_date"), p.get("severity")
     if item.kind == TICKET_OPENED:
         return f"mrm opened ticket {p.get('ticket_key')} again for this control ({severity} on {day})."
-    if item.kind == TICKET_OCCURRENCE:
-        return f"Breached again on {day}: {severity}, value {p.get('value')}."
-    if item.kind == TICKET_GREEN:
-        return f"Back to GREEN on {day}. The ticket stays open until a person closes it in mrm."
+    if item.kind in (TICKET_OCCURRENCE, TICKET_GREEN):
+        return ""
     if item.kind == TICKET_ESCALATED:
         return f"Escalated to priority {p.get('priority')}: RED and unresolved for too long."
     return f"Closed in mrm by {p.get('closed_by')}: {p.get('reason')}"
@@ -258,7 +257,7 @@ class JiraSink:
         key, marker = issue["key"], f"{MARKER}{item.key}"
         if item.attempts > 0 and self._has_marker(issue, marker):
             return False
-        text = f"{_heading(item)}\n{item.payload.get('text') or ''}\n{marker}"
+        text = "\n".join(part for part in (_heading(item), item.payload.get("text") or "", marker) if part)
         self._call("POST", f"/issue/{key}/comment", f"comment on {key}", json={"body": self._body(text)})
         return True
 

@@ -124,8 +124,12 @@ def test_a_second_opened_event_comments_on_the_open_issue_instead_of_creating_on
 def test_occurrence_green_and_escalation_comment_on_the_open_issue(jira):
     sink = sink_for(jira)
     sink.deliver(event(key="evt-1"))
-    sink.deliver(event(TICKET_OCCURRENCE, "evt-2", logical_date="2026-09-11"))
-    sink.deliver(event(TICKET_GREEN, "evt-3", logical_date="2026-09-12"))
+    sink.deliver(
+        event(TICKET_OCCURRENCE, "evt-2", logical_date="2026-09-11", text="Breached again on 2026-09-11")
+    )
+    sink.deliver(
+        event(TICKET_GREEN, "evt-3", logical_date="2026-09-12", text="Returned to green on 2026-09-12")
+    )
     receipt = sink.deliver(event(TICKET_ESCALATED, "evt-4", priority="Highest"))
 
     assert receipt["action"] == "commented" and list(jira.issues) == ["MRM-1"]
@@ -137,7 +141,9 @@ def test_occurrence_green_and_escalation_comment_on_the_open_issue(jira):
         "mrm-event: evt-3",
         "mrm-event: evt-4",
     ]
-    assert "Breached again on 2026-09-11" in bodies[0] and "Back to GREEN on 2026-09-12" in bodies[1]
+    assert bodies[0].splitlines()[0] == "Breached again on 2026-09-11"  # the event's text, no extra heading
+    assert bodies[1].splitlines()[0] == "Returned to green on 2026-09-12"
+    assert bodies[2].splitlines()[0] == "Escalated to priority Highest: RED and unresolved for too long."
 
 
 def test_an_occurrence_without_an_open_issue_creates_one_so_nothing_is_lost(jira):

@@ -1,0 +1,263 @@
+"""`mrm tickets show|close`, `mrm outbox [deliver|cancel]` and `mrm notify daily` as a user runs them, with
+the example inventory routing to the Jira, SMTP and Slack stand-ins on loopback."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from support import local_inventory
+
+from mrm import pipeline
+from mrm.cli import OUTBOX_COLUMNS, main
+from mrm.demo.standins.jira import DEFAULT_LOGIN, DEFAULT_TOKEN, JiraStandIn
+from mrm.demo.standins.receiver import Receiver
+from mrm.demo.standins.smtp import SmtpStandIn
+from mrm.notify import outbox
+
+PROJECT = "RISK"
+OWNER = "fraud-models@example.com"
+CONTROL = "quality.null_rate[device_score]{country=NL}"  # RED on 2026-09-05 (demo day 5)
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def set_conn(monkeypatch, name: str, conn: dict) -> None:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{name}", json.dumps(conn))
+
+
+def start_jira(peers) -> None:
+    url = peers.jira.start()
+    conn = {"conn_type": "http", "host": url, "login": DEFAULT_LOGIN, "password": DEFAULT_TOKEN}
+    set_conn(peers.monkeypatch, "MRM_JIRA", conn)
+
+
+def start_slack(peers) -> None:
+    peers.slack.start()
+    set_conn(peers.monkeypatch, "MRM_SLACK", {"conn_type": "http", "host": peers.slack.url})
+
+
+@pytest.fixture
+def peers(tmp_path, monkeypatch, mrm_home, demo_files):
+    """Jira, SMTP and Slack stand-ins, and the example inventory routing to them (RED alerts without SNS)
+    as MRM_INVENTORY, with a fresh history."""
+    folder = local_inventory(tmp_path / "inventory", demo_files, notifications=True)
+    path = folder / "_policy.yaml"
+    policy = yaml.safe_load(path.read_text())
+    n = policy["notifications"]
+    n.update(
+        tickets=["jira"], red_alerts=["email", "slack"], amber_digest=["email"], portfolio_summary=["slack"]
+    )
+    n["channels"].pop("sns", None)
+    n["channels"]["jira"] = {
+        "connection": "mrm_jira",
+        "flavor": "cloud",
+        "project": PROJECT,
+        "timeout_seconds": 2,
+    }
+    n["retry"] = {"attempts": 2, "backoff_seconds": 0.01, "max_wait_seconds": 60}
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    monkeypatch.setenv("MRM_INVENTORY", str(folder))
+
+    running = SimpleNamespace(
+        jira=JiraStandIn("cloud", users={OWNER: "Fraud models"}, projects=(PROJECT,)),
+        smtp=SmtpStandIn().start(),
+        slack=Receiver(),
+        monkeypatch=monkeypatch,
+    )
+    start_jira(running)
+    start_slack(running)
+    set_conn(
+        monkeypatch, "MRM_SMTP", {"conn_type": "smtp", "host": running.smtp.host, "port": running.smtp.port}
+    )
+    yield running
+    for peer in (running.jira, running.smtp, running.slack):
+        peer.stop()
+
+
+def outbox_rows(capsys, *args: str) -> list[dict]:
+    code, out, err = run(capsys, "outbox", *args, "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert all(list(r) == OUTBOX_COLUMNS for r in rows)
+    return rows
+
+
+# -- mrm tickets close / show -------------------------------------------------------------------------
+def test_tickets_close_records_who_and_why_and_show_lists_events_and_deliveries(capsys, peers):
+    assert main(["run", "--model", "card_fraud", "--date", "2026-09-05"]) == 0
+    capsys.readouterr()
+
+    code, out, err = run(
+        capsys, "tickets", "close", "MRM-1", "--reason", "vendor fixed the NL feed", "--by", "alice"
+    )
+
+    assert (code, out, err) == (0, "MRM-1 closed by alice: vendor fixed the NL feed\n", "")
+    issue = peers.jira.issues["RISK-1"]
+    assert issue["status"] == "Done" and len(issue["comments"]) == 1
+    code, out, _ = run(capsys, "tickets", "--status", "closed", "--format", "json")
+    (ticket,) = json.loads(out)
+    assert (ticket["key"], ticket["status"]) == ("MRM-1", "closed")
+    assert run(capsys, "tickets") == (0, "(no rows)\n", "")  # open ones only
+
+    code, out, err = run(capsys, "tickets", "show", "MRM-1")
+
+    assert code == 0, err
+    today = datetime.now(UTC).date()
+    (metric,) = [
+        m
+        for m in pipeline.get_store().metrics("card_fraud")
+        if (m["metric"], m["column"], m["segment"]) == ("null_rate", "device_score", "country=NL")
+    ]
+    lines = out.splitlines()
+    assert lines[0] == f"MRM-1 CLOSED RED priority High: [RED] card_fraud: {CONTROL} breached on 2026-09-05"
+    assert lines[1] == f"  owner {OWNER}; 1 occurrence(s) 2026-09-05..2026-09-05"
+    assert lines[2].startswith(f"  closed {today:%Y-%m-%d} ") and lines[2].endswith(
+        " by alice: vendor fixed the NL feed"
+    )
+    opened = f"{CONTROL} = {metric['value']:.4g} on 2026-09-05 (amber 0.05, red 0.1); run {metric['run_id']}"
+    assert lines[3] == f"  2026-09-05 {'opened':<18} {opened[:120]}"  # the first 120 characters
+    assert lines[4] == f"  {today} closed             closed by alice: vendor fixed the NL feed"
+    assert lines[5:] == [
+        "  outbox #1 jira ticket.opened: delivered RISK-1",
+        "  outbox #4 jira ticket.closed: delivered RISK-1",
+    ]
+
+    code, out, err = run(capsys, "tickets", "close", "MRM-1", "--reason", "again")
+    assert (code, out, err) == (1, "", "mrm: error: ticket MRM-1 is already closed\n")
+
+
+def test_tickets_close_without_a_reason_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["tickets", "close", "MRM-1", "--by", "alice"])
+    assert exc.value.code == 2
+    assert "the following arguments are required: --reason" in capsys.readouterr().err
+
+
+def test_tickets_close_of_an_unknown_ticket_is_one_line(capsys, peers):
+    code, out, err = run(capsys, "tickets", "close", "MRM-99", "--reason", "done", "--by", "alice")
+    assert (code, out, err) == (1, "", "mrm: error: ticket MRM-99 does not exist (see `mrm tickets`)\n")
+    code, out, err = run(capsys, "tickets", "close", "twelve", "--reason", "done")
+    assert (code, out) == (1, "")
+    assert err == "mrm: error: 'twelve' is not a ticket id; use the number or key, e.g. 12 or MRM-12\n"
+
+
+# -- mrm outbox ---------------------------------------------------------------------------------------
+def test_outbox_lists_what_jira_did_not_take_and_deliver_sends_it_once_jira_is_back(capsys, peers):
+    peers.jira.stop()
+    code, out, err = run(capsys, "run", "--model", "card_fraud", "--date", "2026-09-05")
+
+    assert code == 1  # the run completed; a notification is still to be delivered
+    assert "  ticket MRM-1: opened" in out.splitlines() and "  notifications delivered: 2" in out.splitlines()
+    assert err.count("\n") == 1
+    assert err.startswith(
+        "mrm: 1 notification(s) undelivered, e.g. jira ticket.opened: Jira (connection mrm_jira) search the "
+        f"open issue of card_fraud {CONTROL}: cannot connect to http://127.0.0.1:"
+    )
+    assert err.endswith("; kept in the outbox (`mrm outbox`), retried on the next run\n")
+
+    (row,) = outbox_rows(capsys)
+    assert {
+        k: row[k] for k in ("id", "status", "channel", "kind", "model_id", "ticket_id", "logical_date")
+    } == {
+        "id": 1,
+        "status": "pending",
+        "channel": "jira",
+        "kind": "ticket.opened",
+        "model_id": "card_fraud",
+        "ticket_id": 1,
+        "logical_date": "2026-09-05",
+    }
+    assert row["attempts"] == 2 and row["last_error"].startswith("[transient] Jira (connection mrm_jira) ")
+    assert [(r["channel"], r["kind"]) for r in outbox_rows(capsys, "--status", "delivered")] == [
+        ("email", "alert.red"),
+        ("slack", "alert.red"),
+    ]
+    code, table, _ = run(capsys, "outbox")
+    header, *body = table.splitlines()
+    assert header.split() == OUTBOX_COLUMNS and len(body) == 1
+    assert body[0].split()[:7] == ["1", "pending", "jira", "ticket.opened", "card_fraud", "1", "2026-09-05"]
+
+    code, out, err = run(capsys, "outbox", "deliver")  # still down
+    assert (code, out) == (1, "delivered 0, undelivered 1\n")
+    assert err.startswith("mrm: 1 notification(s) undelivered, e.g. jira ticket.opened (outbox #1): ")
+
+    start_jira(peers)
+    code, out, err = run(capsys, "outbox", "deliver")
+
+    assert (code, out, err) == (0, "delivered 1, undelivered 0\n", "")
+    (issue,) = peers.jira.issues.values()
+    assert issue["key"] == "RISK-1" and issue["summary"].endswith(f"{CONTROL} breached on 2026-09-05")
+    assert run(capsys, "outbox") == (0, "(no rows)\n", "")
+    assert run(capsys, "outbox", "deliver") == (0, "delivered 0, undelivered 0\n", "")
+    assert len(peers.jira.issues) == 1 and len(peers.smtp.messages) == 1 and len(peers.slack.received) == 1
+
+
+def test_outbox_cancel_drops_a_pending_item_with_who_and_why(capsys, peers):
+    peers.jira.stop()
+    assert main(["run", "--model", "card_fraud", "--date", "2026-09-05"]) == 1
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["outbox", "cancel", "1"])
+    assert exc.value.code == 2 and "the following arguments are required: --reason" in capsys.readouterr().err
+
+    code, out, err = run(
+        capsys, "outbox", "cancel", "1", "--reason", "the Jira project was retired", "--by", "alice"
+    )
+
+    assert (code, out, err) == (0, "outbox #1 cancelled\n", "")
+    (cancelled,) = outbox.items(pipeline.get_store(), "cancelled")
+    assert (cancelled["id"], cancelled["cancelled_by"], cancelled["cancelled_reason"]) == (
+        1,
+        "alice",
+        "the Jira project was retired",
+    )
+    assert [r["id"] for r in outbox_rows(capsys, "--status", "cancelled")] == [1]
+    assert run(capsys, "outbox") == (0, "(no rows)\n", "")
+    code, out, err = run(capsys, "outbox", "cancel", "1", "--reason", "twice")
+    assert (code, out) == (1, "")
+    assert (
+        err == "mrm: error: outbox #1 is cancelled; only pending items can be cancelled (see `mrm outbox`)\n"
+    )
+    code, _, err = run(capsys, "outbox", "cancel", "2", "--reason", "sent already")
+    assert code == 1 and err.startswith("mrm: error: outbox #2 is delivered; ")
+
+    start_jira(peers)
+    assert run(capsys, "outbox", "deliver") == (0, "delivered 0, undelivered 0\n", "")
+    assert peers.jira.issues == {}  # the cancelled item was not sent
+
+
+# -- mrm notify daily ---------------------------------------------------------------------------------
+def test_notify_daily_prints_counts_and_delivers_once(capsys, peers):
+    assert main(["run", "--model", "aml_alert", "--date", "2026-09-12"]) == 0  # AMBER: an extra column
+    capsys.readouterr()
+    peers.slack.stop()
+
+    code, out, err = run(capsys, "notify", "daily", "--date", "2026-09-12")
+
+    assert (code, out) == (1, "")  # the summary could not reach Slack
+    assert err.count("\n") == 1
+    assert err.startswith("mrm: error: 1 notification(s) undelivered, e.g. slack alert.summary (outbox #")
+    assert [(m["To"], m["Subject"]) for m in peers.smtp.messages] == [
+        ("fincrime-analytics@example.com", "[AMBER] 1 finding on 2026-09-12 (aml_alert)")
+    ]
+
+    start_slack(peers)
+    code, out, err = run(capsys, "notify", "daily", "--date", "2026-09-12")
+
+    assert (code, out, err) == (0, "closed_in_jira: 0, queued: 0, escalated: 0, delivered: 1\n", "")
+    assert [doc["text"] for doc in peers.slack.received] == [
+        ":large_orange_circle: Model risk summary 2026-09-12: 1 AMBER, 2 NO RUN"
+    ]
+    assert len(peers.smtp.messages) == 1
+
+    code, out, err = run(capsys, "notify", "daily", "--date", "2026-09-13")
+    assert (code, out, err) == (0, "closed_in_jira: 0, queued: 1, escalated: 0, delivered: 1\n", "")
+    assert len(peers.slack.received) == 2 and len(peers.smtp.messages) == 1
