@@ -28,14 +28,28 @@ def _trigger(context) -> str:
 
 
 def model_card(entry: ModelEntry) -> str:
+    """The DAG's docs (shown in the Airflow UI): the model's inventory card."""
     m = entry.monitoring
+    a = entry.approval
     rows = "\n".join(f"| `{name}` | {c.amber:g} | {c.red:g} |" for name, c in sorted(m.controls.items()))
+    approval = (
+        f"{a.approver} on {a.date}"
+        + (f" ([validation report]({a.validation_report}))" if a.validation_report else "")
+        if a
+        else "none recorded"
+    )
+    conditions = "".join(f"\n  - {c}" for c in (a.conditions if a else []))
+    page = f"/model-risk/models/{entry.model_id}"
     return (
         f"### {entry.name} (`{entry.model_id}` v{entry.version})\n\n"
         f"{entry.description}\n\n"
-        f"- **Owner:** {entry.owner}\n- **Risk tier:** {entry.risk_tier}\n- **Status:** {entry.status}\n"
+        f"- **Owner:** {entry.owner} (validator {entry.validator})\n"
+        f"- **Risk tier:** {entry.risk_tier}: {entry.tier_rationale}\n"
+        f"- **Status:** {entry.status}; **approval:** {approval}{conditions}\n"
+        f"- **Next validation due:** {entry.validation_due or 'not set'}\n"
         f"- **Scoring log:** `{m.scoring_log}`\n"
-        f"- **Reference window:** {m.reference.start} .. {m.reference.end}\n\n"
+        f"- **Reference window:** {m.reference.start} .. {m.reference.end}\n"
+        f"- **Model Risk page:** [{page}]({page})\n\n"
         f"| control | amber | red |\n|---|---|---|\n{rows}\n"
     )
 

@@ -36,6 +36,17 @@ def test_dag_shape_and_schedule(dagbag):
     assert "fraud-models@example.com" in dag.doc_md
 
 
+def test_the_dag_docs_are_the_model_card(dagbag):
+    doc = dagbag.get_dag("mrm_monitor__card_fraud").doc_md
+    assert "- **Owner:** fraud-models@example.com (validator model-validation@example.com)" in doc
+    assert "- **Status:** approved; **approval:** head-of-model-risk@example.com on 2026-07-15" in doc
+    assert "[validation report](s3://mrm-demo/validation-reports/card_fraud-4.2.0.pdf)" in doc
+    assert "  - Monthly review of the decline rate by country" in doc
+    assert "- **Next validation due:** 2027-07-10" in doc  # tier 1: 12 months after the last validation
+    assert "[/model-risk/models/card_fraud](/model-risk/models/card_fraud)" in doc
+    assert "| `psi` | 0.1 | 0.25 |" in doc and "| `label_coverage` | 0.95 | 0.8 |" in doc
+
+
 def _parse(folder) -> subprocess.CompletedProcess:
     code = (
         "import time, sys; t=time.perf_counter();"

@@ -238,3 +238,26 @@ def test_a_ticket_unresolved_for_five_days_escalates_once(monitored, peers):
         assert t["priority"] in ("Highest", "High")  # one step up from the tier's RED priority
     mails = [subject for _, subject in peers.mails() if subject.startswith("[ESCALATED]")]
     assert len(mails) == len(escalated)
+
+
+def test_each_dag_run_has_a_note_summarising_its_outcome(monitored):
+    """The listener plugin (plugins/mrm_run_notes.py) sets the note when the run ends."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    from mrm.run_notes import note_for
+
+    with create_session() as session:
+        runs = session.query(DagRun).filter(DagRun.dag_id.like("mrm_monitor__%")).all()
+        notes = {
+            (r.dag_id.removeprefix("mrm_monitor__"), r.logical_date.date()): (r.run_id, r.note) for r in runs
+        }
+    for model_id, n in [(m, n) for m, days in DAYS.items() for n in days]:
+        run_id, note = notes[(model_id, data.day(n))]
+        assert note == note_for(_store(), f"mrm_monitor__{model_id}", run_id), (model_id, n)
+    assert notes[("card_fraud", data.day(8))][1].startswith("GREEN: ")
+    nl = notes[("card_fraud", data.day(5))][1]
+    assert nl.startswith("1 RED: null_rate(device_score){country=NL}=0.") and " > 0.1 — tickets MRM-" in nl
+    assert notes[("credit_line", data.day(33))][1].startswith(
+        "could not run: read scoring log: no scoring log partition for 2026-10-03"
+    )

@@ -1,0 +1,87 @@
+"""The note an Airflow DAG run of mrm gets, read from the metrics history (not from XCom), e.g.
+
+    2 RED: psi(amount)=0.31 > 0.25; null_rate(device_score)=0.28 > 0.1; 1 AMBER: volume_ratio=0.78 —
+    tickets MRM-12, MRM-13
+
+Set by the listener in ``plugins/mrm_run_notes.py`` when the run ends (scheduler side), so it works
+under any executor and in ``dag.test()``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from mrm.checks.results import control_key
+from mrm.store import HistoryStore, schema
+
+MAX_NOTE = 1000  # Airflow's limit on a DAG run note
+SHOWN = 4  # findings listed per status; the rest are counted
+
+
+def _finding(row: dict) -> str:
+    """``psi(amount)=0.31 > 0.25``: the value against the threshold it crossed."""
+    name = row["metric"] + (f"({row['column']})" if row["column"] else "")
+    name += f"{{{row['segment']}}}" if row["segment"] else ""
+    amber, red = row["amber_threshold"], row["red_threshold"]
+    value = "n/a" if row["value"] is None else f"{row['value']:.3g}"
+    limit = red if row["status"] == "RED" else amber
+    if limit is None:
+        return f"{name}={value}"
+    lower_is_worse = amber is not None and red is not None and red < amber
+    return f"{name}={value} {'<' if lower_is_worse else '>'} {limit:g}"
+
+
+def latest_run(store: HistoryStore, dag_id: str, run_id: str) -> dict | None:
+    """The history's run written by this Airflow DAG run (its last try)."""
+    t = schema.runs
+    q = (
+        select(t)
+        .where(t.c.triggered_by.like(f"airflow:{dag_id}/{run_id}/%"))
+        .order_by(t.c.finished_at.desc())
+        .limit(1)
+    )
+    with store.engine.connect() as conn:
+        row = conn.execute(q).mappings().first()
+    return dict(row) if row else None
+
+
+def note_for(store: HistoryStore, dag_id: str, run_id: str) -> str | None:
+    run = latest_run(store, dag_id, run_id)
+    if run is None:
+        return None
+    tickets = _open_tickets(store, run["model_id"])
+    if run["status"] == "failed":
+        key = tickets.get("run.could_not_run")
+        return _cut(f"could not run: {run['reason']}" + (f" — ticket {key}" if key else ""))
+    rows = store.metrics(run_id=run["run_id"])
+    parts = []
+    for status in ("RED", "AMBER"):
+        found = [r for r in rows if r["status"] == status]
+        if found:
+            shown = "; ".join(_finding(r) for r in found[:SHOWN])
+            more = f"; and {len(found) - SHOWN} more" if len(found) > SHOWN else ""
+            parts.append(f"{len(found)} {status}: {shown}{more}")
+    keys = sorted(
+        {tickets[k] for k in (control_key(r["check"], r["metric"], r["column"], r["segment"]) for r in rows
+                              if r["status"] == "RED") if k in tickets},
+        key=lambda k: int(k.split("-")[1]),
+    )  # fmt: skip
+    if not parts:
+        waiting = sum(r["status"] == "INSUFFICIENT_DATA" for r in rows)
+        checked = sum(r["status"] == "GREEN" for r in rows)
+        text = f"GREEN: {checked} controls within thresholds"
+        if waiting:
+            text += f"; {waiting} waiting for data (e.g. labels not yet mature)"
+        return _cut(text)
+    return _cut("; ".join(parts) + (f" — tickets {', '.join(keys)}" if keys else ""))
+
+
+def _open_tickets(store: HistoryStore, model_id: str) -> dict[str, str]:
+    t = schema.tickets
+    q = select(t.c.ticket_id, t.c.control).where(t.c.model_id == model_id, t.c.status == "open")
+    with store.engine.connect() as conn:
+        return {r.control: f"MRM-{r.ticket_id}" for r in conn.execute(q)}
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 1] + "…"
