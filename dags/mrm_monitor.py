@@ -62,7 +62,7 @@ def build(entry: ModelEntry):
         dag_id=f"{PREFIX}{model_id}",
         schedule="@daily",
         start_date=pendulum.datetime(start.year, start.month, start.day, tz="UTC"),
-        catchup=True,
+        catchup=settings.catchup(),
         max_active_runs=4,
         doc_md=model_card(entry),
         tags=["mrm", f"tier-{entry.risk_tier}", model_id],

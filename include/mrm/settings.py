@@ -6,6 +6,7 @@ MRM_INVENTORY  folder with one YAML file per model; default ``include/inventory`
 MRM_EVIDENCE   URI where evidence files go (``file://...`` or ``s3://...``); default ``$MRM_HOME/evidence``
 MRM_TASK_RETRIES     Airflow retries per monitoring task; default 2
 MRM_RETENTION_DAYS   how long history records are kept at least; default seven years
+MRM_CATCHUP          "false": monitoring DAGs do not backfill from the model's start_date; default true
 MRM_AIRFLOW_URL      base URL of the Airflow UI, for links in tickets and alerts (e.g. https://airflow.bank.example)
 """
 
@@ -47,3 +48,8 @@ def airflow_url() -> str | None:
     """MRM_AIRFLOW_URL: the Airflow UI's base URL, used to link tickets and alerts to runs."""
     url = os.environ.get("MRM_AIRFLOW_URL", "").strip().rstrip("/")
     return url or None
+
+
+def catchup() -> bool:
+    """MRM_CATCHUP: whether a monitoring DAG backfills every day since the model's start_date."""
+    return os.environ.get("MRM_CATCHUP", "true").strip().lower() not in ("false", "0", "no")

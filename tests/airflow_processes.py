@@ -1,0 +1,105 @@
+"""Start a real, multi-process Airflow on 127.0.0.1 for tests (``airflow standalone``: scheduler,
+dag-processor, triggerer, api-server and LocalExecutor task subprocesses), talk to it through the REST
+API, and stop every process it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Standalone:
+    def __init__(self, home: Path, env: dict[str, str]):
+        self.home = home
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        bindir = str(Path(sys.executable).parent)
+        self.env = {
+            **os.environ,
+            "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "AIRFLOW_HOME": str(home / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow' / 'airflow.db'}",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__BASE_URL": self.base,
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            **env,
+        }
+        self.log = home / "standalone.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 180) -> Standalone:
+        (self.home / "airflow").mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("airflow")), "standalone"],
+            env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        self.wait(self._up, timeout, "the api-server to answer")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)  # standalone and every component it started
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self.proc = None
+
+    def _up(self) -> bool:
+        try:
+            return requests.get(f"{self.base}/api/v2/monitor/health", timeout=10).ok
+        except requests.ConnectionError:
+            return False
+
+    def api(self, method: str, path: str, **kw) -> dict:
+        resp = requests.request(method, f"{self.base}/api/v2{path}", timeout=30, **kw)
+        resp.raise_for_status()
+        return resp.json() if resp.content else {}
+
+    def wait(self, ready, timeout: float, what: str, every: float = 2.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"airflow standalone exited ({self.proc.returncode}); see {self.log}")
+            try:
+                value = ready()
+            except requests.RequestException:
+                value = None
+            if value:
+                return value
+            time.sleep(every)
+        raise TimeoutError(f"waited {timeout:g} s for {what}; see {self.log}")
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict:
+        return self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+
+    def finished(self, dag_id: str, run_id: str, timeout: float = 300) -> dict:
+        def done():
+            run = self.dag_run(dag_id, run_id)
+            return run if run["state"] in ("success", "failed") else None
+
+        return self.wait(done, timeout, f"{dag_id} {run_id} to finish")
