@@ -1,0 +1,208 @@
+"""The Model Risk page as a FastAPI app. ``create_app(dependencies=...)`` builds it: the Airflow plugin
+passes Airflow's login check (see :mod:`mrm.ui.airflow_mount`); tests build it bare.
+
+    /                       portfolio (?tier= &status= &owner= &rag= &sort=; ?format=csv)
+    /models/{model_id}      one model (?days=N; ?format=csv&table=latest|psi|runs|tickets|controls|metrics)
+    /breaches               open tickets across the portfolio (?format=csv)
+    /evidence/...           evidence files a run recorded, and Evidently's shared library
+    /dags/{dag_id}          the DAG page's link: redirects to the model the DAG monitors
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from mrm.errors import MrmError, StoreError
+from mrm.inventory import Inventory
+from mrm.store import HistoryStore
+from mrm.ui import breaches, evidence, model, portfolio, queries
+from mrm.ui.html import Table, e, link, page
+
+MONITOR_DAG_PREFIX = "mrm_monitor__"  # dags/mrm_monitor.py: one DAG per model, mrm_monitor__<model_id>
+GOVERNANCE_DAG = "mrm_governance"
+MAX_DAYS = 3660
+ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="#667085" '
+    'stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M12 3l8 3v6c0 5-3.5 8-8 9'
+    '-4.5-1-8-4-8-9V6z"/><path d="M8 12l3 3 5-6"/></svg>'
+)
+
+
+class HttpProblem(MrmError):
+    """A page that cannot be shown; ``status`` is the HTTP status, the message says why."""
+
+    def __init__(self, status: int, title: str, message: str):
+        super().__init__(message)
+        self.status, self.title = status, title
+
+
+def _default_store() -> HistoryStore:
+    from mrm.pipeline import get_store
+
+    return get_store()
+
+
+def _default_inventory() -> Inventory:
+    from mrm.pipeline import get_inventory
+
+    return get_inventory()
+
+
+def _default_evidence_uri() -> str:
+    from mrm import settings
+
+    return settings.evidence_uri()
+
+
+def _base(request: Request) -> str:
+    """Where this app is mounted (``/model-risk`` in Airflow; ``""`` when served on its own)."""
+    return request.scope.get("root_path", "").rstrip("/")
+
+
+def _ui_root(request: Request) -> str:
+    """The Airflow UI's root: the parent of this app's mount point."""
+    return _base(request).rsplit("/", 1)[0] if _base(request) else ""
+
+
+def _csv(table: Table) -> Response:
+    filename = f"mrm-{table.name}-{date.today().isoformat()}.csv"  # noqa: DTZ011 - a file name only
+    return Response(
+        table.csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _problem_page(request: Request, exc: HttpProblem) -> HTMLResponse:
+    base = _base(request)
+    content = f"<h1>{e(exc.title)}</h1><p>{e(str(exc))}</p><p>{link(base + '/', '← Portfolio')}</p>"
+    return HTMLResponse(page(exc.title, content, base), status_code=exc.status)
+
+
+def create_app(
+    dependencies: Sequence[Any] = (),
+    *,
+    store: Callable[[], HistoryStore] = _default_store,
+    inventory: Callable[[], Inventory] = _default_inventory,
+    evidence_uri: Callable[[], str] = _default_evidence_uri,
+) -> FastAPI:
+    """The app. ``dependencies`` apply to every route (Airflow: ``Depends(requires_authenticated())``);
+    ``store``, ``inventory`` and ``evidence_uri`` are read per request (defaults: mrm's settings)."""
+    app = FastAPI(
+        title="Model Risk", dependencies=list(dependencies), docs_url=None, redoc_url=None, openapi_url=None
+    )
+
+    @app.exception_handler(HttpProblem)
+    async def _problem(request: Request, exc: HttpProblem) -> HTMLResponse:
+        return _problem_page(request, exc)
+
+    @app.exception_handler(MrmError)
+    async def _mrm_error(request: Request, exc: MrmError) -> HTMLResponse:
+        status = 503 if isinstance(exc, StoreError) else 500
+        return _problem_page(request, HttpProblem(status, "The history cannot be read", str(exc)))
+
+    @app.get("/", response_class=HTMLResponse)
+    def portfolio_page(
+        request: Request, tier: str = "", status: str = "", owner: str = "", rag: str = "",
+        sort: str = "worst", format: str = "html",
+    ) -> Response:  # fmt: skip
+        engine = store().engine
+        all_rows = portfolio.rows(
+            inventory(), queries.latest_runs(engine), queries.open_ticket_counts(engine)
+        )
+        view = portfolio.View(tier, status, owner, rag, sort)
+        try:
+            chosen = view.apply(all_rows)
+        except portfolio.BadRequest as exc:
+            raise HttpProblem(400, "Unknown sort order", str(exc)) from None
+        if format == "csv":
+            return _csv(portfolio.table(chosen, _base(request), view))
+        body = portfolio.body(all_rows, chosen, _base(request), view)
+        return HTMLResponse(page("Portfolio", body, _base(request), "portfolio"))
+
+    @app.get("/models/{model_id}", response_class=HTMLResponse)
+    def model_page(
+        request: Request, model_id: str, days: int = model.DEFAULT_DAYS, format: str = "html", table: str = ""
+    ) -> Response:
+        if not 1 <= days <= MAX_DAYS:
+            raise HttpProblem(
+                400, "Window out of range", f"days must be between 1 and {MAX_DAYS}, got {days}"
+            )
+        data = _model_data(store().engine, inventory(), model_id, days)
+        if format == "csv":
+            tables = model.tables(data, _base(request), _ui_root(request))
+            if table not in tables:
+                valid = ", ".join(model.TABLES)
+                raise HttpProblem(400, "Unknown table", f"table must be one of {valid}, got '{table}'")
+            return _csv(tables[table])
+        body = model.body(data, _base(request), _ui_root(request), days)
+        return HTMLResponse(page(model_id, body, _base(request)))
+
+    @app.get("/breaches", response_class=HTMLResponse)
+    def breaches_page(request: Request, format: str = "html") -> Response:
+        engine = store().engine
+        chosen = breaches.rows(queries.tickets(engine), inventory())
+        if format == "csv":
+            return _csv(breaches.table(chosen, _base(request)))
+        body = breaches.body(chosen, queries.undelivered(engine), _base(request))
+        return HTMLResponse(page("Breaches & tickets", body, _base(request), "breaches"))
+
+    @app.get("/evidence/_lib/{name}")
+    def shared_library(name: str) -> Response:
+        return _file(lambda: evidence.shared_library(evidence_uri(), name))
+
+    @app.get("/evidence/{model_id}/{day}/{run_id}/{name}")
+    def evidence_file(model_id: str, day: str, run_id: str, name: str) -> Response:
+        return _file(lambda: evidence.recorded(store().engine, model_id, day, run_id, name))
+
+    @app.get("/dags/{dag_id}")
+    def dag_link(request: Request, dag_id: str) -> Response:
+        base = _base(request)
+        if dag_id.startswith(MONITOR_DAG_PREFIX):
+            model_id = quote(dag_id.removeprefix(MONITOR_DAG_PREFIX), safe="")
+            return RedirectResponse(f"{base}/models/{model_id}", status_code=303)
+        if dag_id == GOVERNANCE_DAG:
+            return RedirectResponse(f"{base}/", status_code=303)
+        raise HttpProblem(
+            404, "Not a model monitoring DAG", f"DAG '{dag_id}' does not monitor a model of mrm"
+        )
+
+    @app.get("/icon.svg")
+    def icon() -> Response:
+        return Response(ICON, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=86400"})
+
+    return app
+
+
+def _file(read: Callable[[], evidence.EvidenceFile]) -> Response:
+    try:
+        found = read()
+    except evidence.EvidenceNotFound as exc:
+        raise HttpProblem(404, "Evidence not found", str(exc)) from None
+    except evidence.EvidenceChanged as exc:
+        raise HttpProblem(409, "Evidence changed", str(exc)) from None
+    return Response(found.data, media_type=found.content_type, headers=found.headers())
+
+
+def _model_data(engine, inv: Inventory, model_id: str, days: int) -> model.ModelData:
+    entry = inv.entries.get(model_id)
+    last = queries.last_logical_date(engine, model_id)
+    if entry is None and last is None:
+        known = ", ".join(sorted(inv.entries)) or "none"
+        raise HttpProblem(
+            404,
+            "Unknown model",
+            f"Model '{model_id}' is not in the inventory (models: {known}) nor in the history.",
+        )
+    tickets = queries.tickets(engine, model_id, open_only=False)
+    if last is None:
+        return model.ModelData(model_id, entry, [], [], tickets, None, None)
+    since = last - timedelta(days=days - 1)
+    rows, runs = queries.metrics(engine, model_id, since), queries.runs(engine, model_id, since)
+    return model.ModelData(model_id, entry, rows, runs, tickets, since, last)
