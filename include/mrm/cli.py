@@ -19,7 +19,7 @@
     mrm audit verify
     mrm db upgrade
     mrm purge --before DATE
-    mrm demo [--days N]
+    mrm demo [--days N] [--load-to URI]
     mrm airflow [--port N]
 
 Exit codes: 0 done (a run with breaches is done), 1 could not do it (one line on stderr), 2 usage.
@@ -184,6 +184,9 @@ def parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="monitor 3 example models for 60 days through real Airflow DAGs")
     demo.add_argument("--days", type=int, default=60)
+    demo.add_argument(
+        "--load-to", metavar="URI", help="only write the demo data under URI (e.g. s3://mrm-demo) and exit"
+    )
 
     af = sub.add_parser("airflow", help="airflow standalone on this repo's DAGs and the demo's history")
     af.add_argument("--port", type=int, default=8080)
@@ -498,6 +501,11 @@ def cmd_baseline_suggest(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    if args.load_to:
+        from mrm.demo.data import load_to
+
+        print(load_to(args.load_to, days=args.days))
+        return 0
     from mrm.demo.runner import run_demo
 
     return run_demo(days=args.days)

@@ -383,3 +383,17 @@ def write_demo_data(
             count += 1
         written[model_id] = count
     return written
+
+
+def load_to(base_uri: str, days: int = DAYS) -> str:
+    """``mrm demo --load-to URI`` (docker-compose's one-shot): the demo data under ``base_uri``, creating
+    the S3 bucket first if it does not exist. Returns a one-line summary."""
+    if base_uri.startswith("s3://"):
+        import boto3
+
+        s3 = boto3.client("s3")
+        bucket = base_uri.removeprefix("s3://").split("/", 1)[0]
+        if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+            s3.create_bucket(Bucket=bucket)
+    files = write_demo_data(base_uri, MODELS, days)
+    return f"wrote {sum(files.values())} files under {base_uri} for {', '.join(MODELS)}"
