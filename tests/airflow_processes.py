@@ -103,3 +103,62 @@ class Standalone:
             return run if run["state"] in ("success", "failed") else None
 
         return self.wait(done, timeout, f"{dag_id} {run_id} to finish")
+
+
+class CeleryCluster(Standalone):
+    """Airflow as separate processes on 127.0.0.1, as a production deployment runs it: api-server,
+    scheduler, dag-processor and one Celery worker, with CeleryExecutor on Redis (broker) and PostgreSQL
+    (metadata database and Celery result backend)."""
+
+    COMPONENTS = (["api-server", "--host", "127.0.0.1"], ["scheduler"], ["dag-processor"],
+                  ["celery", "worker", "--concurrency", "2"])  # fmt: skip
+
+    def __init__(self, home: Path, env: dict[str, str], metadata_url: str, redis_url: str):
+        super().__init__(home, env)
+        self.env.update(
+            {
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
+                # psycopg 3 serves async too; else Airflow derives an asyncpg URL (not installed)
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata_url,
+                "AIRFLOW__CELERY__BROKER_URL": redis_url,
+                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url,
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base}/execution/",
+                "AIRFLOW__API_AUTH__JWT_SECRET": "mrm-test-cluster-secret",
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+            }
+        )
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, timeout: float = 240) -> CeleryCluster:
+        (self.home / "airflow").mkdir(parents=True, exist_ok=True)
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        migrate = subprocess.run([airflow, "db", "migrate"], env=self.env, capture_output=True, text=True)
+        if migrate.returncode != 0:
+            raise RuntimeError(f"airflow db migrate failed: {migrate.stderr[-2000:]}")
+        for args in self.COMPONENTS:
+            if args[0] == "api-server":
+                args = [*args, "--port", str(self.port)]
+            log = (self.home / f"{args[0]}-{args[1] if len(args) > 1 else ''}.log").open("w")
+            self.procs.append(
+                subprocess.Popen([airflow, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+            )  # fmt: skip
+        self.proc = self.procs[0]
+        self.wait(self._up, timeout, "the api-server to answer")
+        return self
+
+    def alive(self) -> list[str]:
+        return [" ".join(p.args[1:3]) for p in self.procs if p.poll() is None]
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(10)
+        self.procs, self.proc = [], None
