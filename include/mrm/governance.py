@@ -97,9 +97,9 @@ def _model_version(entry: ModelEntry, day: date) -> list[Evaluated]:
     if not entry.monitored:
         return []
     from mrm.errors import NoDataError
-    from mrm.sources.parquet import PartitionedParquet
+    from mrm.sources.scoring import ScoringLog
 
-    source = PartitionedParquet(entry.monitoring.scoring_log)
+    source = ScoringLog(entry)
     problem = None
     for back in range(3):  # the latest readable day of the last three
         try:

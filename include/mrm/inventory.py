@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, fi
 from mrm import metrics
 from mrm.errors import InventoryError
 from mrm.notify.config import ModelNotifications, Notifications
+from mrm.sources.athena import AthenaSourceConfig
+from mrm.sources.sagemaker_capture import CaptureSourceConfig
 
 RESERVED_COLUMNS = ("event_id", "event_ts", "model_id", "model_version", "score", "decision")
 Status = Literal["proposed", "in_validation", "approved", "suspended", "retired"]
@@ -135,10 +137,23 @@ class Persistence(_Strict):
     amber_runs_to_red: Annotated[int, Field(ge=2)] | None = 3  # None: AMBER never escalates
 
 
+class AthenaScoringLog(_Strict):
+    """``scoring_log: {athena: {table: ..., query: scoring_log.sql, connection: mrm_athena}}``"""
+
+    athena: AthenaSourceConfig
+
+
+class CaptureScoringLog(_Strict):
+    """``scoring_log: {sagemaker_capture: {uri: s3://.../<endpoint>/<variant>/, input_format: csv, ...}}``"""
+
+    sagemaker_capture: CaptureSourceConfig
+
+
 class Monitoring(_Strict):
     enabled: bool = True
     start_date: date
-    scoring_log: Annotated[str, Field(pattern=r"^(s3|file)://.+")]
+    # day-partitioned Parquet under a URI, an Athena query, or SageMaker Model Monitor data capture
+    scoring_log: Annotated[str, Field(pattern=r"^(s3|file)://.+")] | AthenaScoringLog | CaptureScoringLog
     labels: Annotated[str, Field(pattern=r"^(s3|file)://.+")] | None = None
     reference: Window
     features: Annotated[list[Feature], Field(min_length=1)]

@@ -156,7 +156,7 @@ def _guard(entry: ModelEntry, day: date, triggered_by: str, step: str) -> Iterat
 def start(model_id: str, day: date, triggered_by: str | None = None) -> RunContext:
     """Locate and validate the day's scoring log; return the context the other steps share."""
     from mrm.sources.contract import conform
-    from mrm.sources.parquet import PartitionedParquet
+    from mrm.sources.scoring import ScoringLog
 
     entry = get_inventory().get(model_id)
     if not entry.monitored:
@@ -164,9 +164,9 @@ def start(model_id: str, day: date, triggered_by: str | None = None) -> RunConte
         raise InventoryError([f"model '{model_id}' {why}; only approved models with monitoring enabled run"])
     trigger = triggered_by or cli_trigger()
     with _guard(entry, day, trigger, "read scoring log"):
-        source = PartitionedParquet(entry.monitoring.scoring_log)
+        source = ScoringLog(entry)
         data = source.read_day(day)
-        conform(data.frame, entry, f"scoring log {source.partition_uri(day)}")
+        conform(data.frame, entry, source.describe(day))
     return RunContext(
         run_id=uuid.uuid4().hex,
         model_id=model_id,
@@ -181,19 +181,20 @@ def start(model_id: str, day: date, triggered_by: str | None = None) -> RunConte
 
 def _current(ctx: RunContext, entry: ModelEntry):
     from mrm.sources.contract import conform
-    from mrm.sources.parquet import read_files
+    from mrm.sources.scoring import ScoringLog
 
-    return conform(read_files(ctx.input_files), entry, f"scoring log of {ctx.logical_date}")
+    frame = ScoringLog(entry).read_files(ctx.input_files, ctx.day)
+    return conform(frame, entry, f"scoring log of {ctx.logical_date}")
 
 
 @lru_cache(maxsize=16)
 def _reference(model_id: str, inventory_hash: str, uri: str, start: date, end: date):
     """The reference window's rows, read once per process (key includes the inventory hash)."""
     from mrm.sources.contract import conform, required_columns
-    from mrm.sources.parquet import PartitionedParquet
+    from mrm.sources.scoring import ScoringLog
 
     entry = get_inventory().get(model_id)
-    data = PartitionedParquet(uri, what="reference scoring log").read_days(entry.monitoring.reference.days())
+    data = ScoringLog(entry, what="reference scoring log").read_days(entry.monitoring.reference.days())
     frame = conform(data.frame, entry, f"reference window {start}..{end} of {uri}")
     info = {
         "window": [start.isoformat(), end.isoformat()],
@@ -210,7 +211,9 @@ def _reference(model_id: str, inventory_hash: str, uri: str, start: date, end: d
 
 def reference(entry: ModelEntry):
     ref = entry.monitoring.reference
-    return _reference(entry.model_id, entry.fingerprint(), entry.monitoring.scoring_log, ref.start, ref.end)
+    from mrm.sources.scoring import ScoringLog
+
+    return _reference(entry.model_id, entry.fingerprint(), ScoringLog(entry).cache_key, ref.start, ref.end)
 
 
 def _check_step(
@@ -296,7 +299,7 @@ def performance(ctx: RunContext) -> dict:
     from mrm.checks.performance import check_performance, cohort_window, labelled
     from mrm.errors import NoDataError
     from mrm.sources.contract import conform
-    from mrm.sources.parquet import PartitionedParquet
+    from mrm.sources.scoring import ScoringLog
 
     def compute(entry: ModelEntry):
         perf = entry.monitoring.performance
@@ -306,7 +309,7 @@ def performance(ctx: RunContext) -> dict:
         days = [start + timedelta(days=i) for i in range(perf.cohort_days)]
         note: dict = {}
         try:
-            data = PartitionedParquet(entry.monitoring.scoring_log).read_days(days, skip_unreadable=True)
+            data = ScoringLog(entry).read_days(days, skip_unreadable=True)
             scored = conform(data.frame, entry, f"scoring log of the cohort {start}..{end}")
             note = {
                 "cohort_missing_days": [d.isoformat() for d in data.missing_days],
