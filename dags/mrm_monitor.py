@@ -57,6 +57,11 @@ def model_card(entry: ModelEntry) -> str:
 def build(entry: ModelEntry):
     model_id = entry.model_id
     start = entry.monitoring.start_date
+    # tasks that may query Athena share a pool sized to the workgroup's concurrency (MRM_ATHENA_POOL)
+    athena = not isinstance(entry.monitoring.scoring_log, str) and getattr(
+        entry.monitoring.scoring_log, "athena", None
+    )
+    reads_pool = (settings.athena_pool() if athena else None) or "default_pool"
 
     @dag(
         dag_id=f"{PREFIX}{model_id}",
@@ -73,25 +78,25 @@ def build(entry: ModelEntry):
         },
     )
     def monitor():
-        @task
+        @task(pool=reads_pool)
         def read_scoring_log(**context) -> dict:
             from mrm import pipeline
 
             return pipeline.start(model_id, _logical_date(context), _trigger(context)).to_dict()
 
-        @task
+        @task(pool=reads_pool)
         def data_quality(ctx: dict) -> dict:
             from mrm import pipeline
 
             return pipeline.quality(pipeline.RunContext.from_dict(ctx))
 
-        @task
+        @task(pool=reads_pool)
         def drift(ctx: dict) -> dict:
             from mrm import pipeline
 
             return pipeline.drift(pipeline.RunContext.from_dict(ctx))
 
-        @task
+        @task(pool=reads_pool)
         def performance(ctx: dict) -> dict:
             from mrm import pipeline
 

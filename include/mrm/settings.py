@@ -7,6 +7,7 @@ MRM_EVIDENCE   URI where evidence files go (``file://...`` or ``s3://...``); def
 MRM_TASK_RETRIES     Airflow retries per monitoring task; default 2
 MRM_RETENTION_DAYS   how long history records are kept at least; default seven years
 MRM_CATCHUP          "false": monitoring DAGs do not backfill from the model's start_date; default true
+MRM_ATHENA_POOL      Airflow pool for the tasks of models whose scoring log is an Athena query (unset: none)
 MRM_AIRFLOW_URL      base URL of the Airflow UI, for links in tickets and alerts (e.g. https://airflow.bank.example)
 """
 
@@ -53,3 +54,8 @@ def airflow_url() -> str | None:
 def catchup() -> bool:
     """MRM_CATCHUP: whether a monitoring DAG backfills every day since the model's start_date."""
     return os.environ.get("MRM_CATCHUP", "true").strip().lower() not in ("false", "0", "no")
+
+
+def athena_pool() -> str | None:
+    """MRM_ATHENA_POOL: the Airflow pool that bounds concurrent Athena queries (create it first)."""
+    return os.environ.get("MRM_ATHENA_POOL", "").strip() or None

@@ -98,3 +98,25 @@ def test_dag_file_imports_no_heavy_libraries_and_parses_fast():
     assert out[0] == "[]", f"heavy modules imported while parsing: {out[0]}"
     # parse time itself is measured (printed), not asserted: see bench/ for figures
     print(f"parse {float(out[1]):.3f} s, process {time.perf_counter() - t0:.1f} s")
+
+
+def test_tasks_of_an_athena_sourced_model_share_the_athena_pool(tmp_path, monkeypatch):
+    import yaml
+    from airflow.dag_processing.dagbag import DagBag
+
+    folder = local_inventory(tmp_path / "inventory", "file:///nowhere", ("card_fraud", "aml_alert"))
+    raw = yaml.safe_load((folder / "card_fraud.yaml").read_text())
+    raw["monitoring"]["scoring_log"] = {
+        "athena": {"table": "card_fraud_scoring_log", "query": "scoring_log.sql"}
+    }
+    (folder / "card_fraud.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("MRM_INVENTORY", str(folder))
+    monkeypatch.setenv("MRM_ATHENA_POOL", "athena")
+
+    bag = DagBag(dag_folder=str(REPO / "dags" / "mrm_monitor.py"))
+
+    assert bag.import_errors == {}
+    pools = {t.task_id: t.pool for t in bag.get_dag("mrm_monitor__card_fraud").tasks}
+    assert {pools[t] for t in ("read_scoring_log", "data_quality", "drift", "performance")} == {"athena"}
+    assert pools["record_results"] == pools["open_tickets"] == "default_pool"
+    assert {t.pool for t in bag.get_dag("mrm_monitor__aml_alert").tasks} == {"default_pool"}  # Parquet
