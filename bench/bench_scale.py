@@ -1,0 +1,442 @@
+"""Benchmark at scale: the aggregate-first engine against the naive stack, on days of 1M and 5M rows
+(20M with --big) of 36 columns (f00-f29 numeric, c0-c4 categorical with 4/12/50/200/1000 values, the
+score; plus event_id, event_ts, decision) against a reference of the same size.
+
+    .venv/bin/python bench/bench_scale.py [--rows 1000000 5000000] [--big] [--no-naive]
+
+Every measurement runs in a fresh process (its peak RSS is that process's VmHWM):
+
+- floor: read the day's Parquet to Arrow and one np.histogram pass over each numeric column;
+- profile: the reference profile computed from the reference files and cached (once per reference);
+- aggregate: one monitoring run: load the cached profile, stream the day (DQ and drift counts), every
+  quality and drift metric, the Evidently HTML report and the GX validation on the reservoir sample,
+  results and evidence written as files;
+- naive: the whole day and reference as pandas frames through GX (the model's suite) and Evidently
+  ``DataDriftPreset()`` with its HTML; skipped (and estimated) where the smallest size's peak RSS, scaled
+  by rows, exceeds 40% of this machine's memory. The floor is skipped and estimated the same way.
+
+Prints a table and merges the figures into bench/results.json under "scale" (other keys are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DAY = date(2026, 9, 1)
+REFERENCE_DAY = date(2026, 8, 31)
+CATEGORIES = (4, 12, 50, 200, 1000)
+CHUNK = 1_000_000  # rows generated and written per row group
+
+
+# -- data -------------------------------------------------------------------------------------------------
+def _chunk(rows: int, start: int, rng, shifted: bool, day: date):
+    """One row group: numeric shapes cycle normal / lognormal / discrete / zero-inflated / uniform /
+    Student-t(3); the current day shifts f00, f01, f06, c1 and the score."""
+    import numpy as np
+    import pyarrow as pa
+
+    cols: dict[str, object] = {}
+    ids = np.char.add("evt-", np.char.zfill((np.arange(rows) + start).astype(str), 12))
+    cols["event_id"] = pa.array(ids)
+    base = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 10**9
+    cols["event_ts"] = pa.array(base + rng.integers(0, 86_400 * 10**9, rows), pa.timestamp("ns", tz="UTC"))
+    for i in range(30):
+        shift = 0.3 if shifted and i in (0, 1, 6) else 0.0
+        kind = i % 6
+        if kind == 0:
+            x = rng.normal(shift, 1.0, rows)
+        elif kind == 1:
+            x = np.exp(rng.normal(shift, 1.0, rows)) * 50
+        elif kind == 2:
+            x = np.round(rng.normal(shift, 1.0, rows) * 3)
+        elif kind == 3:
+            x = np.where(rng.random(rows) < 0.6, 0.0, np.exp(rng.normal(3 + shift, 1.0, rows)))
+        elif kind == 4:
+            x = rng.uniform(0, 100, rows)
+        else:
+            x = rng.standard_t(3, rows) + shift
+        if i % 5 == 4:
+            x[rng.random(rows) < 0.01] = np.nan
+        cols[f"f{i:02d}"] = pa.array(x, from_pandas=True)
+    for j, k in enumerate(CATEGORIES):
+        weights = 1.0 / np.arange(1, k + 1) ** (0.8 if shifted and j == 1 else 1.0)
+        values = np.array([f"c{j}_{m:04d}" for m in range(k)])
+        cols[f"c{j}"] = pa.array(values[rng.choice(k, rows, p=weights / weights.sum())]).dictionary_encode()
+    score = rng.beta(2.0, 5.0 - (0.5 if shifted else 0.0), rows)
+    cols["score"] = pa.array(score)
+    decision = np.where(score >= 0.7, "decline", np.where(score >= 0.3, "review", "approve"))
+    cols["decision"] = pa.array(decision).dictionary_encode()
+    return pa.table(cols)
+
+
+def generate(folder: Path, rows: int, seed: int, shifted: bool, day: date) -> Path:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    path = folder / f"dt={day.isoformat()}" / "part-0.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    writer = None
+    for start in range(0, rows, CHUNK):
+        table = _chunk(min(CHUNK, rows - start), start, rng, shifted, day)
+        writer = writer or pq.ParquetWriter(path, table.schema)
+        writer.write_table(table, row_group_size=256 * 1024)
+    writer.close()
+    return path
+
+
+def inventory_entry(data_uri: str, methods: bool) -> dict:
+    numeric_methods = {"drift_methods": ["ks", "wasserstein"]} if methods else {}
+    numeric = [{"name": f"f{i:02d}", "type": "numeric", **numeric_methods} for i in range(30)]
+    for f in numeric[4::6]:
+        f.update(min=0, max=95)  # the uniform(0, 100) columns: 5% out of range
+    categorical = [
+        {"name": f"c{j}", "type": "categorical", "categories": [f"c{j}_{m:04d}" for m in range(k - 1)],
+         **({"drift_methods": ["chisquare", "jensenshannon"]} if methods else {})}
+        for j, k in enumerate(CATEGORIES)
+    ]  # fmt: skip
+    return {
+        "model_id": "scale_bench",
+        "name": "Scale benchmark model",
+        "version": "1.0.0",
+        "purpose": "A synthetic payments model for the scale benchmark.",
+        "business_line": "Benchmark",
+        "model_type": "gradient-boosted trees",
+        "owner": "bench-owner@example.com",
+        "developer": "bench-dev@example.com",
+        "validator": "bench-validator@example.com",
+        "risk_tier": 2,
+        "tier_rationale": "Synthetic benchmark model; no customers affected.",
+        "status": "approved",
+        "approval": {"approver": "bench-approver@example.com", "date": "2026-07-01"},
+        "monitoring": {
+            "start_date": DAY.isoformat(),
+            "scoring_log": data_uri,
+            "reference": {"start": REFERENCE_DAY.isoformat(), "end": REFERENCE_DAY.isoformat()},
+            "features": numeric + categorical,
+        },
+    }
+
+
+# -- measurements (each in its own process) ---------------------------------------------------------------
+def _entry(work: Path):
+    from mrm.inventory import ModelEntry
+
+    return ModelEntry.model_validate(json.loads((work / "entry.json").read_text()))
+
+
+def _peak_mb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def measure_floor(work: Path) -> dict:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    t = time.perf_counter()
+    table = pq.read_table(_day_file(work, DAY))
+    for name in table.schema.names:
+        if name.startswith("f") or name == "score":
+            values = table.column(name).to_numpy()
+            np.histogram(values[~np.isnan(values)], bins=10)
+    return {"wall_seconds": time.perf_counter() - t}
+
+
+def _day_file(work: Path, day: date) -> Path:
+    return work / "data" / f"dt={day.isoformat()}" / "part-0.parquet"
+
+
+def measure_profile(work: Path) -> dict:
+    from mrm.checks.profile import reference_profile
+
+    t = time.perf_counter()
+    profile, cached = reference_profile(_entry(work), (work / "profiles").as_uri())
+    spaces = [p.sketch.space for p in profile.numeric.values() if p.sketch is not None]
+    return {"wall_seconds": time.perf_counter() - t, "cached": cached,
+            "sketch_spaces": {s: spaces.count(s) for s in sorted(set(spaces))}}  # fmt: skip
+
+
+def measure_aggregate(work: Path, sample_rows: int) -> dict:
+    """One run of the aggregate-first engine, step by step; Evidently and GX are imported first and
+    timed apart (as for the naive run), end_to_end_seconds includes them."""
+    steps: dict[str, float] = {}
+    t0 = time.perf_counter()
+    import evidently  # noqa: F401
+    import great_expectations  # noqa: F401
+
+    from mrm.checks import aggregate
+    from mrm.checks.drift import evidently_lib_files
+    from mrm.checks.profile import reference_profile
+
+    imports = time.perf_counter() - t0
+    entry = _entry(work)
+    t = time.perf_counter()
+    profile, cached = reference_profile(entry, (work / "profiles").as_uri())
+    steps["load_profile"] = time.perf_counter() - t
+    t = time.perf_counter()
+    agg = aggregate.aggregate_day(
+        [_day_file(work, DAY).as_uri()], entry, profile, DAY, sample_rows=sample_rows
+    )
+    steps["read_and_aggregate"] = time.perf_counter() - t
+    t = time.perf_counter()
+    results = aggregate.metrics_from_aggregates(agg, profile, entry)
+    steps["metrics"] = time.perf_counter() - t
+    t = time.perf_counter()
+    html = aggregate.drift_report_html(agg, profile, entry, results)
+    steps["evidently_report_on_sample"] = time.perf_counter() - t
+    t = time.perf_counter()
+    gx = aggregate.quality_gx_json(agg, entry)
+    steps["gx_on_sample"] = time.perf_counter() - t
+    t = time.perf_counter()
+    out = work / "evidence"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps([r.to_dict() for r in results], default=str))
+    (out / "drift_report.html").write_bytes(html)
+    (out / "quality_gx.json").write_bytes(gx)
+    (out / "aggregate.json").write_text(json.dumps(aggregate.summary(agg, profile), default=str))
+    for name, data in evidently_lib_files().items():
+        (out / name).write_bytes(data)
+    steps["record"] = time.perf_counter() - t
+    bounds = [r.detail.get("statistic_bounds") for r in results if r.metric == "ks_pvalue"]
+    wbounds = [r.detail.get("error_bound") for r in results if r.metric == "wasserstein"]
+    return {
+        "wall_seconds": sum(steps.values()),
+        "import_seconds": imports,
+        "end_to_end_seconds": time.perf_counter() - t0,
+        "steps_seconds": steps,
+        "profile_cached": cached,
+        "metrics": len(results),
+        "report_kb": round(len(html) / 1024),
+        "sample_rows": agg.info["sample"]["rows"],
+        "max_ks_statistic_error": max((hi - lo for lo, hi in filter(None, bounds)), default=0.0),
+        "max_wasserstein_error": max(filter(None, wbounds), default=0.0),
+    }
+
+
+def measure_naive(work: Path) -> dict:
+    """The whole frames through GX (the model's suite) and Evidently DataDriftPreset() with its HTML."""
+    steps: dict[str, float] = {}
+    t = time.perf_counter()
+    import evidently  # noqa: F401
+    import great_expectations  # noqa: F401
+    import pyarrow.parquet as pq
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    from mrm.checks.quality import check_quality
+    from mrm.sources.contract import conform
+
+    imports = time.perf_counter() - t
+    entry = _entry(work)
+    t = time.perf_counter()
+    current = conform(pq.read_table(_day_file(work, DAY)).to_pandas(), entry, "day")
+    reference = conform(pq.read_table(_day_file(work, REFERENCE_DAY)).to_pandas(), entry, "reference")
+    steps["read"] = time.perf_counter() - t
+    t = time.perf_counter()
+    check_quality(current, entry, float(len(reference)))
+    steps["gx_full_frame"] = time.perf_counter() - t
+    t = time.perf_counter()
+    columns = [*(f.name for f in entry.monitoring.features), "score"]
+    snapshot = Report([DataDriftPreset()]).run(current[columns], reference[columns])
+    steps["evidently_data_drift_preset"] = time.perf_counter() - t
+    t = time.perf_counter()
+    snapshot.save_html(str(work / "naive_report.html"))
+    steps["evidently_html"] = time.perf_counter() - t
+    return {"wall_seconds": sum(steps.values()), "import_seconds": imports, "steps_seconds": steps}
+
+
+MEASURES = {"floor": measure_floor, "profile": measure_profile, "aggregate": measure_aggregate,
+            "naive": measure_naive}  # fmt: skip
+
+
+def child(kind: str, work: Path, sample_rows: int) -> None:
+    started = time.perf_counter()
+    if kind == "generate":
+        rows = int((work / "rows").read_text())
+        generate(work / "data", rows, 1, False, REFERENCE_DAY)
+        generate(work / "data", rows, 2, True, DAY)
+        result = {"wall_seconds": time.perf_counter() - started}
+    elif kind == "aggregate":
+        result = measure_aggregate(work, sample_rows)
+    else:
+        result = MEASURES[kind](work)
+    result["process_seconds"] = time.perf_counter() - started
+    result["peak_rss_mb"] = _peak_mb()
+    print(json.dumps(result, default=str))
+
+
+# -- driver -----------------------------------------------------------------------------------------------
+def run_child(kind: str, work: Path, sample_rows: int) -> dict:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--work", str(work), "--sample-rows", str(sample_rows)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+    if proc.returncode != 0:
+        return {"failed": True, "returncode": proc.returncode, "stderr": proc.stderr[-2000:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def memory_limit_mb() -> int:
+    """What one measurement may use: 40 % of this machine's memory (it is shared with other work)."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(int(line.split()[1]) / 1024 * 0.4)
+    return 8192
+
+
+def one_size(rows: int, args, naive_1m: dict | None, floor_before: dict | None) -> dict:
+    work = Path(tempfile.mkdtemp(prefix=f"mrm_scale_{rows}_"))
+    try:
+        (work / "rows").write_text(str(rows))
+        (work / "entry.json").write_text(
+            json.dumps(inventory_entry((work / "data").as_uri(), not args.no_methods))
+        )
+        out: dict = {"rows": rows, "columns": 36, "reference_rows": rows}
+        out["generate"] = run_child("generate", work, args.sample_rows)
+        out["parquet_mb"] = round(_day_file(work, DAY).stat().st_size / 2**20)
+        out["floor"] = floor_for(rows, work, args, floor_before)
+        for kind in ("profile", "aggregate"):
+            out[kind] = run_child(kind, work, args.sample_rows)
+        out["naive"] = naive_for(rows, work, args, naive_1m)
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def floor_for(rows: int, work: Path, args, before: dict | None) -> dict:
+    """The floor reads the whole day into memory: above the limit, scaled from a smaller size."""
+    if before and "peak_rss_mb" in before and rows > before["rows"]:
+        scale = rows / before["rows"]
+        if before["peak_rss_mb"] * scale > memory_limit_mb():
+            return {
+                "skipped": f"estimated peak RSS {before['peak_rss_mb'] * scale / 1024:.1f} GB > limit",
+                "estimated_wall_seconds": before["wall_seconds"] * scale,
+            }
+    return run_child("floor", work, args.sample_rows)
+
+
+def naive_for(rows: int, work: Path, args, naive_1m: dict | None) -> dict:
+    if args.no_naive:
+        return {"skipped": "--no-naive"}
+    if naive_1m and "peak_rss_mb" in naive_1m and rows > naive_1m["rows"]:
+        scale = rows / naive_1m["rows"]
+        estimate = naive_1m["peak_rss_mb"] * scale
+        if estimate > memory_limit_mb():
+            return {
+                "skipped": f"estimated peak RSS {estimate / 1024:.1f} GB (the {naive_1m['rows']:,}-row run's "
+                f"{naive_1m['peak_rss_mb'] / 1024:.1f} GB x {scale:g}) exceeds the limit "
+                f"{memory_limit_mb() / 1024:.1f} GB (40% of this machine's memory)",
+                "estimated_peak_rss_mb": round(estimate),
+                "estimated_wall_seconds": round(naive_1m["wall_seconds"] * scale, 1),
+            }
+    return run_child("naive", work, args.sample_rows)
+
+
+def derive(r: dict) -> dict:
+    agg, floor, naive = r["aggregate"], r["floor"], r["naive"]
+    if agg.get("failed"):
+        return r
+    agg["rows_per_second"] = round(r["rows"] / agg["wall_seconds"])
+    agg["wall_with_imports_seconds"] = agg["wall_seconds"] + agg["import_seconds"]
+    floor_wall = floor.get("wall_seconds", floor.get("estimated_wall_seconds"))
+    agg["ratio_to_floor"] = agg["wall_seconds"] / floor_wall if floor_wall else None
+    agg["ratio_to_floor_measured"] = "wall_seconds" in floor
+    wall = naive.get("wall_seconds", naive.get("estimated_wall_seconds"))
+    agg["speedup_vs_naive"] = wall / agg["wall_seconds"] if wall else None
+    agg["speedup_vs_naive_measured"] = "wall_seconds" in naive
+    return r
+
+
+def report_line(r: dict) -> str:
+    agg, naive, floor = r["aggregate"], r["naive"], r["floor"]
+    if agg.get("failed"):
+        return f"{r['rows']:>11,} rows: aggregate run FAILED: {agg['stderr'][-300:]}"
+    naive_text = (
+        f"naive {naive['wall_seconds']:.1f} s, {naive['peak_rss_mb'] / 1024:.1f} GB"
+        if "wall_seconds" in naive
+        else f"naive skipped ({naive.get('skipped', naive.get('stderr', '?'))[:200]})"
+    )
+    floor_text = (
+        f"{floor['wall_seconds']:.2f} s"
+        if "wall_seconds" in floor
+        else f"~{floor['estimated_wall_seconds']:.1f} s est."
+    )
+    speedup = agg["speedup_vs_naive"]
+    speedup_text = (
+        ""
+        if not speedup
+        else f"{speedup:.0f}x faster than naive{'' if agg['speedup_vs_naive_measured'] else ' (est.)'} | "
+    )
+    return (
+        f"{r['rows']:>11,} rows x 36: aggregate run {agg['wall_seconds']:.2f} s "
+        f"(+{agg['import_seconds']:.1f} s imports = {agg['end_to_end_seconds']:.1f} s end to end), "
+        f"peak RSS {agg['peak_rss_mb'] / 1024:.2f} GB, {agg['rows_per_second']:,} rows/s, "
+        f"{agg['ratio_to_floor']:.1f}x the floor ({floor_text}) | {speedup_text}{naive_text} | "
+        f"profile built once in {r['profile'].get('wall_seconds', float('nan')):.1f} s "
+        f"({r['profile'].get('peak_rss_mb', 0) / 1024:.2f} GB)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--big", action="store_true", help="also 20M rows")
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
+    parser.add_argument("--no-methods", action="store_true", help="PSI only: no KS/Wasserstein/chi2/JS")
+    parser.add_argument("--sample-rows", type=int, default=50_000)
+    parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.work, args.sample_rows)
+        return 0
+    sizes = sorted(set(args.rows + ([20_000_000] if args.big else [])))
+    results, naive_1m, floor_before = [], None, None
+    for rows in sizes:
+        r = derive(one_size(rows, args, naive_1m, floor_before))
+        if "wall_seconds" in r["floor"]:
+            floor_before = {**r["floor"], "rows": rows}
+        if "wall_seconds" in r["naive"]:
+            naive_1m = {**r["naive"], "rows": rows}
+        results.append(r)
+        print(report_line(r), flush=True)
+    doc = json.loads(args.out.read_text()) if args.out.exists() else {}
+    doc["scale"] = {
+        "benchmark": "aggregate-first run vs naive Evidently DataDriftPreset() + GX on full frames "
+        "(bench/bench_scale.py)",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "drift_methods": "psi only"
+        if args.no_methods
+        else "psi + ks/wasserstein (numeric), chisquare/jensenshannon",
+        "sample_rows": args.sample_rows,
+        "results": results,
+    }
+    args.out.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    print(f"written to {args.out} (key 'scale')")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
