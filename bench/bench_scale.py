@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -393,30 +394,8 @@ def report_line(r: dict) -> str:
     )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
-    parser.add_argument("--big", action="store_true", help="also 20M rows")
-    parser.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
-    parser.add_argument("--no-methods", action="store_true", help="PSI only: no KS/Wasserstein/chi2/JS")
-    parser.add_argument("--sample-rows", type=int, default=50_000)
-    parser.add_argument("--out", type=Path, default=HERE / "results.json")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child(args.child, args.work, args.sample_rows)
-        return 0
-    sizes = sorted(set(args.rows + ([20_000_000] if args.big else [])))
-    results, naive_1m, floor_before = [], None, None
-    for rows in sizes:
-        r = derive(one_size(rows, args, naive_1m, floor_before))
-        if "wall_seconds" in r["floor"]:
-            floor_before = {**r["floor"], "rows": rows}
-        if "wall_seconds" in r["naive"]:
-            naive_1m = {**r["naive"], "rows": rows}
-        results.append(r)
-        print(report_line(r), flush=True)
+def write_results(args, results: list[dict]) -> None:
+    """Merge the figures into ``args.out`` under "scale", keeping its other keys."""
     doc = json.loads(args.out.read_text()) if args.out.exists() else {}
     doc["scale"] = {
         "benchmark": "aggregate-first run vs naive Evidently DataDriftPreset() + GX on full frames "
@@ -434,6 +413,34 @@ def main() -> int:
         "results": results,
     }
     args.out.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--big", action="store_true", help="also 20M rows")
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
+    parser.add_argument("--no-methods", action="store_true", help="PSI only: no KS/Wasserstein/chi2/JS")
+    parser.add_argument("--sample-rows", type=int, default=50_000)
+    parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: remove the data
+    if args.child:
+        child(args.child, args.work, args.sample_rows)
+        return 0
+    sizes = sorted(set(args.rows + ([20_000_000] if args.big else [])))
+    results, naive_1m, floor_before = [], None, None
+    for rows in sizes:
+        r = derive(one_size(rows, args, naive_1m, floor_before))
+        if "wall_seconds" in r["floor"]:
+            floor_before = {**r["floor"], "rows": rows}
+        if "wall_seconds" in r["naive"]:
+            naive_1m = {**r["naive"], "rows": rows}
+        results.append(r)
+        print(report_line(r), flush=True)
+        write_results(args, results)  # after every size, so a long run keeps what it measured
     print(f"written to {args.out} (key 'scale')")
     return 0
 

@@ -612,6 +612,43 @@ def _open(source) -> tuple[str, Any]:
     return uri, pa.BufferReader(store_for(uri).get(uri))
 
 
+def scan_day(sources: Iterable, entry: ModelEntry, where: str) -> int:
+    """The day's row count from the Parquet footers alone, after checking the required columns exist
+    and the numeric ones are numeric or entirely null (:func:`mrm.sources.contract.conform`'s checks,
+    same messages): what the run's first step needs without reading the data."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows, names, wrong = 0, set(), {}
+    for source in sources:
+        name, handle = _open(source)
+        try:
+            meta = pq.ParquetFile(handle).metadata
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise SourceError(f"cannot read scoring log file {name}: not valid Parquet ({exc})") from None
+        schema = meta.schema.to_arrow_schema()
+        names.update(schema.names)
+        rows += meta.num_rows
+        for c in numeric_columns(entry):
+            if c in schema.names and not is_numeric_type(schema.field(c).type) and _has_values(meta, c):
+                wrong.setdefault(c, f"{c} is {dtype_name(schema.field(c).type)}, expected numeric")
+    check_columns(sorted(names), entry, where)
+    if wrong:
+        raise wrong_types(entry, where, list(wrong.values()))
+    return rows
+
+
+def _has_values(meta, column: str) -> bool:
+    """False only if the footer's statistics say every value of the column is null."""
+    index = meta.schema.to_arrow_schema().get_field_index(column)
+    for g in range(meta.num_row_groups):
+        chunk = meta.row_group(g).column(index)
+        stats = chunk.statistics
+        if stats is None or not stats.has_null_count or stats.null_count < meta.row_group(g).num_rows:
+            return True
+    return False
+
+
 def aggregate_day(
     sources: Iterable,
     entry: ModelEntry,

@@ -532,3 +532,20 @@ def test_an_aggregate_survives_its_bytes(make_entry, make_scoring_frame):
         r.to_dict() for r in ag.metrics_from_aggregates(agg, profile, entry)
     ]
     assert back.sample.equals(agg.sample) and back.info == agg.info and back.columns == agg.columns
+
+
+def test_scanning_the_footers_counts_rows_and_checks_the_contract(entry, frames, tmp_path):
+    _, current = frames
+    first, second = tmp_path / "part-0.parquet", tmp_path / "part-1.parquet"
+    pq.write_table(pa.Table.from_pandas(current.iloc[:1200], preserve_index=False), first)
+    pq.write_table(
+        pa.Table.from_pandas(current.iloc[1200:].assign(amount=None), preserve_index=False), second
+    )
+    assert ag.scan_day([first.as_uri(), second.as_uri()], entry, "day") == 2000  # all-null amount is fine
+
+    pq.write_table(pa.Table.from_pandas(current.assign(amount="12"), preserve_index=False), second)
+    with pytest.raises(SchemaError, match="day has wrong column types: amount is object, expected numeric"):
+        ag.scan_day([first.as_uri(), second.as_uri()], entry, "day")
+    pq.write_table(pa.Table.from_pandas(current.drop(columns=["region"]), preserve_index=False), first)
+    with pytest.raises(SchemaError, match="toy_model: day lacks required column"):
+        ag.scan_day([first.as_uri()], entry, "day")
