@@ -423,6 +423,7 @@ def main() -> int:
     parser.add_argument("--no-methods", action="store_true", help="PSI only: no KS/Wasserstein/chi2/JS")
     parser.add_argument("--sample-rows", type=int, default=50_000)
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    parser.add_argument("--append", action="store_true", help="keep the other sizes already in --out")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -432,13 +433,17 @@ def main() -> int:
         return 0
     sizes = sorted(set(args.rows + ([20_000_000] if args.big else [])))
     results, naive_1m, floor_before = [], None, None
+    if args.append and args.out.exists():
+        results = [r for r in json.loads(args.out.read_text()).get("scale", {}).get("results", [])
+                   if r["rows"] not in sizes]  # fmt: skip
     for rows in sizes:
+        for r in sorted(results, key=lambda r: r["rows"]):  # scale estimates from the largest measured size
+            if "wall_seconds" in r["floor"]:
+                floor_before = {**r["floor"], "rows": r["rows"]}
+            if "wall_seconds" in r["naive"]:
+                naive_1m = {**r["naive"], "rows": r["rows"]}
         r = derive(one_size(rows, args, naive_1m, floor_before))
-        if "wall_seconds" in r["floor"]:
-            floor_before = {**r["floor"], "rows": rows}
-        if "wall_seconds" in r["naive"]:
-            naive_1m = {**r["naive"], "rows": rows}
-        results.append(r)
+        results = sorted([*results, r], key=lambda r: r["rows"])
         print(report_line(r), flush=True)
         write_results(args, results)  # after every size, so a long run keeps what it measured
     print(f"written to {args.out} (key 'scale')")

@@ -155,9 +155,9 @@ def _candidate_edges(ordered: np.ndarray, levels: int, required: np.ndarray) -> 
     ranks = np.r_[np.arange(1, levels) * n // levels, tails, [n - 1 - t for t in tails]].astype(np.int64)
     ranks = np.unique(np.clip(ranks, 0, n - 1))
     values, repeats = np.unique(ordered[ranks], return_counts=True)
-    distinct = ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
-    if distinct.size <= levels:
-        values, repeats = distinct, np.full(distinct.size, 2)
+    distinct = _distinct(ordered, levels)
+    if distinct is not None:
+        values, repeats = distinct[0], np.full(distinct[0].size, 2)
     singles = np.nextafter(values[repeats > 1], np.inf)
     return np.unique(np.concatenate([values, singles, required]))
 
@@ -194,6 +194,24 @@ def _sorted_counts(ordered: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Counts per bin of sorted values: equal to ``np.bincount(np.searchsorted(edges, ordered, "right"))``
     at the cost of one binary search per edge instead of one per value."""
     return np.diff(np.r_[0, np.searchsorted(ordered, edges, side="left"), ordered.size])
+
+
+def _sorted_sums(ordered: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Sums per bin of sorted values (each bin is a contiguous run of them)."""
+    starts = np.r_[0, np.searchsorted(ordered, edges, side="left")]
+    filled = np.diff(np.r_[starts, ordered.size]) > 0
+    sums = np.zeros(starts.size)
+    sums[filled] = np.add.reduceat(ordered, starts[filled])
+    return sums
+
+
+def _distinct(ordered: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(values, counts) of sorted values if there are at most ``limit`` distinct ones, else None."""
+    changes = ordered[1:] != ordered[:-1]
+    if np.count_nonzero(changes) + 1 > limit:
+        return None
+    starts = np.flatnonzero(np.r_[True, changes])
+    return ordered[starts], np.diff(np.r_[starts, ordered.size])
 
 
 def _max_open_mass(sketch: FineSketch, ordered: np.ndarray) -> float:
@@ -251,24 +269,21 @@ def _numeric_profile(values: np.ndarray, settings: ProfileSettings) -> NumericPr
     psi_edges = stats.decile_edges(ordered, settings.psi_bins)  # quantiles do not depend on the order
     required = np.r_[psi_edges, ordered[0], np.nextafter(ordered[-1], np.inf)]
     sketch = FineSketch.build(ordered, required, settings.fine_levels, settings.grid_cells)
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    repeats = np.diff(np.r_[starts, ordered.size])
-    series = pd.Series(present)
+    distinct = _distinct(ordered, DISTINCT_KEYS)
+    exact = present.size <= settings.exact_limit
     return NumericProfile(
         n=int(present.size),
         nulls=nulls,
         min=float(ordered[0]),
         max=float(ordered[-1]),
         mean=float(pd.Series(values).mean()),  # with the nulls, as pandas averages the column
-        std=float(np.std(series)),
+        std=float(np.std(pd.Series(present) if exact else present)),  # Evidently: np.std of the Series
         psi_edges=psi_edges,
         sketch=sketch,
         counts=_sorted_counts(ordered, sketch.edges),
-        sums=np.bincount(sketch.index(ordered), weights=ordered, minlength=sketch.bins),
-        distinct=dict(zip(ordered[starts].tolist(), repeats.tolist(), strict=True))
-        if starts.size <= DISTINCT_KEYS
-        else None,
-        ordered=ordered if present.size <= settings.exact_limit else None,
+        sums=_sorted_sums(ordered, sketch.edges),
+        distinct=None if distinct is None else dict(zip(*(a.tolist() for a in distinct), strict=True)),
+        ordered=ordered if exact else None,
     )
 
 

@@ -6,7 +6,9 @@ evidence is drawn from a labelled sample, and memory does not grow with the day'
 from __future__ import annotations
 
 import copy
+import io
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -549,3 +551,60 @@ def test_scanning_the_footers_counts_rows_and_checks_the_contract(entry, frames,
     pq.write_table(pa.Table.from_pandas(current.drop(columns=["region"]), preserve_index=False), first)
     with pytest.raises(SchemaError, match="toy_model: day lacks required column"):
         ag.scan_day([first.as_uri()], entry, "day")
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium not installed for the browser test")
+def test_the_sample_report_draws_the_whole_day_psi_in_a_browser(entry, frames, profile, tmp_path):
+    from mrm.checks.drift import evidently_lib_files
+    from mrm.evidence import EvidenceWriter, write_shared
+
+    _, current = frames
+    agg = ag.aggregate_frame(current, entry, profile, DAY, sample_rows=400)
+    results = ag.metrics_from_aggregates(agg, profile, entry)
+    base = (tmp_path / "evidence").as_uri()
+    write_shared(base, evidently_lib_files())
+    EvidenceWriter(base, entry.model_id, DAY, "run1").put(
+        "drift_report.html", ag.drift_report_html(agg, profile, entry, results)
+    )
+    page = tmp_path / "evidence" / entry.model_id / DAY.isoformat() / "run1" / "drift_report.html"
+    flags = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--allow-file-access-from-files",
+        "--virtual-time-budget=10000", "--dump-dom", f"--user-data-dir={tmp_path / 'chromium'}",
+    ]  # fmt: skip
+    dom = subprocess.run(
+        [shutil.which("chromium"), *flags, page.as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout
+
+    psi = next(r.value for r in results if r.metric == "psi" and r.column == "amount")
+    assert "Drift in column 'amount'" in dom and "PSI (reference deciles), whole day" in dom
+    assert f"Drift score: {round(psi, 3):g}" in dom
+    assert "Drift scores are computed on all 2,000 rows" in dom
+
+
+def test_reference_and_day_on_s3_with_the_profile_cached_on_s3(make_entry, make_scoring_frame, monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    entry = make_entry(scoring_log="s3://mrm-scoring/toy/")
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="mrm-scoring")
+        for day, seed in [(date(2026, 8, 20), 1), (date(2026, 8, 21), 2), (DAY, 3)]:
+            out = io.BytesIO()
+            frame = make_scoring_frame(entry, 500, seed=seed, shift=0.4 * (day == DAY))
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), out)
+            s3.put_object(Bucket="mrm-scoring", Key=f"toy/dt={day}/part-0.parquet", Body=out.getvalue())
+
+        profile, cached = reference_profile(entry, "s3://mrm-scoring/profiles")
+        again, cached_again = reference_profile(entry, "s3://mrm-scoring/profiles")
+        agg = ag.aggregate_day([f"s3://mrm-scoring/toy/dt={DAY}/part-0.parquet"], entry, profile, DAY)
+
+    assert (cached, cached_again) == (False, True) and profile.info["daily_rows"] == [500, 500]
+    assert agg.rows == 500 and ag.psi_value(agg, again, "amount") > 0.1
