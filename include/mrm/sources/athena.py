@@ -83,7 +83,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mrm.errors import ConfigError, NoDataError, SourceError
 from mrm.sources.objectstore import ObjectInfo
-from mrm.sources.parquet import DayData
+from mrm.sources.parquet import DayData, read_each_day
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -428,20 +428,11 @@ class AthenaSource:
         reported in ``missing_days``; ``skip_unreadable`` skips a failing day and reports its reason)."""
         import pandas as pd
 
-        frames, files, missing, unreadable = [], [], [], []
-        for day in days:
-            try:
-                data = self.read_day(model_id, day)
-            except NoDataError:
-                missing.append(day)
-                continue
-            except SourceError as exc:
-                if not skip_unreadable:
-                    raise
-                unreadable.append(str(exc))
-                continue
-            frames.append(data.frame)
-            files.extend(data.files)
+        read, missing, unreadable = read_each_day(
+            lambda day: self.read_day(model_id, day), days, skip_unreadable=skip_unreadable
+        )
+        frames = [data.frame for _, data in read]
+        files = [f for _, data in read for f in data.files]
         if not frames:
             raise NoDataError(
                 f"no {self.what} rows at all for {model_id} on {days[0]}..{days[-1]} in Athena "

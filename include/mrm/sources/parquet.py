@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -25,6 +26,24 @@ class DayData:
     files: list[ObjectInfo]
     missing_days: list[date] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # read_days(skip_unreadable=True): the reasons
+
+
+def read_each_day(
+    read_day: Callable[[date], DayData], days: list[date], *, skip_unreadable: bool = False
+) -> tuple[list[tuple[date, DayData]], list[date], list[str]]:
+    """``read_day`` for each day: (the days read, the days without data, the reasons of the days that
+    could not be read and were skipped: only with ``skip_unreadable``, else the error is raised)."""
+    read, missing, unreadable = [], [], []
+    for day in days:
+        try:
+            read.append((day, read_day(day)))
+        except NoDataError:
+            missing.append(day)
+        except SourceError as exc:
+            if not skip_unreadable:
+                raise
+            unreadable.append(str(exc))
+    return read, missing, unreadable
 
 
 class PartitionedParquet:
@@ -92,18 +111,9 @@ class PartitionedParquet:
         (for a performance cohort; a reference window must read cleanly)."""
         import pandas as pd
 
-        frames, files, missing, unreadable = [], [], [], []
-        for day in days:
-            try:
-                data = self.read_day(day)
-            except NoDataError:
-                missing.append(day)
-                continue
-            except SourceError as exc:
-                if not skip_unreadable:
-                    raise
-                unreadable.append(str(exc))
-                continue
+        read, missing, unreadable = read_each_day(self.read_day, days, skip_unreadable=skip_unreadable)
+        frames, files = [], []
+        for day, data in read:
             frame = data.frame
             frame["_dt"] = day
             frames.append(frame)

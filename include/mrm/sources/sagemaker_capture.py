@@ -113,7 +113,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mrm.errors import NoDataError, SchemaError, SourceError
 from mrm.sources.objectstore import ObjectInfo, join, store_for
-from mrm.sources.parquet import DayData
+from mrm.sources.parquet import DayData, read_each_day
 
 if TYPE_CHECKING:
     import numpy as np
@@ -424,24 +424,14 @@ class CaptureSource:
         """Rows of several days (a reference window); days without capture are reported, not fatal."""
         import pandas as pd
 
-        frames, files, missing, unreadable = [], [], [], []
-        out_of_day = records = 0
-        for day in days:
-            try:
-                data = self.read_day(model_id, day)
-            except NoDataError:
-                missing.append(day)
-                continue
-            except SourceError as exc:
-                if not skip_unreadable:
-                    raise
-                unreadable.append(str(exc))
-                continue
-            frames.append(data.frame)
-            files.extend(data.files)
-            unreadable.extend(data.unreadable)
-            out_of_day += data.out_of_day
-            records += data.records
+        read, missing, unreadable = read_each_day(
+            lambda day: self.read_day(model_id, day), days, skip_unreadable=skip_unreadable
+        )
+        frames = [data.frame for _, data in read]
+        files = [f for _, data in read for f in data.files]
+        unreadable += [reason for _, data in read for reason in data.unreadable]
+        out_of_day = sum(data.out_of_day for _, data in read)
+        records = sum(data.records for _, data in read)
         if not frames:
             raise NoDataError(
                 f"{model_id}: no SageMaker capture at all for {days[0]}..{days[-1]} under {self.uri}; "
