@@ -24,7 +24,7 @@ from mrm import settings
 from mrm.checks.results import MetricResult
 from mrm.controls import AMBER, RED, Evaluated, escalate, evaluate, render_controls, worst
 from mrm.errors import InventoryError, MrmError
-from mrm.evidence import EvidenceWriter, fingerprint, write_shared
+from mrm.evidence import EvidenceWriter, sha256, write_shared
 from mrm.inventory import Inventory, ModelEntry, load_inventory
 from mrm.lineage import TIMING, lineage
 from mrm.notify.notifier import Notifier, undelivered_error
@@ -46,6 +46,9 @@ class RunContext:
     inventory_hash: str
     input_files: list[dict[str, Any]] = field(default_factory=list)
     row_count: int = 0
+    profile: str = ""  # fingerprint of the reference profile the day was aggregated against
+    aggregate: dict[str, Any] = field(default_factory=dict)  # evidence reference of day_aggregate.npz
+    engine: dict[str, Any] = field(default_factory=dict)  # how the day was computed (sizes, sample, sketches)
 
     @property
     def day(self) -> date:
@@ -154,9 +157,10 @@ def _guard(entry: ModelEntry, day: date, triggered_by: str, step: str) -> Iterat
 
 # -- steps ------------------------------------------------------------------------------------------
 def start(model_id: str, day: date, triggered_by: str | None = None) -> RunContext:
-    """Locate and validate the day's scoring log; return the context the other steps share."""
-    from mrm.sources.contract import conform
-    from mrm.sources.scoring import ScoringLog
+    """Locate and check the day's scoring log, then stream it once into the counts every quality and drift
+    metric is computed from (:mod:`mrm.checks.aggregate`), kept as the run's ``day_aggregate.npz``; return
+    the context the other steps share. Memory does not grow with the day's rows for Parquet sources."""
+    from mrm.checks import aggregate as ag
 
     entry = get_inventory().get(model_id)
     if not entry.monitored:
@@ -164,56 +168,109 @@ def start(model_id: str, day: date, triggered_by: str | None = None) -> RunConte
         raise InventoryError([f"model '{model_id}' {why}; only approved models with monitoring enabled run"])
     trigger = triggered_by or cli_trigger()
     with _guard(entry, day, trigger, "read scoring log"):
-        source = ScoringLog(entry)
-        data = source.read_day(day)
-        conform(data.frame, entry, source.describe(day))
-    return RunContext(
+        day_input = _DayInput.locate(entry, day)
+    with _guard(entry, day, trigger, "read reference"):
+        profile = reference_profile(entry)
+    ctx = RunContext(
         run_id=uuid.uuid4().hex,
         model_id=model_id,
         logical_date=day.isoformat(),
         started_at=_now().isoformat(),
         triggered_by=trigger,
         inventory_hash=entry.fingerprint(),
-        input_files=[{"uri": f.uri, "size": f.size, "etag": f.etag} for f in data.files],
-        row_count=len(data.frame),
+        input_files=[{"uri": f.uri, "size": f.size, "etag": f.etag} for f in day_input.files],
+        profile=profile.fingerprint,
     )
+    with _guard(entry, day, trigger, "read scoring log"):
+        agg = day_input.aggregate(profile)
+        ctx.row_count = agg.rows
+        ctx.aggregate = _writer(ctx).put("day_aggregate.npz", agg.to_bytes())
+    ctx.engine = ag.summary(agg, profile)
+    return ctx
 
 
-def _current(ctx: RunContext, entry: ModelEntry):
-    from mrm.sources.contract import conform
-    from mrm.sources.scoring import ScoringLog
+@dataclass
+class _DayInput:
+    """The day's scoring log as found by ``start``: Parquet objects streamed in record batches, or (Athena,
+    SageMaker capture) the frame the source returned."""
 
-    frame = ScoringLog(entry).read_files(ctx.input_files, ctx.day)
-    return conform(frame, entry, f"scoring log of {ctx.logical_date}")
+    entry: ModelEntry
+    day: date
+    where: str
+    files: list[Any]
+    frame: Any = None
+
+    @classmethod
+    def locate(cls, entry: ModelEntry, day: date) -> _DayInput:
+        from mrm.checks import aggregate as ag
+        from mrm.errors import NoDataError
+        from mrm.sources.contract import conform
+        from mrm.sources.scoring import ScoringLog
+
+        source = ScoringLog(entry)
+        where = source.describe(day)
+        if source.kind != "parquet":
+            data = source.read_day(day)
+            return cls(entry, day, where, data.files, conform(data.frame, entry, where))
+        parquet = source.source
+        files = parquet.files(day)
+        if not files:
+            raise NoDataError(
+                f"no scoring log partition for {day}: nothing under {parquet.partition_uri(day)}; "
+                "check the upstream export, then rerun this date"
+            )
+        if ag.scan_day(files, entry, where) == 0:
+            raise NoDataError(f"scoring log partition for {day} at {parquet.partition_uri(day)} has 0 rows")
+        return cls(entry, day, where, files)
+
+    def aggregate(self, profile):
+        from mrm.checks import aggregate as ag
+
+        rows = settings.sample_rows()
+        if self.frame is not None:
+            return ag.aggregate_frame(self.frame, self.entry, profile, self.day, sample_rows=rows)
+        return ag.aggregate_day(self.files, self.entry, profile, self.day, sample_rows=rows, where=self.where)
+
+
+def reference_profile(entry: ModelEntry, fingerprint: str | None = None):
+    """The entry's reference profile (cached under MRM_PROFILE_CACHE); with ``fingerprint``, fails unless
+    the reference is still the one the run started with."""
+    from mrm.checks.reference import reference_profile as cached_profile
+
+    profile, _ = cached_profile(entry, settings.profile_cache_uri(), read=reference)
+    if fingerprint and profile.fingerprint != fingerprint:
+        raise MrmError(
+            f"{entry.model_id}: the reference window's data or the inventory entry changed while the run was "
+            "in progress; rerun the date"
+        )
+    return profile
+
+
+def _day_aggregate(ctx: RunContext, entry: ModelEntry):
+    """The run's reference profile and the day's aggregate that ``start`` kept."""
+    from mrm.checks.aggregate import DayAggregate
+
+    profile = reference_profile(entry, ctx.profile)
+    writer = _writer(ctx)
+    data = writer.store.get(ctx.aggregate["uri"])
+    if sha256(data) != ctx.aggregate["sha256"]:
+        raise MrmError(f"{ctx.aggregate['uri']} changed since the run started; rerun {ctx.logical_date}")
+    return profile, DayAggregate.from_bytes(data, profile, entry)
 
 
 @lru_cache(maxsize=16)
-def _reference(model_id: str, inventory_hash: str, uri: str, start: date, end: date):
-    """The reference window's rows, read once per process (key includes the inventory hash)."""
-    from mrm.sources.contract import conform, required_columns
-    from mrm.sources.scoring import ScoringLog
+def _reference(model_id: str, inventory_hash: str, source_key: str):
+    """The reference window's rows, read once per process (key includes the inventory hash); for the
+    performance baseline and for profiling sources that are not Parquet files."""
+    from mrm.checks.reference import read_reference
 
-    entry = get_inventory().get(model_id)
-    data = ScoringLog(entry, what="reference scoring log").read_days(entry.monitoring.reference.days())
-    frame = conform(data.frame, entry, f"reference window {start}..{end} of {uri}")
-    info = {
-        "window": [start.isoformat(), end.isoformat()],
-        "rows": len(frame),
-        "files": len(data.files),
-        "fingerprint": fingerprint(data.files),
-        "missing_days": [d.isoformat() for d in data.missing_days],
-        "median_daily_rows": float(frame.groupby("_dt").size().median()),
-        "daily_rows": [int(n) for n in frame.groupby("_dt").size()],
-        "null_rates": {c: float(frame[c].isna().mean()) for c in required_columns(entry)},
-    }
-    return frame, info
+    return read_reference(get_inventory().get(model_id))
 
 
 def reference(entry: ModelEntry):
-    ref = entry.monitoring.reference
     from mrm.sources.scoring import ScoringLog
 
-    return _reference(entry.model_id, entry.fingerprint(), ScoringLog(entry).cache_key, ref.start, ref.end)
+    return _reference(entry.model_id, entry.fingerprint(), ScoringLog(entry).cache_key)
 
 
 def _check_step(
@@ -231,32 +288,33 @@ def _check_step(
 
 
 def quality(ctx: RunContext) -> dict:
-    """Data quality (Great Expectations) on the day; evidence: GX result JSON."""
-    from mrm.checks.quality import check_quality, check_quality_extras
+    """Data quality on every row of the day, from its aggregate; evidence: the GX validation result of the
+    model's suite on the day's seeded sample (labelled as such)."""
+    from mrm.checks import aggregate as ag
 
     def compute(entry: ModelEntry):
-        _, ref_info = reference(entry)
-        current = _current(ctx, entry)
-        outcome = check_quality(current, entry, ref_info["median_daily_rows"])
-        results = outcome.results + check_quality_extras(current, entry, ref_info, ctx.day)
-        return results, {"quality_gx": _writer(ctx).put("quality_gx.json", outcome.gx_result_json)}
+        profile, agg = _day_aggregate(ctx, entry)
+        results = ag.quality_results(agg, profile, entry)
+        return results, {"quality_gx": _writer(ctx).put("quality_gx.json", ag.quality_gx_json(agg, entry))}
 
     return _check_step(ctx, "quality", compute)
 
 
 def drift(ctx: RunContext) -> dict:
-    """Drift (Evidently, PSI on reference deciles) against the reference; evidence: the HTML report."""
-    from mrm.checks.drift import check_drift, evidently_lib_files
-    from mrm.checks.segments import check_segments
+    """Drift (PSI on reference deciles and the inventory's methods) of every row of the day against the
+    reference profile; evidence: the Evidently report over the samples, showing the stored values."""
+    from mrm.checks import aggregate as ag
+    from mrm.checks.drift import evidently_lib_files
 
     def compute(entry: ModelEntry):
-        ref_frame, ref_info = reference(entry)
-        current = _current(ctx, entry)
-        outcome = check_drift(ref_frame, current, entry)
+        profile, agg = _day_aggregate(ctx, entry)
+        results = ag.drift_results(agg, profile, entry)
         write_shared(settings.evidence_uri(), evidently_lib_files())
-        return outcome.results + check_segments(ref_frame, current, entry), {
-            "drift_report": _writer(ctx).put("drift_report.html", outcome.report_html),
-            "reference": _writer(ctx).put_json("reference.json", ref_info),
+        return results, {
+            "drift_report": _writer(ctx).put(
+                "drift_report.html", ag.drift_report_html(agg, profile, entry, results)
+            ),
+            "reference": _writer(ctx).put_json("reference.json", profile.info),
         }
 
     return _check_step(ctx, "drift", compute)
@@ -339,6 +397,8 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
     with _guard(entry, ctx.day, ctx.triggered_by, "record"):
         everything = {k: v for part in evidence for k, v in part.items()}
         merged = {k: v for k, v in everything.items() if not k.endswith(TIMING)}
+        if ctx.aggregate:
+            merged["day_aggregate"] = ctx.aggregate
         writer = _writer(ctx)
         results = [
             MetricResult.from_dict(d)
@@ -364,7 +424,7 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
             input_files=ctx.input_files,
             reference=ref_info,
             evidence=merged,
-            lineage=lineage(everything),
+            lineage={**lineage(everything), **({"engine": ctx.engine} if ctx.engine else {})},
         )
         get_store().record_run(run, evaluated, entry.model_dump(mode="json"))
     log.info("%s", render_controls(evaluated, f"{ctx.model_id} {ctx.logical_date}"))

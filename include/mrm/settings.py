@@ -8,6 +8,8 @@ MRM_TASK_RETRIES     Airflow retries per monitoring task; default 2
 MRM_RETENTION_DAYS   how long history records are kept at least; default seven years
 MRM_CATCHUP          "false": monitoring DAGs do not backfill from the model's start_date; default true
 MRM_ATHENA_POOL      Airflow pool for the tasks of models whose scoring log is an Athena query (unset: none)
+MRM_PROFILE_CACHE    where reference profiles are cached (folder or s3://); default $MRM_EVIDENCE/_profiles
+MRM_SAMPLE_ROWS      rows of the day's seeded sample behind the Evidently report and GX result; default 50000
 MRM_AIRFLOW_URL      base URL of the Airflow UI, for links in tickets and alerts (e.g. https://airflow.bank.example)
 """
 
@@ -59,3 +61,20 @@ def catchup() -> bool:
 def athena_pool() -> str | None:
     """MRM_ATHENA_POOL: the Airflow pool that bounds concurrent Athena queries (create it first)."""
     return os.environ.get("MRM_ATHENA_POOL", "").strip() or None
+
+
+def profile_cache_uri() -> str:
+    """Where reference profiles are cached; beside the evidence by default, so every worker shares it."""
+    from mrm.sources.objectstore import join
+
+    return os.environ.get("MRM_PROFILE_CACHE") or join(evidence_uri(), "_profiles")
+
+
+def sample_rows() -> int:
+    """Size of the day's seeded reservoir sample behind the evidence reports (the metrics use every row)."""
+    value = os.environ.get("MRM_SAMPLE_ROWS", "50000").strip()
+    if not value.isdigit() or int(value) < 100:
+        from mrm.errors import ConfigError
+
+        raise ConfigError(f"MRM_SAMPLE_ROWS={value!r} must be a whole number of at least 100 rows")
+    return int(value)

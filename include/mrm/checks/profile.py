@@ -11,14 +11,12 @@ daily row counts and null rates (what the pipeline records as the run's referenc
 sample of its rows for the evidence reports, and for a model with segments, per segment value its rows
 and the PSI bins and counts within it (:mod:`mrm.checks.segments` bins each segment on its own).
 
-A profile carries a fingerprint of its inputs (the reference files' URIs, sizes and ETags, the inventory
-entry's hash, :data:`PROFILE_VERSION` and the settings) and is cached under a folder or ``s3://`` prefix
-by that fingerprint (:class:`ProfileCache`), so a daily run reads it instead of the reference window.
+A profile carries a fingerprint of its inputs and is cached by it (:mod:`mrm.checks.reference`), so a
+daily run reads it instead of the reference window.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import tempfile
@@ -33,7 +31,7 @@ from mrm.checks import stats
 from mrm.errors import NoDataError, SchemaError, SourceError
 from mrm.inventory import ModelEntry
 from mrm.sources.contract import required_columns
-from mrm.sources.objectstore import ObjectInfo, join, store_for
+from mrm.sources.objectstore import ObjectInfo, store_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -585,14 +583,6 @@ def _sample_positions(rows: int, settings: ProfileSettings) -> np.ndarray:
     return np.sort(np.random.default_rng(settings.seed).choice(rows, settings.sample_rows, replace=False))
 
 
-def profile_fingerprint(entry: ModelEntry, files: list[ObjectInfo], settings: ProfileSettings) -> str:
-    from mrm.evidence import fingerprint
-
-    doc = {"files": fingerprint(files), "entry": entry.fingerprint(), "version": PROFILE_VERSION,
-           "settings": asdict(settings)}  # fmt: skip
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
-
-
 class _LocalCopies:
     """Local paths of objects: file:// objects in place, others downloaded one by one to a temp folder."""
 
@@ -717,63 +707,3 @@ class _ColumnReader:
             else:
                 chunks.append(pa.nulls(meta.num_rows, kind))
         return pa.chunked_array(chunks, kind)
-
-
-# -- the cache --------------------------------------------------------------------------------------------
-class ProfileCache:
-    """Profiles under ``<uri>/<model_id>/<fingerprint>/`` (a folder or an s3:// prefix)."""
-
-    def __init__(self, uri: str):
-        self.uri = uri
-        self.store = store_for(uri)
-
-    def _prefix(self, model_id: str, fingerprint: str) -> str:
-        return join(self.uri, model_id, fingerprint)
-
-    def get(self, model_id: str, fingerprint: str) -> ReferenceProfile | None:
-        found = {
-            o.uri.rsplit("/", 1)[1]: o.uri for o in self.store.list(self._prefix(model_id, fingerprint) + "/")
-        }
-        if "profile.json" not in found:
-            return None
-        return ReferenceProfile.from_files({name: self.store.get(uri) for name, uri in found.items()})
-
-    def put(self, profile: ReferenceProfile) -> str:
-        prefix = self._prefix(profile.model_id, profile.fingerprint)
-        for name, data in profile.to_files().items():  # profile.json last: it marks the profile complete
-            self.store.put(join(prefix, name), data, overwrite=True)
-        return prefix
-
-
-def reference_files(entry: ModelEntry) -> dict[date, list[ObjectInfo]]:
-    """The reference window's Parquet objects by day (days without any are left out)."""
-    from mrm.sources.parquet import PartitionedParquet
-
-    source = PartitionedParquet(entry.monitoring.scoring_log, what="reference scoring log")
-    found = {day: source.files(day) for day in entry.monitoring.reference.days()}
-    found = {day: files for day, files in found.items() if files}
-    if not found:
-        ref = entry.monitoring.reference
-        raise NoDataError(
-            f"no reference scoring log data at all for {ref.start}..{ref.end} under "
-            f"{entry.monitoring.scoring_log}; the reference window in the inventory must point at days "
-            "that exist"
-        )
-    return found
-
-
-def reference_profile(
-    entry: ModelEntry, cache_uri: str, settings: ProfileSettings | None = None
-) -> tuple[ReferenceProfile, bool]:
-    """The entry's reference profile from the cache, or computed from the reference files and cached.
-    Returns (profile, True if it came from the cache)."""
-    settings = settings or ProfileSettings.for_entry(entry)
-    by_day = reference_files(entry)
-    fp = profile_fingerprint(entry, [f for day in sorted(by_day) for f in by_day[day]], settings)
-    cache = ProfileCache(cache_uri)
-    cached = cache.get(entry.model_id, fp)
-    if cached is not None:
-        return cached, True
-    profile = profile_from_files(entry, by_day, settings, fp)
-    cache.put(profile)
-    return profile, False

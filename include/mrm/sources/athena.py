@@ -396,6 +396,19 @@ class AthenaSource:
 
         return connect(**settings.connect)
 
+    def identity(self, model_id: str, days: list[date]) -> dict[str, Any]:
+        """What a reference read of these days depends on, without running it: the rendered SQL, the
+        bound parameters of each day, database, table and workgroup (a cache key: UNLOAD writes new
+        files on every run, so the result files cannot identify the reference)."""
+        settings = self.settings(f"reading the {self.what} of {model_id} from Athena")
+        table = quoted_table(settings.database, settings.table) if settings.table else None
+        return {
+            "sql": self.template.render("athena", table),
+            "parameters": [{k: str(v) for k, v in query_parameters(model_id, d).items()} for d in days],
+            "database": settings.database,
+            "workgroup": settings.workgroup,
+        }
+
     # reading -----------------------------------------------------------------------------------------
     def read_day(self, model_id: str, day: date) -> DayData:
         """All rows of one model and day; NoDataError if the query returns none, SourceError if it fails."""

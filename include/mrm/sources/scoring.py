@@ -44,6 +44,15 @@ class ScoringLog:
             return f"{self.what} {self.source.describe()} for {day}"
         return f"{self.what} {self.source.day_prefix(day)}"
 
+    def identity(self, days: list[date]) -> dict:
+        """What reading these days depends on, found without reading them (for the reference profile's
+        cache key): the objects' URIs, sizes and ETags, or for Athena the SQL and its parameters."""
+        from mrm.evidence import fingerprint
+
+        if self.kind == "athena":
+            return {"athena": self.source.identity(self.model_id, days)}
+        return {"files": fingerprint([f for d in days for f in self.source.files(d)])}
+
     def read_day(self, day: date) -> DayData:
         if self.kind == "parquet":
             return self.source.read_day(day)

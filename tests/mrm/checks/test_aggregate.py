@@ -23,7 +23,8 @@ from scipy import stats as sst
 
 from mrm.checks import aggregate as ag
 from mrm.checks import stats
-from mrm.checks.profile import ProfileSettings, ReferenceProfile, profile_from_frame, reference_profile
+from mrm.checks.profile import ProfileSettings, ReferenceProfile, profile_from_frame
+from mrm.checks.reference import reference_profile
 from mrm.errors import SchemaError, SourceError
 from mrm.inventory import ModelEntry
 from mrm.sources.contract import conform, required_columns

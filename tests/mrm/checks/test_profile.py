@@ -4,12 +4,7 @@ computed once per fingerprint and read back from the cache afterwards."""
 
 from __future__ import annotations
 
-import copy
-from datetime import date, timedelta
-
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,15 +13,12 @@ from mrm.checks import profile as prof
 from mrm.checks import stats
 from mrm.checks.profile import (
     FineSketch,
-    ProfileCache,
     ProfileSettings,
     ReferenceProfile,
     categorical_profile,
     numeric_profile,
     profile_from_frame,
-    reference_profile,
 )
-from mrm.errors import NoDataError, SchemaError
 from mrm.inventory import ModelEntry
 
 RNG = np.random.default_rng(7)
@@ -145,124 +137,6 @@ def test_a_profile_survives_its_files(entry, reference_frame):
     assert back.categorical["region"].counts == original.categorical["region"].counts
     assert back.categorical["region"].nulls == 50
     assert back.sample.num_rows == 500 and back.sample.equals(original.sample)
-
-
-def write_days(root, entry, make_scoring_frame, days: list[date], rows: int = 400) -> None:
-    for i, day in enumerate(days):
-        folder = root / f"dt={day.isoformat()}"
-        folder.mkdir(parents=True, exist_ok=True)
-        frame = make_scoring_frame(entry, rows + 50 * i, seed=10 + i)
-        frame.loc[: 5 * i, "amount"] = np.nan
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / "part-0.parquet")
-
-
-@pytest.fixture
-def file_entry(tmp_path, make_entry, make_scoring_frame) -> ModelEntry:
-    raw = make_entry()
-    root = tmp_path / "scoring"
-    ref = raw.monitoring.reference
-    days = [d for d in ref.days() if d != ref.start + timedelta(days=3)]  # one day missing
-    probe = make_entry(scoring_log=root.as_uri() + "/")
-    write_days(root, probe, make_scoring_frame, days)
-    return probe
-
-
-def test_the_profile_of_the_files_carries_the_pipelines_reference_information(file_entry, tmp_path):
-    from mrm.evidence import fingerprint
-    from mrm.sources.contract import conform, required_columns
-    from mrm.sources.parquet import PartitionedParquet
-
-    profile, cached = reference_profile(file_entry, (tmp_path / "profiles").as_uri())
-    data = PartitionedParquet(file_entry.monitoring.scoring_log).read_days(
-        file_entry.monitoring.reference.days()
-    )
-    frame = conform(data.frame, file_entry, "reference")
-
-    assert not cached
-    assert profile.info == {
-        "window": ["2026-08-18", "2026-08-31"],
-        "rows": len(frame),
-        "files": len(data.files),
-        "fingerprint": fingerprint(data.files),
-        "missing_days": [d.isoformat() for d in data.missing_days],
-        "median_daily_rows": float(frame.groupby("_dt").size().median()),
-        "daily_rows": [int(n) for n in frame.groupby("_dt").size()],
-        "null_rates": {c: float(frame[c].isna().mean()) for c in required_columns(file_entry)},
-    }
-    for name, p in profile.numeric.items():
-        assert np.array_equal(p.psi_edges, stats.decile_edges(frame[name].to_numpy(dtype="float64"))), name
-        assert p.mean == float(frame[name].mean()) and p.std == pytest.approx(
-            float(np.std(frame[name].dropna()))
-        )
-    region = frame["region"].value_counts().to_dict()
-    assert profile.categorical["region"].counts == region
-    assert profile.sample.num_rows == len(frame)  # fewer rows than the sample size: all of them
-
-
-def test_the_second_call_reads_the_cache_and_not_the_reference(file_entry, tmp_path, monkeypatch):
-    cache = (tmp_path / "profiles").as_uri()
-    first, cached_first = reference_profile(file_entry, cache)
-    monkeypatch.setattr(prof, "profile_from_files", lambda *a, **k: pytest.fail("recomputed"))
-
-    second, cached_second = reference_profile(file_entry, cache)
-
-    assert (cached_first, cached_second) == (False, True)
-    assert second.fingerprint == first.fingerprint
-    assert [o.uri.rsplit("/", 1)[1] for o in ProfileCache(cache).store.list(cache + "/")] == [
-        "arrays.npz", "profile.json", "sample.parquet",
-    ]  # fmt: skip
-    assert np.array_equal(second.numeric["amount"].counts, first.numeric["amount"].counts)
-
-
-def test_a_changed_reference_file_or_inventory_entry_gets_a_new_profile(
-    file_entry, tmp_path, make_scoring_frame
-):
-    cache = (tmp_path / "profiles").as_uri()
-    first, _ = reference_profile(file_entry, cache)
-    raw = copy.deepcopy(file_entry.model_dump(mode="json"))
-    raw["monitoring"]["psi_bins"] = 5
-    rebinned, cached = reference_profile(ModelEntry.model_validate(raw), cache)
-    assert (
-        not cached
-        and rebinned.fingerprint != first.fingerprint
-        and rebinned.numeric["amount"].psi_edges.size == 4
-    )
-
-    day = file_entry.monitoring.reference.start
-    root = tmp_path / "scoring"
-    write_days(root, file_entry, make_scoring_frame, [day], rows=999)
-    changed, cached = reference_profile(file_entry, cache)
-    assert (
-        not cached and changed.fingerprint != first.fingerprint and changed.info["rows"] != first.info["rows"]
-    )
-
-
-def test_a_reference_window_without_files_names_the_window(make_entry, tmp_path):
-    entry = make_entry(scoring_log=(tmp_path / "nothing").as_uri() + "/")
-
-    with pytest.raises(
-        NoDataError, match=r"no reference scoring log data at all for 2026-08-18\.\.2026-08-31"
-    ):
-        reference_profile(entry, (tmp_path / "profiles").as_uri())
-
-
-def test_missing_and_non_numeric_reference_columns_are_schema_errors(
-    make_entry, make_scoring_frame, tmp_path
-):
-    root = tmp_path / "scoring"
-    entry = make_entry(scoring_log=root.as_uri() + "/")
-    folder = root / "dt=2026-08-20"
-    folder.mkdir(parents=True)
-    frame = make_scoring_frame(entry, 50).drop(columns=["tenure"])
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / "part-0.parquet")
-    with pytest.raises(SchemaError, match=r"toy_model: reference window .* lacks required column"):
-        reference_profile(entry, (tmp_path / "p").as_uri())
-
-    frame = make_scoring_frame(entry, 50)
-    frame["amount"] = "12"
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / "part-0.parquet")
-    with pytest.raises(SchemaError, match="wrong column types: amount is object, expected numeric"):
-        reference_profile(entry, (tmp_path / "p").as_uri())
 
 
 def test_fine_sketch_lookup_table_refuses_crowded_cells():

@@ -81,7 +81,7 @@ def test_a_file_the_run_did_not_record_is_not_served(client, day5):
     response = client.get(day5["evidently_report"].replace("drift_report.html", "not_recorded.json"))
     assert response.status_code == 404
     assert (
-        "recorded no evidence file &#x27;not_recorded.json&#x27; (recorded: drift_report.html, "
+        "recorded no evidence file &#x27;not_recorded.json&#x27; (recorded: day_aggregate.npz, drift_report.html, "
         in response.text
     )
     assert "secret" not in response.text
@@ -219,4 +219,4 @@ def test_the_report_renders_in_a_browser_through_the_route(tmp_path, ui_history,
         server.should_exit = True
         thread.join(timeout=10)
     assert "Drift in column 'amount'" in dom, "the dashboard was not drawn: shared JavaScript not loaded?"
-    assert "PSI (reference deciles, mrm)" in dom
+    assert "PSI (reference deciles), whole day" in dom  # the stored whole-day value, not a sample's

@@ -1,0 +1,148 @@
+"""The reference a model's days are judged against: its profile (:mod:`mrm.checks.profile`), computed once
+from the reference window, whatever source holds it, and cached by a fingerprint of its inputs.
+
+- Day-partitioned Parquet: the profile is built column by column from the window's files
+  (:func:`~mrm.checks.profile.profile_from_files`, memory of one column of the window).
+- Athena and SageMaker capture: the window is read as a frame and profiled
+  (:func:`~mrm.checks.profile.profile_from_frame`).
+
+The fingerprint covers the inventory entry's hash, :data:`~mrm.checks.profile.PROFILE_VERSION`, the
+profile settings and what the window's data is, found without reading it: the files' URIs, sizes and
+ETags, or for Athena the rendered SQL and its bound parameters (UNLOAD writes new files on every query,
+so its result files cannot identify the reference). A cached profile is found before any data is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from mrm.checks.profile import (
+    PROFILE_VERSION,
+    ProfileSettings,
+    ReferenceProfile,
+    profile_from_files,
+    profile_from_frame,
+)
+from mrm.errors import NoDataError
+from mrm.inventory import ModelEntry
+from mrm.sources.objectstore import ObjectInfo, join, store_for
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pandas as pd
+
+
+class ProfileCache:
+    """Profiles under ``<uri>/<model_id>/<fingerprint>/`` (a folder or an s3:// prefix)."""
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self.store = store_for(uri)
+
+    def _prefix(self, model_id: str, fingerprint: str) -> str:
+        return join(self.uri, model_id, fingerprint)
+
+    def get(self, model_id: str, fingerprint: str) -> ReferenceProfile | None:
+        found = {
+            o.uri.rsplit("/", 1)[1]: o.uri for o in self.store.list(self._prefix(model_id, fingerprint) + "/")
+        }
+        if "profile.json" not in found:
+            return None
+        return ReferenceProfile.from_files({name: self.store.get(uri) for name, uri in found.items()})
+
+    def put(self, profile: ReferenceProfile) -> str:
+        prefix = self._prefix(profile.model_id, profile.fingerprint)
+        for name, data in profile.to_files().items():  # profile.json last: it marks the profile complete
+            self.store.put(join(prefix, name), data, overwrite=True)
+        return prefix
+
+
+def profile_fingerprint(entry: ModelEntry, inputs: list[ObjectInfo] | dict, settings: ProfileSettings) -> str:
+    """sha256 of the entry's hash, the profile version and settings, and the window's inputs (a list of
+    objects, or a source's identity, :meth:`mrm.sources.scoring.ScoringLog.identity`)."""
+    from mrm.evidence import fingerprint
+
+    doc = {
+        "inputs": {"files": fingerprint(inputs)} if isinstance(inputs, list) else inputs,
+        "entry": entry.fingerprint(),
+        "version": PROFILE_VERSION,
+        "settings": asdict(settings),
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def reference_files(entry: ModelEntry) -> dict[date, list[ObjectInfo]]:
+    """The reference window's Parquet objects by day (days without any are left out)."""
+    from mrm.sources.parquet import PartitionedParquet
+
+    source = PartitionedParquet(entry.monitoring.scoring_log, what="reference scoring log")
+    found = {day: source.files(day) for day in entry.monitoring.reference.days()}
+    found = {day: files for day, files in found.items() if files}
+    if not found:
+        ref = entry.monitoring.reference
+        raise NoDataError(
+            f"no reference scoring log data at all for {ref.start}..{ref.end} under "
+            f"{entry.monitoring.scoring_log}; the reference window in the inventory must point at days "
+            "that exist"
+        )
+    return found
+
+
+def read_reference(entry: ModelEntry) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The reference window's rows as one conformed frame, and what the run records about the window
+    (rows, files, their fingerprint, missing days, daily rows, null rates)."""
+    from mrm.evidence import fingerprint
+    from mrm.sources.contract import conform, required_columns
+    from mrm.sources.scoring import ScoringLog
+
+    ref = entry.monitoring.reference
+    source = ScoringLog(entry, what="reference scoring log")
+    data = source.read_days(ref.days())
+    frame = conform(data.frame, entry, f"reference window {ref.start}..{ref.end} of {source.cache_key}")
+    daily = frame.groupby("_dt").size()
+    info = {
+        "window": [ref.start.isoformat(), ref.end.isoformat()],
+        "rows": len(frame),
+        "files": len(data.files),
+        "fingerprint": fingerprint(data.files),
+        "missing_days": [d.isoformat() for d in data.missing_days],
+        "median_daily_rows": float(daily.median()),
+        "daily_rows": [int(n) for n in daily],
+        "null_rates": {c: float(frame[c].isna().mean()) for c in required_columns(entry)},
+    }
+    return frame, info
+
+
+def reference_profile(
+    entry: ModelEntry,
+    cache_uri: str,
+    settings: ProfileSettings | None = None,
+    read: Callable[[ModelEntry], tuple[pd.DataFrame, dict[str, Any]]] = read_reference,
+) -> tuple[ReferenceProfile, bool]:
+    """The entry's reference profile from the cache, or computed from the reference window and cached.
+    Returns (profile, True if it came from the cache). ``read``: how a non-Parquet window is read (the
+    pipeline passes its per-process cache)."""
+    from mrm.sources.scoring import ScoringLog
+
+    settings = settings or ProfileSettings.for_entry(entry)
+    source = ScoringLog(entry, what="reference scoring log")
+    cache = ProfileCache(cache_uri)
+    if source.kind == "parquet":
+        by_day = reference_files(entry)
+        fp = profile_fingerprint(entry, [f for day in sorted(by_day) for f in by_day[day]], settings)
+        if (cached := cache.get(entry.model_id, fp)) is not None:
+            return cached, True
+        profile = profile_from_files(entry, by_day, settings, fp)
+    else:
+        fp = profile_fingerprint(entry, source.identity(entry.monitoring.reference.days()), settings)
+        if (cached := cache.get(entry.model_id, fp)) is not None:
+            return cached, True
+        frame, info = read(entry)
+        profile = profile_from_frame(frame, entry, info, settings, fp)
+    cache.put(profile)
+    return profile, False
