@@ -1,4 +1,4 @@
-"""Benchmark at scale: the aggregate-first engine against the naive stack, on days of 1M and 5M rows
+"""Benchmark at scale: a monitoring run (aggregate-first) against the naive stack, on days of 1M and 5M rows
 (20M with --big) of 36 columns (f00-f29 numeric, c0-c4 categorical with 4/12/50/200/1000 values, the
 score; plus event_id, event_ts, decision) against a reference of the same size.
 
@@ -8,9 +8,10 @@ Every measurement runs in a fresh process (its peak RSS is that process's VmHWM)
 
 - floor: read the day's Parquet to Arrow and one np.histogram pass over each numeric column;
 - profile: the reference profile computed from the reference files and cached (once per reference);
-- aggregate: one monitoring run: load the cached profile, stream the day (DQ and drift counts), every
-  quality and drift metric, the Evidently HTML report and the GX validation on the reservoir sample,
-  results and evidence written as files;
+- run: one monitoring run through ``mrm.pipeline`` (the functions the DAG's tasks call), with the profile
+  cached: start streams the day into its aggregate (DQ and drift counts, reservoir sample), quality and
+  drift compute every metric from it and write the GX result and the Evidently HTML report drawn from the
+  sample, record writes the run to a SQLite history, tickets files the RED controls;
 - naive: the whole day and reference as pandas frames through GX (the model's suite) and Evidently
   ``DataDriftPreset()`` with its HTML; skipped (and estimated) where the smallest size's peak RSS, scaled
   by rows, exceeds 40% of this machine's memory. The floor is skipped and estimated the same way.
@@ -164,7 +165,7 @@ def _day_file(work: Path, day: date) -> Path:
 
 
 def measure_profile(work: Path) -> dict:
-    from mrm.checks.profile import reference_profile
+    from mrm.checks.reference import reference_profile
 
     t = time.perf_counter()
     profile, cached = reference_profile(_entry(work), (work / "profiles").as_uri())
@@ -173,58 +174,69 @@ def measure_profile(work: Path) -> dict:
             "sketch_spaces": {s: spaces.count(s) for s in sorted(set(spaces))}}  # fmt: skip
 
 
-def measure_aggregate(work: Path, sample_rows: int) -> dict:
-    """One run of the aggregate-first engine, step by step; Evidently and GX are imported first and
-    timed apart (as for the naive run), end_to_end_seconds includes them."""
+def _inventory(work: Path) -> Path:
+    """An inventory folder with the benchmark model and the example policy (without its notification
+    routing: no peers here; tickets stay in the built-in tracker)."""
+    import yaml
+
+    folder = work / "inventory"
+    folder.mkdir(exist_ok=True)
+    (folder / "scale_bench.yaml").write_text(yaml.safe_dump(json.loads((work / "entry.json").read_text())))
+    policy = yaml.safe_load((HERE.parent / "include" / "inventory" / "_policy.yaml").read_text())
+    policy.pop("notifications", None)
+    (folder / "_policy.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    return folder
+
+
+def measure_run(work: Path, sample_rows: int) -> dict:
+    """One monitoring run through mrm.pipeline, the functions the DAG's tasks call: start (find the day,
+    stream it into the aggregate against the cached profile), quality, drift, performance, record (SQLite
+    history), tickets; evidence written as files. Evidently and GX are imported first and timed apart (a
+    worker pays them once); end_to_end_seconds includes them."""
+    os.environ.update(
+        MRM_HOME=str(work / "home"),
+        MRM_INVENTORY=str(_inventory(work)),
+        MRM_PROFILE_CACHE=(work / "profiles").as_uri(),
+        MRM_SAMPLE_ROWS=str(sample_rows),
+    )
     steps: dict[str, float] = {}
     t0 = time.perf_counter()
     import evidently  # noqa: F401
     import great_expectations  # noqa: F401
 
-    from mrm.checks import aggregate
-    from mrm.checks.drift import evidently_lib_files
-    from mrm.checks.profile import reference_profile
+    from mrm import pipeline
 
     imports = time.perf_counter() - t0
-    entry = _entry(work)
     t = time.perf_counter()
-    profile, cached = reference_profile(entry, (work / "profiles").as_uri())
-    steps["load_profile"] = time.perf_counter() - t
+    ctx = pipeline.start("scale_bench", DAY, "bench")
+    steps["start_read_and_aggregate"] = time.perf_counter() - t
+    evidence = []
+    for name, step in (("quality", pipeline.quality), ("drift", pipeline.drift),
+                       ("performance", pipeline.performance)):  # fmt: skip
+        t = time.perf_counter()
+        evidence.append(step(ctx))
+        steps[name] = time.perf_counter() - t
     t = time.perf_counter()
-    agg = aggregate.aggregate_day(
-        [_day_file(work, DAY).as_uri()], entry, profile, DAY, sample_rows=sample_rows
-    )
-    steps["read_and_aggregate"] = time.perf_counter() - t
-    t = time.perf_counter()
-    results = aggregate.metrics_from_aggregates(agg, profile, entry)
-    steps["metrics"] = time.perf_counter() - t
-    t = time.perf_counter()
-    html = aggregate.drift_report_html(agg, profile, entry, results)
-    steps["evidently_report_on_sample"] = time.perf_counter() - t
-    t = time.perf_counter()
-    gx = aggregate.quality_gx_json(agg, entry)
-    steps["gx_on_sample"] = time.perf_counter() - t
-    t = time.perf_counter()
-    out = work / "evidence"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps([r.to_dict() for r in results], default=str))
-    (out / "drift_report.html").write_bytes(html)
-    (out / "quality_gx.json").write_bytes(gx)
-    (out / "aggregate.json").write_text(json.dumps(aggregate.summary(agg, profile), default=str))
-    for name, data in evidently_lib_files().items():
-        (out / name).write_bytes(data)
+    summary = pipeline.record(ctx, *evidence)
     steps["record"] = time.perf_counter() - t
-    bounds = [r.detail.get("statistic_bounds") for r in results if r.metric == "ks_pvalue"]
-    wbounds = [r.detail.get("error_bound") for r in results if r.metric == "wasserstein"]
+    t = time.perf_counter()
+    pipeline.tickets(ctx)
+    steps["tickets"] = time.perf_counter() - t
+    store = pipeline.get_store()
+    metrics = store.metrics(run_id=ctx.run_id)
+    bounds = [m["detail"].get("statistic_bounds") for m in metrics if m["metric"] == "ks_pvalue"]
+    wbounds = [m["detail"].get("error_bound") for m in metrics if m["metric"] == "wasserstein"]
+    report = Path(evidence[1]["drift_report"]["uri"].removeprefix("file://"))
     return {
         "wall_seconds": sum(steps.values()),
         "import_seconds": imports,
         "end_to_end_seconds": time.perf_counter() - t0,
         "steps_seconds": steps,
-        "profile_cached": cached,
-        "metrics": len(results),
-        "report_kb": round(len(html) / 1024),
-        "sample_rows": agg.info["sample"]["rows"],
+        "overall_status": summary["overall_status"],
+        "metrics_recorded": len(metrics),
+        "report_kb": round(report.stat().st_size / 1024),
+        "sample_rows": ctx.engine["sample"]["rows"],
+        "aggregate_kb": round(ctx.aggregate["size"] / 1024),
         "max_ks_statistic_error": max((hi - lo for lo, hi in filter(None, bounds)), default=0.0),
         "max_wasserstein_error": max(filter(None, wbounds), default=0.0),
     }
@@ -262,7 +274,7 @@ def measure_naive(work: Path) -> dict:
     return {"wall_seconds": sum(steps.values()), "import_seconds": imports, "steps_seconds": steps}
 
 
-MEASURES = {"floor": measure_floor, "profile": measure_profile, "aggregate": measure_aggregate,
+MEASURES = {"floor": measure_floor, "profile": measure_profile,
             "naive": measure_naive}  # fmt: skip
 
 
@@ -273,8 +285,8 @@ def child(kind: str, work: Path, sample_rows: int) -> None:
         generate(work / "data", rows, 1, False, REFERENCE_DAY)
         generate(work / "data", rows, 2, True, DAY)
         result = {"wall_seconds": time.perf_counter() - started}
-    elif kind == "aggregate":
-        result = measure_aggregate(work, sample_rows)
+    elif kind == "run":
+        result = measure_run(work, sample_rows)
     else:
         result = MEASURES[kind](work)
     result["process_seconds"] = time.perf_counter() - started
@@ -312,7 +324,7 @@ def one_size(rows: int, args, naive_1m: dict | None, floor_before: dict | None) 
         out["generate"] = run_child("generate", work, args.sample_rows)
         out["parquet_mb"] = round(_day_file(work, DAY).stat().st_size / 2**20)
         out["floor"] = floor_for(rows, work, args, floor_before)
-        for kind in ("profile", "aggregate"):
+        for kind in ("profile", "run"):
             out[kind] = run_child(kind, work, args.sample_rows)
         out["naive"] = naive_for(rows, work, args, naive_1m)
         return out
@@ -350,7 +362,7 @@ def naive_for(rows: int, work: Path, args, naive_1m: dict | None) -> dict:
 
 
 def derive(r: dict) -> dict:
-    agg, floor, naive = r["aggregate"], r["floor"], r["naive"]
+    agg, floor, naive = r["run"], r["floor"], r["naive"]
     if agg.get("failed"):
         return r
     agg["rows_per_second"] = round(r["rows"] / agg["wall_seconds"])
@@ -365,9 +377,9 @@ def derive(r: dict) -> dict:
 
 
 def report_line(r: dict) -> str:
-    agg, naive, floor = r["aggregate"], r["naive"], r["floor"]
+    agg, naive, floor = r["run"], r["naive"], r["floor"]
     if agg.get("failed"):
-        return f"{r['rows']:>11,} rows: aggregate run FAILED: {agg['stderr'][-300:]}"
+        return f"{r['rows']:>11,} rows: monitoring run FAILED: {agg['stderr'][-300:]}"
     naive_text = (
         f"naive {naive['wall_seconds']:.1f} s, {naive['peak_rss_mb'] / 1024:.1f} GB"
         if "wall_seconds" in naive
@@ -385,7 +397,7 @@ def report_line(r: dict) -> str:
         else f"{speedup:.0f}x faster than naive{'' if agg['speedup_vs_naive_measured'] else ' (est.)'} | "
     )
     return (
-        f"{r['rows']:>11,} rows x 36: aggregate run {agg['wall_seconds']:.2f} s "
+        f"{r['rows']:>11,} rows x 36: monitoring run {agg['wall_seconds']:.2f} s "
         f"(+{agg['import_seconds']:.1f} s imports = {agg['end_to_end_seconds']:.1f} s end to end), "
         f"peak RSS {agg['peak_rss_mb'] / 1024:.2f} GB, {agg['rows_per_second']:,} rows/s, "
         f"{agg['ratio_to_floor']:.1f}x the floor ({floor_text}) | {speedup_text}{naive_text} | "
@@ -398,8 +410,8 @@ def write_results(args, results: list[dict]) -> None:
     """Merge the figures into ``args.out`` under "scale", keeping its other keys."""
     doc = json.loads(args.out.read_text()) if args.out.exists() else {}
     doc["scale"] = {
-        "benchmark": "aggregate-first run vs naive Evidently DataDriftPreset() + GX on full frames "
-        "(bench/bench_scale.py)",
+        "benchmark": "one monitoring run through mrm.pipeline (aggregate-first) vs naive Evidently "
+        "DataDriftPreset() + GX on full frames (bench/bench_scale.py)",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "python": platform.python_version(),
