@@ -202,7 +202,6 @@ class _DayInput:
 
     @classmethod
     def locate(cls, entry: ModelEntry, day: date) -> _DayInput:
-        from mrm.checks import aggregate as ag
         from mrm.errors import NoDataError
         from mrm.sources.contract import conform
         from mrm.sources.scoring import ScoringLog
@@ -219,17 +218,24 @@ class _DayInput:
                 f"no scoring log partition for {day}: nothing under {parquet.partition_uri(day)}; "
                 "check the upstream export, then rerun this date"
             )
-        if ag.scan_day(files, entry, where) == 0:
-            raise NoDataError(f"scoring log partition for {day} at {parquet.partition_uri(day)} has 0 rows")
-        return cls(entry, day, where, files)
+        return cls(entry, day, parquet.partition_uri(day), files)
 
     def aggregate(self, profile):
+        """Stream the day into its aggregate. Objects not on local disk are first streamed to a temporary
+        folder (S3 checks each is still the listed version), so memory does not grow with the day."""
         from mrm.checks import aggregate as ag
+        from mrm.errors import NoDataError
+        from mrm.sources.objectstore import local_copies
 
         rows = settings.sample_rows()
         if self.frame is not None:
             return ag.aggregate_frame(self.frame, self.entry, profile, self.day, sample_rows=rows)
-        return ag.aggregate_day(self.files, self.entry, profile, self.day, sample_rows=rows, where=self.where)
+        with local_copies(self.files, prefix="mrm_day_") as copies:
+            if ag.scan_day(copies, self.entry, f"scoring log {self.where}") == 0:
+                raise NoDataError(f"scoring log partition for {self.day} at {self.where} has 0 rows")
+            return ag.aggregate_day(
+                copies, self.entry, profile, self.day, sample_rows=rows, where=f"scoring log {self.where}"
+            )
 
 
 def reference_profile(entry: ModelEntry, fingerprint: str | None = None):

@@ -143,10 +143,15 @@ def test_an_aggregate_altered_after_start_fails_the_step(mrm_home, file_inventor
 def test_an_empty_partition_is_no_data_naming_the_partition(mrm_home, file_inventory, tmp_path, demo_files):
     import yaml
 
+    import shutil
+
     root = tmp_path / "empty_day"
+    demo = path_of(demo_files) / "scoring" / "aml_alert"
+    for reference_day in demo.glob("dt=2026-08-*"):
+        shutil.copytree(reference_day, root / "scoring" / "aml_alert" / reference_day.name)
     folder = root / "scoring" / "aml_alert" / "dt=2026-09-02"
     folder.mkdir(parents=True)
-    schema = pq.read_schema(next((path_of(demo_files) / "scoring" / "aml_alert" / "dt=2026-09-02").glob("*")))
+    schema = pq.read_schema(next((demo / "dt=2026-09-02").glob("*")))
     pq.write_table(pa.Table.from_pylist([], schema=schema), folder / "part-0.parquet")
     path = file_inventory / "aml_alert.yaml"
     raw = yaml.safe_load(path.read_text())

@@ -550,11 +550,7 @@ def _batches(sources: Iterable, columns: list[str], categorical: list[str], batc
             for batch in reader.iter_batches(batch_size=batch_rows, columns=wanted):
                 yield batch, where
         except (pa.ArrowException, OSError, ValueError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise SourceError(
-                f"cannot read scoring log file {where}: not valid Parquet ({reason}); "
-                "re-export the partition, then rerun this date"
-            ) from None
+            raise _unreadable(where, exc) from None
 
 
 def _prefetched(items: Iterator, depth: int = 2) -> Iterator:
@@ -594,11 +590,14 @@ def _prefetched(items: Iterator, depth: int = 2) -> Iterator:
 
 
 def _open(source) -> tuple[str, Any]:
-    """(name, what ParquetFile reads): a local path, or the bytes of an object-store object."""
+    """(name, what ParquetFile reads): a local path, a (name, local path) pair, or the bytes of an
+    object-store object (read whole into memory: for large objects pass local copies)."""
     import pyarrow as pa
 
     if isinstance(source, bytes | bytearray | memoryview):
         return "<bytes>", pa.BufferReader(source)
+    if isinstance(source, tuple):  # (name, local path), e.g. from objectstore.local_copies
+        return source
     uri = source["uri"] if isinstance(source, dict) else getattr(source, "uri", source)
     uri = str(uri)
     if uri.startswith("file://"):
@@ -610,6 +609,14 @@ def _open(source) -> tuple[str, Any]:
     from mrm.sources.objectstore import store_for
 
     return uri, pa.BufferReader(store_for(uri).get(uri))
+
+
+def _unreadable(name: str, exc: Exception) -> SourceError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return SourceError(
+        f"cannot read scoring log file {name}: not valid Parquet ({reason}); "
+        "re-export the partition, then rerun this date"
+    )
 
 
 def scan_day(sources: Iterable, entry: ModelEntry, where: str) -> int:
@@ -625,7 +632,7 @@ def scan_day(sources: Iterable, entry: ModelEntry, where: str) -> int:
         try:
             meta = pq.ParquetFile(handle).metadata
         except (pa.ArrowException, OSError, ValueError) as exc:
-            raise SourceError(f"cannot read scoring log file {name}: not valid Parquet ({exc})") from None
+            raise _unreadable(name, exc) from None
         schema = meta.schema.to_arrow_schema()
         names.update(schema.names)
         rows += meta.num_rows

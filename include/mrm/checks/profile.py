@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import io
 import json
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,7 +29,7 @@ from mrm.checks import stats
 from mrm.errors import NoDataError, SchemaError, SourceError
 from mrm.inventory import ModelEntry
 from mrm.sources.contract import required_columns
-from mrm.sources.objectstore import ObjectInfo, store_for
+from mrm.sources.objectstore import ObjectInfo, local_copies
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -583,33 +581,6 @@ def _sample_positions(rows: int, settings: ProfileSettings) -> np.ndarray:
     return np.sort(np.random.default_rng(settings.seed).choice(rows, settings.sample_rows, replace=False))
 
 
-class _LocalCopies:
-    """Local paths of objects: file:// objects in place, others downloaded one by one to a temp folder."""
-
-    def __init__(self, files: list[ObjectInfo]):
-        self.files = files
-        self._tmp: tempfile.TemporaryDirectory | None = None
-
-    def __enter__(self) -> list[str]:
-        from urllib.parse import unquote, urlparse
-
-        paths = []
-        for i, f in enumerate(self.files):
-            if f.uri.startswith("file://"):
-                paths.append(unquote(urlparse(f.uri).path))
-                continue
-            if self._tmp is None:
-                self._tmp = tempfile.TemporaryDirectory(prefix="mrm_profile_")
-            path = Path(self._tmp.name) / f"{i}.parquet"
-            path.write_bytes(store_for(f.uri).get(f.uri))
-            paths.append(str(path))
-        return paths
-
-    def __exit__(self, *exc) -> None:
-        if self._tmp is not None:
-            self._tmp.cleanup()
-
-
 def profile_from_files(
     entry: ModelEntry,
     files_by_day: dict[date, list[ObjectInfo]],
@@ -625,7 +596,8 @@ def profile_from_files(
     ref = entry.monitoring.reference
     where = f"reference window {ref.start}..{ref.end} of {entry.monitoring.scoring_log}"
     files = [f for day in sorted(files_by_day) for f in files_by_day[day]]
-    with _LocalCopies(files) as paths:
+    with local_copies(files, prefix="mrm_profile_") as copies:
+        paths = [path for _, path in copies]
         try:
             metas = [pq.ParquetFile(p).metadata for p in paths]
         except Exception as exc:  # pyarrow raises several types for a damaged file

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -22,6 +24,7 @@ class ObjectInfo:
 class ObjectStore(Protocol):
     def list(self, uri: str) -> list[ObjectInfo]: ...
     def get(self, uri: str) -> bytes: ...
+    def download(self, info: ObjectInfo, path: Path) -> None: ...
     def put(self, uri: str, data: bytes, *, overwrite: bool = False) -> ObjectInfo: ...
 
 
@@ -43,6 +46,14 @@ class LocalStore:
             return self._path(uri).read_bytes()
         except OSError as exc:
             raise SourceError(f"cannot read {uri}: {exc.strerror or exc}") from None
+
+    def download(self, info: ObjectInfo, path: Path) -> None:
+        import shutil
+
+        try:
+            shutil.copyfile(self._path(info.uri), path)
+        except OSError as exc:
+            raise SourceError(f"cannot read {info.uri}: {exc.strerror or exc}") from None
 
     def put(self, uri: str, data: bytes, *, overwrite: bool = False) -> ObjectInfo:
         path = self._path(uri)
@@ -103,6 +114,17 @@ class S3Store:
         body = self._call("read", uri, self._s3.get_object, Bucket=bucket, Key=key)["Body"]
         return body.read()
 
+    def download(self, info: ObjectInfo, path: Path) -> None:
+        """The object, streamed to ``path`` in 8 MiB chunks (memory does not grow with its size); S3
+        refuses (412) if it is no longer the listed version (ETag)."""
+        bucket, key = self._split(info.uri)
+        body = self._call(
+            "read", info.uri, self._s3.get_object, Bucket=bucket, Key=key, IfMatch=f'"{info.etag}"'
+        )["Body"]
+        with path.open("wb") as out:
+            for chunk in body.iter_chunks(8 * 2**20):
+                out.write(chunk)
+
     def put(self, uri: str, data: bytes, *, overwrite: bool = False) -> ObjectInfo:
         bucket, key = self._split(uri)
         extra = {} if overwrite else {"IfNoneMatch": "*"}
@@ -117,6 +139,29 @@ def store_for(uri: str) -> ObjectStore:
     if scheme == "s3":
         return S3Store()
     raise SourceError(f"unsupported URI scheme in {uri!r}: use s3://bucket/prefix/ or file:///abs/path/")
+
+
+@contextmanager
+def local_copies(files: Iterable[ObjectInfo], prefix: str = "mrm_") -> Iterator[list[tuple[str, str]]]:
+    """(URI, local path) of each object: ``file://`` objects in place, others streamed one by one to a
+    temporary folder that is removed afterwards (disk, not memory, holds them)."""
+    import tempfile
+
+    out, tmp = [], None
+    try:
+        for i, f in enumerate(files):
+            if f.uri.startswith("file://"):
+                out.append((unquote(f.uri), str(LocalStore._path(f.uri))))  # named readably in messages
+                continue
+            if tmp is None:
+                tmp = tempfile.TemporaryDirectory(prefix=prefix)
+            path = Path(tmp.name) / f"{i}.parquet"
+            store_for(f.uri).download(f, path)
+            out.append((f.uri, str(path)))
+        yield out
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
 
 
 def join(uri: str, *parts: str) -> str:

@@ -417,9 +417,13 @@ def test_a_damaged_file_is_a_source_error_naming_it(entry, profile, tmp_path):
     bad = tmp_path / "part-0.parquet"
     bad.write_bytes(b"PAR1 not really")
 
-    with pytest.raises(
-        SourceError, match=r"cannot read scoring log file .*part-0\.parquet: not valid Parquet"
-    ):
+    message = (
+        r"cannot read scoring log file .*part-0\.parquet: not valid Parquet \(.+\); "
+        r"re-export the partition, then rerun this date$"
+    )
+    with pytest.raises(SourceError, match=message):
+        ag.scan_day([bad.as_uri()], entry, "day")  # what the run's first step does first
+    with pytest.raises(SourceError, match=message):
         ag.aggregate_day([bad.as_uri()], entry, profile, DAY)
 
 

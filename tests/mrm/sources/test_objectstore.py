@@ -1,0 +1,66 @@
+"""Object stores: an S3 object is streamed to disk only if it is still the listed version (a real S3 API
+on 127.0.0.1: moto's server), local files are used in place, and the temporary copies are removed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mrm.errors import SourceError
+from mrm.sources.objectstore import local_copies, store_for
+
+BUCKET = "mrm-objects"
+
+
+@pytest.fixture(scope="module")
+def s3():
+    from mrm.demo.s3 import start_local_s3
+
+    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                            "AWS_DEFAULT_REGION")}  # fmt: skip
+    server = start_local_s3(bucket=BUCKET)
+    yield store_for(f"s3://{BUCKET}/")
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def test_s3_objects_are_streamed_to_a_temporary_folder_removed_afterwards(s3):
+    payload = {f"s3://{BUCKET}/day/part-{i}.parquet": os.urandom(3 * 2**20 + i) for i in range(2)}
+    for uri, data in payload.items():
+        s3.put(uri, data, overwrite=True)
+    listed = s3.list(f"s3://{BUCKET}/day/")
+
+    with local_copies(listed) as copies:
+        assert [name for name, _ in copies] == sorted(payload)
+        for name, path in copies:
+            assert Path(path).read_bytes() == payload[name]
+        folder = Path(copies[0][1]).parent
+    assert not folder.exists()
+
+
+def test_an_object_replaced_after_it_was_listed_is_not_read(s3):
+    uri = f"s3://{BUCKET}/changing/part-0.parquet"
+    s3.put(uri, b"first version", overwrite=True)
+    (listed,) = s3.list(uri)
+    s3.put(uri, b"second version", overwrite=True)
+
+    with pytest.raises(SourceError, match=rf"cannot read {uri}: PreconditionFailed"), local_copies([listed]):
+        pass
+
+
+def test_local_files_are_used_in_place_and_named_without_escapes(tmp_path):
+    folder = tmp_path / "dt=2026-09-05"
+    folder.mkdir()
+    (folder / "part-0.parquet").write_bytes(b"x")
+    (listed,) = store_for(folder.as_uri()).list(folder.as_uri())
+    assert "%3D" in listed.uri  # as Path.as_uri() writes it
+
+    with local_copies([listed]) as [(name, path)]:
+        assert path == str(folder / "part-0.parquet")
+        assert name == f"file://{folder}/part-0.parquet"
