@@ -160,7 +160,7 @@ def start(model_id: str, day: date, triggered_by: str | None = None) -> RunConte
     """Locate and check the day's scoring log, then stream it once into the counts every quality and drift
     metric is computed from (:mod:`mrm.checks.aggregate`), kept as the run's ``day_aggregate.npz``; return
     the context the other steps share. Memory does not grow with the day's rows for Parquet sources."""
-    from mrm.checks import aggregate as ag
+    from mrm.checks import sample_evidence as se
 
     entry = get_inventory().get(model_id)
     if not entry.monitored:
@@ -185,7 +185,7 @@ def start(model_id: str, day: date, triggered_by: str | None = None) -> RunConte
         agg = day_input.aggregate(profile)
         ctx.row_count = agg.rows
         ctx.aggregate = _writer(ctx).put("day_aggregate.npz", agg.to_bytes())
-    ctx.engine = ag.summary(agg, profile)
+    ctx.engine = se.summary(agg, profile)
     return ctx
 
 
@@ -296,12 +296,13 @@ def _check_step(
 def quality(ctx: RunContext) -> dict:
     """Data quality on every row of the day, from its aggregate; evidence: the GX validation result of the
     model's suite on the day's seeded sample (labelled as such)."""
-    from mrm.checks import aggregate as ag
+    from mrm.checks import from_aggregate as fa
+    from mrm.checks import sample_evidence as se
 
     def compute(entry: ModelEntry):
         profile, agg = _day_aggregate(ctx, entry)
-        results = ag.quality_results(agg, profile, entry)
-        return results, {"quality_gx": _writer(ctx).put("quality_gx.json", ag.quality_gx_json(agg, entry))}
+        results = fa.quality_results(agg, profile, entry)
+        return results, {"quality_gx": _writer(ctx).put("quality_gx.json", se.quality_gx_json(agg, entry))}
 
     return _check_step(ctx, "quality", compute)
 
@@ -309,16 +310,17 @@ def quality(ctx: RunContext) -> dict:
 def drift(ctx: RunContext) -> dict:
     """Drift (PSI on reference deciles and the inventory's methods) of every row of the day against the
     reference profile; evidence: the Evidently report over the samples, showing the stored values."""
-    from mrm.checks import aggregate as ag
+    from mrm.checks import from_aggregate as fa
+    from mrm.checks import sample_evidence as se
     from mrm.checks.drift import evidently_lib_files
 
     def compute(entry: ModelEntry):
         profile, agg = _day_aggregate(ctx, entry)
-        results = ag.drift_results(agg, profile, entry)
+        results = fa.drift_results(agg, profile, entry)
         write_shared(settings.evidence_uri(), evidently_lib_files())
         return results, {
             "drift_report": _writer(ctx).put(
-                "drift_report.html", ag.drift_report_html(agg, profile, entry, results)
+                "drift_report.html", se.drift_report_html(agg, profile, entry, results)
             ),
             "reference": _writer(ctx).put_json("reference.json", profile.info),
         }
@@ -333,7 +335,7 @@ def _reference_performance(model_id: str, inventory_hash: str) -> dict | None:
 
     entry = get_inventory().get(model_id)
     perf, ref = entry.monitoring.performance, entry.monitoring.reference
-    frame, _ = reference(entry)
+    frame = _scores(entry, ref.days(), f"reference window {ref.start}..{ref.end}", reference_window=True)[0]
     known_by = ref.end + timedelta(days=perf.label_maturity_days)
     joined, _ = labelled(frame, _labels(entry, ref.start, known_by), known_by)
     stats, _ = statistics(joined, perf)
@@ -362,8 +364,6 @@ def performance(ctx: RunContext) -> dict:
     """Outcome analysis of the matured cohort (logical date − label maturity) on the labels known today."""
     from mrm.checks.performance import check_performance, cohort_window, labelled
     from mrm.errors import NoDataError
-    from mrm.sources.contract import conform
-    from mrm.sources.scoring import ScoringLog
 
     def compute(entry: ModelEntry):
         perf = entry.monitoring.performance
@@ -373,8 +373,8 @@ def performance(ctx: RunContext) -> dict:
         days = [start + timedelta(days=i) for i in range(perf.cohort_days)]
         note: dict = {}
         try:
-            data = ScoringLog(entry).read_days(days, skip_unreadable=True)
-            scored = conform(data.frame, entry, f"scoring log of the cohort {start}..{end}")
+            where = f"scoring log of the cohort {start}..{end}"
+            scored, data = _scores(entry, days, where, skip_unreadable=True)
             note = {
                 "cohort_missing_days": [d.isoformat() for d in data.missing_days],
                 "unreadable": data.unreadable,
@@ -389,6 +389,31 @@ def performance(ctx: RunContext) -> dict:
         return check_performance(joined, coverage, perf, ref, (start, end), note), {}
 
     return _check_step(ctx, "performance", compute)
+
+
+SCORE_COLUMNS = ("event_id", "score")  # all that outcome analysis needs of the scoring log
+
+
+def _scores(
+    entry: ModelEntry,
+    days: list[date],
+    where: str,
+    *,
+    skip_unreadable: bool = False,
+    reference_window: bool = False,
+):
+    """Event ids and scores of some days, read without the other columns (a cohort of several days of a
+    wide, high-volume log would not fit in memory whole). A non-Parquet reference window comes from the
+    per-process reference read, which the profile used."""
+    from mrm.sources.contract import conform
+    from mrm.sources.scoring import ScoringLog
+
+    source = ScoringLog(entry)
+    if source.kind != "parquet" and reference_window:
+        frame, _ = reference(entry)
+        return frame[["_dt", *SCORE_COLUMNS]], None
+    data = source.read_days(days, skip_unreadable=skip_unreadable, columns=SCORE_COLUMNS)
+    return conform(data.frame, entry, where, columns=SCORE_COLUMNS), data
 
 
 def _empty_cohort():

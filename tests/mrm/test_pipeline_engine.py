@@ -29,18 +29,11 @@ def stored_results(evidence: dict, name: str) -> list[MetricResult]:
     return [MetricResult.from_dict(d) for d in json.loads(path_of(evidence[name]["uri"]).read_text())]
 
 
-@pytest.mark.parametrize(
-    ("model_id", "day"),
-    [
-        ("card_fraud", 5),
-        ("credit_line", 12),
-        ("credit_line", 22),
-        ("aml_alert", 10),
-        ("aml_alert", 12),
-        ("aml_alert", 30),
-    ],  # fmt: skip
-    ids=str,
-)
+INCIDENT_DAYS = [("card_fraud", 5), ("credit_line", 12), ("credit_line", 22), ("aml_alert", 10),
+                 ("aml_alert", 12), ("aml_alert", 30)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("model_id", "day"), INCIDENT_DAYS, ids=str)
 def test_the_stored_metrics_equal_the_frame_based_checks_on_the_whole_day(
     mrm_home, file_inventory, model_id, day
 ):
@@ -49,10 +42,9 @@ def test_the_stored_metrics_equal_the_frame_based_checks_on_the_whole_day(
     from mrm.checks.drift import check_drift
     from mrm.checks.quality import check_quality, check_quality_extras
     from mrm.checks.segments import check_segments
+    from mrm.demo.data import day as demo_day
     from mrm.sources.contract import conform
     from mrm.sources.scoring import ScoringLog
-
-    from mrm.demo.data import day as demo_day
 
     day = demo_day(day)  # a day of one of the demo's incidents
     summary = pipeline.run_model(model_id, day)
@@ -141,9 +133,9 @@ def test_an_aggregate_altered_after_start_fails_the_step(mrm_home, file_inventor
 
 
 def test_an_empty_partition_is_no_data_naming_the_partition(mrm_home, file_inventory, tmp_path, demo_files):
-    import yaml
-
     import shutil
+
+    import yaml
 
     root = tmp_path / "empty_day"
     demo = path_of(demo_files) / "scoring" / "aml_alert"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -58,25 +58,29 @@ class PartitionedParquet:
     def files(self, day: date) -> list[ObjectInfo]:
         return [o for o in self.store.list(self.partition_uri(day)) if o.uri.endswith(".parquet")]
 
-    def _read_file(self, info: ObjectInfo):
-        """One Parquet object as an Arrow table. Small objects are cached per process by URI, size and
-        ETag (a changed object has another ETag), since runs re-read overlapping cohorts and labels."""
-        key = (info.uri, info.size, info.etag)
+    def _read_file(self, info: ObjectInfo, columns: Sequence[str] | None = None):
+        """One Parquet object as an Arrow table (``columns``: only those of them it has). Small objects are
+        cached per process by URI, size, ETag (a changed object has another ETag) and columns, since runs
+        re-read overlapping cohorts and labels."""
+        key = (info.uri, info.size, info.etag, None if columns is None else tuple(columns))
         if key in _TABLES:
             return _TABLES[key]
-        table = self._parse(info)
+        table = self._parse(info, columns)
         if info.size <= _CACHE_MAX_OBJECT:
             if len(_TABLES) >= _CACHE_ENTRIES:
                 _TABLES.pop(next(iter(_TABLES)))
             _TABLES[key] = table
         return table
 
-    def _parse(self, info: ObjectInfo):
+    def _parse(self, info: ObjectInfo, columns: Sequence[str] | None = None):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         try:
-            return pq.read_table(io.BytesIO(self.store.get(info.uri)))
+            if columns is None:
+                return pq.read_table(io.BytesIO(self.store.get(info.uri)))
+            parquet = pq.ParquetFile(io.BytesIO(self.store.get(info.uri)))
+            return parquet.read(columns=[c for c in columns if c in parquet.schema_arrow.names])
         except (pa.ArrowException, OSError, ValueError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise SourceError(
@@ -84,8 +88,8 @@ class PartitionedParquet:
                 "re-export the partition, then rerun this date"
             ) from None
 
-    def read_day(self, day: date) -> DayData:
-        """All rows of one day; NoDataError if the partition is missing or empty."""
+    def read_day(self, day: date, columns: Sequence[str] | None = None) -> DayData:
+        """All rows of one day (``columns``: only these); NoDataError if the partition is missing or empty."""
         import pyarrow as pa
 
         files = self.files(day)
@@ -94,7 +98,7 @@ class PartitionedParquet:
                 f"no {self.what} partition for {day}: nothing under {self.partition_uri(day)}; "
                 "check the upstream export, then rerun this date"
             )
-        tables = [self._read_file(f) for f in files]
+        tables = [self._read_file(f, columns) for f in files]
         try:
             table = pa.concat_tables(tables, promote_options="permissive")
         except pa.ArrowException as exc:
@@ -105,13 +109,17 @@ class PartitionedParquet:
             raise NoDataError(f"{self.what} partition for {day} at {self.partition_uri(day)} has 0 rows")
         return DayData(table.to_pandas(), files)
 
-    def read_days(self, days: list[date], *, skip_unreadable: bool = False) -> DayData:
+    def read_days(
+        self, days: list[date], *, skip_unreadable: bool = False, columns: Sequence[str] | None = None
+    ) -> DayData:
         """Rows of several days (e.g. a reference window); missing days are reported, not fatal.
         ``skip_unreadable``: a day whose files cannot be read is skipped and its reason reported
         (for a performance cohort; a reference window must read cleanly)."""
         import pandas as pd
 
-        read, missing, unreadable = read_each_day(self.read_day, days, skip_unreadable=skip_unreadable)
+        read, missing, unreadable = read_each_day(
+            lambda day: self.read_day(day, columns), days, skip_unreadable=skip_unreadable
+        )
         frames, files = [], []
         for day, data in read:
             frame = data.frame

@@ -4,6 +4,7 @@ Athena query (``scoring_log: {athena: {...}}``) or SageMaker Model Monitor data 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -58,10 +59,16 @@ class ScoringLog:
             return self.source.read_day(day)
         return self.source.read_day(self.model_id, day)
 
-    def read_days(self, days: list[date], *, skip_unreadable: bool = False) -> DayData:
+    def read_days(
+        self, days: list[date], *, skip_unreadable: bool = False, columns: Sequence[str] | None = None
+    ) -> DayData:
+        """Rows of several days; ``columns``: only these (and ``_dt``); Parquet reads no other column."""
         if self.kind == "parquet":
-            return self.source.read_days(days, skip_unreadable=skip_unreadable)
-        return self.source.read_days(self.model_id, days, skip_unreadable=skip_unreadable)
+            return self.source.read_days(days, skip_unreadable=skip_unreadable, columns=columns)
+        data = self.source.read_days(self.model_id, days, skip_unreadable=skip_unreadable)
+        if columns is not None:
+            data.frame = data.frame[[c for c in data.frame.columns if c in {*columns, "_dt"}]]
+        return data
 
     def read_files(self, files: list[dict], day: date) -> pd.DataFrame:
         """Exactly the objects a run started with (fails if one changed since)."""

@@ -22,6 +22,8 @@ import pytest
 from scipy import stats as sst
 
 from mrm.checks import aggregate as ag
+from mrm.checks import from_aggregate as fa
+from mrm.checks import sample_evidence as se
 from mrm.checks import stats
 from mrm.checks.profile import ProfileSettings, ReferenceProfile, profile_from_frame
 from mrm.checks.reference import reference_profile
@@ -97,7 +99,7 @@ def test_every_metric_equals_what_the_gx_and_evidently_path_stores(entry, frames
     today = check_quality(current, entry, info["median_daily_rows"]).results
     today += check_quality_extras(current, entry, info, DAY) + check_drift(reference, current, entry).results
 
-    mine = ag.metrics_from_aggregates(aggregated, profile, entry)
+    mine = fa.metrics_from_aggregates(aggregated, profile, entry)
 
     assert sorted(r.key for r in mine) == sorted(r.key for r in today)
     by_key = {r.key: r for r in today}
@@ -125,7 +127,7 @@ def assert_psi_equal(agg, profile, entry, reference, current):
     categorical = {f.name for f in entry.monitoring.features if f.type == "categorical"}
     for column in [*(f.name for f in entry.monitoring.features), "score"]:
         expected = psi_direct(reference, current, column, column in categorical, entry.monitoring.psi_bins)
-        got = ag.psi_value(agg, profile, column)
+        got = fa.psi_value(agg, profile, column)
         if expected is None:
             assert got is None, column
         else:
@@ -153,7 +155,7 @@ def test_psi_equals_the_statistics_module_on_the_demo_scoring_logs(demo_files, t
             current = conform(source.read_day(day(n)).frame, entry, "current")
             agg = ag.aggregate_day([f.uri for f in files], entry, profile, day(n), batch_rows=512)
             assert_psi_equal(agg, profile, entry, reference, current)
-            segments = [(r.key, r.value) for r in ag.drift_results(agg, profile, entry) if r.segment]
+            segments = [(r.key, r.value) for r in fa.drift_results(agg, profile, entry) if r.segment]
             expected = [(r.key, r.value) for r in check_segments(reference, current, entry)]
             assert [k for k, _ in segments] == [k for k, _ in expected]
             assert all(
@@ -234,7 +236,7 @@ def test_batch_size_changes_no_result_and_not_the_sample(entry, frames, profile)
         for b in (3, 64, 10**6)
     ]
 
-    results = [{r.key: r for r in ag.metrics_from_aggregates(agg, profile, entry)} for agg in runs]
+    results = [{r.key: r for r in fa.metrics_from_aggregates(agg, profile, entry)} for agg in runs]
     mean = [r.pop("drift.mean_score") for r in results]
     assert results[0] == results[1] == results[2]
     # a sum of floats depends on the order of additions: the mean may move in its last bit
@@ -314,18 +316,18 @@ def test_sketch_ks_and_wasserstein_stay_within_their_stated_bounds_of_scipy(make
     p, a = profile.numeric["amount"], agg.numeric["amount"]
 
     d_true = sst.ks_2samp(ref_values, cur_values).statistic
-    low, high = ag.ks_bounds(p, a)
+    low, high = fa.ks_bounds(p, a)
     assert low - 1e-12 <= d_true <= high + 1e-12
     assert high - low <= 2 / 2048
     w_true = sst.wasserstein_distance(ref_values, cur_values)
-    estimate, error = ag.wasserstein_bounds(p, a)
+    estimate, error = fa.wasserstein_bounds(p, a)
     assert abs(estimate - w_true) <= error + 1e-9 * w_true
     assert error / np.std(ref_values) < 0.01
 
-    value, detail = ag.method_value(agg, profile, "amount", "ks")
-    assert value == ag.ks_pvalue(low, p.n, a.n) and detail["statistic_bounds"] == [low, high]
+    value, detail = fa.method_value(agg, profile, "amount", "ks")
+    assert value == fa.ks_pvalue(low, p.n, a.n) and detail["statistic_bounds"] == [low, high]
     assert value == pytest.approx(sst.kstwo.sf(low, round(p.n * a.n / (p.n + a.n))), rel=0.01, abs=1e-12)
-    value, detail = ag.method_value(agg, profile, "amount", "wasserstein")
+    value, detail = fa.method_value(agg, profile, "amount", "wasserstein")
     assert abs(value - w_true / np.std(ref_values)) <= detail["error_bound"] + 1e-12
 
 
@@ -341,26 +343,26 @@ def test_a_day_held_whole_gets_scipys_exact_values(make_entry):
     agg = ag.aggregate_frame(numeric_day(entry, cur_values, 2), entry, profile, DAY)
 
     assert agg.complete
-    assert ag.method_value(agg, profile, "amount", "ks") == (sst.ks_2samp(ref_values, cur_values).pvalue, {})
+    assert fa.method_value(agg, profile, "amount", "ks") == (sst.ks_2samp(ref_values, cur_values).pvalue, {})
     w = sst.wasserstein_distance(ref_values, cur_values) / np.std(ref_values)
-    assert ag.method_value(agg, profile, "amount", "wasserstein")[0] == pytest.approx(w, rel=1e-12)
+    assert fa.method_value(agg, profile, "amount", "wasserstein")[0] == pytest.approx(w, rel=1e-12)
 
 
 # -- evidence ---------------------------------------------------------------------------------------------
 def test_the_report_shows_whole_day_values_over_sample_plots(entry, frames, profile):
     _, current = frames
     agg = ag.aggregate_frame(current, entry, profile, DAY, sample_rows=400)
-    results = ag.metrics_from_aggregates(agg, profile, entry)
+    results = fa.metrics_from_aggregates(agg, profile, entry)
     psi = {r.column: r.value for r in results if r.metric == "psi"}
 
-    html = ag.drift_report_html(agg, profile, entry, results).decode()
-    gx = json.loads(ag.quality_gx_json(agg, entry))
+    html = se.drift_report_html(agg, profile, entry, results).decode()
+    gx = json.loads(se.quality_gx_json(agg, entry))
 
     assert "Drift scores are computed on all 2,000 rows of 2026-09-01" in html
     assert "400 current rows (seed 0)" in html and "3,000 reference rows" in html
     assert f"{psi['amount']:.6g}" in html and "PSI (reference deciles), whole day" in html
     assert gx["meta"]["mrm_sample"]["rows"] == 400 and gx["meta"]["mrm_sample"]["population"] == 2000
-    summary = ag.summary(agg, profile)
+    summary = se.summary(agg, profile)
     assert (
         summary["engine"] == "aggregate"
         and summary["sample"]["seed"] == 0
@@ -374,15 +376,15 @@ def test_the_evidently_stattest_returns_the_stored_whole_day_value(entry, frames
 
     _, current = frames
     agg = ag.aggregate_frame(current, entry, profile, DAY, sample_rows=400)
-    ag._register_full_stattests()
-    ref, cur = ag.sample_frames(agg, profile, entry)
-    token = ag._full_values.set({("amount", "psi"): 0.4242})
+    se._register_full_stattests()
+    ref, cur = se.sample_frames(agg, profile, entry)
+    token = se._full_values.set({("amount", "psi"): 0.4242})
     try:
         snapshot = Report([ValueDrift(column="amount", method="mrm_full_psi")]).run(
             cur[["amount"]], ref[["amount"]]
         )
     finally:
-        ag._full_values.reset(token)
+        se._full_values.reset(token)
     assert snapshot.dict()["metrics"][0]["value"] == 0.4242
 
 
@@ -400,8 +402,8 @@ def test_a_day_is_read_from_several_files_as_one(entry, frames, profile, tmp_pat
     whole = ag.aggregate_frame(current, entry, profile, DAY)
 
     assert agg.rows == 2000 and agg.info["files"] == 3
-    assert [r.to_dict() for r in ag.drift_results(agg, profile, entry)] == [
-        r.to_dict() for r in ag.drift_results(whole, profile, entry)
+    assert [r.to_dict() for r in fa.drift_results(agg, profile, entry)] == [
+        r.to_dict() for r in fa.drift_results(whole, profile, entry)
     ]
 
 
@@ -503,7 +505,7 @@ def test_segment_metrics_equal_check_segments(make_entry, make_scoring_frame):
 
     results = [
         r
-        for r in ag.drift_results(
+        for r in fa.drift_results(
             ag.aggregate_frame(current, entry, profile, DAY, batch_rows=97), profile, entry
         )
         if r.segment
@@ -535,8 +537,8 @@ def test_an_aggregate_survives_its_bytes(make_entry, make_scoring_frame):
 
     back = ag.DayAggregate.from_bytes(agg.to_bytes(), profile, entry)
 
-    assert [r.to_dict() for r in ag.metrics_from_aggregates(back, profile, entry)] == [
-        r.to_dict() for r in ag.metrics_from_aggregates(agg, profile, entry)
+    assert [r.to_dict() for r in fa.metrics_from_aggregates(back, profile, entry)] == [
+        r.to_dict() for r in fa.metrics_from_aggregates(agg, profile, entry)
     ]
     assert back.sample.equals(agg.sample) and back.info == agg.info and back.columns == agg.columns
 
@@ -565,11 +567,11 @@ def test_the_sample_report_draws_the_whole_day_psi_in_a_browser(entry, frames, p
 
     _, current = frames
     agg = ag.aggregate_frame(current, entry, profile, DAY, sample_rows=400)
-    results = ag.metrics_from_aggregates(agg, profile, entry)
+    results = fa.metrics_from_aggregates(agg, profile, entry)
     base = (tmp_path / "evidence").as_uri()
     write_shared(base, evidently_lib_files())
     EvidenceWriter(base, entry.model_id, DAY, "run1").put(
-        "drift_report.html", ag.drift_report_html(agg, profile, entry, results)
+        "drift_report.html", se.drift_report_html(agg, profile, entry, results)
     )
     page = tmp_path / "evidence" / entry.model_id / DAY.isoformat() / "run1" / "drift_report.html"
     flags = [
@@ -612,4 +614,4 @@ def test_reference_and_day_on_s3_with_the_profile_cached_on_s3(make_entry, make_
         agg = ag.aggregate_day([f"s3://mrm-scoring/toy/dt={DAY}/part-0.parquet"], entry, profile, DAY)
 
     assert (cached, cached_again) == (False, True) and profile.info["daily_rows"] == [500, 500]
-    assert agg.rows == 500 and ag.psi_value(agg, again, "amount") > 0.1
+    assert agg.rows == 500 and fa.psi_value(agg, again, "amount") > 0.1

@@ -111,6 +111,19 @@ def test_read_days_concatenates_and_reports_missing_days(root, source):
     assert len(data.files) == 2
 
 
+def test_read_days_can_read_only_some_columns_and_caches_them_apart(root, source):
+    days = [date(2026, 8, 31), date(2026, 9, 1)]
+    for i, day in enumerate(days):
+        write_part(root, day, "p.parquet", {"event_id": [f"e{i}"], "score": [0.5], "amount": [10.0 * i]})
+
+    narrow = source.read_days(days, columns=["event_id", "score", "not_in_the_file"])
+    wide = source.read_days(days)
+
+    assert list(narrow.frame.columns) == ["event_id", "score", "_dt"]
+    assert list(wide.frame.columns) == ["event_id", "score", "amount", "_dt"]  # not the narrow cached copy
+    assert narrow.frame["event_id"].tolist() == ["e0", "e1"]
+
+
 def test_read_days_with_no_data_at_all_names_the_window(source):
     with pytest.raises(NoDataError, match=r"no scoring log data at all for 2026-08-18\.\.2026-08-31 under "):
         source.read_days([date(2026, 8, 18), date(2026, 8, 31)])

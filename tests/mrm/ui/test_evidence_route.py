@@ -81,8 +81,8 @@ def test_a_file_the_run_did_not_record_is_not_served(client, day5):
     response = client.get(day5["evidently_report"].replace("drift_report.html", "not_recorded.json"))
     assert response.status_code == 404
     assert (
-        "recorded no evidence file &#x27;not_recorded.json&#x27; (recorded: day_aggregate.npz, drift_report.html, "
-        in response.text
+        "recorded no evidence file &#x27;not_recorded.json&#x27; "
+        "(recorded: day_aggregate.npz, drift_report.html, " in response.text
     )
     assert "secret" not in response.text
 
