@@ -191,14 +191,17 @@ def start(model_id: str, day: date, triggered_by: str | None = None) -> RunConte
 
 @dataclass
 class _DayInput:
-    """The day's scoring log as found by ``start``: Parquet objects streamed in record batches, or (Athena,
-    SageMaker capture) the frame the source returned."""
+    """The day's scoring log as found by ``start``: Parquet objects (a partition, or an Athena UNLOAD
+    result) streamed in record batches, or (Athena CSV results, SageMaker capture) the frame the source
+    returned."""
 
     entry: ModelEntry
     day: date
-    where: str
+    where: str  # names the day's data in messages
     files: list[Any]
     frame: Any = None
+    normalise: Callable | None = None  # applied to each record batch first (an Athena result's)
+    empty: str = ""  # the message when the files hold no rows
 
     @classmethod
     def locate(cls, entry: ModelEntry, day: date) -> _DayInput:
@@ -208,17 +211,23 @@ class _DayInput:
 
         source = ScoringLog(entry)
         where = source.describe(day)
+        if source.kind == "athena" and source.source.config.unload:
+            files = source.source.unload_day(entry.model_id, day)
+            empty = f"{where}: the UNLOAD result holds no rows; rerun this date"
+            return cls(entry, day, where, files, normalise=source.source.normalise, empty=empty)
         if source.kind != "parquet":
             data = source.read_day(day)
             return cls(entry, day, where, data.files, conform(data.frame, entry, where))
-        parquet = source.source
-        files = parquet.files(day)
+        partition = source.source.partition_uri(day)
+        files = source.source.files(day)
         if not files:
             raise NoDataError(
-                f"no scoring log partition for {day}: nothing under {parquet.partition_uri(day)}; "
+                f"no scoring log partition for {day}: nothing under {partition}; "
                 "check the upstream export, then rerun this date"
             )
-        return cls(entry, day, parquet.partition_uri(day), files)
+        return cls(
+            entry, day, where, files, empty=f"scoring log partition for {day} at {partition} has 0 rows"
+        )
 
     def aggregate(self, profile):
         """Stream the day into its aggregate. Objects not on local disk are first streamed to a temporary
@@ -231,10 +240,16 @@ class _DayInput:
         if self.frame is not None:
             return ag.aggregate_frame(self.frame, self.entry, profile, self.day, sample_rows=rows)
         with local_copies(self.files, prefix="mrm_day_") as copies:
-            if ag.scan_day(copies, self.entry, f"scoring log {self.where}") == 0:
-                raise NoDataError(f"scoring log partition for {self.day} at {self.where} has 0 rows")
+            if ag.scan_day(copies, self.entry, self.where) == 0:
+                raise NoDataError(self.empty)
             return ag.aggregate_day(
-                copies, self.entry, profile, self.day, sample_rows=rows, where=f"scoring log {self.where}"
+                copies,
+                self.entry,
+                profile,
+                self.day,
+                sample_rows=rows,
+                where=self.where,
+                normalise=self.normalise,
             )
 
 

@@ -19,7 +19,7 @@ score's sum and counts against the segment's own reference deciles.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
@@ -526,8 +526,14 @@ class _Aggregator:
         )  # fmt: skip
 
 
-def _batches(sources: Iterable, columns: list[str], categorical: list[str], batch_rows: int,
-             seen: set[str]) -> Iterator[tuple[pa.RecordBatch, str]]:  # fmt: skip
+def _batches(
+    sources: Iterable,
+    columns: list[str],
+    categorical: list[str],
+    batch_rows: int,
+    seen: set[str],
+    normalise: Callable | None = None,
+) -> Iterator[tuple[pa.RecordBatch, str]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -535,11 +541,12 @@ def _batches(sources: Iterable, columns: list[str], categorical: list[str], batc
         where, handle = _open(source)
         try:
             reader = pq.ParquetFile(handle, read_dictionary=categorical, pre_buffer=False)
-            names = reader.schema_arrow.names
+            schema = reader.schema_arrow
+            names = normalise(schema.empty_table()).schema.names if normalise else schema.names
             seen.update(names)
             wanted = [c for c in columns if c in names]
             for batch in reader.iter_batches(batch_size=batch_rows, columns=wanted):
-                yield batch, where
+                yield (normalise(batch) if normalise else batch), where
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise _unreadable(where, exc) from None
 
@@ -657,11 +664,14 @@ def aggregate_day(
     sample_rows: int = SAMPLE_ROWS,
     seed: int = SEED,
     where: str | None = None,
+    normalise: Callable | None = None,
 ) -> DayAggregate:
     """Stream a day's Parquet files (``file://``/``s3://`` URIs, run-context file dicts, local paths or
     bytes) in record batches of ``batch_rows`` and reduce them to a :class:`DayAggregate`.
 
-    Memory: one record batch, the counts, the sample, and 8 bytes per event_id. Raises SchemaError
+    ``normalise``: applied to the schema and each batch first (e.g. an Athena result's, which drops its
+    partition columns and gives timestamps their zone). Memory: one record batch, the counts, the sample,
+    and 8 bytes per event_id. Raises SchemaError
     (message of :func:`mrm.sources.contract.conform`) for missing or non-numeric required columns."""
     import time as clock
 
@@ -671,7 +681,7 @@ def aggregate_day(
     agg = _Aggregator(entry, profile, day, sample_rows, seed)
     cats = categorical_columns(entry)
     checked = False
-    batches = _batches(sources, required_columns(entry), cats, batch_rows, agg.columns)
+    batches = _batches(sources, required_columns(entry), cats, batch_rows, agg.columns, normalise)
     for batch, _ in _prefetched(batches):
         if not checked:
             check_columns(sorted(agg.columns), entry, where)

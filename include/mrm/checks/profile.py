@@ -524,7 +524,13 @@ def dtype_name(t: pa.DataType) -> str:
 def is_numeric_type(t: pa.DataType) -> bool:
     import pyarrow as pa
 
-    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_null(t)
+    return (
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_decimal(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_null(t)
+    )
 
 
 def check_columns(names: list[str], entry: ModelEntry, where: str) -> None:

@@ -410,8 +410,8 @@ class AthenaSource:
         }
 
     # reading -----------------------------------------------------------------------------------------
-    def read_day(self, model_id: str, day: date) -> DayData:
-        """All rows of one model and day; NoDataError if the query returns none, SourceError if it fails."""
+    def _query(self, model_id: str, day: date) -> tuple[str, dict[str, Any], _Settings, str]:
+        """(SQL, parameters, settings, label) of one model-day."""
         params = query_parameters(model_id, day)
         label = f"{self.what} of {model_id} for {day}"
         settings = self.settings(f"reading the {label} from Athena")
@@ -424,17 +424,39 @@ class AthenaSource:
                     f"'{self.config.connection}'"
                 )
             table = quoted_table(settings.database, settings.table)
-        sql = self.template.render("athena", table)
+        return self.template.render("athena", table), params, settings, label
+
+    def _no_rows(self, label: str, qid: str, settings: _Settings) -> NoDataError:
+        return NoDataError(
+            f"{label}: Athena query {qid} returned no rows ({self.describe(settings)}); check that the "
+            "day's partition exists and is registered (partition projection or MSCK REPAIR TABLE), "
+            "then rerun this date"
+        )
+
+    def read_day(self, model_id: str, day: date) -> DayData:
+        """All rows of one model and day; NoDataError if the query returns none, SourceError if it fails."""
+        sql, params, settings, label = self._query(model_id, day)
         arrow, files, qid = self._run(sql, params, settings, label)
         if arrow.num_rows == 0:
-            raise NoDataError(
-                f"{label}: Athena query {qid} returned no rows ({self.describe(settings)}); check that the "
-                "day's partition exists and is registered (partition projection or MSCK REPAIR TABLE), "
-                "then rerun this date"
-            )
+            raise self._no_rows(label, qid, settings)
         frame = _to_frame(arrow, self.config.partition_columns)
         frame["_dt"] = day
         return DayData(frame, files)
+
+    def unload_day(self, model_id: str, day: date) -> list[ObjectInfo]:
+        """Run the day's UNLOAD query and return its Parquet result objects without reading them, for the
+        caller to stream (:meth:`normalise` each batch); NoDataError if the query returned no rows."""
+        if not self.config.unload:
+            raise ConfigError(f"{self.what}: unload_day needs unload: true in the model's Athena source")
+        sql, params, settings, label = self._query(model_id, day)
+        files, qid = self._run(sql, params, settings, label, fetch=False)
+        if not files or all(f.size == 0 for f in files):
+            raise self._no_rows(label, qid, settings)
+        return files
+
+    def normalise(self, table):
+        """An Arrow table or record batch of a result -> what a Parquet scoring log holds (see _to_frame)."""
+        return _normalised(table, self.config.partition_columns)
 
     def read_days(self, model_id: str, days: list[date], *, skip_unreadable: bool = False) -> DayData:
         """Rows of several days, one query each (as PartitionedParquet.read_days: days without rows are
@@ -485,8 +507,9 @@ class AthenaSource:
             pa.concat_tables(tables, promote_options="permissive"), self.config.partition_columns
         )
 
-    def _run(self, sql: str, params: dict[str, Any], settings: _Settings, label: str):
-        """Run one query; return (Arrow table, result objects, query id)."""
+    def _run(self, sql: str, params: dict[str, Any], settings: _Settings, label: str, *, fetch: bool = True):
+        """Run one query; return (Arrow table, result objects, query id), or without ``fetch`` (result
+        objects, query id): the rows stay in S3."""
         from pyathena.arrow.cursor import ArrowCursor
         from pyathena.error import Error as AthenaError
 
@@ -502,18 +525,18 @@ class AthenaSource:
         try:
             cursor = conn.cursor(ArrowCursor, unload=cfg.unload, poll_interval=0, on_poll=wait)
             cursor.execute(sql, self.template.values(params))
-            arrow = cursor.as_arrow()
+            arrow = cursor.as_arrow() if fetch else None
             files = self._result_objects(conn, cursor, label)
             log.info(
-                "%s: Athena query %s: %d rows, %s bytes scanned, %s ms in the engine, %d result object(s)",
+                "%s: Athena query %s: %s rows, %s bytes scanned, %s ms in the engine, %d result object(s)",
                 label,
                 cursor.query_id,
-                arrow.num_rows,
+                arrow.num_rows if fetch else "(not fetched)",
                 cursor.data_scanned_in_bytes,
                 cursor.engine_execution_time_in_millis,
                 len(files),
             )
-            return arrow, files, cursor.query_id
+            return (arrow, files, cursor.query_id) if fetch else (files, cursor.query_id)
         except AthenaError as exc:
             qid = getattr(cursor, "query_id", None) if cursor is not None else None
             started = f"query {qid}" if qid else "query (not started)"
@@ -570,18 +593,27 @@ class AthenaSource:
 
 
 def _to_frame(table: pa.Table, partition_columns: list[str]) -> pd.DataFrame:
-    """Arrow result -> the frame a Parquet scoring log gives: partition columns dropped, timestamps in UTC
-    (Athena's ``timestamp`` has no zone), decimals as float64."""
+    """Arrow result -> the frame a Parquet scoring log gives (:func:`_normalised`)."""
+    return _normalised(table, partition_columns).to_pandas()
+
+
+def _normalised(table, partition_columns: list[str]):
+    """An Arrow table or record batch of a result with partition columns dropped, timestamps in UTC
+    (Athena's ``timestamp`` has no zone) and decimals as float64."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table = table.drop_columns([c for c in partition_columns if c in table.column_names])
-    for i, field in enumerate(table.schema):
+    keep = [i for i, name in enumerate(table.schema.names) if name not in partition_columns]
+    columns, fields = [], []
+    for i in keep:
+        field, column = table.schema.field(i), table.column(i)
         if pa.types.is_timestamp(field.type):
-            column = table.column(i)
             if field.type.tz is None:
                 column = pc.assume_timezone(column, "UTC")
-            table = table.set_column(i, field.name, column.cast(pa.timestamp(field.type.unit, "UTC")))
+            column = column.cast(pa.timestamp(field.type.unit, "UTC"))
         elif pa.types.is_decimal(field.type):
-            table = table.set_column(i, field.name, table.column(i).cast(pa.float64()))
-    return table.to_pandas()
+            column = column.cast(pa.float64())
+        columns.append(column)
+        fields.append(pa.field(field.name, column.type))
+    make = pa.RecordBatch if isinstance(table, pa.RecordBatch) else pa.Table
+    return make.from_arrays(columns, schema=pa.schema(fields))

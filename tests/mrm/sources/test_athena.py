@@ -497,6 +497,38 @@ def test_an_empty_result_is_no_data_naming_the_model_the_day_and_the_query(moto)
     )
 
 
+def test_unload_day_leaves_the_rows_in_s3_and_an_empty_result_is_no_data(moto, duck):
+    hook, ran = unload_on_duckdb(duck)
+    source = HookedSource({"poll_seconds": 0.01}, hooks=[("after-call.athena.GetQueryExecution", hook)])
+
+    files = source.unload_day("card_fraud", CARD_DAY)
+    assert len(files) == 1 and files[0].uri.startswith("s3://mrm-athena/results/unload/")
+    with pytest.raises(NoDataError, match=r"card_fraud for 2026-08-01: Athena query .* returned no rows"):
+        source.unload_day("card_fraud", date(2026, 8, 1))  # no partition: Athena writes no file
+    assert len(ran) == 2
+
+
+def test_a_result_batch_is_normalised_as_the_frame_is():
+    from decimal import Decimal
+
+    source = AthenaSource({"unload": True})
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "event_ts": pa.array([1_757_030_400_000], pa.timestamp("ms")),  # Athena's: no zone
+            "score": pa.array([Decimal("0.125")], pa.decimal128(5, 3)),
+            "dt": ["2026-09-05"],
+        }
+    )
+
+    out = source.normalise(batch)
+
+    assert isinstance(out, pa.RecordBatch) and out.schema.names == ["event_ts", "score"]
+    assert out.schema.field("event_ts").type == pa.timestamp("ms", "UTC")
+    assert out.column(1).to_pylist() == [0.125]
+    frame = source.normalise(pa.Table.from_batches([batch])).to_pandas()
+    assert str(frame["event_ts"].iloc[0]) == "2025-09-05 00:00:00+00:00"
+
+
 def test_a_failed_query_reports_athenas_reason_on_one_line(moto):
     reason = "TABLE_NOT_FOUND: line 2:6: Table 'awsdatacatalog.mrm.scoring_log' does not exist.\nIf a ..."
 
