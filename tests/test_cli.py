@@ -49,6 +49,13 @@ def test_run_completes_with_breach_and_exit_0(capsys, mrm_home, file_inventory):
     assert "card_fraud 2026-09-25: RED" in out
     assert "RED    quality.null_rate[device_score]" in out
     assert "ticket MRM-1: opened" in out
+    from mrm import pipeline
+
+    (run_row,) = pipeline.get_store().runs("card_fraud")
+    assert (
+        f"  rows: {run_row['row_count']:,} (every metric on all of them; the Evidently report and the GX "
+        f"result drawn from a seeded sample of {min(run_row['row_count'], 50_000):,})"
+    ) in out.splitlines()
 
 
 def test_run_that_cannot_complete_exits_1_with_one_line(capsys, mrm_home, file_inventory):

@@ -306,6 +306,10 @@ def cmd_run(args) -> int:
         )
     for t in result["tickets"]:
         print(f"  ticket {t['key']}: {t['action']}")
+    print(
+        f"  rows: {result['rows']:,} (every metric on all of them; the Evidently report and the GX result "
+        f"drawn from a seeded sample of {result['sample_rows']:,})"
+    )
     print(f"  evidence: {result['evidence']['drift_report']['uri'].rsplit('/', 1)[0]}/")
     sent = result["notifications"]
     if sent["delivered"]:

@@ -522,6 +522,7 @@ def run_model(model_id: str, day: date, triggered_by: str | None = None) -> dict
     ctx = start(model_id, day, triggered_by)
     evidence = [quality(ctx), drift(ctx), performance(ctx)]
     result = record(ctx, *evidence)
+    result["rows"], result["sample_rows"] = ctx.row_count, ctx.engine.get("sample", {}).get("rows")
     result["tickets"] = tickets(ctx)
     report = notifier().deliver(model_id)
     result["notifications"] = {"delivered": len(report.delivered), "undelivered": report.undelivered}
