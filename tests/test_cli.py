@@ -73,6 +73,18 @@ def test_run_of_unknown_model_names_the_known_ones(capsys, mrm_home, file_invent
     assert "model 'nope' is not in the inventory" in err and "card_fraud" in err
 
 
+def test_run_of_a_model_whose_entry_is_broken_says_what_is_wrong(capsys, mrm_home, file_inventory):
+    path = file_inventory / "aml_alert.yaml"
+    path.write_text(path.read_text().replace("risk_tier: ", "risk_tier: 7 #", 1))
+
+    code, _, err = run(capsys, "run", "--model", "aml_alert", "--date", "2026-09-01")
+
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"mrm: model 'aml_alert' has an invalid inventory entry: {path}: risk_tier:")
+    assert line.endswith("fix the file (`mrm inventory validate` lists every problem), then rerun")
+
+
 def test_bad_date_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["run", "--model", "card_fraud", "--date", "25/09/2026"])

@@ -300,15 +300,30 @@ class ModelEntry(_Strict):
 class Inventory:
     """All valid entries of an inventory folder, keyed by model id."""
 
-    def __init__(self, entries: dict[str, ModelEntry], folder: Path, policy: Policy | None = None):
+    def __init__(
+        self,
+        entries: dict[str, ModelEntry],
+        folder: Path,
+        policy: Policy | None = None,
+        problems: list[str] | None = None,
+    ):
         self.entries = entries
         self.folder = folder
         self.policy = policy or Policy()
+        self.problems = problems or []  # of the files that were skipped (load_inventory(strict=False))
 
     def get(self, model_id: str) -> ModelEntry:
         try:
             return self.entries[model_id]
         except KeyError:
+            broken = [p for p in self.problems if Path(p.split(": ", 1)[0]).stem == model_id]
+            if broken:
+                more = f" (and {len(broken) - 1} more problem(s))" if len(broken) > 1 else ""
+                message = (
+                    f"model '{model_id}' has an invalid inventory entry: {broken[0]}{more}; fix the file "
+                    "(`mrm inventory validate` lists every problem), then rerun"
+                )
+                raise InventoryError([message]) from None
             known = ", ".join(sorted(self.entries)) or "none"
             raise InventoryError(
                 [f"model '{model_id}' is not in the inventory at {self.folder} (models: {known})"]
@@ -444,4 +459,4 @@ def load_inventory(folder: Path, *, strict: bool = True) -> tuple[Inventory, lis
         entries[entry.model_id] = entry
     if strict and problems:
         raise InventoryError(problems)
-    return Inventory(entries, folder, policy), problems
+    return Inventory(entries, folder, policy, problems), problems
