@@ -48,3 +48,21 @@ def empty_history(engine) -> None:
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         for table in reversed(schema.metadata.sorted_tables):
             conn.execute(table.delete())
+
+
+def assert_same_quality_and_drift(store, run_a: str, run_b: str) -> dict:
+    """Every quality and drift metric of run_a is in run_b with the same status and a value within 1e-9
+    (freshness left out: sources differ in timestamp precision). Returns run_b's metrics by key."""
+
+    def metrics(run_id):
+        return {(m["check"], m["metric"], m["column"], m["segment"]): (m["value"], m["status"])
+                for m in store.metrics(run_id=run_id)}  # fmt: skip
+
+    a, b = metrics(run_a), metrics(run_b)
+    compared = [k for k in a if k[0] in ("quality", "drift") and k[1] != "freshness_hours"]
+    assert len(compared) > 40 and set(compared) <= set(b)
+    for key in compared:
+        (va, sa), (vb, sb) = a[key], b[key]
+        assert sa == sb, key
+        assert (va is None and vb is None) or abs(va - vb) <= 1e-9, (key, va, vb)
+    return b

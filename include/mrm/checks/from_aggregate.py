@@ -109,7 +109,7 @@ def quality_results(
 def _quality_extras(agg: DayAggregate, profile: ReferenceProfile, entry: ModelEntry) -> list[MetricResult]:
     import pandas as pd
 
-    from mrm.sources.contract import CONTRACT_COLUMNS
+    from mrm.sources.contract import declared_columns
 
     rows, info = agg.rows, profile.info
     counts = np.asarray(info["daily_rows"], dtype="float64")
@@ -129,14 +129,7 @@ def _quality_extras(agg: DayAggregate, profile: ReferenceProfile, entry: ModelEn
     newest = pd.Timestamp(t.newest, tz="UTC") if t.newest != NAT else pd.NaT
     gap = None if t.newest == NAT else max((t.end - t.newest) / 1e9 / 3600, 0.0)
     out.append(MetricResult("quality", "freshness_hours", None, gap, {"newest_event": str(newest)}))
-    known = {
-        *CONTRACT_COLUMNS,
-        "model_id",
-        "model_version",
-        "_dt",
-        *(f.name for f in entry.monitoring.features),
-    }
-    extra = sorted(set(agg.columns) - known)
+    extra = sorted(set(agg.columns) - declared_columns(entry))
     out.append(MetricResult("quality", "extra_column_count", None, float(len(extra)), {"columns": extra}))
     return out
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mrm.checks.results import MetricResult
 from mrm.errors import CheckError
 from mrm.inventory import ModelEntry
-from mrm.sources.contract import CONTRACT_COLUMNS
+from mrm.sources.contract import CONTRACT_COLUMNS, declared_columns
 
 NUMERIC_TYPES = ["float64", "float32", "int64", "int32", "int16", "int8", "Float64", "Int64"]
 
@@ -208,13 +208,6 @@ def check_quality_extras(
     newest = ts[(ts >= start) & (ts < end)].max()
     gap = None if pd.isna(newest) else max((end - newest).total_seconds() / 3600, 0.0)
     results.append(MetricResult("quality", "freshness_hours", None, gap, {"newest_event": str(newest)}))
-    expected = {
-        *CONTRACT_COLUMNS,
-        "model_id",
-        "model_version",
-        "_dt",
-        *(f.name for f in entry.monitoring.features),
-    }
-    extra = sorted(set(current.columns) - expected)
+    extra = sorted(set(current.columns) - declared_columns(entry))
     results.append(MetricResult("quality", "extra_column_count", None, float(len(extra)), {"columns": extra}))
     return results

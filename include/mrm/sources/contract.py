@@ -18,6 +18,13 @@ def required_columns(entry: ModelEntry) -> list[str]:
     return [*CONTRACT_COLUMNS, *(f.name for f in entry.monitoring.features)]
 
 
+def declared_columns(entry: ModelEntry) -> set[str]:
+    """Columns a scoring log may carry without counting as extra: the contract's, the features, the
+    model's id and version, and the day partition."""
+    features = (f.name for f in entry.monitoring.features)
+    return {*CONTRACT_COLUMNS, "model_id", "model_version", "_dt", *features}
+
+
 def conform(
     frame: pd.DataFrame, entry: ModelEntry, where: str, columns: Sequence[str] | None = None
 ) -> pd.DataFrame:

@@ -764,7 +764,7 @@ def athena_inventory(moto, mrm_home, file_inventory, demo_files, monkeypatch):
 
 
 def test_an_athena_sourced_run_equals_the_parquet_run_and_queries_the_reference_once(athena_inventory):
-    from support import clear_caches
+    from support import assert_same_quality_and_drift, clear_caches
 
     from mrm import pipeline
 
@@ -794,16 +794,5 @@ def test_an_athena_sourced_run_equals_the_parquet_run_and_queries_the_reference_
     run = store.run(athena_run["run_id"])
     assert run["input_files"][0]["uri"].startswith("s3://mrm-athena/results/unload/")
 
-    def metrics(run_id):
-        return {(m["check"], m["metric"], m["column"], m["segment"]): (m["value"], m["status"])
-                for m in store.metrics(run_id=run_id)}  # fmt: skip
-
-    a, b = metrics(parquet_run["run_id"]), metrics(athena_run["run_id"])
-    # Athena keeps milliseconds: the out-of-day and freshness metrics may move by less than a millisecond
-    compared = [k for k in a if k[0] in ("quality", "drift") and k[1] != "freshness_hours"]
-    assert len(compared) > 40 and set(compared) <= set(b)
-    for key in compared:
-        (va, sa), (vb, sb) = a[key], b[key]
-        assert sa == sb, key
-        assert (va is None and vb is None) or abs(va - vb) <= 1e-9, (key, va, vb)
+    assert_same_quality_and_drift(store, parquet_run["run_id"], athena_run["run_id"])  # Athena keeps ms
     assert athena_run["overall_status"] == parquet_run["overall_status"] == "RED"

@@ -68,7 +68,7 @@ def capture_inventory(file_inventory, demo_files, tmp_path):
 
 
 def test_a_capture_sourced_run_equals_the_parquet_sourced_run(mrm_home, capture_inventory):
-    from support import clear_caches
+    from support import assert_same_quality_and_drift, clear_caches
 
     parquet_run = pipeline.run_model("card_fraud", DAY)
     path, capture_yaml = capture_inventory
@@ -81,15 +81,5 @@ def test_a_capture_sourced_run_equals_the_parquet_sourced_run(mrm_home, capture_
     assert all("/datacapture/card-fraud-prod/AllTraffic/2026/09/05/" in f["uri"] for f in run["input_files"])
     assert capture_run["overall_status"] == parquet_run["overall_status"] == "RED"
 
-    def metrics(run_id):
-        return {(m["check"], m["metric"], m["column"], m["segment"]): (m["value"], m["status"])
-                for m in store.metrics(run_id=run_id)}  # fmt: skip
-
-    a, b = metrics(parquet_run["run_id"]), metrics(capture_run["run_id"])
-    compared = [k for k in a if k[0] in ("quality", "drift") and k[1] != "freshness_hours"]
-    assert len(compared) > 40 and set(compared) <= set(b)
-    for key in compared:
-        (va, sa), (vb, sb) = a[key], b[key]
-        assert sa == sb, key
-        assert (va is None and vb is None) or abs(va - vb) <= 1e-9, (key, va, vb)
+    b = assert_same_quality_and_drift(store, parquet_run["run_id"], capture_run["run_id"])
     assert b[("quality", "null_rate", "device_score", "country=NL")][1] == "RED"
