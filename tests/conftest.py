@@ -100,3 +100,35 @@ def any_history(request, tmp_path):
     store = HistoryStore(request.getfixturevalue("pg_url"))
     empty_history(store.engine)
     return store
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """One moto server on 127.0.0.1 for the session: the S3, SNS and Athena APIs over HTTP."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    from mrm.demo.s3 import free_port
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint, monkeypatch):
+    """boto3 pointed at the session's moto server with dummy credentials; moto's state is reset after
+    the test."""
+    import urllib.request
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "mrm-test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "mrm-test-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    yield moto_endpoint
+    reset = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()

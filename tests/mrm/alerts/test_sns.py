@@ -5,39 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 
 import boto3
 import pytest
-import requests
-from moto.server import ThreadedMotoServer
 
 from mrm.alerts.sns import SnsAlerts, subject
 from mrm.demo.s3 import free_port
 from mrm.errors import DeliveryError
 from mrm.notify.base import ALERT_RED, ALERT_SUMMARY, TICKET_OPENED, Delivery
 from mrm.notify.config import SnsChannel
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto_endpoint, monkeypatch):
-    """boto3 pointed at the moto server, with dummy credentials; moto's state is reset per test."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "mrm-test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "mrm-test-secret")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    yield
-    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
 
 
 def topic_with_queue(name: str) -> tuple[str, str]:

@@ -219,23 +219,6 @@ def _post(endpoint: str, path: str, body: dict) -> int:
         return resp.status
 
 
-@pytest.fixture(scope="module")
-def moto_server():
-    """moto's server on 127.0.0.1 (as mrm.demo.s3 starts it), for this module."""
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    from mrm.demo.s3 import free_port
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 def connection_json(endpoint: str, **extra) -> str:
     base = {
         "region_name": "us-east-1",
@@ -248,13 +231,13 @@ def connection_json(endpoint: str, **extra) -> str:
 
 
 @pytest.fixture
-def moto(moto_server, monkeypatch):
+def moto(moto_endpoint, monkeypatch):
     """A clean moto (bucket, workgroup), boto3 pointed at it, the mrm_athena connection set."""
     import boto3
     from pyarrow import fs
     from pyathena.arrow.result_set import AthenaArrowResultSetMetadataReader
 
-    ep = moto_server
+    ep = moto_endpoint
     _post(ep, "/moto-api/reset", {})
     monkeypatch.setenv("AWS_ENDPOINT_URL", ep)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", ep)

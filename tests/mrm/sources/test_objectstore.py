@@ -14,20 +14,12 @@ from mrm.sources.objectstore import local_copies, store_for
 BUCKET = "mrm-objects"
 
 
-@pytest.fixture(scope="module")
-def s3():
-    from mrm.demo.s3 import start_local_s3
+@pytest.fixture
+def s3(aws):
+    import boto3
 
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                            "AWS_DEFAULT_REGION")}  # fmt: skip
-    server = start_local_s3(bucket=BUCKET)
-    yield store_for(f"s3://{BUCKET}/")
-    server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    return store_for(f"s3://{BUCKET}/")
 
 
 def test_s3_objects_are_streamed_to_a_temporary_folder_removed_afterwards(s3):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import shutil
 import time
 from datetime import date, timedelta
@@ -16,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 from support import INVENTORY
 
 from mrm.checks.quality import check_quality_extras
@@ -505,31 +503,12 @@ def test_read_days_reports_missing_days_and_read_files_detects_a_changed_file(ro
 
 
 # -- S3 --------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    from mrm.demo.s3 import free_port
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def s3_root(moto_endpoint, monkeypatch) -> str:
+def s3_root(aws) -> str:
     import boto3
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "mrm-test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "mrm-test-secret")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     boto3.client("s3").create_bucket(Bucket="ml-capture")
-    yield "s3://ml-capture/datacapture/card-fraud-prod/AllTraffic/"
-    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
+    return "s3://ml-capture/datacapture/card-fraud-prod/AllTraffic/"
 
 
 def test_reads_capture_files_from_s3(s3_root, entry):
