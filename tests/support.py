@@ -66,3 +66,29 @@ def assert_same_quality_and_drift(store, run_a: str, run_b: str) -> dict:
         assert sa == sb, key
         assert (va is None and vb is None) or abs(va - vb) <= 1e-9, (key, va, vb)
     return b
+
+
+def route_to_standins(
+    folder: Path, project: str, *, jira_timeout: float, retry: dict, **notifications: object
+) -> None:
+    """Point the inventory's policy at the stand-ins: tickets to Jira (cloud, ``project``, connection
+    mrm_jira), RED alerts by e-mail and Slack (no SNS), the AMBER digest by e-mail, the summary to Slack;
+    then ``notifications`` keys replaced."""
+    import yaml
+
+    path = folder / "_policy.yaml"
+    policy = yaml.safe_load(path.read_text())
+    n = policy["notifications"]
+    n.update(
+        tickets=["jira"], red_alerts=["email", "slack"], amber_digest=["email"], portfolio_summary=["slack"]
+    )
+    n["channels"].pop("sns", None)
+    n["channels"]["jira"] = {
+        "connection": "mrm_jira",
+        "flavor": "cloud",
+        "project": project,
+        "timeout_seconds": jira_timeout,
+    }
+    n["retry"] = retry
+    n.update(notifications)
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))

@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
-import yaml
-from support import local_inventory
+from support import local_inventory, route_to_standins
 
 from mrm import pipeline
 from mrm.cli import OUTBOX_COLUMNS, main
@@ -49,21 +48,8 @@ def peers(tmp_path, monkeypatch, mrm_home, demo_files):
     """Jira, SMTP and Slack stand-ins, and the example inventory routing to them (RED alerts without SNS)
     as MRM_INVENTORY, with a fresh history."""
     folder = local_inventory(tmp_path / "inventory", demo_files, notifications=True)
-    path = folder / "_policy.yaml"
-    policy = yaml.safe_load(path.read_text())
-    n = policy["notifications"]
-    n.update(
-        tickets=["jira"], red_alerts=["email", "slack"], amber_digest=["email"], portfolio_summary=["slack"]
-    )
-    n["channels"].pop("sns", None)
-    n["channels"]["jira"] = {
-        "connection": "mrm_jira",
-        "flavor": "cloud",
-        "project": PROJECT,
-        "timeout_seconds": 2,
-    }
-    n["retry"] = {"attempts": 2, "backoff_seconds": 0.01, "max_wait_seconds": 60}
-    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    retry = {"attempts": 2, "backoff_seconds": 0.01, "max_wait_seconds": 60}
+    route_to_standins(folder, PROJECT, jira_timeout=2, retry=retry)
     monkeypatch.setenv("MRM_INVENTORY", str(folder))
 
     running = SimpleNamespace(

@@ -13,8 +13,7 @@ from collections import Counter
 from types import SimpleNamespace
 
 import pytest
-import yaml
-from support import local_inventory
+from support import local_inventory, route_to_standins
 
 from mrm import pipeline
 from mrm.demo.data import INCIDENTS, day, expected_findings
@@ -72,23 +71,11 @@ def configure(folder, **notifications) -> None:
     """The example policy's routing (tickets to Jira; RED alerts by e-mail and Slack, without SNS; AMBER
     digest by e-mail; summary to Slack), a small Jira timeout and retry backoff, and ``notifications``
     keys replaced."""
-    path = folder / "_policy.yaml"
-    policy = yaml.safe_load(path.read_text())
-    n = policy["notifications"]
-    n.update(
-        tickets=["jira"], red_alerts=["email", "slack"], amber_digest=["email"], portfolio_summary=["slack"]
+    retry = {"attempts": 6, "backoff_seconds": 0.01, "max_wait_seconds": 60}
+    escalation = {"red_open_days": 5, "alerts": ["email"]}
+    route_to_standins(
+        folder, PROJECT, jira_timeout=0.5, retry=retry, **{"escalation": escalation, **notifications}
     )
-    n["channels"].pop("sns", None)
-    n["channels"]["jira"] = {
-        "connection": "mrm_jira",
-        "flavor": "cloud",
-        "project": PROJECT,
-        "timeout_seconds": 0.5,
-    }
-    n["retry"] = {"attempts": 6, "backoff_seconds": 0.01, "max_wait_seconds": 60}
-    n["escalation"] = {"red_open_days": 5, "alerts": ["email"]}
-    n.update(notifications)
-    path.write_text(yaml.safe_dump(policy, sort_keys=False))
 
 
 @pytest.fixture
