@@ -281,8 +281,8 @@ def _day_aggregate(ctx: RunContext, entry: ModelEntry):
 
 @lru_cache(maxsize=16)
 def _reference(model_id: str, inventory_hash: str, source_key: str):
-    """The reference window's rows, read once per process (key includes the inventory hash); for the
-    performance baseline and for profiling sources that are not Parquet files."""
+    """The reference window's rows, read once per process (key includes the inventory hash): to profile a
+    source that is not Parquet files (and for its performance baseline), and for `mrm baseline suggest`."""
     from mrm.checks.reference import read_reference
 
     return read_reference(get_inventory().get(model_id))
