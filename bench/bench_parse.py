@@ -7,13 +7,13 @@ figures and writes them to bench/results.json under "dag_parse" (other keys are 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
+
+from results_file import RESULTS, write_section
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -61,11 +61,8 @@ def main() -> int:
                          "ms_per_model": round(1000 * seconds / n, 2)})  # fmt: skip
             print(f"{n:>4} inventory entries -> {dags:>4} DAGs parsed in {seconds:.3f} s "
                   f"({1000 * seconds / n:.1f} ms per model; best of 3)")  # fmt: skip
-    out = HERE / "results.json"
-    results = json.loads(out.read_text()) if out.exists() else {}
-    results["dag_parse"] = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "rows": rows}
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {out}")
+    write_section("dag_parse", {"rows": rows})
+    print(f"written to {RESULTS}")
     return 0
 
 

@@ -13,15 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
+
+from results_file import write_section
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -128,22 +128,14 @@ def main() -> int:
         )
     parse = dag_parse_seconds()
     print(f"parsing dags/ (3 monitoring DAGs): {parse:.3f} s")
-    doc = json.loads(args.out.read_text()) if args.out.exists() else {}
-    for legacy in ("benchmark", "measured_at", "machine", "results", "dag_parse_seconds"):
-        doc.pop(legacy, None)  # figures this script once wrote at the top level
-    doc["run"] = {
+    figures = {
         "benchmark": "one monitoring run of card_fraud with its 14-day reference "
         "(pipeline.start/quality/drift/performance/record/tickets)",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
         "results": results,
         "dag_parse_seconds": round(parse, 3),
     }
-    args.out.write_text(json.dumps(doc, indent=1) + "\n")
+    legacy = ("benchmark", "measured_at", "machine", "results", "dag_parse_seconds")  # once at the top level
+    write_section("run", figures, args.out, drop=legacy)
     print(f"written to {args.out}")
     return 0
 

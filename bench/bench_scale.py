@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -33,6 +32,8 @@ import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+
+from results_file import write_section
 
 HERE = Path(__file__).resolve().parent
 DAY = date(2026, 9, 1)
@@ -420,23 +421,16 @@ def report_line(r: dict) -> str:
 
 def write_results(args, results: list[dict]) -> None:
     """Merge the figures into ``args.out`` under "scale", keeping its other keys."""
-    doc = json.loads(args.out.read_text()) if args.out.exists() else {}
-    doc["scale"] = {
+    figures = {
         "benchmark": "one monitoring run through mrm.pipeline (aggregate-first) vs naive Evidently "
         "DataDriftPreset() + GX on full frames (bench/bench_scale.py)",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        },
         "drift_methods": "psi only"
         if args.no_methods
         else "psi + ks/wasserstein (numeric), chisquare/jensenshannon",
         "sample_rows": args.sample_rows,
         "results": results,
     }
-    args.out.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    write_section("scale", figures, args.out)
 
 
 def main() -> int:

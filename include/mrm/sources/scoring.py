@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING
 from mrm.sources.parquet import DayData, PartitionedParquet
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from mrm.inventory import ModelEntry
 
 
@@ -69,13 +67,3 @@ class ScoringLog:
         if columns is not None:
             data.frame = data.frame[[c for c in data.frame.columns if c in {*columns, "_dt"}]]
         return data
-
-    def read_files(self, files: list[dict], day: date) -> pd.DataFrame:
-        """Exactly the objects a run started with (fails if one changed since)."""
-        if self.kind == "parquet":
-            from mrm.sources.parquet import read_files
-
-            return read_files(files, self.what)
-        if self.kind == "athena":
-            return self.source.read_files(files)
-        return self.source.read_files(self.model_id, day, files).frame

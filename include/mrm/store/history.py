@@ -110,6 +110,24 @@ def append_only_sql(conn) -> None:
         )
 
 
+def current_run_ids(model_id: str | None = None):
+    """The ids of the latest run per model, logical date and kind (a rerun supersedes earlier runs)."""
+    r = schema.runs
+    ranked = select(
+        r.c.run_id,
+        func.row_number()
+        .over(
+            partition_by=(r.c.model_id, r.c.logical_date, r.c.kind),
+            order_by=(r.c.finished_at.desc(), r.c.run_id.desc()),
+        )
+        .label("rn"),
+    )
+    if model_id:
+        ranked = ranked.where(r.c.model_id == model_id)
+    ranked = ranked.subquery()
+    return select(ranked.c.run_id).where(ranked.c.rn == 1)
+
+
 class HistoryStore:
     def __init__(self, url: str):
         self.url = url
@@ -247,20 +265,6 @@ class HistoryStore:
         with self.engine.connect() as conn:
             return [_aware(dict(r)) for r in conn.execute(q).mappings()]
 
-    def _current_runs(self):
-        """The latest run per model and logical date (a rerun supersedes earlier runs)."""
-        t = schema.runs
-        ranked = select(
-            t.c.run_id,
-            func.row_number()
-            .over(
-                partition_by=(t.c.model_id, t.c.logical_date, t.c.kind),
-                order_by=(t.c.finished_at.desc(), t.c.run_id.desc()),
-            )
-            .label("rn"),
-        ).subquery()
-        return select(ranked.c.run_id).where(ranked.c.rn == 1)
-
     def metrics(
         self,
         model_id: str | None = None,
@@ -275,7 +279,7 @@ class HistoryStore:
         if run_id:
             q = q.where(m.c.run_id == run_id)
         elif not all_runs:
-            q = q.where(m.c.run_id.in_(self._current_runs()))
+            q = q.where(m.c.run_id.in_(current_run_ids()))
         q = _filtered(q, m, model_id, since, until)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
@@ -285,7 +289,7 @@ class HistoryStore:
         t, m = schema.runs, schema.metric_results
         q = (
             select(t.c.run_id, t.c.logical_date)
-            .where(t.c.run_id.in_(self._current_runs()), t.c.model_id == model_id)
+            .where(t.c.run_id.in_(current_run_ids()), t.c.model_id == model_id)
             .where(t.c.logical_date < before, t.c.status == "completed", t.c.kind == "monitoring")
             .order_by(t.c.logical_date.desc())
             .limit(runs)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from mrm.store import schema
+from mrm.store.history import current_run_ids
 
 RUN_COLUMNS = ("run_id", "model_id", "kind", "logical_date", "status", "overall_status", "reason")
 
@@ -24,24 +25,6 @@ def _aware(value: Any) -> Any:
 def _rows(engine: Engine, query) -> list[dict]:
     with engine.connect() as conn:
         return [{k: _aware(v) for k, v in r.items()} for r in conn.execute(query).mappings()]
-
-
-def _current_run_ids(model_id: str | None = None):
-    """The latest run per model, logical date and kind (a rerun supersedes earlier runs)."""
-    r = schema.runs
-    ranked = select(
-        r.c.run_id,
-        func.row_number()
-        .over(
-            partition_by=(r.c.model_id, r.c.logical_date, r.c.kind),
-            order_by=(r.c.finished_at.desc(), r.c.run_id.desc()),
-        )
-        .label("rn"),
-    )
-    if model_id:
-        ranked = ranked.where(r.c.model_id == model_id)
-    ranked = ranked.subquery()
-    return select(ranked.c.run_id).where(ranked.c.rn == 1)
 
 
 # -- portfolio ----------------------------------------------------------------------------------------
@@ -141,7 +124,7 @@ def metrics(engine: Engine, model_id: str, since: date) -> list[dict]:
     query = (
         select(*columns)
         .where(m.c.model_id == model_id, m.c.logical_date >= since)
-        .where(m.c.run_id.in_(_current_run_ids(model_id)))
+        .where(m.c.run_id.in_(current_run_ids(model_id)))
         .order_by(m.c.logical_date, m.c.id)
     )
     return _rows(engine, query)

@@ -588,30 +588,21 @@ def test_the_sample_report_draws_the_whole_day_psi_in_a_browser(entry, frames, p
     assert "Drift scores are computed on all 2,000 rows" in dom
 
 
-def test_reference_and_day_on_s3_with_the_profile_cached_on_s3(make_entry, make_scoring_frame, monkeypatch):
+def test_reference_and_day_on_s3_with_the_profile_cached_on_s3(make_entry, make_scoring_frame, aws):
     import boto3
-    from moto import mock_aws
 
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     entry = make_entry(scoring_log="s3://mrm-scoring/toy/")
-    with mock_aws():
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket="mrm-scoring")
-        for day, seed in [(date(2026, 8, 20), 1), (date(2026, 8, 21), 2), (DAY, 3)]:
-            out = io.BytesIO()
-            frame = make_scoring_frame(entry, 500, seed=seed, shift=0.4 * (day == DAY))
-            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), out)
-            s3.put_object(Bucket="mrm-scoring", Key=f"toy/dt={day}/part-0.parquet", Body=out.getvalue())
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="mrm-scoring")
+    for day, seed in [(date(2026, 8, 20), 1), (date(2026, 8, 21), 2), (DAY, 3)]:
+        out = io.BytesIO()
+        frame = make_scoring_frame(entry, 500, seed=seed, shift=0.4 * (day == DAY))
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), out)
+        s3.put_object(Bucket="mrm-scoring", Key=f"toy/dt={day}/part-0.parquet", Body=out.getvalue())
 
-        profile, cached = reference_profile(entry, "s3://mrm-scoring/profiles")
-        again, cached_again = reference_profile(entry, "s3://mrm-scoring/profiles")
-        agg = ag.aggregate_day([f"s3://mrm-scoring/toy/dt={DAY}/part-0.parquet"], entry, profile, DAY)
+    profile, cached = reference_profile(entry, "s3://mrm-scoring/profiles")
+    again, cached_again = reference_profile(entry, "s3://mrm-scoring/profiles")
+    agg = ag.aggregate_day([f"s3://mrm-scoring/toy/dt={DAY}/part-0.parquet"], entry, profile, DAY)
 
     assert (cached, cached_again) == (False, True) and profile.info["daily_rows"] == [500, 500]
     assert agg.rows == 500 and fa.psi_value(agg, again, "amount") > 0.1

@@ -159,33 +159,23 @@ def test_evidence_changed_after_it_was_recorded_is_refused(tmp_path, ui_history)
     assert "no longer matches the SHA-256 recorded for run run0001" in response.text
 
 
-def test_evidence_on_s3_is_read_through_the_object_store(tmp_path, ui_history, monkeypatch):
+def test_evidence_on_s3_is_read_through_the_object_store(tmp_path, ui_history, aws):
     import boto3
-    from moto import mock_aws
 
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        boto3.client("s3").create_bucket(Bucket="mrm-evidence")
-        store = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}")
-        url = record_run_with_evidence(store, "s3://mrm-evidence/prod", b'{"from": "s3"}')
-        client = app_on(store, ui_history, "s3://mrm-evidence/prod")
+    boto3.client("s3").create_bucket(Bucket="mrm-evidence")
+    store = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}")
+    url = record_run_with_evidence(store, "s3://mrm-evidence/prod", b'{"from": "s3"}')
+    client = app_on(store, ui_history, "s3://mrm-evidence/prod")
 
-        response = client.get(url)
-        assert (response.status_code, response.content) == (200, b'{"from": "s3"}')
-        assert store.run("run0001")["evidence"]["quality_gx"]["uri"] == (
-            "s3://mrm-evidence/prod/card_fraud/2026-09-05/run0001/quality_gx.json"
-        )
-        missing = client.get("/model-risk/evidence/_lib/evidently-0.7.23.js")
-        assert (
-            missing.status_code == 404
-            and "cannot read s3://mrm-evidence/prod/_lib/evidently-0.7.23.js" in (missing.text)
-        )
+    response = client.get(url)
+    assert (response.status_code, response.content) == (200, b'{"from": "s3"}')
+    assert store.run("run0001")["evidence"]["quality_gx"]["uri"] == (
+        "s3://mrm-evidence/prod/card_fraud/2026-09-05/run0001/quality_gx.json"
+    )
+    missing = client.get("/model-risk/evidence/_lib/evidently-0.7.23.js")
+    assert missing.status_code == 404 and "cannot read s3://mrm-evidence/prod/_lib/evidently-0.7.23.js" in (
+        missing.text
+    )
 
 
 # -- in a real browser ---------------------------------------------------------------------------------------
