@@ -35,18 +35,18 @@ def _day(context):
 def mrm_governance():
     @task
     def assess_inventory(**context) -> list[dict]:
-        from mrm import pipeline
+        from mrm import wiring
         from mrm.governance import run_governance
 
         ti = context["ti"]
         trigger = f"airflow:{ti.dag_id}/{ti.run_id}/try{ti.try_number}"
-        return run_governance(_day(context), trigger, pipeline.get_inventory(), pipeline.get_store())
+        return run_governance(_day(context), trigger, wiring.get_inventory(), wiring.get_store())
 
     @task
     def notify_portfolio(findings: list[dict], **context) -> dict:
-        from mrm import governance, pipeline
+        from mrm import governance, wiring
 
-        return governance.notify_portfolio(_day(context), pipeline.get_inventory(), pipeline.get_store())
+        return governance.notify_portfolio(_day(context), wiring.get_inventory(), wiring.get_store())
 
     notify_portfolio(assess_inventory())
 

@@ -11,12 +11,9 @@ INVENTORY = REPO / "include" / "inventory"
 
 def clear_caches() -> None:
     """Forget the cached history store and reference frames (they are keyed by process-wide settings)."""
-    from mrm import pipeline
+    from mrm import wiring
 
-    pipeline._store.cache_clear()
-    pipeline._reference.cache_clear()
-    pipeline._reference_performance.cache_clear()
-    pipeline._inventory.cache_clear()
+    wiring.clear_caches()
 
 
 def local_inventory(

@@ -166,7 +166,7 @@ CAPTURE = f"s3://{BUCKET}/datacapture/card-fraud-prod/AllTraffic/"
 
 
 def _write_capture_file():
-    from mrm.sources.objectstore import store_for
+    from mrm.core.storage import store_for
 
     record = {"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
                                                 "data": "1.0,grocery,DE,10,0.5,8", "encoding": "CSV"},

@@ -244,7 +244,7 @@ def cmd_inventory_new(args) -> int:
     import re
 
     from mrm import settings
-    from mrm.scaffold import scaffold
+    from mrm.inventory.scaffold import scaffold
 
     if not re.fullmatch(r"[a-z][a-z0-9_]{1,62}", args.model_id):
         print(

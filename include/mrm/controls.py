@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, replace
 
 from mrm import metrics
-from mrm.checks.results import MetricResult
+from mrm.core.results import MetricResult
 from mrm.inventory import ModelEntry
 
 GREEN, AMBER, RED, INFO, INSUFFICIENT = "GREEN", "AMBER", "RED", "INFO", "INSUFFICIENT_DATA"

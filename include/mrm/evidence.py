@@ -8,8 +8,8 @@ import json
 from datetime import date
 from typing import Any
 
+from mrm.core.storage import ObjectInfo, join, store_for
 from mrm.errors import SourceError
-from mrm.sources.objectstore import ObjectInfo, join, store_for
 
 
 def sha256(data: bytes) -> str:

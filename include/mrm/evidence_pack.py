@@ -15,9 +15,9 @@ import zipfile
 from datetime import UTC, date, datetime
 from typing import Any
 
+from mrm.core.storage import store_for
 from mrm.errors import MrmError
 from mrm.export import encode, rows
-from mrm.sources.objectstore import store_for
 from mrm.store import HistoryStore, chain
 from mrm.ticketing import BuiltinTracker
 

@@ -12,8 +12,8 @@ import json
 from datetime import date
 from typing import Any
 
+from mrm.core.storage import join, store_for
 from mrm.errors import MrmError
-from mrm.sources.objectstore import join, store_for
 from mrm.store import HistoryStore
 
 COLUMNS = [

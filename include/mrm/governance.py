@@ -11,8 +11,8 @@ import logging
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from mrm.checks.results import MetricResult
 from mrm.controls import AMBER, GREEN, RED, Evaluated, worst
+from mrm.core.results import MetricResult
 from mrm.errors import MrmError
 from mrm.inventory import Inventory, ModelEntry
 from mrm.notify.notifier import Notifier, undelivered_error
@@ -59,7 +59,7 @@ def _evidence(entry: ModelEntry) -> list[Evaluated]:
     if report is None:
         return [_finding("approval_evidence_missing", RED, reason="approval has no validation_report")]
     if report.startswith(("s3://", "file://")):
-        from mrm.sources.objectstore import store_for
+        from mrm.core.storage import store_for
 
         try:
             found = bool(store_for(report).list(report))

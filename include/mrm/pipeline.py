@@ -9,7 +9,6 @@ cannot complete records a failed run with its reason, files a "could not run" ti
 
 from __future__ import annotations
 
-import getpass
 import logging
 import time
 import uuid
@@ -17,19 +16,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from mrm import settings
-from mrm.checks.results import MetricResult
 from mrm.controls import AMBER, RED, Evaluated, escalate, evaluate, render_controls, worst
+from mrm.core.results import MetricResult
 from mrm.errors import InventoryError, MrmError
 from mrm.evidence import EvidenceWriter, sha256, write_shared
-from mrm.inventory import Inventory, ModelEntry, load_inventory
+from mrm.inventory import ModelEntry
 from mrm.lineage import TIMING, lineage
 from mrm.notify.notifier import Notifier, undelivered_error
-from mrm.store import HistoryStore, RunRecord
+from mrm.store import RunRecord
 from mrm.ticketing import Breach
+from mrm.wiring import cli_trigger, get_inventory, get_store, process_cache
 
 log = logging.getLogger("mrm.pipeline")
 
@@ -62,36 +61,7 @@ class RunContext:
         return cls(**data)
 
 
-# -- wiring (overridable in tests) -----------------------------------------------------------------
-def get_inventory() -> Inventory:
-    """The inventory, re-read whenever a file in its folder changes (cached per process otherwise)."""
-    folder = settings.inventory_dir()
-    stamp = (
-        tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.y*ml")))
-        if folder.is_dir()
-        else ()
-    )
-    return _inventory(folder, stamp)
-
-
-@lru_cache(maxsize=4)
-def _inventory(folder, stamp) -> Inventory:
-    return load_inventory(folder, strict=False)[0]
-
-
-def get_store() -> HistoryStore:
-    return _store(settings.db_url())
-
-
-@lru_cache(maxsize=4)
-def _store(url: str) -> HistoryStore:
-    return HistoryStore(url)
-
-
-def cli_trigger() -> str:
-    return f"cli:{getpass.getuser()}"
-
-
+# -- wiring ----------------------------------------------------------------------------------------
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -233,8 +203,8 @@ class _DayInput:
         """Stream the day into its aggregate. Objects not on local disk are first streamed to a temporary
         folder (S3 checks each is still the listed version), so memory does not grow with the day."""
         from mrm.checks import aggregate as ag
+        from mrm.core.storage import local_copies
         from mrm.errors import NoDataError
-        from mrm.sources.objectstore import local_copies
 
         rows = settings.sample_rows()
         if self.frame is not None:
@@ -279,7 +249,7 @@ def _day_aggregate(ctx: RunContext, entry: ModelEntry):
     return profile, DayAggregate.from_bytes(data, profile, entry)
 
 
-@lru_cache(maxsize=16)
+@process_cache(maxsize=16)
 def _reference(model_id: str, inventory_hash: str, source_key: str):
     """The reference window's rows, read once per process (key includes the inventory hash): to profile a
     source that is not Parquet files (and for its performance baseline), and for `mrm baseline suggest`."""
@@ -343,7 +313,7 @@ def drift(ctx: RunContext) -> dict:
     return _check_step(ctx, "drift", compute)
 
 
-@lru_cache(maxsize=16)
+@process_cache(maxsize=16)
 def _reference_performance(model_id: str, inventory_hash: str) -> dict | None:
     """Performance of the reference window, with every label known by its end + maturity."""
     from mrm.checks.performance import labelled, statistics

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from mrm.checks.results import control_key
+from mrm.core.results import control_key
 from mrm.store import HistoryStore, schema
 
 MAX_NOTE = 1000  # Airflow's limit on a DAG run note

@@ -65,7 +65,7 @@ def athena_pool() -> str | None:
 
 def profile_cache_uri() -> str:
     """Where reference profiles are cached; beside the evidence by default, so every worker shares it."""
-    from mrm.sources.objectstore import join
+    from mrm.core.storage import join
 
     return os.environ.get("MRM_PROFILE_CACHE") or join(evidence_uri(), "_profiles")
 

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from mrm import controls
-from mrm.checks.results import MetricResult
 from mrm.controls import AMBER, GREEN, INFO, INSUFFICIENT, RED
+from mrm.core.results import MetricResult
 
 
 def below(x: float) -> float:

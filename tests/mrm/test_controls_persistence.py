@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mrm import controls
-from mrm.checks.results import MetricResult
 from mrm.controls import AMBER, GREEN, INFO, INSUFFICIENT, RED, SEVERITY, Evaluated
+from mrm.core.results import MetricResult
 
 PSI_AMOUNT = "drift.psi[amount]"
 

@@ -8,9 +8,9 @@ from datetime import date
 
 import pytest
 
+from mrm.core.storage import ObjectInfo
 from mrm.errors import SourceError
 from mrm.evidence import EvidenceWriter, fingerprint
-from mrm.sources.objectstore import ObjectInfo
 
 
 @pytest.fixture

@@ -380,7 +380,7 @@ def test_a_broken_policy_file_is_reported_with_its_path_and_field(tmp_path, exam
 
 def test_notification_routing_is_validated_and_merged_per_model(tmp_path, example_raw, write_yaml):
     from mrm.inventory import load_inventory
-    from mrm.notify.config import routing
+    from mrm.inventory.notifications import routing
 
     (tmp_path / "_policy.yaml").write_text("notifications:\n  red_alerts: [email, pager]\n")
     write_yaml(tmp_path, "credit_line", example_raw())

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mrm import pipeline
-from mrm.checks.results import MetricResult
+from mrm.core.results import MetricResult
 from mrm.errors import ConfigError, MrmError, NoDataError
 
 DAY = date(2026, 9, 5)  # card_fraud: the NL device-score outage (a segment incident)

@@ -20,10 +20,10 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
+from mrm.airflow.connections import Conn, get_connection
 from mrm.errors import ConfigError, DeliveryError
+from mrm.inventory.notifications import EmailChannel
 from mrm.notify.base import ALERT_KINDS, Delivery
-from mrm.notify.config import EmailChannel
-from mrm.notify.connections import Conn, get_connection
 
 NOT_IN_MSG_ID = re.compile(r"[^A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]")  # RFC 5322 dot-atom characters
 

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 
 import requests
 
+from mrm.airflow.connections import Conn, get_connection
 from mrm.errors import ConfigError, DeliveryError
+from mrm.inventory.notifications import SlackChannel
 from mrm.notify.base import ALERT_KINDS, Delivery
-from mrm.notify.config import SlackChannel
-from mrm.notify.connections import Conn, get_connection
 from mrm.notify.http import DEFAULT_TIMEOUT, call
 
 HEADER_LIMIT = 150

@@ -29,8 +29,8 @@ from botocore.exceptions import (
 )
 
 from mrm.errors import DeliveryError
+from mrm.inventory.notifications import SnsChannel
 from mrm.notify.base import ALERT_KINDS, Delivery
-from mrm.notify.config import SnsChannel
 
 SUBJECT_LIMIT = 100
 ASCII_PUNCTUATION = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"'})

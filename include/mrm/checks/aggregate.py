@@ -604,7 +604,7 @@ def _open(source) -> tuple[str, Any]:
         return uri, unquote(urlparse(uri).path)
     if "://" not in uri:
         return uri, uri
-    from mrm.sources.objectstore import store_for
+    from mrm.core.storage import store_for
 
     return uri, pa.BufferReader(store_for(uri).get(uri))
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from mrm import metrics
 from mrm.checks import stats
-from mrm.checks.results import MetricResult
+from mrm.core.results import MetricResult
 from mrm.errors import CheckError
 from mrm.inventory import ModelEntry
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from mrm.checks.aggregate import NAT, CategoricalAgg, DayAggregate, NumericAgg, SegmentAgg
 from mrm.checks.profile import NumericProfile, ReferenceProfile, SegmentProfile, numeric_values
-from mrm.checks.results import MetricResult
+from mrm.core.results import MetricResult
 from mrm.inventory import ModelEntry
 
 NOT_NULL = "expect_column_values_to_not_be_null"

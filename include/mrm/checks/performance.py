@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mrm.checks import performance_stats
-from mrm.checks.results import MetricResult
+from mrm.core.results import MetricResult
 from mrm.inventory import Performance
 
 if TYPE_CHECKING:

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mrm.checks import stats
+from mrm.core.storage import ObjectInfo, local_copies
 from mrm.errors import NoDataError, SchemaError, SourceError
 from mrm.inventory import ModelEntry
 from mrm.sources.contract import required_columns
-from mrm.sources.objectstore import ObjectInfo, local_copies
 
 if TYPE_CHECKING:
     import pandas as pd

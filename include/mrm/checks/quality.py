@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from mrm.checks.results import MetricResult
+from mrm.core.results import MetricResult
 from mrm.errors import CheckError
-from mrm.inventory import ModelEntry
-from mrm.sources.contract import CONTRACT_COLUMNS, declared_columns
+from mrm.inventory import CONTRACT_COLUMNS, ModelEntry
+from mrm.sources.contract import declared_columns
 
 NUMERIC_TYPES = ["float64", "float32", "int64", "int32", "int16", "int8", "Float64", "Int64"]
 

@@ -27,9 +27,9 @@ from mrm.checks.profile import (
     profile_from_files,
     profile_from_frame,
 )
+from mrm.core.storage import ObjectInfo, join, store_for
 from mrm.errors import NoDataError
 from mrm.inventory import ModelEntry
-from mrm.sources.objectstore import ObjectInfo, join, store_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable

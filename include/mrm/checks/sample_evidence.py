@@ -12,7 +12,7 @@ from typing import Any
 
 from mrm.checks.aggregate import DayAggregate
 from mrm.checks.profile import ReferenceProfile
-from mrm.checks.results import MetricResult
+from mrm.core.results import MetricResult
 from mrm.inventory import ModelEntry
 
 _FULL_METHODS = {  # method -> (stattest name, display name, Evidently's default threshold, drift when)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mrm.checks import stats
-from mrm.checks.results import MetricResult
+from mrm.core.results import MetricResult
 from mrm.inventory import ModelEntry
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mrm.sources.objectstore import join, store_for
+from mrm.core.storage import join, store_for
 
 FIRST_DAY = date(2026, 9, 1)
 DAYS = 60

@@ -21,9 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from mrm import settings
-from mrm.checks.results import control_key
+from mrm.core.results import control_key
 from mrm.errors import ConfigError, DeliveryError, MrmError
 from mrm.inventory import Inventory, ModelEntry
+from mrm.inventory.notifications import Routing, routing
 from mrm.notify import outbox, templates
 from mrm.notify.base import (
     ALERT_DIGEST,
@@ -37,7 +38,6 @@ from mrm.notify.base import (
     TICKET_OPENED,
     Channel,
 )
-from mrm.notify.config import Routing, routing
 from mrm.store import HistoryStore, schema
 from mrm.ticketing.base import Breach
 from mrm.ticketing.builtin import OCCURRENCE, OPENED, BuiltinTracker, Filed, ticket_key

@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from mrm.errors import ConfigError, DeliveryError
+from mrm.inventory.notifications import Retry
 from mrm.notify.base import Channel, Delivery
-from mrm.notify.config import Retry
 from mrm.store import HistoryStore, schema
 
 log = logging.getLogger("mrm.notify")

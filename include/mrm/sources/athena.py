@@ -76,13 +76,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from mrm.core.storage import ObjectInfo
 from mrm.errors import ConfigError, NoDataError, SourceError
-from mrm.sources.objectstore import ObjectInfo
+from mrm.inventory.sources import IDENTIFIER, AthenaSourceConfig
 from mrm.sources.parquet import DayData, read_each_day
 
 if TYPE_CHECKING:
@@ -91,28 +90,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-IDENTIFIER = r"^[a-z_][a-z0-9_]{0,254}$"  # Athena/Glue database, table and column names
-Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
 PARAMETERS = ("model_id", "dt", "day")  # the values a template may use
 MAX_POLL_SECONDS = 10.0  # the longest wait between two status requests
-
-
-class AthenaSourceConfig(BaseModel):
-    """Where a model's scoring log comes from when it is read through Athena."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    query: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.sql$")] = "scoring_log.sql"
-    connection: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")] = "mrm_athena"
-    database: Identifier | None = None
-    table: Identifier | None = None
-    workgroup: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,128}$")] | None = None
-    poll_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
-    timeout_seconds: Annotated[float, Field(gt=0, le=24 * 3600)] = 1800.0
-    unload: bool = True
-    partition_columns: list[Identifier] = Field(
-        default_factory=lambda: ["dt"], description="columns the query returns for filtering only; dropped"
-    )
 
 
 # -- templates --------------------------------------------------------------------------------------------
@@ -341,7 +320,7 @@ class AthenaSource:
     # settings ----------------------------------------------------------------------------------------
     def settings(self, purpose: str) -> _Settings:
         """The connection's settings with the config's overrides; ConfigError names what is missing."""
-        from mrm.notify.connections import get_connection
+        from mrm.airflow.connections import get_connection
 
         cfg = self.config
         conn = get_connection(cfg.connection, purpose)

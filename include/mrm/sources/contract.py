@@ -6,12 +6,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mrm.errors import SchemaError
-from mrm.inventory import ModelEntry
+from mrm.inventory import CONTRACT_COLUMNS, ModelEntry
 
 if TYPE_CHECKING:
     import pandas as pd
-
-CONTRACT_COLUMNS = ("event_id", "event_ts", "score", "decision")
 
 
 def required_columns(entry: ModelEntry) -> list[str]:

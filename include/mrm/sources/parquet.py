@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
+from mrm.core.storage import ObjectInfo, join, store_for
 from mrm.errors import NoDataError, SourceError
-from mrm.sources.objectstore import ObjectInfo, join, store_for
 
 if TYPE_CHECKING:
     import pandas as pd

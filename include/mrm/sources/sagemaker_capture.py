@@ -102,17 +102,15 @@ as it is, so backfills work on day one.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
+from mrm.core.storage import ObjectInfo, join, store_for
 from mrm.errors import NoDataError, SchemaError, SourceError
-from mrm.sources.objectstore import ObjectInfo, join, store_for
+from mrm.inventory.sources import CaptureSourceConfig, parse_path
 from mrm.sources.parquet import DayData, read_each_day
 
 if TYPE_CHECKING:
@@ -121,35 +119,10 @@ if TYPE_CHECKING:
 
     from mrm.inventory import Feature
 
-RESERVED = ("event_id", "event_ts", "model_id", "model_version", "score", "decision", "_dt")
 ENCODINGS = ("CSV", "JSON", "BASE64")
-_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-_TOKEN = re.compile(r"(\.)?([A-Za-z_][A-Za-z0-9_\-]*)|\[(\d+|\*)\]")
 _KEY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+\.jsonl$")
 _READERS = 16  # files fetched in parallel
 _SHOWN = 3  # bad records quoted in an error message
-
-
-# -- key paths --------------------------------------------------------------------------------------
-def parse_path(path: str) -> tuple[str | int, ...]:
-    """``predictions[0].score`` -> ("predictions", 0, "score"); ``[*]`` is "*" (at most one)."""
-    tokens: list[str | int] = []
-    pos = 0
-    while pos < len(path):
-        m = _TOKEN.match(path, pos)
-        if not m or (m.group(2) is not None and (m.group(1) is not None) != (pos > 0)):
-            raise ValueError(
-                f"key path {path!r}: cannot read from {path[pos:]!r}; use keys and indexes such as "
-                "predictions[0].score, instances[*].amount or [3]"
-            )
-        _, key, index = m.groups()
-        tokens.append(key if key is not None else ("*" if index == "*" else int(index)))
-        pos = m.end()
-    if not tokens:
-        raise ValueError("key path is empty")
-    if tokens.count("*") > 1:
-        raise ValueError(f"key path {path!r}: at most one [*] (the batch) per path")
-    return tuple(tokens)
 
 
 _MISSING = object()
@@ -178,95 +151,6 @@ def _walk(doc: Any, tokens: Sequence[str | int]) -> Any:
                 return _MISSING
             doc = doc[tok]
     return doc
-
-
-# -- the config -------------------------------------------------------------------------------------
-class CaptureSourceConfig(BaseModel):
-    """How to read one endpoint variant's capture files as a scoring log (see the module docstring)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    uri: Annotated[str, Field(pattern=r"^(s3|file)://.+", description="capture prefix down to the variant")]
-    input_format: Literal["csv", "json"]
-    feature_order: list[str | None] | None = Field(
-        None, description="csv input: feature names in column order; null skips a column"
-    )
-    json_fields: dict[str, str] | None = Field(None, description="json input: feature name -> key path")
-    output_format: Literal["csv", "json"]
-    score_column: Annotated[int, Field(ge=0)] = 0
-    score_path: str | None = None
-    decision_column: Annotated[int, Field(ge=0)] | None = None
-    decision_path: str | None = None
-    decision_thresholds: list[tuple[float, str]] | None = Field(
-        None, description="ascending (threshold, decision): a score >= threshold gets that decision"
-    )
-    model_version: str | None = None
-    model_version_path: str | None = None
-    max_bad_records: Annotated[int, Field(ge=0)] = 0
-
-    @model_validator(mode="after")
-    def _consistent(self) -> CaptureSourceConfig:
-        problems = []
-        if self.input_format == "csv":
-            if not self.feature_order or not any(self.feature_order):
-                problems.append("csv input needs feature_order (the feature names in column order)")
-            if self.json_fields is not None:
-                problems.append("json_fields applies to json input; csv input is named by feature_order")
-        else:
-            if not self.json_fields:
-                problems.append("json input needs json_fields (feature name -> key path)")
-            if self.feature_order is not None:
-                problems.append("feature_order applies to csv input; json input is read by json_fields")
-        names = [n for n in (self.feature_order or []) if n] + list(self.json_fields or {})
-        for name in names:
-            if not re.match(_NAME, name):
-                problems.append(f"feature name {name!r} is not an identifier")
-            elif name in RESERVED:
-                problems.append(f"{name!r} is a scoring-log column, not a feature")
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            problems.append(f"features named twice: {', '.join(dupes)}")
-        json_out = ("score_path", "decision_path", "model_version_path")
-        csv_out = ("score_column", "decision_column")
-        if self.output_format == "csv":
-            wrong = [k for k in json_out if getattr(self, k) is not None]
-            if wrong:
-                problems.append(f"{', '.join(wrong)} apply to json output; csv output uses score_column etc.")
-        else:
-            if self.score_path is None:
-                problems.append("json output needs score_path, e.g. predictions[0].score")
-            wrong = [k for k in csv_out if k in self.model_fields_set]
-            if wrong:
-                problems.append(f"{', '.join(wrong)} apply to csv output; json output uses score_path etc.")
-        if self.decision_column is None and self.decision_path is None and not self.decision_thresholds:
-            problems.append(
-                "no way to get the decision: set decision_column / decision_path (the endpoint returns "
-                "it) or decision_thresholds (derived from the score)"
-            )
-        if self.decision_thresholds:
-            cuts = [t for t, _ in self.decision_thresholds]
-            if any(b <= a for a, b in itertools.pairwise(cuts)):
-                problems.append(f"decision_thresholds must ascend strictly: {cuts}")
-        if self.model_version is not None and self.model_version_path is not None:
-            problems.append("give model_version (a constant) or model_version_path, not both")
-        for key in ("score_path", "decision_path", "model_version_path"):
-            if getattr(self, key) is not None:
-                try:
-                    parse_path(getattr(self, key))
-                except ValueError as exc:
-                    problems.append(f"{key}: {exc}")
-        for name, path in (self.json_fields or {}).items():
-            try:
-                parse_path(path)
-            except ValueError as exc:
-                problems.append(f"json_fields.{name}: {exc}")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-    @property
-    def features(self) -> list[str]:
-        return [n for n in self.feature_order if n] if self.input_format == "csv" else list(self.json_fields)
 
 
 @dataclass

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, func, make_url, select
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from mrm.checks.results import control_key
 from mrm.controls import Evaluated
+from mrm.core.results import control_key
 from mrm.errors import RunNotFoundError, StoreError
 from mrm.store import chain, migrate, schema
 

@@ -60,11 +60,3 @@ def purge(
             )
         )  # fmt: skip
     return counts
-
-
-def purged_keys(conn) -> set[tuple[str, str]]:
-    out = set()
-    for (keys_by_table,) in conn.execute(select(schema.purges.c["keys"])):  # .c.keys is a method
-        for table, keys in keys_by_table.items():
-            out.update((table, str(k)) for k in keys)
-    return out

@@ -34,7 +34,9 @@ from typing import Any
 
 import requests
 
+from mrm.airflow.connections import get_connection
 from mrm.errors import ConfigError, DeliveryError
+from mrm.inventory.notifications import JiraChannel
 from mrm.notify.base import (
     TICKET_CLOSED,
     TICKET_ESCALATED,
@@ -43,8 +45,6 @@ from mrm.notify.base import (
     TICKET_OPENED,
     Delivery,
 )
-from mrm.notify.config import JiraChannel
-from mrm.notify.connections import get_connection
 from mrm.notify.http import DEFAULT_TIMEOUT, call
 
 log = logging.getLogger("mrm.notify")

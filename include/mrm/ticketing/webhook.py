@@ -35,10 +35,10 @@ from typing import Any
 
 import requests
 
+from mrm.airflow.connections import get_connection
 from mrm.errors import ConfigError, DeliveryError
+from mrm.inventory.notifications import WebhookChannel
 from mrm.notify.base import ALERT_KINDS, TICKET_KINDS, Delivery
-from mrm.notify.config import WebhookChannel
-from mrm.notify.connections import get_connection
 from mrm.notify.http import DEFAULT_TIMEOUT, call
 
 SIGNATURE_PREFIX = "sha256="

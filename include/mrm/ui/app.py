@@ -43,13 +43,13 @@ class HttpProblem(MrmError):
 
 
 def _default_store() -> HistoryStore:
-    from mrm.pipeline import get_store
+    from mrm.wiring import get_store
 
     return get_store()
 
 
 def _default_inventory() -> Inventory:
-    from mrm.pipeline import get_inventory
+    from mrm.wiring import get_inventory
 
     return get_inventory()
 

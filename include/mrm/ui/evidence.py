@@ -12,8 +12,8 @@ from datetime import date
 
 from sqlalchemy import Engine
 
+from mrm.core.storage import join, store_for
 from mrm.errors import MrmError, SourceError
-from mrm.sources.objectstore import join, store_for
 from mrm.ui import queries
 
 # what mrm.checks.drift.evidently_lib_files() writes: evidently-<version>.js and the icon font

@@ -8,8 +8,8 @@ from datetime import date
 from urllib.parse import quote
 
 from mrm import metrics
-from mrm.checks.results import control_key
 from mrm.controls import AMBER, GREEN, INFO, RED
+from mrm.core.results import control_key
 from mrm.inventory import ModelEntry
 from mrm.ui import charts
 from mrm.ui.html import STATUS_ORDER, Column, Table, badge, e, fmt, link

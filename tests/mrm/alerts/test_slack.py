@@ -11,8 +11,8 @@ from mrm.alerts.slack import SlackAlerts
 from mrm.demo.s3 import free_port
 from mrm.demo.standins.receiver import Receiver
 from mrm.errors import DeliveryError
+from mrm.inventory.notifications import SlackChannel
 from mrm.notify.base import ALERT_DIGEST, TICKET_OPENED, Delivery
-from mrm.notify.config import SlackChannel
 
 TOKEN = "T0MRM/B0MRM/xoxSecretWebhookToken0123456789abcdef"
 

@@ -14,9 +14,9 @@ import pytest
 
 from mrm.demo.standins.receiver import Receiver
 from mrm.errors import ConfigError, MrmError
+from mrm.inventory.notifications import Retry, WebhookChannel
 from mrm.notify import outbox
 from mrm.notify.base import ALERT_RED, TICKET_OCCURRENCE, TICKET_OPENED, Channel
-from mrm.notify.config import Retry, WebhookChannel
 from mrm.store import HistoryStore
 from mrm.ticketing.webhook import WebhookSink
 

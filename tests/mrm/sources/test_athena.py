@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
+from mrm.core.storage import ObjectInfo
 from mrm.demo.data import day as demo_day
 from mrm.demo.data import scoring_log
 from mrm.errors import ConfigError, NoDataError, SourceError
@@ -46,7 +47,6 @@ from mrm.sources.athena import (
     query_parameters,
 )
 from mrm.sources.contract import conform
-from mrm.sources.objectstore import ObjectInfo
 from mrm.sources.parquet import PartitionedParquet
 
 duckdb = pytest.importorskip("duckdb")
@@ -673,7 +673,7 @@ def test_the_advice_follows_athenas_error_category(category, retryable, advice):
 # -- configuration ------------------------------------------------------------------------------------
 def test_a_missing_connection_names_how_to_add_it(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_MRM_ATHENA_NONE", raising=False)
-    monkeypatch.setattr("mrm.notify.connections._from_airflow", lambda conn_id: None)  # nor in Airflow
+    monkeypatch.setattr("mrm.airflow.connections._from_airflow", lambda conn_id: None)  # nor in Airflow
 
     with pytest.raises(
         ConfigError, match=r"no Airflow connection 'mrm_athena_none' \(needed for reading the "

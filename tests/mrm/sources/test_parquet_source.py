@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from mrm.core.storage import store_for
 from mrm.errors import NoDataError, SourceError
-from mrm.sources.objectstore import store_for
 from mrm.sources.parquet import PartitionedParquet, read_files
 
 DAY = date(2026, 9, 1)

@@ -18,10 +18,10 @@ import pytest
 from support import INVENTORY
 
 from mrm.checks.quality import check_quality_extras
+from mrm.core.storage import join, store_for
 from mrm.errors import NoDataError, SchemaError, SourceError
 from mrm.inventory import load_entry
 from mrm.sources.contract import conform
-from mrm.sources.objectstore import join, store_for
 from mrm.sources.sagemaker_capture import CaptureSource, CaptureSourceConfig, parse_path
 
 DAY = date(2026, 9, 1)

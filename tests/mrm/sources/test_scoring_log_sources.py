@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from mrm import pipeline
-from mrm.sources.objectstore import join, store_for
+from mrm.core.storage import join, store_for
 from mrm.sources.parquet import PartitionedParquet
 
 FEATURES = ["amount", "merchant_category", "country", "card_age_days", "device_score", "hour_of_day"]

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from support import empty_history
 
-from mrm.checks.results import MetricResult
 from mrm.controls import Evaluated
+from mrm.core.results import MetricResult
 from mrm.store import HistoryStore, RunRecord, chain
 from mrm.ticketing import Breach, BuiltinTracker
 

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from mrm.checks.results import MetricResult
 from mrm.controls import AMBER, GREEN, RED, Evaluated
+from mrm.core.results import MetricResult
 from mrm.errors import RunNotFoundError, StoreError
 from mrm.store import HistoryStore, RunRecord
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from support import empty_history
 
 from mrm import pipeline
-from mrm.checks.results import control_key
+from mrm.core.results import control_key
 from mrm.store import schema
 from mrm.ticketing import BuiltinTracker
 

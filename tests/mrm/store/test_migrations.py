@@ -54,8 +54,8 @@ def test_the_auditor_views_show_current_runs_only(request, tmp_path, db):
 
     import sqlalchemy as sa
 
-    from mrm.checks.results import MetricResult
     from mrm.controls import Evaluated
+    from mrm.core.results import MetricResult
     from mrm.store import RunRecord
 
     url = f"sqlite:///{tmp_path / 'h.db'}" if db == "sqlite" else request.getfixturevalue("pg_url")

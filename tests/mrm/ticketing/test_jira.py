@@ -12,6 +12,7 @@ import requests
 
 from mrm.demo.standins.jira import DEFAULT_LOGIN, DEFAULT_TOKEN, NOT_FOUND, JiraStandIn
 from mrm.errors import ConfigError, DeliveryError
+from mrm.inventory.notifications import JiraChannel
 from mrm.notify.base import (
     TICKET_CLOSED,
     TICKET_ESCALATED,
@@ -20,7 +21,6 @@ from mrm.notify.base import (
     TICKET_OPENED,
     Delivery,
 )
-from mrm.notify.config import JiraChannel
 from mrm.ticketing.jira import JiraSink, labels_for, plain_text
 
 OWNER = "fraud-models@example.com"

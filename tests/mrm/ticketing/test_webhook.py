@@ -11,8 +11,8 @@ import requests
 
 from mrm.demo.standins.receiver import Receiver
 from mrm.errors import ConfigError, DeliveryError
+from mrm.inventory.notifications import WebhookChannel
 from mrm.notify.base import ALERT_SUMMARY, TICKET_OPENED, Delivery
-from mrm.notify.config import WebhookChannel
 from mrm.ticketing.webhook import WebhookSink, sign, verify_signature
 
 SECRET = "whsec-5h4r3d-between-mrm-and-receiver"

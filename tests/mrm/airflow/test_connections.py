@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from mrm.airflow.connections import get_connection
 from mrm.errors import ConfigError
-from mrm.notify.connections import get_connection
 
 
 def test_a_uri_connection_gives_host_login_password_and_extra(monkeypatch):
@@ -38,7 +38,7 @@ def test_a_json_connection_and_a_full_url_host(monkeypatch):
 
 
 def test_a_bare_host_is_turned_into_a_url():
-    from mrm.notify.connections import Conn
+    from mrm.airflow.connections import Conn
 
     assert (
         Conn("x", host="jira.bank.example", port=8443, schema="jira").url()

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import EmailStr, Field
+
+from mrm.inventory.base import Strict as _Strict
 
 ChannelName = Literal["email", "slack", "sns"]
 SinkName = Literal["jira", "webhook"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class JiraChannel(_Strict):

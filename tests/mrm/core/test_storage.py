@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mrm.core.storage import local_copies, store_for
 from mrm.errors import SourceError
-from mrm.sources.objectstore import local_copies, store_for
 
 BUCKET = "mrm-objects"
 

@@ -1,0 +1,47 @@
+"""``_policy.yaml``: defaults by risk tier, the model risk team, governance rules, notification routing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import EmailStr, Field, field_validator
+
+from mrm.inventory.base import Strict as _Strict
+from mrm.inventory.notifications import Notifications
+from mrm.inventory.schema import Control, Persistence, check_controls
+
+
+class Governance(_Strict):
+    stale_monitoring_days: Annotated[int, Field(ge=1)] = 3  # approved model without a completed run
+    validation_due_warning_days: Annotated[int, Field(ge=1)] = 30
+
+
+class TierDefaults(_Strict):
+    controls: dict[str, Control] = Field(default_factory=dict)
+    persistence: Persistence = Persistence()
+
+    @field_validator("controls")
+    @classmethod
+    def _known_metrics(cls, controls: dict[str, Control]) -> dict[str, Control]:
+        return check_controls(controls)
+
+
+class Policy(_Strict):
+    """Defaults by risk tier (``_policy.yaml`` in the inventory folder). A model file's controls
+    override these metric by metric; its persistence rule replaces the tier's."""
+
+    tiers: dict[Literal[1, 2, 3], TierDefaults] = Field(default_factory=dict)
+    model_risk_team: EmailStr = "model-risk@example.com"  # receives governance tickets
+    governance: Governance = Field(default_factory=lambda: Governance())
+    notifications: Notifications = Field(default_factory=lambda: Notifications())
+
+    def apply(self, raw: dict) -> dict:
+        """The raw model mapping with its tier's defaults filled in (the file's own values win)."""
+        defaults = self.tiers.get(raw.get("risk_tier"))
+        monitoring = raw.get("monitoring")
+        if defaults is None or not isinstance(monitoring, dict):
+            return raw
+        merged = {**defaults.model_dump(mode="json")["controls"], **(monitoring.get("controls") or {})}
+        monitoring = {**monitoring, "controls": merged}
+        monitoring.setdefault("persistence", defaults.persistence.model_dump(mode="json"))
+        return {**raw, "monitoring": monitoring}

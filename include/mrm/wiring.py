@@ -1,0 +1,69 @@
+"""The composition root: the process's inventory and history store, built from :mod:`mrm.settings`,
+and the per-process caches every run may share. The pipeline, governance, the CLI, the DAGs and the
+UI take their parts from here; tests call :func:`clear_caches` after changing a setting."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from mrm import settings
+
+if TYPE_CHECKING:
+    from mrm.inventory import Inventory
+    from mrm.store import HistoryStore
+
+_CACHES: list[Any] = []
+
+
+def process_cache(maxsize: int) -> Callable:
+    """``functools.lru_cache``, registered so that :func:`clear_caches` forgets it too."""
+
+    def wrap(fn: Callable) -> Callable:
+        cached = lru_cache(maxsize=maxsize)(fn)
+        _CACHES.append(cached)
+        return cached
+
+    return wrap
+
+
+def clear_caches() -> None:
+    """Forget every per-process cache (store, inventory, reference reads): settings may have changed."""
+    for cached in _CACHES:
+        cached.cache_clear()
+
+
+def get_inventory() -> Inventory:
+    """The inventory, re-read whenever a file in its folder changes (cached per process otherwise)."""
+    folder = settings.inventory_dir()
+    stamp = (
+        tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.y*ml")))
+        if folder.is_dir()
+        else ()
+    )
+    return _inventory(folder, stamp)
+
+
+@process_cache(maxsize=4)
+def _inventory(folder, stamp) -> Inventory:
+    from mrm.inventory import load_inventory
+
+    return load_inventory(folder, strict=False)[0]
+
+
+def get_store() -> HistoryStore:
+    return _store(settings.db_url())
+
+
+@process_cache(maxsize=4)
+def _store(url: str) -> HistoryStore:
+    from mrm.store import HistoryStore
+
+    return HistoryStore(url)
+
+
+def cli_trigger() -> str:
+    """Who started a run from the command line."""
+    return f"cli:{getpass.getuser()}"
