@@ -1,5 +1,6 @@
 # The image every Airflow service of docker-compose.yaml runs (and what Astronomer builds):
-# the official Airflow 3.3.2 image on Python 3.11 plus mrm and its pinned dependencies.
+# the official Airflow 3.3.2 image on Python 3.11 plus mrm (distribution mrm-airflow: `mrm` on PyPI
+# is an unrelated project) and its pinned dependencies.
 # Not _PIP_ADDITIONAL_REQUIREMENTS: that reinstalls at every container start.
 FROM apache/airflow:3.3.2-python3.11
 

@@ -96,10 +96,12 @@ def any_history(request, tmp_path):
     from mrm.store import HistoryStore
 
     if request.param == "sqlite":
-        return HistoryStore(f"sqlite:///{tmp_path / 'db' / 'history.db'}")
-    store = HistoryStore(request.getfixturevalue("pg_url"))
-    empty_history(store.engine)
-    return store
+        store = HistoryStore(f"sqlite:///{tmp_path / 'db' / 'history.db'}")
+    else:
+        store = HistoryStore(request.getfixturevalue("pg_url"))
+        empty_history(store.engine)
+    yield store
+    store.engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -71,3 +71,18 @@ def test_env_example_documents_every_variable_the_compose_file_substitutes():
     used = set(re.findall(r"(?<!\$)\$\{([A-Z0-9_]+)(?::-[^}]*)?\}", compose))  # $${X}: the container's
     documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", example, re.M))
     assert used - documented == set()
+
+
+def test_the_distribution_has_a_name_of_its_own_and_installs_the_mrm_command():
+    """`mrm` on PyPI is an unrelated project: the distribution is named otherwise, the import package
+    and the command stay `mrm`, and the Dockerfile installs this project's distribution."""
+    import importlib.metadata
+    import tomllib
+
+    name = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["name"]
+    assert name == "mrm-airflow"
+    dist = importlib.metadata.distribution(name)
+    assert {(ep.name, ep.value) for ep in dist.entry_points if ep.group == "console_scripts"} == {
+        ("mrm", "mrm.cli:main")
+    }
+    assert "mrm-airflow" in (REPO / "Dockerfile").read_text()

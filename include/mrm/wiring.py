@@ -30,7 +30,11 @@ def process_cache(maxsize: int) -> Callable:
 
 
 def clear_caches() -> None:
-    """Forget every per-process cache (store, inventory, reference reads): settings may have changed."""
+    """Forget every per-process cache (store, inventory, reference reads): settings may have changed.
+    The stores' connection pools are closed first."""
+    for store in _STORES.values():
+        store.engine.dispose()
+    _STORES.clear()
     for cached in _CACHES:
         cached.cache_clear()
 
@@ -53,15 +57,17 @@ def _inventory(folder, stamp) -> Inventory:
     return load_inventory(folder, strict=False)[0]
 
 
+_STORES: dict[str, HistoryStore] = {}
+
+
 def get_store() -> HistoryStore:
-    return _store(settings.db_url())
+    """The history store of MRM_DB_URL, one per URL per process."""
+    url = settings.db_url()
+    if url not in _STORES:
+        from mrm.store import HistoryStore
 
-
-@process_cache(maxsize=4)
-def _store(url: str) -> HistoryStore:
-    from mrm.store import HistoryStore
-
-    return HistoryStore(url)
+        _STORES[url] = HistoryStore(url)
+    return _STORES[url]
 
 
 def cli_trigger() -> str:

@@ -29,7 +29,7 @@ def api(airflow_db, tmp_path_factory):
         mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
         mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", f"{USER}:viewer")
         mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords))
-        mp.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "mrm-plugin-test-secret")
+        mp.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "mrm-plugin-test-secret-" + "x" * 64)  # >= 64 bytes: HS512
         mp.setenv("MRM_HOME", str(root / "home"))
         mp.setenv("MRM_INVENTORY", str(local_inventory(root / "inventory", "file:///nowhere")))
         mp.delenv("MRM_DB_URL", raising=False)

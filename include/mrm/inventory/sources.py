@@ -86,17 +86,39 @@ class CaptureSourceConfig(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> CaptureSourceConfig:
-        problems = []
+        problems = [
+            *self._input_problems(),
+            *self._name_problems(),
+            *self._output_problems(),
+            *self._decision_problems(),
+            *self._path_problems(),
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _input_problems(self) -> list[str]:
         if self.input_format == "csv":
-            if not self.feature_order or not any(self.feature_order):
-                problems.append("csv input needs feature_order (the feature names in column order)")
-            if self.json_fields is not None:
-                problems.append("json_fields applies to json input; csv input is named by feature_order")
-        else:
-            if not self.json_fields:
-                problems.append("json input needs json_fields (feature name -> key path)")
-            if self.feature_order is not None:
-                problems.append("feature_order applies to csv input; json input is read by json_fields")
+            return [
+                *(
+                    ["csv input needs feature_order (the feature names in column order)"]
+                    if not self.feature_order or not any(self.feature_order)
+                    else []
+                ),
+                *(
+                    ["json_fields applies to json input; csv input is named by feature_order"]
+                    if self.json_fields is not None
+                    else []
+                ),
+            ]
+        return [
+            *(["json input needs json_fields (feature name -> key path)"] if not self.json_fields else []),
+            *(["feature_order applies to csv input; json input is read by json_fields"]
+              if self.feature_order is not None else []),
+        ]  # fmt: skip
+
+    def _name_problems(self) -> list[str]:
+        problems = []
         names = [n for n in (self.feature_order or []) if n] + list(self.json_fields or {})
         for name in names:
             if not re.match(_NAME, name):
@@ -106,18 +128,30 @@ class CaptureSourceConfig(BaseModel):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             problems.append(f"features named twice: {', '.join(dupes)}")
-        json_out = ("score_path", "decision_path", "model_version_path")
-        csv_out = ("score_column", "decision_column")
+        return problems
+
+    def _output_problems(self) -> list[str]:
         if self.output_format == "csv":
-            wrong = [k for k in json_out if getattr(self, k) is not None]
-            if wrong:
-                problems.append(f"{', '.join(wrong)} apply to json output; csv output uses score_column etc.")
-        else:
-            if self.score_path is None:
-                problems.append("json output needs score_path, e.g. predictions[0].score")
-            wrong = [k for k in csv_out if k in self.model_fields_set]
-            if wrong:
-                problems.append(f"{', '.join(wrong)} apply to csv output; json output uses score_path etc.")
+            wrong = [
+                k
+                for k in ("score_path", "decision_path", "model_version_path")
+                if getattr(self, k) is not None
+            ]
+            return (
+                [f"{', '.join(wrong)} apply to json output; csv output uses score_column etc."]
+                if wrong
+                else []
+            )
+        problems = (
+            ["json output needs score_path, e.g. predictions[0].score"] if self.score_path is None else []
+        )
+        wrong = [k for k in ("score_column", "decision_column") if k in self.model_fields_set]
+        if wrong:
+            problems.append(f"{', '.join(wrong)} apply to csv output; json output uses score_path etc.")
+        return problems
+
+    def _decision_problems(self) -> list[str]:
+        problems = []
         if self.decision_column is None and self.decision_path is None and not self.decision_thresholds:
             problems.append(
                 "no way to get the decision: set decision_column / decision_path (the endpoint returns "
@@ -129,20 +163,20 @@ class CaptureSourceConfig(BaseModel):
                 problems.append(f"decision_thresholds must ascend strictly: {cuts}")
         if self.model_version is not None and self.model_version_path is not None:
             problems.append("give model_version (a constant) or model_version_path, not both")
-        for key in ("score_path", "decision_path", "model_version_path"):
-            if getattr(self, key) is not None:
-                try:
-                    parse_path(getattr(self, key))
-                except ValueError as exc:
-                    problems.append(f"{key}: {exc}")
-        for name, path in (self.json_fields or {}).items():
+        return problems
+
+    def _path_problems(self) -> list[str]:
+        paths = {k: getattr(self, k) for k in ("score_path", "decision_path", "model_version_path")}
+        paths.update({f"json_fields.{name}": path for name, path in (self.json_fields or {}).items()})
+        problems = []
+        for key, path in paths.items():
+            if path is None:
+                continue
             try:
                 parse_path(path)
             except ValueError as exc:
-                problems.append(f"json_fields.{name}: {exc}")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+                problems.append(f"{key}: {exc}")
+        return problems
 
     @property
     def features(self) -> list[str]:
