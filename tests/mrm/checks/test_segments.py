@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from oracles.frame_checks import check_segments
 
 from mrm.checks import stats
-from mrm.checks.segments import check_segments
 
 TOL = 1e-12
 FEATURES = [
