@@ -46,7 +46,7 @@ class CheckInputs:
 
 
 class Check(Protocol):
-    """One kind of control family a run computes."""
+    """A family of controls a run computes (quality, drift, performance)."""
 
     name: str  # the step and results file name ("quality" -> quality_results.json)
     evidence_key: str  # the evidence reference a breach of this check links to

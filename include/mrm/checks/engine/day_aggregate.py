@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class DayAggregate:
+    """One day's counts per column, its segments' counts and its seeded sample."""
+
     day: date
     rows: int
     columns: list[str]  # every column of the day's files

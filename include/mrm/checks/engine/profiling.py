@@ -180,7 +180,7 @@ def profile_from_frame(
     }
     categorical = {c: categorical_profile(frame[c]) for c in categorical_columns(entry)}
     rows = len(frame)
-    pick = sample_positions(rows, settings)
+    pick = _sample_positions(rows, settings)
     sample = pa.Table.from_pandas(frame[required_columns(entry)].iloc[pick], preserve_index=False)
     segments = segment_profiles(entry, lambda c: frame[c], settings)
     return ReferenceProfile(
@@ -188,7 +188,7 @@ def profile_from_frame(
     )
 
 
-def sample_positions(rows: int, settings: ProfileSettings) -> np.ndarray:
+def _sample_positions(rows: int, settings: ProfileSettings) -> np.ndarray:
     """The rows of the reference sample: all of them, or ``sample_rows`` drawn with the settings' seed."""
     if rows <= settings.sample_rows:
         return np.arange(rows)
@@ -212,7 +212,7 @@ def profile_from_files(
     with parquet_columns(files, "reference file", prefix="mrm_profile_") as reader:
         check_columns(reader.names, entry, where)
         rows = sum(reader.file_rows)
-        positions = pa.array(sample_positions(rows, settings))
+        positions = pa.array(_sample_positions(rows, settings))
         numeric, categorical, nulls, sample = _column_profiles(reader, entry, settings, positions, where)
         segments = segment_profiles(entry, reader.column, settings)
     per_file = iter(reader.file_rows)
