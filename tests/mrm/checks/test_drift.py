@@ -1,4 +1,5 @@
-"""Drift through real Evidently with the mrm_psi stattest: the numbers equal the credit-risk PSI.
+"""Drift through real Evidently with the mrm_psi stattest (the frame-based oracle the engine is tested
+against, oracles.frame_checks): the numbers equal the credit-risk PSI.
 
 Each PSI from the Evidently report is compared with :mod:`mrm.checks.stats` called directly and, for one
 numeric and one categorical column, with a hand computation in pure Python (tolerance 1e-12).

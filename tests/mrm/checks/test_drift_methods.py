@@ -1,4 +1,5 @@
-"""Drift methods besides PSI, the drifted-feature share and categorical nulls, through real Evidently.
+"""Drift methods besides PSI, the drifted-feature share and categorical nulls, through real Evidently
+(the frame-based oracle, oracles.frame_checks).
 
 Independent references: ``scipy.stats.ks_2samp`` on the non-null values (Evidently's ``ks`` stattest
 calls it on the values left after dropping nulls); the first Wasserstein distance written out as the

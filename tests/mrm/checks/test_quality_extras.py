@@ -1,5 +1,6 @@
-"""What Great Expectations lacks, computed by mrm: robust volume, null-rate increase, events outside the
-logical day, freshness and extra columns. Every expected number is counted by hand below."""
+"""What Great Expectations lacks (the frame-based oracle, oracles.frame_checks): robust volume, null-rate
+increase, events outside the logical day, freshness and extra columns. Every expected number is counted
+by hand below."""
 
 from __future__ import annotations
 
