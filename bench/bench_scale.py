@@ -265,7 +265,7 @@ def measure_naive(work: Path) -> dict:
     from evidently import Report
     from evidently.presets import DataDriftPreset
 
-    from mrm.checks.quality import check_quality
+    from mrm.checks.quality_gx import check_quality
     from mrm.sources.contract import conform
 
     imports = time.perf_counter() - t

@@ -496,7 +496,7 @@ def cmd_audit_verify(args) -> int:
 
 def cmd_baseline_suggest(args) -> int:
     from mrm import pipeline
-    from mrm.baseline import suggest
+    from mrm.checks.baseline import suggest
 
     entry = pipeline.get_inventory().get(args.model)
     frame, _ = pipeline.reference(entry)

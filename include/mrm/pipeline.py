@@ -22,7 +22,7 @@ from mrm import settings
 from mrm.controls import AMBER, RED, Evaluated, escalate, evaluate, render_controls, worst
 from mrm.core.results import MetricResult
 from mrm.errors import InventoryError, MrmError
-from mrm.evidence import EvidenceWriter, sha256, write_shared
+from mrm.evidence import EvidenceWriter, sha256
 from mrm.inventory import ModelEntry
 from mrm.lineage import TIMING, lineage
 from mrm.notify.notifier import Notifier, undelivered_error
@@ -202,15 +202,16 @@ class _DayInput:
     def aggregate(self, profile):
         """Stream the day into its aggregate. Objects not on local disk are first streamed to a temporary
         folder (S3 checks each is still the listed version), so memory does not grow with the day."""
-        from mrm.checks import aggregate as ag
+        from mrm.checks.engine import aggregate as ag
         from mrm.core.storage import local_copies
         from mrm.errors import NoDataError
+        from mrm.sources.parquet_stream import scan_day
 
         rows = settings.sample_rows()
         if self.frame is not None:
             return ag.aggregate_frame(self.frame, self.entry, profile, self.day, sample_rows=rows)
         with local_copies(self.files, prefix="mrm_day_") as copies:
-            if ag.scan_day(copies, self.entry, self.where) == 0:
+            if scan_day(copies, self.entry, self.where) == 0:
                 raise NoDataError(self.empty)
             return ag.aggregate_day(
                 copies,
@@ -239,7 +240,7 @@ def reference_profile(entry: ModelEntry, fingerprint: str | None = None):
 
 def _day_aggregate(ctx: RunContext, entry: ModelEntry):
     """The run's reference profile and the day's aggregate that ``start`` kept."""
-    from mrm.checks.aggregate import DayAggregate
+    from mrm.checks.engine.day_aggregate import DayAggregate
 
     profile = reference_profile(entry, ctx.profile)
     writer = _writer(ctx)
@@ -264,53 +265,41 @@ def reference(entry: ModelEntry):
     return _reference(entry.model_id, entry.fingerprint(), ScoringLog(entry).cache_key)
 
 
-def _check_step(
-    ctx: RunContext, step: str, compute: Callable[[ModelEntry], tuple[list[MetricResult], dict]]
-) -> dict:
+def _check_step(ctx: RunContext, name: str) -> dict:
+    """Run the registered check ``name`` (:data:`mrm.checks.base.CHECKS`) and keep its results for
+    ``record``; returns its evidence references and timing."""
+    from mrm.checks.base import CheckInputs, check_for, results_file
+
+    check = check_for(name)
     entry = get_inventory().get(ctx.model_id)
     started = time.perf_counter()
-    with _guard(entry, ctx.day, ctx.triggered_by, step):
-        results, evidence = compute(entry)
-        evidence[f"{step}_results"] = _writer(ctx).put_json(
-            f"{step}_results.json", [r.to_dict() for r in results]
+    with _guard(entry, ctx.day, ctx.triggered_by, name):
+        writer = _writer(ctx)
+        inputs = CheckInputs(
+            entry,
+            ctx.day,
+            writer,
+            settings.evidence_uri(),
+            day_aggregate=lambda: _day_aggregate(ctx, entry),
+            labelled_cohort=lambda start, end: _labelled_cohort(entry, ctx.day, start, end),
+            reference_performance=lambda: _reference_performance(entry.model_id, entry.fingerprint()),
         )
-    evidence[f"{step}{TIMING}"] = round(time.perf_counter() - started, 3)
+        results, evidence = check.compute(inputs)
+        evidence[f"{name}_results"] = writer.put_json(results_file(name), [r.to_dict() for r in results])
+    evidence[f"{name}{TIMING}"] = round(time.perf_counter() - started, 3)
     return evidence
 
 
 def quality(ctx: RunContext) -> dict:
     """Data quality on every row of the day, from its aggregate; evidence: the GX validation result of the
     model's suite on the day's seeded sample (labelled as such)."""
-    from mrm.checks import from_aggregate as fa
-    from mrm.checks import sample_evidence as se
-
-    def compute(entry: ModelEntry):
-        profile, agg = _day_aggregate(ctx, entry)
-        results = fa.quality_results(agg, profile, entry)
-        return results, {"quality_gx": _writer(ctx).put("quality_gx.json", se.quality_gx_json(agg, entry))}
-
-    return _check_step(ctx, "quality", compute)
+    return _check_step(ctx, "quality")
 
 
 def drift(ctx: RunContext) -> dict:
     """Drift (PSI on reference deciles and the inventory's methods) of every row of the day against the
     reference profile; evidence: the Evidently report over the samples, showing the stored values."""
-    from mrm.checks import from_aggregate as fa
-    from mrm.checks import sample_evidence as se
-    from mrm.checks.drift import evidently_lib_files
-
-    def compute(entry: ModelEntry):
-        profile, agg = _day_aggregate(ctx, entry)
-        results = fa.drift_results(agg, profile, entry)
-        write_shared(settings.evidence_uri(), evidently_lib_files())
-        return results, {
-            "drift_report": _writer(ctx).put(
-                "drift_report.html", se.drift_report_html(agg, profile, entry, results)
-            ),
-            "reference": _writer(ctx).put_json("reference.json", profile.info),
-        }
-
-    return _check_step(ctx, "drift", compute)
+    return _check_step(ctx, "drift")
 
 
 @process_cache(maxsize=16)
@@ -347,33 +336,28 @@ def _labels(entry: ModelEntry, first: date, last: date):
 
 def performance(ctx: RunContext) -> dict:
     """Outcome analysis of the matured cohort (logical date − label maturity) on the labels known today."""
-    from mrm.checks.performance import check_performance, cohort_window, labelled
+    return _check_step(ctx, "performance")
+
+
+def _labelled_cohort(entry: ModelEntry, day: date, start: date, end: date):
+    """The cohort scored on [start, end] joined to the labels known by ``day``: (joined, label coverage or
+    None without scores, the cohort's missing and unreadable days)."""
+    from mrm.checks.performance import labelled
     from mrm.errors import NoDataError
 
-    def compute(entry: ModelEntry):
-        perf = entry.monitoring.performance
-        if perf is None:
-            return [], {}
-        start, end = cohort_window(ctx.day, perf)
-        days = [start + timedelta(days=i) for i in range(perf.cohort_days)]
-        note: dict = {}
-        try:
-            where = f"scoring log of the cohort {start}..{end}"
-            scored, data = _scores(entry, days, where, skip_unreadable=True)
-            note = {
-                "cohort_missing_days": [d.isoformat() for d in data.missing_days],
-                "unreadable": data.unreadable,
-            }
-        except NoDataError:
-            scored = None
-        if scored is None:
-            joined, coverage = _empty_cohort(), None
-        else:
-            joined, coverage = labelled(scored, _labels(entry, start, ctx.day), ctx.day)
-        ref = _reference_performance(entry.model_id, entry.fingerprint())
-        return check_performance(joined, coverage, perf, ref, (start, end), note), {}
-
-    return _check_step(ctx, "performance", compute)
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    note: dict = {}
+    try:
+        where = f"scoring log of the cohort {start}..{end}"
+        scored, data = _scores(entry, days, where, skip_unreadable=True)
+        note = {
+            "cohort_missing_days": [d.isoformat() for d in data.missing_days],
+            "unreadable": data.unreadable,
+        }
+    except NoDataError:
+        return _empty_cohort(), None, note
+    joined, coverage = labelled(scored, _labels(entry, start, day), day)
+    return joined, coverage, note
 
 
 SCORE_COLUMNS = ("event_id", "score")  # all that outcome analysis needs of the scoring log
@@ -409,6 +393,8 @@ def _empty_cohort():
 
 def record(ctx: RunContext, *evidence: dict) -> dict:
     """Evaluate controls and write the run with every metric to the history, in one transaction."""
+    from mrm.checks.base import CHECKS, results_file
+
     entry = get_inventory().get(ctx.model_id)
     with _guard(entry, ctx.day, ctx.triggered_by, "record"):
         everything = {k: v for part in evidence for k, v in part.items()}
@@ -416,11 +402,7 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
         if ctx.aggregate:
             merged["day_aggregate"] = ctx.aggregate
         writer = _writer(ctx)
-        results = [
-            MetricResult.from_dict(d)
-            for name in ("quality_results.json", "drift_results.json", "performance_results.json")
-            for d in writer.get_json(name)
-        ]
+        results = [MetricResult.from_dict(d) for name in CHECKS for d in writer.get_json(results_file(name))]
         runs_to_red = entry.monitoring.persistence.amber_runs_to_red
         previous = get_store().previous_statuses(ctx.model_id, ctx.day, (runs_to_red or 1) - 1)
         evaluated = escalate(evaluate(results, entry), previous, runs_to_red)

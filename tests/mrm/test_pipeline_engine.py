@@ -39,9 +39,9 @@ def test_the_stored_metrics_equal_the_frame_based_checks_on_the_whole_day(
 ):
     """Oracle: the GX suite, the extra quality checks, the Evidently drift check and the segment check
     run on the day's and the reference's whole frames (the pre-engine pipeline)."""
-    from mrm.checks.drift import check_drift
-    from mrm.checks.quality import check_quality, check_quality_extras
-    from mrm.checks.segments import check_segments
+    from oracles.frame_checks import check_drift, check_quality_extras, check_segments
+
+    from mrm.checks.quality_gx import check_quality
     from mrm.demo.data import day as demo_day
     from mrm.sources.contract import conform
     from mrm.sources.scoring import ScoringLog

@@ -20,7 +20,25 @@ from mrm.inventory import Performance
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mrm.checks.base import CheckInputs
+
 METRICS = ("auc", "gini", "ks", "precision", "recall", "f1", "positive_rate", "brier", "hl_p_value")
+
+
+class PerformanceCheck:
+    name = "performance"
+    evidence_key = "performance_report"  # the notifier's link for a performance breach; not written yet
+
+    def compute(self, inputs: CheckInputs) -> tuple[list[MetricResult], dict[str, Any]]:
+        """Outcome analysis of the matured cohort (logical date − label maturity) on the labels known on
+        the logical date, against the reference cohort; no evidence files."""
+        perf = inputs.entry.monitoring.performance
+        if perf is None:
+            return [], {}
+        start, end = cohort_window(inputs.day, perf)
+        joined, coverage, note = inputs.labelled_cohort(start, end)
+        reference = inputs.reference_performance()
+        return check_performance(joined, coverage, perf, reference, (start, end), note), {}
 
 
 def cohort_window(day: date, perf: Performance) -> tuple[date, date]:

@@ -1,213 +1,142 @@
-"""Data quality with Great Expectations: a suite generated from the inventory schema, validated on
-the day's frame in an ephemeral context (nothing written to disk). GX has no severities; the values
-it observes become metrics, and :mod:`mrm.controls` turns them into GREEN / AMBER / RED."""
+"""The quality check: is the day's data what the inventory promises, on every row of the day.
+
+From the day's aggregate (:mod:`mrm.checks.engine`), exactly: null rates of the contract columns and the
+features, values out of the inventory's range, unexpected categories and decisions, duplicate event ids,
+the row count and volume against the reference; and what GX lacks: volume against the reference's robust
+band, null rates against the reference, events outside the logical day, freshness and extra columns.
+Names, columns and details are those of the GX suite (:mod:`mrm.checks.quality_gx`).
+
+Evidence: the GX validation result of the model's suite on the day's seeded sample, labelled as such.
+"""
 
 from __future__ import annotations
 
-import json
-import logging
-import uuid
-from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from mrm.core.results import MetricResult
-from mrm.errors import CheckError
-from mrm.inventory import CONTRACT_COLUMNS, ModelEntry
-from mrm.sources.contract import declared_columns
+import numpy as np
 
-NUMERIC_TYPES = ["float64", "float32", "int64", "int32", "int16", "int8", "Float64", "Int64"]
+from mrm.checks.engine.accumulators import NAT, CategoricalAgg
+from mrm.core.results import MetricResult
+from mrm.inventory import ModelEntry
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from mrm.checks.base import CheckInputs
+    from mrm.checks.engine.day_aggregate import DayAggregate
+    from mrm.checks.engine.profile import ReferenceProfile
+
+NOT_NULL = "expect_column_values_to_not_be_null"
+BETWEEN = "expect_column_values_to_be_between"
+IN_SET = "expect_column_values_to_be_in_set"
+UNIQUE = "expect_column_values_to_be_unique"
+ROW_COUNT = "expect_table_row_count_to_be_between"
 
 
-def _quiet_gx() -> None:
-    """GX's INFO lines drown the task log; some of its loggers get their own level when GX is
-    imported, so this runs after the import."""
-    for name in ("great_expectations", "great_expectations.data_context.types.base"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+class QualityCheck:
+    name = "quality"
+    evidence_key = "quality_gx"
+
+    def compute(self, inputs: CheckInputs) -> tuple[list[MetricResult], dict[str, Any]]:
+        """The quality metrics of the day; evidence: the GX result of the model's suite on the sample."""
+        from mrm.checks.sample_evidence import quality_gx_json
+
+        profile, agg = inputs.day_aggregate()
+        results = quality_results(agg, profile, inputs.entry)
+        return results, {
+            "quality_gx": inputs.writer.put("quality_gx.json", quality_gx_json(agg, inputs.entry))
+        }
 
 
-@dataclass
-class QualityOutcome:
-    results: list[MetricResult]
-    gx_result_json: bytes
+def _nulls(agg: DayAggregate, column: str) -> int:
+    if column == "event_id":
+        return agg.ids.nulls
+    if column == "event_ts":
+        return agg.times.nulls
+    return (agg.numeric.get(column) or agg.categorical[column]).nulls
 
 
-def build_suite(entry: ModelEntry, expected_rows: float | None):
-    """The expectation suite for a model: (expectation, metric, column) triples, in a stable order."""
-    import great_expectations as gx
-
-    e = gx.expectations
-    plan: list[tuple[Any, str | None, str | None]] = []
-    columns = [*entry.monitoring.features]
-    # schema: already enforced before any check runs (mrm.sources.contract); kept in the suite so the
-    # GX result an auditor reads shows it was verified. metric None: evidence only, no metric row.
-    for name in [*CONTRACT_COLUMNS, *(f.name for f in columns)]:
-        plan.append((e.ExpectColumnToExist(column=name), None, name))
-    for name in ["score", *(f.name for f in columns if f.type == "numeric")]:
-        plan.append((e.ExpectColumnValuesToBeInTypeList(column=name, type_list=NUMERIC_TYPES), None, name))
-    for name in ["event_id", "event_ts", "score", "decision"]:
-        plan.append((e.ExpectColumnValuesToNotBeNull(column=name), "null_rate", name))
-    for f in columns:
-        plan.append((e.ExpectColumnValuesToNotBeNull(column=f.name), "null_rate", f.name))
-    plan.append(
-        (
-            e.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=1),
-            "out_of_range_rate",
-            "score",
-        )
+def _gx(metric: str, column: str | None, unexpected: int, of: int, expectation: str) -> MetricResult:
+    """A metric GX observes on the whole day: unexpected / ``of``; success when nothing is unexpected."""
+    value = unexpected / of if of else None
+    return MetricResult(
+        "quality", metric, column, value, {"expectation": expectation, "gx_success": unexpected == 0}
     )
-    for f in columns:
+
+
+def _unexpected(agg: CategoricalAgg, allowed: list[str]) -> tuple[int, int]:
+    allowed_set = set(allowed)
+    return sum(n for v, n in agg.counts.items() if v not in allowed_set), agg.rows - agg.nulls
+
+
+def quality_results(
+    agg: DayAggregate, profile: ReferenceProfile, entry: ModelEntry, expected_rows: float | None = None
+) -> list[MetricResult]:
+    """The metrics of the GX suite (:func:`mrm.checks.quality_gx.check_quality`, in its order), then
+    those GX lacks. ``expected_rows``: the reference's median daily rows unless given."""
+    expected = profile.info["median_daily_rows"] if expected_rows is None else expected_rows
+    features = entry.monitoring.features
+    out = [
+        _gx("null_rate", c, _nulls(agg, c), agg.rows, NOT_NULL)
+        for c in ["event_id", "event_ts", "score", "decision"]
+    ]
+    out += [_gx("null_rate", f.name, _nulls(agg, f.name), agg.rows, NOT_NULL) for f in features]
+    score = agg.numeric["score"]
+    out.append(_gx("out_of_range_rate", "score", score.out_of_range, score.n, BETWEEN))
+    for f in features:
         if f.type == "numeric" and (f.min is not None or f.max is not None):
-            plan.append(
-                (
-                    e.ExpectColumnValuesToBeBetween(column=f.name, min_value=f.min, max_value=f.max),
-                    "out_of_range_rate",
-                    f.name,
-                )
-            )
+            a = agg.numeric[f.name]
+            out.append(_gx("out_of_range_rate", f.name, a.out_of_range, a.n, BETWEEN))
         if f.type == "categorical" and f.categories:
-            plan.append(
-                (
-                    e.ExpectColumnValuesToBeInSet(column=f.name, value_set=f.categories),
+            out.append(
+                _gx(
                     "unexpected_category_rate",
                     f.name,
+                    *_unexpected(agg.categorical[f.name], f.categories),
+                    IN_SET,
                 )
             )
-    plan.append(
-        (
-            e.ExpectColumnValuesToBeInSet(column="decision", value_set=entry.monitoring.decisions),
-            "unexpected_category_rate",
-            "decision",
-        )
-    )
-    plan.append((e.ExpectColumnValuesToBeUnique(column="event_id"), "duplicate_rate", None))
-    # the volume band itself is judged by the volume_ratio control; GX records the observed count
-    low = int(expected_rows * 0.5) if expected_rows else 0
-    plan.append((e.ExpectTableRowCountToBeBetween(min_value=low), "row_count", None))
-    return plan
-
-
-def _rate(result: dict, metric: str) -> float | None:
-    r = result.get("result", {})
-    if metric == "row_count":
-        return float(r["observed_value"])
-    total = r.get("element_count", 0)
-    missing = r.get("missing_count", 0) or 0
-    unexpected = r.get("unexpected_count", 0) or 0
-    if metric == "null_rate":
-        return unexpected / total if total else None
-    if metric == "duplicate_rate":
-        return unexpected / (total - missing) if total - missing else None
-    denominator = total - missing
-    return unexpected / denominator if denominator else None
-
-
-def _raised(info: dict) -> str | None:
-    """The message of an exception GX caught while evaluating an expectation, if any.
-
-    GX 1.x reports ``{"raised_exception": bool, ...}`` or, per metric, ``{metric_id: {...}}``."""
-    parts = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
-    for part in parts:
-        if part.get("raised_exception"):
-            return (part.get("exception_message") or "unknown error").splitlines()[0]
-    return None
-
-
-def check_quality(current: pd.DataFrame, entry: ModelEntry, expected_rows: float | None) -> QualityOutcome:
-    """Validate the day with GX; return one metric per expectation plus volume against expectation."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    _quiet_gx()
-
-    plan = build_suite(entry, expected_rows)
-    try:
-        ctx = gx.get_context(mode="ephemeral")
-        ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-        name = f"mrm_{entry.model_id}_{uuid.uuid4().hex[:8]}"
-        batch = (
-            ctx.data_sources.add_pandas(name)
-            .add_dataframe_asset("day")
-            .add_batch_definition_whole_dataframe("whole")
-            .get_batch(batch_parameters={"dataframe": current})
-        )
-        suite = gx.ExpectationSuite(name=name)
-        for expectation, metric, column in plan:
-            expectation.meta = {"mrm_metric": metric, "mrm_column": column}
-            suite.add_expectation(expectation)
-        validation = batch.validate(suite, result_format="SUMMARY")
-    except Exception as exc:  # GX raises many types; name the model and the cause
-        raise CheckError(
-            f"{entry.model_id}: Great Expectations validation failed: {type(exc).__name__}: {exc}"
-        ) from exc
-    doc = validation.to_json_dict()
-    results = []
-    for res in doc["results"]:
-        meta = res["expectation_config"]["meta"]
-        metric, column = meta["mrm_metric"], meta["mrm_column"]
-        error = _raised(res.get("exception_info") or {})
-        if error:
-            what = metric or res["expectation_config"]["type"]
-            raise CheckError(f"{entry.model_id}: GX could not evaluate {what} on {column}: {error}")
-        if metric is None:
-            continue
-        results.append(
-            MetricResult(
-                "quality",
-                metric,
-                column,
-                _rate(res, metric),
-                {"expectation": res["expectation_config"]["type"], "gx_success": res["success"]},
-            )
-        )
-    rows = len(current)
-    if expected_rows:
-        results.append(
-            MetricResult(
-                "quality", "volume_ratio", None, rows / expected_rows, {"expected_rows": expected_rows}
-            )
-        )
-    return QualityOutcome(results, json.dumps(doc, indent=1, default=str).encode())
-
-
-def check_quality_extras(
-    current: pd.DataFrame, entry: ModelEntry, reference: dict[str, Any], day: date
-) -> list[MetricResult]:
-    """What GX lacks: volume against the reference's robust band, null rates against the reference,
-    events outside the logical day, unexpected extra columns, and how complete the day is."""
-    import numpy as np
-    import pandas as pd
-
-    rows = len(current)
-    counts = np.asarray(reference["daily_rows"], dtype="float64")
-    median = float(np.median(counts))
-    mad = float(np.median(np.abs(counts - median))) * 1.4826
-    results = [
+    decisions = _unexpected(agg.categorical["decision"], entry.monitoring.decisions)
+    out.append(_gx("unexpected_category_rate", "decision", *decisions, IN_SET))
+    out.append(_gx("duplicate_rate", None, agg.ids.duplicated, agg.ids.n, UNIQUE))
+    low = int(expected * 0.5) if expected else 0
+    out.append(
         MetricResult(
             "quality",
-            "volume_robust_z",
+            "row_count",
             None,
-            abs(rows - median) / max(mad, 1.0),
-            {"rows": rows, "reference_median": median, "reference_mad_scaled": mad},
+            float(agg.rows),
+            {"expectation": ROW_COUNT, "gx_success": agg.rows >= low},
         )
-    ]
-    for col, ref_rate in reference["null_rates"].items():
-        if col in current.columns:
-            now = float(current[col].isna().mean())
-            results.append(
+    )
+    if expected:
+        out.append(
+            MetricResult("quality", "volume_ratio", None, agg.rows / expected, {"expected_rows": expected})
+        )
+    return out + _quality_extras(agg, profile, entry)
+
+
+def _quality_extras(agg: DayAggregate, profile: ReferenceProfile, entry: ModelEntry) -> list[MetricResult]:
+    import pandas as pd
+
+    from mrm.sources.contract import declared_columns
+
+    rows, info = agg.rows, profile.info
+    counts = np.asarray(info["daily_rows"], dtype="float64")
+    median = float(np.median(counts))
+    mad = float(np.median(np.abs(counts - median))) * 1.4826
+    detail = {"rows": rows, "reference_median": median, "reference_mad_scaled": mad}
+    out = [MetricResult("quality", "volume_robust_z", None, abs(rows - median) / max(mad, 1.0), detail)]
+    for col, ref_rate in info["null_rates"].items():
+        if col in agg.columns:
+            now = _nulls(agg, col) / rows if rows else float("nan")
+            out.append(
                 MetricResult("quality", "null_rate_increase", col, now - ref_rate, {"reference": ref_rate})
             )
-    start = pd.Timestamp(day, tz="UTC")
-    end = start + pd.Timedelta(days=1)
-    ts = pd.to_datetime(current["event_ts"], utc=True, errors="coerce", format="ISO8601")
-    outside = float(((ts < start) | (ts >= end) | ts.isna()).mean()) if rows else None
-    results.append(MetricResult("quality", "out_of_day_rate", None, outside, {"day": day.isoformat()}))
-    newest = ts[(ts >= start) & (ts < end)].max()
-    gap = None if pd.isna(newest) else max((end - newest).total_seconds() / 3600, 0.0)
-    results.append(MetricResult("quality", "freshness_hours", None, gap, {"newest_event": str(newest)}))
-    extra = sorted(set(current.columns) - declared_columns(entry))
-    results.append(MetricResult("quality", "extra_column_count", None, float(len(extra)), {"columns": extra}))
-    return results
+    t = agg.times
+    outside = t.outside / rows if rows else None
+    out.append(MetricResult("quality", "out_of_day_rate", None, outside, {"day": agg.day.isoformat()}))
+    newest = pd.Timestamp(t.newest, tz="UTC") if t.newest != NAT else pd.NaT
+    gap = None if t.newest == NAT else max((t.end - t.newest) / 1e9 / 3600, 0.0)
+    out.append(MetricResult("quality", "freshness_hours", None, gap, {"newest_event": str(newest)}))
+    extra = sorted(set(agg.columns) - declared_columns(entry))
+    out.append(MetricResult("quality", "extra_column_count", None, float(len(extra)), {"columns": extra}))
+    return out

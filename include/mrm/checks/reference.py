@@ -1,13 +1,14 @@
-"""The reference a model's days are judged against: its profile (:mod:`mrm.checks.profile`), computed once
-from the reference window, whatever source holds it, and cached by a fingerprint of its inputs.
+"""The reference a model's days are judged against: its profile (:mod:`mrm.checks.engine.profile`),
+computed once from the reference window, whatever source holds it, and cached by a fingerprint of its
+inputs.
 
 - Day-partitioned Parquet: the profile is built column by column from the window's files
-  (:func:`~mrm.checks.profile.profile_from_files`, memory of one column of the window).
+  (:func:`~mrm.checks.engine.profiling.profile_from_files`, memory of one column of the window).
 - Athena and SageMaker capture: the window is read as a frame and profiled
-  (:func:`~mrm.checks.profile.profile_from_frame`).
+  (:func:`~mrm.checks.engine.profiling.profile_from_frame`).
 
-The fingerprint covers the inventory entry's hash, :data:`~mrm.checks.profile.PROFILE_VERSION`, the
-profile settings and what the window's data is, found without reading it: the files' URIs, sizes and
+The fingerprint covers the inventory entry's hash, :data:`~mrm.checks.engine.profile.PROFILE_VERSION`,
+the profile settings and what the window's data is, found without reading it: the files' URIs, sizes and
 ETags, or for Athena the rendered SQL and its bound parameters (UNLOAD writes new files on every query,
 so its result files cannot identify the reference). A cached profile is found before any data is read.
 """
@@ -20,13 +21,8 @@ from dataclasses import asdict
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from mrm.checks.profile import (
-    PROFILE_VERSION,
-    ProfileSettings,
-    ReferenceProfile,
-    profile_from_files,
-    profile_from_frame,
-)
+from mrm.checks.engine.profile import PROFILE_VERSION, ProfileSettings, ReferenceProfile
+from mrm.checks.engine.profiling import profile_from_files, profile_from_frame, reference_info
 from mrm.core.storage import ObjectInfo, join, store_for
 from mrm.errors import NoDataError
 from mrm.inventory import ModelEntry
@@ -96,7 +92,6 @@ def reference_files(entry: ModelEntry) -> dict[date, list[ObjectInfo]]:
 def read_reference(entry: ModelEntry) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The reference window's rows as one conformed frame, and what the run records about the window
     (rows, files, their fingerprint, missing days, daily rows, null rates)."""
-    from mrm.evidence import fingerprint
     from mrm.sources.contract import conform, required_columns
     from mrm.sources.scoring import ScoringLog
 
@@ -104,18 +99,9 @@ def read_reference(entry: ModelEntry) -> tuple[pd.DataFrame, dict[str, Any]]:
     source = ScoringLog(entry, what="reference scoring log")
     data = source.read_days(ref.days())
     frame = conform(data.frame, entry, f"reference window {ref.start}..{ref.end} of {source.cache_key}")
-    daily = frame.groupby("_dt").size()
-    info = {
-        "window": [ref.start.isoformat(), ref.end.isoformat()],
-        "rows": len(frame),
-        "files": len(data.files),
-        "fingerprint": fingerprint(data.files),
-        "missing_days": [d.isoformat() for d in data.missing_days],
-        "median_daily_rows": float(daily.median()),
-        "daily_rows": [int(n) for n in daily],
-        "null_rates": {c: float(frame[c].isna().mean()) for c in required_columns(entry)},
-    }
-    return frame, info
+    daily = dict(frame.groupby("_dt").size().items())
+    nulls = {c: int(frame[c].isna().sum()) for c in required_columns(entry)}
+    return frame, reference_info(entry, data.files, len(frame), daily, nulls, data.missing_days)
 
 
 def reference_profile(

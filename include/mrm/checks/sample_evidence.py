@@ -1,4 +1,4 @@
-"""The evidence a reviewer opens, drawn from the day's seeded sample (:mod:`mrm.checks.aggregate`): the
+"""The evidence a reviewer opens, drawn from the day's seeded sample (:mod:`mrm.checks.engine`): the
 Evidently drift report, whose plots show the reference and current samples and whose drift scores are
 the whole-day values the history stores (custom stattests look them up), and the GX validation result
 of the model's suite on the sample, labelled as such; plus the summary the run records about the
@@ -10,8 +10,8 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
-from mrm.checks.aggregate import DayAggregate
-from mrm.checks.profile import ReferenceProfile
+from mrm.checks.engine.day_aggregate import DayAggregate
+from mrm.checks.engine.profile import ReferenceProfile
 from mrm.core.results import MetricResult
 from mrm.inventory import ModelEntry
 
@@ -89,7 +89,7 @@ def drift_report_html(
     from evidently import Dataset, Report
     from evidently.metrics import ValueDrift
 
-    from mrm.checks.drift import _definition, _with_missing_marker, render_html
+    from mrm.checks.evidently_report import data_definition, render_html, with_missing_marker
 
     _register_full_stattests()
     values = _stored_values(results)
@@ -98,9 +98,9 @@ def drift_report_html(
     columns = [c for c in [*(f.name for f in entry.monitoring.features), "score"]
                if c in categorical or (values.get((c, "psi")) is not None and cur[c].notna().any()
                                        and ref[c].notna().any())]  # fmt: skip
-    definition = _definition(entry, columns)
-    cur_ds = Dataset.from_pandas(_with_missing_marker(cur[columns], categorical), data_definition=definition)
-    ref_ds = Dataset.from_pandas(_with_missing_marker(ref[columns], categorical), data_definition=definition)
+    definition = data_definition(entry, columns)
+    cur_ds = Dataset.from_pandas(with_missing_marker(cur[columns], categorical), data_definition=definition)
+    ref_ds = Dataset.from_pandas(with_missing_marker(ref[columns], categorical), data_definition=definition)
     wanted = [
         ValueDrift(column=c, method=_FULL_METHODS[m][0]) for c in columns for m in methods if (c, m) in values
     ]
@@ -156,7 +156,7 @@ def quality_gx_json(agg: DayAggregate, entry: ModelEntry) -> bytes:
     its meta (the stored quality metrics are the whole day's)."""
     import json
 
-    from mrm.checks.quality import check_quality
+    from mrm.checks.quality_gx import check_quality
     from mrm.sources.contract import conform
 
     sample = conform(agg.sample.to_pandas(), entry, f"sample of {agg.day.isoformat()}")

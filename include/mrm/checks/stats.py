@@ -60,6 +60,16 @@ def categorical_shares(values: Sequence, categories: Sequence[str]) -> np.ndarra
     return counts / max(len(values), 1)
 
 
+def _count_shares(counts: dict[str, int], nulls: int, categories: Sequence[str]) -> np.ndarray:
+    """:func:`categorical_shares` from a count table: rows per ``str(value)`` (the MISSING marker
+    counts as missing) and the null count."""
+    known = set(categories)
+    other = sum(n for k, n in counts.items() if k not in known and k != MISSING)
+    missing = nulls + counts.get(MISSING, 0)
+    table = np.array([*(counts.get(c, 0) for c in categories), other, missing], dtype="float64")
+    return table / max(sum(counts.values()) + nulls, 1)
+
+
 def psi_from_shares(expected: np.ndarray, actual: np.ndarray, eps: float = EPSILON) -> float:
     e = np.maximum(np.asarray(expected, dtype="float64"), eps)
     a = np.maximum(np.asarray(actual, dtype="float64"), eps)
@@ -74,3 +84,14 @@ def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int = DEFAULT_
 def psi_categorical(reference: Sequence, current: Sequence) -> float:
     categories = sorted({str(v) for v in reference if not is_missing(v)})
     return psi_from_shares(categorical_shares(reference, categories), categorical_shares(current, categories))
+
+
+def psi_of_counts(
+    reference: dict[str, int], reference_nulls: int, current: dict[str, int], current_nulls: int
+) -> float:
+    """:func:`psi_categorical` from count tables (rows per ``str(value)``, and the nulls)."""
+    categories = sorted(k for k in reference if k != MISSING)
+    return psi_from_shares(
+        _count_shares(reference, reference_nulls, categories),
+        _count_shares(current, current_nulls, categories),
+    )

@@ -1,19 +1,35 @@
-"""The scoring-log data contract: required columns and types, checked before any statistic runs."""
+"""The scoring-log data contract: required columns and types, checked before any statistic runs.
+
+Every check of the contract raises SchemaError with the messages written here, whether it looks at a
+pandas frame (:func:`conform`), Arrow record batches or Parquet footers (:mod:`mrm.sources.parquet_stream`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from mrm.errors import SchemaError
 from mrm.inventory import CONTRACT_COLUMNS, ModelEntry
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
 
 def required_columns(entry: ModelEntry) -> list[str]:
     return [*CONTRACT_COLUMNS, *(f.name for f in entry.monitoring.features)]
+
+
+def numeric_columns(entry: ModelEntry) -> list[str]:
+    """The columns that must be numeric: the numeric features, then the score."""
+    return [*(f.name for f in entry.monitoring.features if f.type == "numeric"), "score"]
+
+
+def categorical_columns(entry: ModelEntry) -> list[str]:
+    """The columns counted by value: the categorical features, then the decision."""
+    return [*(f.name for f in entry.monitoring.features if f.type == "categorical"), "decision"]
 
 
 def declared_columns(entry: ModelEntry) -> set[str]:
@@ -21,6 +37,72 @@ def declared_columns(entry: ModelEntry) -> set[str]:
     model's id and version, and the day partition."""
     features = (f.name for f in entry.monitoring.features)
     return {*CONTRACT_COLUMNS, "model_id", "model_version", "_dt", *features}
+
+
+def check_columns(
+    names: Iterable[str], entry: ModelEntry, where: str, wanted: Sequence[str] | None = None
+) -> None:
+    """The required columns (or those of them in ``wanted``) are among ``names``."""
+    present = set(names)
+    missing = [c for c in (required_columns(entry) if wanted is None else wanted) if c not in present]
+    if missing:
+        raise SchemaError(
+            f"{entry.model_id}: {where} lacks required column(s) {', '.join(missing)}; "
+            "fix the export or the inventory's feature list, then rerun"
+        )
+
+
+def not_numeric(column: str, kind: object) -> str:
+    """One part of :func:`wrong_types`' message: a column that must be numeric and is ``kind``."""
+    return f"{column} is {kind}, expected numeric"
+
+
+def wrong_types(entry: ModelEntry, where: str, wrong: list[str]) -> SchemaError:
+    return SchemaError(f"{entry.model_id}: {where} has wrong column types: {'; '.join(wrong)}")
+
+
+def dtype_name(t: pa.DataType) -> str:
+    """An Arrow type named as pandas names the dtype it becomes (e.g. strings are "object")."""
+    import numpy as np
+
+    try:
+        return np.dtype(t.to_pandas_dtype()).name
+    except (TypeError, NotImplementedError):
+        return str(t)
+
+
+def is_numeric_type(t: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    return (
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_decimal(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_null(t)
+    )
+
+
+def numeric_values(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """float64 values with NaN for nulls; None if the column is neither numeric nor all null."""
+    import numpy as np
+    import pyarrow as pa
+
+    if not is_numeric_type(column.type):
+        return np.full(len(column), np.nan) if column.null_count == len(column) else None
+    return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype="float64")
+
+
+def check_batch_types(batch: pa.RecordBatch, entry: ModelEntry, where: str) -> None:
+    """The numeric columns of an Arrow record batch are numeric, or entirely null."""
+    wrong = []
+    for c in numeric_columns(entry):
+        if c in batch.schema.names:
+            column = batch.column(c)
+            if not is_numeric_type(column.type) and column.null_count < len(column):
+                wrong.append(not_numeric(c, dtype_name(column.type)))
+    if wrong:
+        raise wrong_types(entry, where, wrong)
 
 
 def conform(
@@ -34,26 +116,21 @@ def conform(
     import pandas as pd
 
     wanted = [c for c in required_columns(entry) if columns is None or c in columns]
-    missing = [c for c in wanted if c not in frame.columns]
-    if missing:
-        raise SchemaError(
-            f"{entry.model_id}: {where} lacks required column(s) {', '.join(missing)}; "
-            "fix the export or the inventory's feature list, then rerun"
-        )
+    check_columns(frame.columns, entry, where, wanted)
     out = frame.copy()
     wrong = []
     for col in ["score", *(f.name for f in entry.monitoring.features if f.type == "numeric")]:
         if col not in wanted:
             continue
         if not (pd.api.types.is_numeric_dtype(out[col]) or out[col].isna().all()):
-            wrong.append(f"{col} is {out[col].dtype}, expected numeric")
+            wrong.append(not_numeric(col, out[col].dtype))
             continue
         out[col] = out[col].astype("float64")
     for f in entry.monitoring.features:
         if f.type == "categorical" and f.name in wanted:
             out[f.name] = out[f.name].astype("object").where(out[f.name].notna(), None)
     if wrong:
-        raise SchemaError(f"{entry.model_id}: {where} has wrong column types: {'; '.join(wrong)}")
+        raise wrong_types(entry, where, wrong)
     if "decision" in wanted:
         out["decision"] = out["decision"].astype("object")
     return out

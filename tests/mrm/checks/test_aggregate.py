@@ -19,17 +19,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from oracles.engine_metrics import metrics_from_aggregates
 from scipy import stats as sst
 
-from mrm.checks import aggregate as ag
-from mrm.checks import from_aggregate as fa
+from mrm.checks import drift_methods as dm
 from mrm.checks import sample_evidence as se
 from mrm.checks import stats
-from mrm.checks.profile import ProfileSettings, ReferenceProfile, profile_from_frame
+from mrm.checks.drift import drift_results, psi_value
+from mrm.checks.engine import aggregate as ag
+from mrm.checks.engine.day_aggregate import DayAggregate
+from mrm.checks.engine.profile import ProfileSettings, ReferenceProfile
+from mrm.checks.engine.profiling import profile_from_frame
 from mrm.checks.reference import reference_profile
 from mrm.errors import SchemaError, SourceError
 from mrm.inventory import ModelEntry
 from mrm.sources.contract import conform, required_columns
+from mrm.sources.parquet_stream import scan_day
 
 DAY = date(2026, 9, 1)
 TOL = 1e-9
@@ -91,15 +96,16 @@ def aggregated(entry, frames, profile):
 
 
 def test_every_metric_equals_what_the_gx_and_evidently_path_stores(entry, frames, profile, aggregated):
-    from mrm.checks.drift import check_drift
-    from mrm.checks.quality import check_quality, check_quality_extras
+    from oracles.frame_checks import check_drift, check_quality_extras
+
+    from mrm.checks.quality_gx import check_quality
 
     reference, current = frames
     info = info_of(reference, entry)
     today = check_quality(current, entry, info["median_daily_rows"]).results
     today += check_quality_extras(current, entry, info, DAY) + check_drift(reference, current, entry).results
 
-    mine = fa.metrics_from_aggregates(aggregated, profile, entry)
+    mine = metrics_from_aggregates(aggregated, profile, entry)
 
     assert sorted(r.key for r in mine) == sorted(r.key for r in today)
     by_key = {r.key: r for r in today}
@@ -127,7 +133,7 @@ def assert_psi_equal(agg, profile, entry, reference, current):
     categorical = {f.name for f in entry.monitoring.features if f.type == "categorical"}
     for column in [*(f.name for f in entry.monitoring.features), "score"]:
         expected = psi_direct(reference, current, column, column in categorical, entry.monitoring.psi_bins)
-        got = fa.psi_value(agg, profile, column)
+        got = psi_value(agg, profile, column)
         if expected is None:
             assert got is None, column
         else:
@@ -136,9 +142,9 @@ def assert_psi_equal(agg, profile, entry, reference, current):
 
 def test_psi_equals_the_statistics_module_on_the_demo_scoring_logs(demo_files, tmp_path):
     """Every example model, days with incidents (nulls, a segment outage, new categories, duplicates)."""
+    from oracles.frame_checks import check_segments
     from support import local_inventory
 
-    from mrm.checks.segments import check_segments
     from mrm.demo.data import day
     from mrm.inventory import load_inventory
     from mrm.sources.parquet import PartitionedParquet
@@ -155,7 +161,7 @@ def test_psi_equals_the_statistics_module_on_the_demo_scoring_logs(demo_files, t
             current = conform(source.read_day(day(n)).frame, entry, "current")
             agg = ag.aggregate_day([f.uri for f in files], entry, profile, day(n), batch_rows=512)
             assert_psi_equal(agg, profile, entry, reference, current)
-            segments = [(r.key, r.value) for r in fa.drift_results(agg, profile, entry) if r.segment]
+            segments = [(r.key, r.value) for r in drift_results(agg, profile, entry) if r.segment]
             expected = [(r.key, r.value) for r in check_segments(reference, current, entry)]
             assert [k for k, _ in segments] == [k for k, _ in expected]
             assert all(
@@ -236,48 +242,13 @@ def test_batch_size_changes_no_result_and_not_the_sample(entry, frames, profile)
         for b in (3, 64, 10**6)
     ]
 
-    results = [{r.key: r for r in fa.metrics_from_aggregates(agg, profile, entry)} for agg in runs]
+    results = [{r.key: r for r in metrics_from_aggregates(agg, profile, entry)} for agg in runs]
     mean = [r.pop("drift.mean_score") for r in results]
     assert results[0] == results[1] == results[2]
     # a sum of floats depends on the order of additions: the mean may move in its last bit
     assert mean[0].value == pytest.approx(mean[1].value, rel=1e-15) == pytest.approx(mean[2].value, rel=1e-15)
     assert runs[0].sample.equals(runs[1].sample) and runs[1].sample.equals(runs[2].sample)
     assert runs[0].sample.num_rows == 300 and not runs[0].complete
-
-
-def test_the_reservoir_is_a_uniform_seeded_sample():
-    table = pa.table({"i": np.arange(20_000)})
-    picks = []
-    for seed in range(40):
-        reservoir = ag.Reservoir(500, seed)
-        for batch in table.to_batches(max_chunksize=1234):
-            reservoir.add(batch)
-        picks.append(reservoir.table().column("i").to_numpy())
-    assert all(p.size == 500 and np.unique(p).size == 500 for p in picks)
-    counts = np.bincount(np.concatenate(picks) // 2000, minlength=10)  # 20,000 draws over 10 deciles
-    assert sst.chisquare(counts).pvalue > 0.001
-    again = ag.Reservoir(500, 3)
-    again.add(table.to_batches()[0])
-    assert np.array_equal(again.table().column("i").to_numpy(), picks[3])
-
-
-def test_id_hashes_find_exactly_the_duplicates_pandas_finds():
-    rng = np.random.default_rng(1)
-    ids = [
-        f"id-{'x' * int(k)}-{v}"
-        for k, v in zip(rng.integers(0, 9, 30_000), rng.integers(0, 25_000, 30_000), strict=True)
-    ]
-    ids[:10] = [None] * 10
-    column = pa.array(ids)
-    agg = ag.IdAgg()
-    for start in range(0, len(ids), 4096):
-        agg.add(column.slice(start, 4096))
-    agg.finish()
-
-    expected = pd.Series(ids).dropna().duplicated(keep=False).sum()
-    assert (agg.nulls, agg.n, agg.duplicated) == (10, 29_990, expected)
-    assert np.unique(ag.id_hashes(pa.array([str(i) for i in range(200_000)]))).size == 200_000
-    assert np.array_equal(ag.id_hashes(pa.array([5, 7, None])), np.array([5, 7], dtype=np.uint64))
 
 
 # -- KS and Wasserstein: exact, or within the stated bound ------------------------------------------------
@@ -316,18 +287,18 @@ def test_sketch_ks_and_wasserstein_stay_within_their_stated_bounds_of_scipy(make
     p, a = profile.numeric["amount"], agg.numeric["amount"]
 
     d_true = sst.ks_2samp(ref_values, cur_values).statistic
-    low, high = fa.ks_bounds(p, a)
+    low, high = dm.ks_bounds(p, a)
     assert low - 1e-12 <= d_true <= high + 1e-12
     assert high - low <= 2 / 2048
     w_true = sst.wasserstein_distance(ref_values, cur_values)
-    estimate, error = fa.wasserstein_bounds(p, a)
+    estimate, error = dm.wasserstein_bounds(p, a)
     assert abs(estimate - w_true) <= error + 1e-9 * w_true
     assert error / np.std(ref_values) < 0.01
 
-    value, detail = fa.method_value(agg, profile, "amount", "ks")
-    assert value == fa.ks_pvalue(low, p.n, a.n) and detail["statistic_bounds"] == [low, high]
+    value, detail = dm.method_value(agg, profile, "amount", "ks")
+    assert value == dm.ks_pvalue(low, p.n, a.n) and detail["statistic_bounds"] == [low, high]
     assert value == pytest.approx(sst.kstwo.sf(low, round(p.n * a.n / (p.n + a.n))), rel=0.01, abs=1e-12)
-    value, detail = fa.method_value(agg, profile, "amount", "wasserstein")
+    value, detail = dm.method_value(agg, profile, "amount", "wasserstein")
     assert abs(value - w_true / np.std(ref_values)) <= detail["error_bound"] + 1e-12
 
 
@@ -343,16 +314,16 @@ def test_a_day_held_whole_gets_scipys_exact_values(make_entry):
     agg = ag.aggregate_frame(numeric_day(entry, cur_values, 2), entry, profile, DAY)
 
     assert agg.complete
-    assert fa.method_value(agg, profile, "amount", "ks") == (sst.ks_2samp(ref_values, cur_values).pvalue, {})
+    assert dm.method_value(agg, profile, "amount", "ks") == (sst.ks_2samp(ref_values, cur_values).pvalue, {})
     w = sst.wasserstein_distance(ref_values, cur_values) / np.std(ref_values)
-    assert fa.method_value(agg, profile, "amount", "wasserstein")[0] == pytest.approx(w, rel=1e-12)
+    assert dm.method_value(agg, profile, "amount", "wasserstein")[0] == pytest.approx(w, rel=1e-12)
 
 
 # -- evidence ---------------------------------------------------------------------------------------------
 def test_the_report_shows_whole_day_values_over_sample_plots(entry, frames, profile):
     _, current = frames
     agg = ag.aggregate_frame(current, entry, profile, DAY, sample_rows=400)
-    results = fa.metrics_from_aggregates(agg, profile, entry)
+    results = metrics_from_aggregates(agg, profile, entry)
     psi = {r.column: r.value for r in results if r.metric == "psi"}
 
     html = se.drift_report_html(agg, profile, entry, results).decode()
@@ -402,8 +373,8 @@ def test_a_day_is_read_from_several_files_as_one(entry, frames, profile, tmp_pat
     whole = ag.aggregate_frame(current, entry, profile, DAY)
 
     assert agg.rows == 2000 and agg.info["files"] == 3
-    assert [r.to_dict() for r in fa.drift_results(agg, profile, entry)] == [
-        r.to_dict() for r in fa.drift_results(whole, profile, entry)
+    assert [r.to_dict() for r in drift_results(agg, profile, entry)] == [
+        r.to_dict() for r in drift_results(whole, profile, entry)
     ]
 
 
@@ -424,7 +395,7 @@ def test_a_damaged_file_is_a_source_error_naming_it(entry, profile, tmp_path):
         r"re-export the partition, then rerun this date$"
     )
     with pytest.raises(SourceError, match=message):
-        ag.scan_day([bad.as_uri()], entry, "day")  # what the run's first step does first
+        scan_day([bad.as_uri()], entry, "day")  # what the run's first step does first
     with pytest.raises(SourceError, match=message):
         ag.aggregate_day([bad.as_uri()], entry, profile, DAY)
 
@@ -433,8 +404,8 @@ MEMORY_PROBE = textwrap.dedent("""
     import json, sys
     from datetime import date
     import numpy as np, pandas as pd, pyarrow as pa, pyarrow.parquet as pq
-    from mrm.checks import aggregate as ag
-    from mrm.checks.profile import profile_from_frame
+    from mrm.checks.engine import aggregate as ag
+    from mrm.checks.engine.profiling import profile_from_frame
     from mrm.inventory import ModelEntry
 
     entry = ModelEntry.model_validate(json.loads(sys.argv[1]))
@@ -484,7 +455,7 @@ def test_peak_memory_does_not_grow_with_the_rows_of_the_day(make_entry, tmp_path
 
 
 def test_segment_metrics_equal_check_segments(make_entry, make_scoring_frame):
-    from mrm.checks.segments import check_segments
+    from oracles.frame_checks import check_segments
 
     entry = make_entry(
         segments={
@@ -505,7 +476,7 @@ def test_segment_metrics_equal_check_segments(make_entry, make_scoring_frame):
 
     results = [
         r
-        for r in fa.drift_results(
+        for r in drift_results(
             ag.aggregate_frame(current, entry, profile, DAY, batch_rows=97), profile, entry
         )
         if r.segment
@@ -535,10 +506,10 @@ def test_an_aggregate_survives_its_bytes(make_entry, make_scoring_frame):
     profile = profile_from_frame(reference, entry, info_of(reference, entry))
     agg = ag.aggregate_frame(current, entry, profile, DAY, sample_rows=100)
 
-    back = ag.DayAggregate.from_bytes(agg.to_bytes(), profile, entry)
+    back = DayAggregate.from_bytes(agg.to_bytes(), profile, entry)
 
-    assert [r.to_dict() for r in fa.metrics_from_aggregates(back, profile, entry)] == [
-        r.to_dict() for r in fa.metrics_from_aggregates(agg, profile, entry)
+    assert [r.to_dict() for r in metrics_from_aggregates(back, profile, entry)] == [
+        r.to_dict() for r in metrics_from_aggregates(agg, profile, entry)
     ]
     assert back.sample.equals(agg.sample) and back.info == agg.info and back.columns == agg.columns
 
@@ -550,24 +521,24 @@ def test_scanning_the_footers_counts_rows_and_checks_the_contract(entry, frames,
     pq.write_table(
         pa.Table.from_pandas(current.iloc[1200:].assign(amount=None), preserve_index=False), second
     )
-    assert ag.scan_day([first.as_uri(), second.as_uri()], entry, "day") == 2000  # all-null amount is fine
+    assert scan_day([first.as_uri(), second.as_uri()], entry, "day") == 2000  # all-null amount is fine
 
     pq.write_table(pa.Table.from_pandas(current.assign(amount="12"), preserve_index=False), second)
     with pytest.raises(SchemaError, match="day has wrong column types: amount is object, expected numeric"):
-        ag.scan_day([first.as_uri(), second.as_uri()], entry, "day")
+        scan_day([first.as_uri(), second.as_uri()], entry, "day")
     pq.write_table(pa.Table.from_pandas(current.drop(columns=["region"]), preserve_index=False), first)
     with pytest.raises(SchemaError, match="toy_model: day lacks required column"):
-        ag.scan_day([first.as_uri()], entry, "day")
+        scan_day([first.as_uri()], entry, "day")
 
 
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium not installed for the browser test")
 def test_the_sample_report_draws_the_whole_day_psi_in_a_browser(entry, frames, profile, tmp_path):
-    from mrm.checks.drift import evidently_lib_files
+    from mrm.checks.evidently_report import evidently_lib_files
     from mrm.evidence import EvidenceWriter, write_shared
 
     _, current = frames
     agg = ag.aggregate_frame(current, entry, profile, DAY, sample_rows=400)
-    results = fa.metrics_from_aggregates(agg, profile, entry)
+    results = metrics_from_aggregates(agg, profile, entry)
     base = (tmp_path / "evidence").as_uri()
     write_shared(base, evidently_lib_files())
     EvidenceWriter(base, entry.model_id, DAY, "run1").put(
@@ -605,4 +576,4 @@ def test_reference_and_day_on_s3_with_the_profile_cached_on_s3(make_entry, make_
     agg = ag.aggregate_day([f"s3://mrm-scoring/toy/dt={DAY}/part-0.parquet"], entry, profile, DAY)
 
     assert (cached, cached_again) == (False, True) and profile.info["daily_rows"] == [500, 500]
-    assert agg.rows == 500 and fa.psi_value(agg, again, "amount") > 0.1
+    assert agg.rows == 500 and psi_value(agg, again, "amount") > 0.1

@@ -1,4 +1,5 @@
-"""Drift through real Evidently with the mrm_psi stattest: the numbers equal the credit-risk PSI.
+"""Drift through real Evidently with the mrm_psi stattest (the frame-based oracle the engine is tested
+against, oracles.frame_checks): the numbers equal the credit-risk PSI.
 
 Each PSI from the Evidently report is compared with :mod:`mrm.checks.stats` called directly and, for one
 numeric and one categorical column, with a hand computation in pure Python (tolerance 1e-12).
@@ -13,9 +14,9 @@ import statistics
 import numpy as np
 import pandas as pd
 import pytest
+from oracles.frame_checks import DriftOutcome, check_drift
 
 from mrm.checks import stats
-from mrm.checks.drift import DriftOutcome, check_drift
 from mrm.errors import CheckError
 
 TOL = 1e-12

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from oracles.frame_checks import check_drift
 
 from mrm.checks import stats
-from mrm.checks.drift import check_drift
 
 
 def test_psi_bins_from_the_inventory_are_used_in_the_evidently_report(make_entry, make_scoring_frame):

@@ -1,4 +1,5 @@
-"""Drift methods besides PSI, the drifted-feature share and categorical nulls, through real Evidently.
+"""Drift methods besides PSI, the drifted-feature share and categorical nulls, through real Evidently
+(the frame-based oracle, oracles.frame_checks).
 
 Independent references: ``scipy.stats.ks_2samp`` on the non-null values (Evidently's ``ks`` stattest
 calls it on the values left after dropping nulls); the first Wasserstein distance written out as the
@@ -12,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from oracles.frame_checks import check_drift
 from scipy import stats as scipy_stats
 
 from mrm.checks import stats
-from mrm.checks.drift import check_drift
 
 TOL = 1e-12
 FEATURES = [

@@ -9,16 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mrm.checks import profile as prof
 from mrm.checks import stats
-from mrm.checks.profile import (
-    FineSketch,
-    ProfileSettings,
-    ReferenceProfile,
-    categorical_profile,
-    numeric_profile,
-    profile_from_frame,
-)
+from mrm.checks.engine.profile import DISTINCT_KEYS, ProfileSettings, ReferenceProfile
+from mrm.checks.engine.profiling import categorical_profile, numeric_profile, profile_from_frame
+from mrm.checks.engine.sketch import FineSketch
 from mrm.inventory import ModelEntry
 
 RNG = np.random.default_rng(7)
@@ -73,7 +67,7 @@ def test_a_discrete_reference_gets_a_bin_per_value_so_its_sketch_is_exact():
     p = numeric_profile(SHAPES["discrete"](100_000), ProfileSettings())
 
     assert p.counts[~p.sketch.singletons()].max() == 0
-    assert p.distinct is None or len(p.distinct) <= prof.DISTINCT_KEYS
+    assert p.distinct is None or len(p.distinct) <= DISTINCT_KEYS
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))

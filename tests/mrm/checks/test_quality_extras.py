@@ -1,5 +1,6 @@
-"""What Great Expectations lacks, computed by mrm: robust volume, null-rate increase, events outside the
-logical day, freshness and extra columns. Every expected number is counted by hand below."""
+"""What Great Expectations lacks (the frame-based oracle, oracles.frame_checks): robust volume, null-rate
+increase, events outside the logical day, freshness and extra columns. Every expected number is counted
+by hand below."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-
-from mrm.checks.quality import check_quality_extras
+from oracles.frame_checks import check_quality_extras
 
 DAY = date(2026, 9, 1)
 TOL = 1e-12

@@ -70,6 +70,15 @@ def test_the_profile_of_the_files_carries_the_pipelines_reference_information(fi
     assert profile.sample.num_rows == len(frame)  # fewer rows than the sample size: all of them
 
 
+def test_a_window_read_as_rows_records_the_same_reference_information_as_its_files(file_entry, tmp_path):
+    """Sources that return the window as rows (Athena, SageMaker capture) go through read_reference."""
+    profile, _ = reference_profile(file_entry, (tmp_path / "profiles").as_uri())
+
+    frame, info = ref_module.read_reference(file_entry)
+
+    assert info == profile.info and info["missing_days"] == ["2026-08-21"] and len(frame) == info["rows"]
+
+
 def test_the_second_call_reads_the_cache_and_not_the_reference(file_entry, tmp_path, monkeypatch):
     cache = (tmp_path / "profiles").as_uri()
     first, cached_first = reference_profile(file_entry, cache)

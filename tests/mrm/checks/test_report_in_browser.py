@@ -8,8 +8,9 @@ import subprocess
 from datetime import date
 
 import pytest
+from oracles.frame_checks import check_drift
 
-from mrm.checks.drift import check_drift, evidently_lib_files
+from mrm.checks.evidently_report import evidently_lib_files
 from mrm.evidence import EvidenceWriter, write_shared
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

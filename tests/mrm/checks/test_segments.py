@@ -1,5 +1,6 @@
-"""Controls evaluated within segments: per-segment null rates counted by hand, PSI equal to the statistics
-on the segment's rows, small segments INSUFFICIENT_DATA, the segment column never its own feature."""
+"""Controls evaluated within segments (the frame-based oracle, oracles.frame_checks): per-segment null
+rates counted by hand, PSI equal to the statistics on the segment's rows, small segments
+INSUFFICIENT_DATA, the segment column never its own feature."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from oracles.frame_checks import check_segments
 
 from mrm.checks import stats
-from mrm.checks.segments import check_segments
 
 TOL = 1e-12
 FEATURES = [

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from oracles.frame_checks import check_quality_extras
 from support import INVENTORY
 
-from mrm.checks.quality import check_quality_extras
 from mrm.core.storage import join, store_for
 from mrm.errors import NoDataError, SchemaError, SourceError
 from mrm.inventory import load_entry

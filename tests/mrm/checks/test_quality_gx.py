@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mrm.checks.quality import check_quality
+from mrm.checks.quality_gx import check_quality
 from mrm.errors import CheckError
 
 NAN = np.nan

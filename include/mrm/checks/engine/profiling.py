@@ -1,0 +1,279 @@
+"""Building a reference profile (:mod:`mrm.checks.engine.profile`): from a conformed frame (a window a
+source returned as rows), or from the window's Parquet files read one whole column at a time (memory: one
+column of the window, not the window). Also :func:`reference_info`, what a run records about its
+reference window, built here for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mrm.checks import stats
+from mrm.checks.engine.profile import (
+    DISTINCT_KEYS,
+    CategoricalProfile,
+    NumericProfile,
+    NumericSegment,
+    ProfileSettings,
+    ReferenceProfile,
+    SegmentProfile,
+)
+from mrm.checks.engine.sketch import FineSketch, distinct_values, sorted_counts, sorted_sums
+from mrm.errors import NoDataError
+from mrm.inventory import ModelEntry
+from mrm.sources.contract import (
+    categorical_columns,
+    check_columns,
+    dtype_name,
+    not_numeric,
+    numeric_columns,
+    numeric_values,
+    required_columns,
+    wrong_types,
+)
+from mrm.sources.parquet_stream import ParquetColumns, parquet_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from mrm.core.storage import ObjectInfo
+
+
+# -- columns ----------------------------------------------------------------------------------------------
+def numeric_profile(values: np.ndarray, settings: ProfileSettings) -> NumericProfile:
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _numeric_profile(np.asarray(values, dtype="float64"), settings)
+
+
+def _numeric_profile(values: np.ndarray, settings: ProfileSettings) -> NumericProfile:
+    import pandas as pd
+
+    present = values[~np.isnan(values)]
+    nulls = int(values.size - present.size)
+    if present.size == 0:
+        return NumericProfile(0, nulls)
+    ordered = np.sort(present)
+    psi_edges = stats.decile_edges(ordered, settings.psi_bins)  # quantiles do not depend on the order
+    required = np.r_[psi_edges, ordered[0], np.nextafter(ordered[-1], np.inf)]
+    sketch = FineSketch.build(ordered, required, settings.fine_levels, settings.grid_cells)
+    distinct = distinct_values(ordered, DISTINCT_KEYS)
+    exact = present.size <= settings.exact_limit
+    return NumericProfile(
+        n=int(present.size),
+        nulls=nulls,
+        min=float(ordered[0]),
+        max=float(ordered[-1]),
+        mean=float(pd.Series(values).mean()),  # with the nulls, as pandas averages the column
+        std=float(np.std(pd.Series(present) if exact else present)),  # Evidently: np.std of the Series
+        psi_edges=psi_edges,
+        sketch=sketch,
+        counts=sorted_counts(ordered, sketch.edges),
+        sums=sorted_sums(ordered, sketch.edges),
+        distinct=None if distinct is None else dict(zip(*(a.tolist() for a in distinct), strict=True)),
+        ordered=ordered if exact else None,
+    )
+
+
+def categorical_profile(values) -> CategoricalProfile:
+    """Counts by ``str(value)``; None and NaN are nulls (an Arrow array, pandas Series or list)."""
+    import pyarrow.compute as pc
+
+    counts: dict[str, int] = {}
+    nulls = 0
+    for item in pc.value_counts(_arrow(values)).to_pylist():
+        if item["values"] is None or (isinstance(item["values"], float) and np.isnan(item["values"])):
+            nulls += item["counts"]
+        else:
+            key = str(item["values"])
+            counts[key] = counts.get(key, 0) + item["counts"]
+    return CategoricalProfile(counts, nulls)
+
+
+def _arrow(values) -> pa.Array | pa.ChunkedArray:
+    """An Arrow array as it is, anything else (pandas Series, numpy array, list) as one."""
+    import pyarrow as pa
+
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return values
+    return pa.array(values.tolist() if hasattr(values, "tolist") else list(values), from_pandas=True)
+
+
+# -- segments ---------------------------------------------------------------------------------------------
+def segment_codes(column) -> tuple[np.ndarray, list[str]]:
+    """Per row the index of ``str(value)`` in the sorted list of values (-1 for null), and that list."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = _arrow(column)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks else pa.array([], arr.type)
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+    labels = [str(v) for v in arr.dictionary.to_pylist()]
+    values = sorted(set(labels))
+    position = {v: i for i, v in enumerate(values)}
+    remap = np.array([position[label] for label in labels] + [-1], dtype=np.int64)
+    return remap[arr.indices.fill_null(len(labels)).to_numpy(zero_copy_only=False)], values
+
+
+def segment_columns(entry: ModelEntry, segment: str) -> list[str]:
+    """The columns whose PSI is evaluated within each value of ``segment``."""
+    wanted = set(entry.monitoring.segments.metrics)
+    features = [f.name for f in entry.monitoring.features if f.name != segment] if "psi" in wanted else []
+    return features + (["score"] if "score_psi" in wanted else [])
+
+
+def segment_profiles(
+    entry: ModelEntry, column: Callable, settings: ProfileSettings
+) -> dict[str, dict[str, SegmentProfile]]:
+    """Per segment column and value: reference rows, and per column its PSI bins and counts within the
+    segment (``column(name)``: that column of the reference, Arrow or pandas)."""
+    if entry.monitoring.segments is None:
+        return {}
+    out: dict[str, dict[str, SegmentProfile]] = {}
+    for seg in entry.monitoring.segments.columns:
+        codes, values = segment_codes(column(seg))
+        found = {v: SegmentProfile(int(np.count_nonzero(codes == k))) for k, v in enumerate(values)}
+        for c in segment_columns(entry, seg):
+            _profile_within(found, codes, c, _arrow(column(c)), c in numeric_columns(entry), settings)
+        out[seg] = found
+    return out
+
+
+def _profile_within(found: dict[str, SegmentProfile], codes: np.ndarray, c: str, data, numeric: bool,
+                    settings: ProfileSettings) -> None:  # fmt: skip
+    """Column ``c``'s profile within each segment value (PSI bins and counts, or category counts)."""
+    import pyarrow as pa
+
+    x = numeric_values(data) if numeric else None
+    for k, v in enumerate(found):
+        if x is None:
+            found[v].categorical[c] = categorical_profile(data.filter(pa.array(codes == k)))
+            continue
+        present = x[codes == k]
+        present = present[~np.isnan(present)]
+        edges = stats.decile_edges(present, settings.psi_bins)
+        counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=edges.size + 1)
+        found[v].numeric[c] = NumericSegment(edges, counts, int(present.size))
+
+
+# -- the profile ------------------------------------------------------------------------------------------
+def profile_from_frame(
+    frame: pd.DataFrame,
+    entry: ModelEntry,
+    info: dict[str, Any],
+    settings: ProfileSettings | None = None,
+    fingerprint: str = "",
+) -> ReferenceProfile:
+    """The profile of a conformed reference frame (:func:`mrm.sources.contract.conform`), with the
+    reference ``info`` the pipeline computed for it (:func:`reference_info`)."""
+    import pyarrow as pa
+
+    settings = settings or ProfileSettings.for_entry(entry)
+    numeric = {
+        c: numeric_profile(frame[c].to_numpy(dtype="float64"), settings) for c in numeric_columns(entry)
+    }
+    categorical = {c: categorical_profile(frame[c]) for c in categorical_columns(entry)}
+    rows = len(frame)
+    pick = _sample_positions(rows, settings)
+    sample = pa.Table.from_pandas(frame[required_columns(entry)].iloc[pick], preserve_index=False)
+    segments = segment_profiles(entry, lambda c: frame[c], settings)
+    return ReferenceProfile(
+        entry.model_id, fingerprint, settings, rows, numeric, categorical, dict(info), sample, segments
+    )
+
+
+def _sample_positions(rows: int, settings: ProfileSettings) -> np.ndarray:
+    """The rows of the reference sample: all of them, or ``sample_rows`` drawn with the settings' seed."""
+    if rows <= settings.sample_rows:
+        return np.arange(rows)
+    return np.sort(np.random.default_rng(settings.seed).choice(rows, settings.sample_rows, replace=False))
+
+
+def profile_from_files(
+    entry: ModelEntry,
+    files_by_day: dict[date, list[ObjectInfo]],
+    settings: ProfileSettings | None = None,
+    fingerprint: str = "",
+) -> ReferenceProfile:
+    """The profile of the reference window's Parquet files, read one column at a time (memory: one
+    column of the window, not the window); the sample's rows are taken from each column as it passes."""
+    import pyarrow as pa
+
+    settings = settings or ProfileSettings.for_entry(entry)
+    ref = entry.monitoring.reference
+    where = f"reference window {ref.start}..{ref.end} of {entry.monitoring.scoring_log}"
+    files = [f for day in sorted(files_by_day) for f in files_by_day[day]]
+    with parquet_columns(files, "reference file", prefix="mrm_profile_") as reader:
+        check_columns(reader.names, entry, where)
+        rows = sum(reader.file_rows)
+        positions = pa.array(_sample_positions(rows, settings))
+        numeric, categorical, nulls, sample = _column_profiles(reader, entry, settings, positions, where)
+        segments = segment_profiles(entry, reader.column, settings)
+    per_file = iter(reader.file_rows)
+    daily = {d: sum(next(per_file) for _ in files_by_day[d]) for d in sorted(files_by_day)}
+    missing = [d for d in ref.days() if not daily.get(d)]
+    info = reference_info(entry, files, rows, daily, nulls, missing)
+    return ReferenceProfile(
+        entry.model_id, fingerprint, settings, rows, numeric, categorical, info, pa.table(sample), segments
+    )
+
+
+def _column_profiles(reader: ParquetColumns, entry: ModelEntry, settings: ProfileSettings,
+                     positions: pa.Array, where: str) -> tuple[dict, dict, dict[str, int], dict]:  # fmt: skip
+    """(numeric profiles, categorical profiles, null counts, sample columns) of the required columns."""
+    numeric, categorical, nulls, sample, wrong = {}, {}, {}, {}, []
+    for c in required_columns(entry):
+        column = reader.column(c)
+        sample[c] = column.take(positions)
+        nulls[c] = column.null_count
+        if c in categorical_columns(entry):
+            categorical[c] = categorical_profile(column)
+        elif c in numeric_columns(entry):
+            values = numeric_values(column)
+            if values is None:
+                wrong.append(not_numeric(c, dtype_name(reader.type(c))))
+                continue
+            numeric[c] = numeric_profile(values, settings)
+            nulls[c] = numeric[c].nulls
+    if wrong:
+        raise wrong_types(entry, where, wrong)
+    return numeric, categorical, nulls, sample
+
+
+def reference_info(
+    entry: ModelEntry,
+    files: list,
+    rows: int,
+    daily_rows: dict[Any, int],
+    nulls: dict[str, int],
+    missing_days: Iterable[date],
+) -> dict[str, Any]:
+    """What a run records about its reference window (``reference.json``, the run's ``reference``):
+    the window, its rows, files and their fingerprint, the days without data, the rows of each day that
+    has some (``daily_rows``, in day order) and their median, and each required column's null rate.
+    NoDataError if no day has rows."""
+    from mrm.evidence import fingerprint
+
+    ref = entry.monitoring.reference
+    daily = [int(n) for n in daily_rows.values() if n]
+    if not daily:
+        raise NoDataError(
+            f"no reference scoring log data at all for {ref.start}..{ref.end}: "
+            f"{entry.monitoring.scoring_log} has 0 rows there"
+        )
+    return {
+        "window": [ref.start.isoformat(), ref.end.isoformat()],
+        "rows": rows,
+        "files": len(files),
+        "fingerprint": fingerprint(files),
+        "missing_days": [d.isoformat() for d in missing_days],
+        "median_daily_rows": float(np.median(daily)),
+        "daily_rows": daily,
+        "null_rates": {c: nulls[c] / rows for c in required_columns(entry)},
+    }
