@@ -127,7 +127,7 @@ def test_every_inventory_key_is_in_a_table_of_docs_inventory_md(model):
     best = max(_doc_tables(INVENTORY_DOC), key=lambda keys: len(keys & fields))
     missing = sorted(fields - best)
     where = inventory_models()[model] or "a model file"
-    assert not missing, f"{model.__name__} ({where}): {', '.join(missing)} not documented in docs/inventory.md"
+    assert not missing, f"{model.__name__} ({where}): {', '.join(missing)} missing in docs/inventory.md"
 
 
 def _message_strings(tree: ast.Module) -> list[str]:
