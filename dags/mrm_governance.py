@@ -12,11 +12,7 @@ import pendulum
 from airflow.sdk import dag, task
 
 from mrm import settings
-
-
-def _day(context):
-    when = context.get("logical_date") or context["dag_run"].run_after
-    return pendulum.instance(when).in_timezone("UTC").date()
+from mrm.airflow.dag import logical_date, trigger_of
 
 
 @dag(
@@ -38,15 +34,14 @@ def mrm_governance():
         from mrm import wiring
         from mrm.governance import run_governance
 
-        ti = context["ti"]
-        trigger = f"airflow:{ti.dag_id}/{ti.run_id}/try{ti.try_number}"
-        return run_governance(_day(context), trigger, wiring.get_inventory(), wiring.get_store())
+        day, trigger = logical_date(context), trigger_of(context)
+        return run_governance(day, trigger, wiring.get_inventory(), wiring.get_store())
 
     @task
     def notify_portfolio(findings: list[dict], **context) -> dict:
         from mrm import governance, wiring
 
-        return governance.notify_portfolio(_day(context), wiring.get_inventory(), wiring.get_store())
+        return governance.notify_portfolio(logical_date(context), wiring.get_inventory(), wiring.get_store())
 
     notify_portfolio(assess_inventory())
 

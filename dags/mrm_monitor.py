@@ -6,52 +6,16 @@ Thin by design: every task calls one step of :mod:`mrm.pipeline`; XCom carries t
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pendulum
 from airflow.sdk import dag, get_parsing_context, task
 
 from mrm import settings
+from mrm.airflow.dag import logical_date, model_card, trigger_of
 from mrm.inventory import ModelEntry, load_inventory
 
 PREFIX = "mrm_monitor__"
-
-
-def _logical_date(context) -> date:
-    when = context.get("logical_date") or context["dag_run"].run_after
-    return pendulum.instance(when).in_timezone("UTC").date()
-
-
-def _trigger(context) -> str:
-    ti = context["ti"]
-    return f"airflow:{ti.dag_id}/{ti.run_id}/try{ti.try_number}"
-
-
-def model_card(entry: ModelEntry) -> str:
-    """The DAG's docs (shown in the Airflow UI): the model's inventory card."""
-    m = entry.monitoring
-    a = entry.approval
-    rows = "\n".join(f"| `{name}` | {c.amber:g} | {c.red:g} |" for name, c in sorted(m.controls.items()))
-    approval = (
-        f"{a.approver} on {a.date}"
-        + (f" ([validation report]({a.validation_report}))" if a.validation_report else "")
-        if a
-        else "none recorded"
-    )
-    conditions = "".join(f"\n  - {c}" for c in (a.conditions if a else []))
-    page = f"/model-risk/models/{entry.model_id}"
-    return (
-        f"### {entry.name} (`{entry.model_id}` v{entry.version})\n\n"
-        f"{entry.description}\n\n"
-        f"- **Owner:** {entry.owner} (validator {entry.validator})\n"
-        f"- **Risk tier:** {entry.risk_tier}: {entry.tier_rationale}\n"
-        f"- **Status:** {entry.status}; **approval:** {approval}{conditions}\n"
-        f"- **Next validation due:** {entry.validation_due or 'not set'}\n"
-        f"- **Scoring log:** `{m.scoring_log}`\n"
-        f"- **Reference window:** {m.reference.start} .. {m.reference.end}\n"
-        f"- **Model Risk page:** [{page}]({page})\n\n"
-        f"| control | amber | red |\n|---|---|---|\n{rows}\n"
-    )
 
 
 def build(entry: ModelEntry):
@@ -82,7 +46,7 @@ def build(entry: ModelEntry):
         def read_scoring_log(**context) -> dict:
             from mrm import pipeline
 
-            return pipeline.start(model_id, _logical_date(context), _trigger(context)).to_dict()
+            return pipeline.start(model_id, logical_date(context), trigger_of(context)).to_dict()
 
         @task(pool=reads_pool)
         def data_quality(ctx: dict) -> dict:
@@ -143,9 +107,13 @@ def inventory_errors_dag(problems: list[str]):
     def inventory_errors():
         @task
         def report_inventory_problems():
-            raise ValueError(
-                "the inventory has problems; fix them and run `mrm inventory validate`:\n"
-                + "\n".join(problems)
+            from mrm.errors import InventoryError
+
+            raise InventoryError(
+                [
+                    "the inventory has problems; fix them and run `mrm inventory validate`:\n"
+                    + "\n".join(problems)
+                ]
             )
 
         report_inventory_problems()

@@ -1,14 +1,21 @@
 """The "Model Risk" page in the Airflow UI: mrm's FastAPI app (mrm.ui.app) mounted at /model-risk behind
 Airflow's login, a top-level nav entry, and a "Model Risk" tab on every DAG that opens the page of the
-model the DAG monitors. The app is built on its first request (mrm.ui.airflow_mount), so importing this
+model the DAG monitors. The app is built on its first request (mrm.airflow.ui_mount), so importing this
 file stays cheap in the scheduler and in task processes."""
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from mrm.airflow.ui_mount import LazyApp, behind_login
 from mrm.ui import URL_PREFIX
-from mrm.ui.airflow_mount import LazyApp, airflow_app
+
+
+def airflow_app():
+    """The Model Risk page (mrm.ui.app) behind Airflow's login."""
+    from mrm.ui.app import create_app
+
+    return behind_login(create_app)
 
 
 class MrmModelRiskPlugin(AirflowPlugin):

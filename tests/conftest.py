@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from support import clear_caches, local_inventory
 
-from mrm import local_airflow
+from mrm.airflow import local as local_airflow
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="mrm_test_airflow_"))
 local_airflow.configure(_AIRFLOW_HOME)

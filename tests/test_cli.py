@@ -12,8 +12,8 @@ from mrm.cli import HISTORY_COLUMNS, main
 
 
 @pytest.fixture(autouse=True)
-def _restore_inventory_env(monkeypatch):
-    """`--inventory DIR` sets MRM_INVENTORY for the process; undo it after each test."""
+def _example_inventory(monkeypatch):
+    """Every test starts from the example inventory (MRM_INVENTORY)."""
     monkeypatch.setenv("MRM_INVENTORY", str(INVENTORY))
 
 
@@ -27,6 +27,15 @@ def test_inventory_validate_passes_on_the_examples(capsys):
     code, out, err = run(capsys, "inventory", "validate")
     assert code == 0, err
     assert "3 valid, 3 approved for monitoring, 0 problem(s)" in out
+
+
+def test_the_inventory_option_wins_over_the_environment_for_that_command_only(capsys, tmp_path):
+    (tmp_path / "card_fraud.yaml").write_text((INVENTORY / "card_fraud.yaml").read_text())
+    (tmp_path / "_policy.yaml").write_text((INVENTORY / "_policy.yaml").read_text())
+    code, out, _ = run(capsys, "inventory", "list", "--format", "json", "--inventory", str(tmp_path))
+    assert code == 0 and [m["model_id"] for m in json.loads(out)] == ["card_fraud"]
+    _, out, _ = run(capsys, "inventory", "list", "--format", "json")
+    assert {m["model_id"] for m in json.loads(out)} == {"aml_alert", "card_fraud", "credit_line"}
 
 
 def test_inventory_validate_lists_each_problem_and_exits_1(capsys, tmp_path):

@@ -16,9 +16,12 @@ MRM_AIRFLOW_URL      base URL of the Airflow UI, for links in tickets and alerts
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+_given: dict[str, Path] = {}  # settings given on the command line (`--inventory DIR`): they win
 
 
 def home() -> Path:
@@ -30,8 +33,28 @@ def db_url() -> str:
 
 
 def inventory_dir() -> Path:
+    if "inventory" in _given:
+        return _given["inventory"]
     env = os.environ.get("MRM_INVENTORY")
     return Path(env).resolve() if env else REPO_ROOT / "include" / "inventory"
+
+
+@contextmanager
+def inventory_given(folder: str | Path | None) -> Iterator[None]:
+    """Within the block, the inventory is ``folder`` (the command line's ``--inventory DIR``) whatever
+    MRM_INVENTORY says; None changes nothing."""
+    if folder is None:
+        yield
+        return
+    before = _given.get("inventory")
+    _given["inventory"] = Path(folder).resolve()
+    try:
+        yield
+    finally:
+        if before is None:
+            del _given["inventory"]
+        else:
+            _given["inventory"] = before
 
 
 def evidence_uri() -> str:

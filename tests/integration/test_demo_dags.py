@@ -62,7 +62,7 @@ def monitored(s3_demo, peers, dagbag, tmp_path_factory):
     old = os.environ.get("MRM_HOME")
     os.environ["MRM_HOME"] = str(home)
     clear_caches()
-    from mrm import local_airflow
+    from mrm.airflow import local as local_airflow
 
     peers.jira.inject(503, times=1, match="POST /rest/api/3/issue", apply_first=True)
     peers.jira.inject(429, times=1, retry_after=1, match="/comment")

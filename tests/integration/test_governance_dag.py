@@ -66,7 +66,8 @@ def governed(dagbag, demo_files, tmp_path_factory):
     saved = {k: os.environ.get(k) for k in ("MRM_HOME", "MRM_INVENTORY")}
     os.environ.update(MRM_HOME=str(tmp_path_factory.mktemp("gov_home")), MRM_INVENTORY=str(folder))
     clear_caches()
-    from mrm import local_airflow, pipeline
+    from mrm import pipeline
+    from mrm.airflow import local as local_airflow
 
     for model_id in ("card_fraud", "aml_alert"):  # credit_line never ran
         pipeline.run_model(model_id, data.day(19), "test")

@@ -35,7 +35,7 @@ def run_demo(days: int = data.DAYS, models: tuple[str, ...] = data.MODELS, out=p
     prepare_home(home)
     os.environ["MRM_TASK_RETRIES"] = "0"  # the demo shows failures once instead of retrying them
     os.environ.setdefault("MRM_AIRFLOW_URL", "http://127.0.0.1:8080")  # `make airflow`: links in tickets
-    from mrm import local_airflow
+    from mrm.airflow import local as local_airflow
 
     local_airflow.configure(home / "airflow")
     from mrm.demo.s3 import start_local_s3

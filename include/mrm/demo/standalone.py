@@ -13,7 +13,7 @@ from mrm.demo import data
 
 
 def run_standalone(port: int = 8080) -> int:
-    from mrm import local_airflow
+    from mrm.airflow import local as local_airflow
     from mrm.demo.s3 import start_local_s3
 
     home = settings.home()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from mrm.local_airflow import airflow_env
+from mrm.airflow.local import airflow_env
 
 USER, PASSWORD = "riskmgr", "morning-coffee-42"  # a local login for the tour (SimpleAuthManager)
 

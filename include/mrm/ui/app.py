@@ -1,5 +1,5 @@
 """The Model Risk page as a FastAPI app. ``create_app(dependencies=...)`` builds it: the Airflow plugin
-passes Airflow's login check (see :mod:`mrm.ui.airflow_mount`); tests build it bare.
+passes Airflow's login check (see :mod:`mrm.airflow.ui_mount`); tests build it bare.
 
     /                       portfolio (?tier= &status= &owner= &rag= &sort=; ?format=csv)
     /models/{model_id}      one model (?days=N; ?format=csv&table=latest|psi|runs|tickets|controls|metrics)

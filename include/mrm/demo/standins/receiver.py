@@ -16,26 +16,16 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from mrm.demo.standins.base import HOST, HttpStandIn, QuietHandler
+from mrm.demo.standins.faults import Fault
 from mrm.ticketing.webhook import verify_signature
 
-HOST = "127.0.0.1"
-HANG_SECONDS = 30.0  # a "hang" fault holds the request this long, or until stop()
 SLACK_LIMITS = {"header": 150, "section": 3000}  # max characters of the block's text
 SLACK_MAX_BLOCKS = 50
-
-
-@dataclass(frozen=True)
-class _Fault:
-    status: int | str  # an HTTP status, or "hang"
-    retry_after: float | None
-    apply_first: bool
-    body: str
 
 
 def _slack_problem(doc: Any) -> str | None:
@@ -52,19 +42,17 @@ def _slack_problem(doc: Any) -> str | None:
     return None
 
 
-class Receiver:
+class Receiver(HttpStandIn):
     """``secret``: act as a webhook-sink receiver (else as a Slack webhook). ``log``: a JSON-lines
     file that receives a copy of every stored body."""
 
     def __init__(self, secret: str | None = None, log: Path | None = None):
+        super().__init__()
         self.secret = secret
         self.log = log
         self.received: list[dict[str, Any]] = []
         self._deliveries: set[str] = set()
-        self._faults: list[_Fault] = []
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
@@ -73,25 +61,8 @@ class Receiver:
         return f"http://{HOST}:{self._server.server_address[1]}"
 
     def start(self) -> Receiver:
-        self._stopping.clear()
-        self._server = ThreadingHTTPServer((HOST, 0), _handler_class(self))
-        self._server.daemon_threads = True
-        poll = {"poll_interval": 0.05}  # so that stop() returns at once
-        threading.Thread(target=self._server.serve_forever, kwargs=poll, daemon=True).start()
+        self.serve(_handler_class(self), "mrm-receiver-standin")
         return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # releases hanging requests
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Receiver:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def inject(
         self,
@@ -107,12 +78,7 @@ class Receiver:
         if status != "hang" and not isinstance(status, int):
             raise ValueError(f"inject() takes an HTTP status or 'hang', not {status!r}")
         text = body if body is not None else ("" if status == "hang" else HTTPStatus(status).phrase)
-        with self._lock:
-            self._faults.extend([_Fault(status, retry_after, apply_first, text)] * times)
-
-    def _take_fault(self) -> _Fault | None:
-        with self._lock:
-            return self._faults.pop(0) if self._faults else None
+        self.faults.add(Fault(status, times, retry_after, apply_first=apply_first, body=text))
 
     def _check(self, headers: Any, raw: bytes) -> tuple[int, str, dict[str, Any] | None]:
         """(status, answer, body to store or None) for one request, before any fault."""
@@ -142,11 +108,11 @@ class Receiver:
                     fh.write(json.dumps(doc, default=str) + "\n")
 
 
-def _handler_class(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler_class(receiver: Receiver) -> type[QuietHandler]:
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            fault = receiver._take_fault()
+            fault = receiver.faults.take()
             if fault and not fault.apply_first:
                 return self._fail(fault)
             status, answer, doc = receiver._check(self.headers, raw)
@@ -156,28 +122,15 @@ def _handler_class(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 return self._fail(fault)
             self._answer(status, answer)
 
-        def _fail(self, fault: _Fault) -> None:
+        def _fail(self, fault: Fault) -> None:
             if fault.status == "hang":
-                receiver._stopping.wait(HANG_SECONDS)
+                receiver.faults.hang(fault)
                 self.close_connection = True
                 return
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-            self._answer(int(fault.status), fault.body, headers)
+            self._answer(int(fault.status), fault.body or "", headers)
 
         def _answer(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
-            data = text.encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:  # the client gave up (timeout) before the answer
-                self.close_connection = True
-
-        def log_message(self, format: str, *args: Any) -> None:  # one stderr line per request otherwise
-            pass
+            self.send(status, text.encode(), {"Content-Type": "text/plain; charset=utf-8", **(headers or {})})
 
     return Handler

@@ -23,8 +23,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from mrm.demo.s3 import free_port
+from mrm.demo.standins.base import HOST, StandIn
+from mrm.demo.standins.faults import Fault
 
-HOST = "127.0.0.1"
 FAULT_REPLIES = {
     451: "451 4.3.0 Temporary local problem, try again later (stand-in fault)",
     550: "550 5.7.1 Message rejected by policy (stand-in fault)",
@@ -38,9 +39,9 @@ class _Handler:
         self.stand_in = stand_in
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        fault = self.stand_in._take_fault()
+        fault = self.stand_in.faults.take()
         if fault:
-            return fault
+            return fault.body
         message = message_from_bytes(envelope.content, policy=policy.default)
         message["X-MailFrom"] = envelope.mail_from
         message["X-RcptTo"] = ", ".join(envelope.rcpt_tos)
@@ -48,7 +49,7 @@ class _Handler:
         return "250 2.0.0 Message accepted for delivery"
 
 
-class SmtpStandIn:
+class SmtpStandIn(StandIn):
     """``mailbox``: an mbox file that receives a copy of every accepted message. ``credentials``:
     (login, password) to require AUTH (without TLS, it is loopback only). ``port`` 0: a free one."""
 
@@ -59,11 +60,11 @@ class SmtpStandIn:
         credentials: tuple[str, str] | None = None,
         port: int = 0,
     ):
+        super().__init__()
         self.mailbox = mailbox
         self.credentials = credentials
         self.port = port
         self.messages: list[EmailMessage] = []
-        self._faults: list[str] = []
         self._lock = threading.Lock()
         self._controller: Controller | None = None
 
@@ -85,22 +86,11 @@ class SmtpStandIn:
             self._controller.stop()
             self._controller = None
 
-    def __enter__(self) -> SmtpStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def reject(self, code: int = 451, times: int = 1) -> None:
         """Answer the next ``times`` messages with ``code`` (451: try later, 550: permanent)."""
         if code not in FAULT_REPLIES:
             raise ValueError(f"reject() supports codes {sorted(FAULT_REPLIES)}, not {code}")
-        with self._lock:
-            self._faults.extend([FAULT_REPLIES[code]] * times)
-
-    def _take_fault(self) -> str | None:
-        with self._lock:
-            return self._faults.pop(0) if self._faults else None
+        self.faults.add(Fault(code, times, body=FAULT_REPLIES[code]))
 
     def _keep(self, message: EmailMessage) -> None:
         with self._lock:

@@ -16,8 +16,10 @@ from typing import Any
 from mrm.settings import REPO_ROOT
 
 
-def airflow_env(airflow_home: Path) -> dict[str, str]:
-    """The environment of a local Airflow on SQLite with this repo's dags/ and plugins/."""
+def airflow_env(airflow_home: Path, log_level: str = "WARNING") -> dict[str, str]:
+    """The environment of a local Airflow on SQLite with this repo's dags/ and plugins/, which every local
+    Airflow starts from (the demo, ``make airflow``, the browser tour, the tests' standalone and cluster);
+    ``log_level``: Airflow's logging level (its own default is INFO)."""
     return {
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
@@ -26,7 +28,7 @@ def airflow_env(airflow_home: Path) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": log_level,
     }
 
 

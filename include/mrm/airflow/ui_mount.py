@@ -1,4 +1,4 @@
-"""The app as Airflow's api-server mounts it: behind Airflow's login, built on its first request.
+"""An app as Airflow's api-server mounts it: behind Airflow's login, built on its first request.
 
 Airflow imports plugin files in every process that loads plugins (scheduler, DAG processor, each task
 process), but only the api-server serves the page. So the plugin registers :class:`LazyApp`, which imports
@@ -36,12 +36,10 @@ class LazyApp:
         await self.app(scope, receive, send)
 
 
-def airflow_app():
-    """The page behind Airflow's login: anonymous requests get 401; a Bearer token or the UI's ``_token``
-    cookie works."""
+def behind_login(create_app: Callable[..., Any]) -> Any:
+    """``create_app(dependencies=...)`` behind Airflow's login: anonymous requests get 401; a Bearer token
+    or the UI's ``_token`` cookie works."""
     from airflow.api_fastapi.core_api.security import requires_authenticated
     from fastapi import Depends
-
-    from mrm.ui.app import create_app
 
     return create_app(dependencies=[Depends(requires_authenticated())])

@@ -1,0 +1,70 @@
+"""The ``mrm`` command. A stable contract: users and later issues script against it.
+
+    mrm inventory validate [--inventory DIR]
+    mrm inventory new --model-id ID [--inventory DIR]
+    mrm inventory list [--status S] [--tier N] [--format table|csv|json] [--inventory DIR]
+    mrm inventory show ID [--inventory DIR]
+    mrm run --model ID --date YYYY-MM-DD [--inventory DIR]
+    mrm history --model ID [--since DATE] [--until DATE] [--format table|csv|json] [--all-runs]
+    mrm tickets [--model ID] [--status open|closed|all] [--format table|json]
+    mrm tickets show ID
+    mrm tickets close ID --reason TEXT [--by NAME]
+    mrm outbox [--status pending|delivered|cancelled|all] [--model ID] [--format table|json]
+    mrm outbox deliver [--model ID]
+    mrm outbox cancel ITEM --reason TEXT [--by NAME]
+    mrm notify daily --date YYYY-MM-DD
+    mrm export [--since DATE] [--until DATE] --to URI [--format csv|json|parquet]
+    mrm evidence-pack --model ID [--since DATE] [--until DATE] --out FILE.zip
+    mrm baseline suggest --model ID [--inventory DIR]
+    mrm audit verify
+    mrm db upgrade
+    mrm purge --before DATE
+    mrm demo [--days N] [--load-to URI]
+    mrm airflow [--port N]
+
+Exit codes: 0 done (a run with breaches is done), 1 could not do it (one line on stderr), 2 usage.
+
+One module per command group (inventory, runs, tickets, outbox, audit, demo); each adds its own
+sub-commands to the parser and maps them to their handlers in its ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from mrm import settings
+from mrm.cli import audit, demo, inventory, outbox, runs, tickets
+from mrm.cli.outbox import OUTBOX_COLUMNS
+from mrm.cli.runs import HISTORY_COLUMNS
+from mrm.errors import InventoryError, MrmError
+
+__all__ = ["COMMANDS", "HISTORY_COLUMNS", "OUTBOX_COLUMNS", "main", "parser"]
+
+GROUPS = (inventory, runs, tickets, outbox, audit, demo)
+COMMANDS = {command: handler for group in GROUPS for command, handler in group.COMMANDS.items()}
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="mrm", description="Model risk monitoring: checks, history, tickets.")
+    sub = root.add_subparsers(dest="command", required=True)
+    for group in GROUPS:
+        group.add_parsers(sub)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mrm.pipeline").setLevel(logging.CRITICAL)  # the CLI prints its own one-line outcome
+    try:
+        with settings.inventory_given(getattr(args, "inventory", None)):
+            return COMMANDS[(args.command, getattr(args, "action", None))](args)
+    except InventoryError as exc:
+        for line in exc.lines():
+            print(f"mrm: {line}", file=sys.stderr)
+        return 1
+    except MrmError as exc:
+        print(f"mrm: error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,27 @@
+"""Arguments more than one command group takes: dates, ``--inventory DIR``, ``--by NAME``."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+
+def iso_date(text: str) -> date:
+    """An argparse ``type``: YYYY-MM-DD, or a usage error saying so."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def inventory_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--inventory", metavar="DIR", help="inventory folder (default: $MRM_INVENTORY or include/inventory)"
+    )
+
+
+def who(by: str | None) -> str:
+    """Who decided: ``--by NAME``, else the login name."""
+    import getpass
+
+    return by or getpass.getuser()
