@@ -109,7 +109,7 @@ def cmd_inventory_show(args) -> int:
 
 def cmd_baseline_suggest(args) -> int:
     from mrm import pipeline, wiring
-    from mrm.baseline import suggest
+    from mrm.checks.baseline import suggest
 
     entry = wiring.get_inventory().get(args.model)
     frame, _ = pipeline.reference(entry)
