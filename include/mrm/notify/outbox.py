@@ -21,7 +21,7 @@ from typing import Any
 
 from mrm.errors import ConfigError, DeliveryError, MrmError
 from mrm.inventory.notifications import Retry
-from mrm.notify.base import Channel, Delivery
+from mrm.notify.base import Channel, Delivery, failure_kind
 from mrm.store import HistoryStore
 from mrm.store import outbox as store_outbox
 from mrm.store.outbox import DELIVERED, PENDING
@@ -177,7 +177,7 @@ def _delivered(store: HistoryStore, row: dict, receipt: dict, attempts: int) -> 
 
 
 def _failed(store: HistoryStore, row: dict, exc: Exception, attempts: int, next_at: datetime) -> None:
-    kind = "transient" if getattr(exc, "transient", False) else "needs a fix"
+    kind = failure_kind(exc)
     with store.engine.begin() as conn:
         store_outbox.update(
             conn, row["id"], attempts=attempts, next_attempt_at=next_at, last_error=f"[{kind}] {exc}"
