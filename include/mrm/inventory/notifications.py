@@ -1,9 +1,9 @@
 """Where tickets and alerts go: the ``notifications`` section of ``_policy.yaml`` (portfolio defaults)
 and of a model file (overrides). Only names of Airflow connections appear here, never credentials.
 
-Routing names channels: the built-in ones below (each with its settings in ``Channels``; the test of
-:mod:`mrm.notify.registry` keeps them equal to its ``CHANNELS``) and any registered at run time by
-``mrm.notify.registry.register_channel``, accepted from the moment they are registered."""
+Routing names channels: the built-in ones below (each with its settings in ``Channels``; a test keeps
+both equal to ``mrm.notify.registry.CHANNELS``), and any registered at run time by
+``mrm.notify.registry.register_channel``, valid from the moment it is registered."""
 
 from __future__ import annotations
 
