@@ -116,8 +116,8 @@ def _monitoring_run_and_export(home):
 def _sns_alert():
     import boto3
 
-    from mrm.alerts.sns import SnsAlerts
     from mrm.notify.base import Delivery
+    from mrm.notify.channels.sns import SnsAlerts
 
     arn = boto3.client("sns", region_name=REGION).create_topic(Name="mrm-red")["TopicArn"]
     payload = {"subject": "[RED] card_fraud", "text": "t", "severity": "RED", "model_id": "card_fraud",

@@ -61,7 +61,7 @@ def build(store: HistoryStore, model_id: str, since: date | None, until: date | 
             }
     manifest = {
         "model_id": model_id, "since": str(since) if since else None, "until": str(until) if until else None,
-        "created_at": datetime.now(UTC).isoformat(), "history": store._safe_url(),
+        "created_at": datetime.now(UTC).isoformat(), "history": store.safe_url,
         "chain": {"intact": not problems, "problems": problems, "head": head, "records": length},
         "files": {p: hashlib.sha256(d).hexdigest() for p, d in sorted(files.items())},
         "evidence_files": recorded,

@@ -15,10 +15,10 @@ from mrm.controls import AMBER, GREEN, RED, Evaluated, worst
 from mrm.core.results import MetricResult
 from mrm.errors import MrmError
 from mrm.inventory import Inventory, ModelEntry
-from mrm.notify.notifier import Notifier, undelivered_error
-from mrm.notify.templates import ticket_text
+from mrm.notify.outbox import undelivered_error
 from mrm.store import HistoryStore, RunRecord
-from mrm.ticketing import Breach
+from mrm.ticketing.base import governance_breach
+from mrm.ticketing.lifecycle import TicketLifecycle
 
 log = logging.getLogger("mrm.governance")
 PERFORMANCE_CONTROLS = {
@@ -135,7 +135,8 @@ def assess(entry: ModelEntry, day: date, store: HistoryStore, inventory: Invento
 
 def run_governance(day: date, triggered_by: str, inventory: Inventory, store: HistoryStore) -> list[dict]:
     """Assess every model in the inventory for ``day``; record each as a governance run; ticket REDs."""
-    notifier = Notifier(store, inventory)
+    notifier = TicketLifecycle(store, inventory)
+    team = str(inventory.policy.model_risk_team)
     summary = []
     for entry in sorted(inventory.entries.values(), key=lambda e: e.model_id):
         findings = assess(entry, day, store, inventory)
@@ -146,40 +147,19 @@ def run_governance(day: date, triggered_by: str, inventory: Inventory, store: Hi
             finished_at=now, triggered_by=triggered_by, inventory_hash=entry.fingerprint(), kind="governance",
         )  # fmt: skip
         store.record_run(run, findings, entry.model_dump(mode="json"))
-        reds = [_breach(entry, f, run, inventory) for f in findings if f.status == RED]
-        tickets = notifier.on_findings(entry, [(b, _text(entry, b)) for b in reds])
+        reds = [governance_breach(entry, f, run.run_id, day, team) for f in findings if f.status == RED]
+        tickets = notifier.on_findings(entry, reds)
         bad = [f"{f.result.metric} {f.status}" for f in findings if f.status in (RED, AMBER)]
         summary.append({"model_id": entry.model_id, "findings": bad, "tickets": tickets})
         log.info("governance %s %s: %s", entry.model_id, day, ", ".join(bad) or "no findings")
     return summary
 
 
-def _breach(entry: ModelEntry, f: Evaluated, run: RunRecord, inventory: Inventory) -> Breach:
-    detail = ", ".join(f"{k}: {v}" for k, v in f.result.detail.items())
-    return Breach(
-        model_id=entry.model_id, owner=str(inventory.policy.model_risk_team), control=f.control,
-        check="governance", metric=f.result.metric, column=None, severity=RED, value=f.result.value,
-        amber=None, red=None, run_id=run.run_id, logical_date=run.logical_date,
-        message=f"governance finding {f.result.metric} for {entry.model_id} on {run.logical_date} "
-        f"({detail}); model owner {entry.owner}, validator {entry.validator}",
-    )  # fmt: skip
-
-
-def _text(entry: ModelEntry, breach: Breach) -> str:
-    model = {"model_id": entry.model_id, "name": entry.name, "version": entry.version,
-             "risk_tier": entry.risk_tier, "owner": str(entry.owner)}  # fmt: skip
-    return ticket_text(
-        model=model, control=breach.control, check="governance", column=None, segment=None, severity=RED,
-        value=breach.value, amber=None, red=None, logical_date=breach.logical_date, run_id=breach.run_id,
-        trend=[], links={}, detail=breach.message,
-    )  # fmt: skip
-
-
 def notify_portfolio(day: date, inventory: Inventory, store: HistoryStore) -> dict:
     """After the assessment: read back Jira, escalate unresolved REDs, queue the AMBER digests and the
     portfolio summary, then deliver everything pending (all models). Raises DeliveryError if anything
     stays undelivered (it is kept and retried on the next pass)."""
-    notifier = Notifier(store, inventory)
+    notifier = TicketLifecycle(store, inventory)
     done = notifier.daily(day)
     report = notifier.deliver()
     done["delivered"] = len(report.delivered)

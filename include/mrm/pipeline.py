@@ -25,9 +25,10 @@ from mrm.errors import InventoryError, MrmError
 from mrm.evidence import EvidenceWriter, sha256
 from mrm.inventory import ModelEntry
 from mrm.lineage import TIMING, lineage
-from mrm.notify.notifier import Notifier, undelivered_error
+from mrm.notify.outbox import undelivered_error
 from mrm.store import RunRecord
-from mrm.ticketing import Breach
+from mrm.ticketing.base import could_not_run_breach
+from mrm.ticketing.lifecycle import TicketLifecycle
 from mrm.wiring import cli_trigger, get_inventory, get_store, process_cache
 
 log = logging.getLogger("mrm.pipeline")
@@ -91,22 +92,7 @@ def record_failure(entry: ModelEntry, day: date, reason: str, triggered_by: str,
             inventory_hash=entry.fingerprint(),
         )
     )
-    breach = Breach(
-        model_id=entry.model_id,
-        owner=str(entry.owner),
-        control="run.could_not_run",
-        check="run",
-        metric="could_not_run",
-        column=None,
-        severity=RED,
-        value=None,
-        amber=None,
-        red=None,
-        run_id=run_id,
-        logical_date=day,
-        message=f"monitoring could not run ({step}): {reason}",
-    )
-    action = notifier().on_failure(entry, breach)
+    action = notifier().on_failure(entry, could_not_run_breach(entry, run_id, day, step, reason))
     log.error(
         "%s %s: run could not complete (%s): %s [ticket %s]", entry.model_id, day, step, reason, action["key"]
     )
@@ -445,8 +431,8 @@ def summary(run: RunRecord, evaluated: list[Evaluated]) -> dict:
     }
 
 
-def notifier() -> Notifier:
-    return Notifier(get_store(), get_inventory())
+def notifier() -> TicketLifecycle:
+    return TicketLifecycle(get_store(), get_inventory())
 
 
 def tickets(ctx: RunContext) -> list[dict]:

@@ -9,10 +9,8 @@ under any executor and in ``dag.test()``.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from mrm.core.results import control_key
-from mrm.store import HistoryStore, schema
+from mrm.store import HistoryStore, reads
 
 MAX_NOTE = 1000  # Airflow's limit on a DAG run note
 SHOWN = 4  # findings listed per status; the rest are counted
@@ -33,16 +31,7 @@ def _finding(row: dict) -> str:
 
 def latest_run(store: HistoryStore, dag_id: str, run_id: str) -> dict | None:
     """The history's run written by this Airflow DAG run (its last try)."""
-    t = schema.runs
-    q = (
-        select(t)
-        .where(t.c.triggered_by.like(f"airflow:{dag_id}/{run_id}/%"))
-        .order_by(t.c.finished_at.desc())
-        .limit(1)
-    )
-    with store.engine.connect() as conn:
-        row = conn.execute(q).mappings().first()
-    return dict(row) if row else None
+    return reads.airflow_run(store.engine, dag_id, run_id)
 
 
 def note_for(store: HistoryStore, dag_id: str, run_id: str) -> str | None:
@@ -77,10 +66,10 @@ def note_for(store: HistoryStore, dag_id: str, run_id: str) -> str | None:
 
 
 def _open_tickets(store: HistoryStore, model_id: str) -> dict[str, str]:
-    t = schema.tickets
-    q = select(t.c.ticket_id, t.c.control).where(t.c.model_id == model_id, t.c.status == "open")
-    with store.engine.connect() as conn:
-        return {r.control: f"MRM-{r.ticket_id}" for r in conn.execute(q)}
+    return {
+        control: f"MRM-{ticket_id}"
+        for control, ticket_id in reads.open_tickets_by_control(store.engine, model_id).items()
+    }
 
 
 def _cut(text: str) -> str:

@@ -69,19 +69,11 @@ def cmd_evidence_pack(args) -> int:
 
 
 def cmd_db_upgrade(args) -> int:
-    from sqlalchemy import create_engine
-
     from mrm import settings
-    from mrm.store import migrate
-    from mrm.store.history import _engine
+    from mrm.store.history import HistoryStore, hide_password
 
-    engine = (
-        _engine(settings.db_url())
-        if settings.db_url().startswith("sqlite")
-        else create_engine(settings.db_url())
-    )
-    before, after = migrate.upgrade(engine)
-    safe = engine.url.render_as_string(hide_password=True)
+    before, after = HistoryStore.upgrade(settings.db_url())
+    safe = hide_password(settings.db_url())
     print(f"{safe}: schema revision {before or 'none'} -> {after}")
     return 0
 
@@ -104,11 +96,9 @@ def cmd_audit_verify(args) -> int:
     for line in problems:
         print(f"mrm: {line}", file=sys.stderr)
     if problems:
-        print(
-            f"{store._safe_url()}: {len(problems)} problem(s) in a chain of {count} records", file=sys.stderr
-        )
+        print(f"{store.safe_url}: {len(problems)} problem(s) in a chain of {count} records", file=sys.stderr)
         return 1
-    print(f"{store._safe_url()}: chain of {count} records intact; head {head}")
+    print(f"{store.safe_url}: chain of {count} records intact; head {head}")
     return 0
 
 

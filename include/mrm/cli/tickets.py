@@ -52,7 +52,7 @@ def cmd_tickets(args) -> int:
 def cmd_tickets_show(args) -> int:
     from mrm import pipeline, wiring
     from mrm.notify import outbox
-    from mrm.ticketing.builtin import parse_ticket_id
+    from mrm.ticketing.tracker import parse_ticket_id
 
     store = wiring.get_store()
     ticket_id = parse_ticket_id(args.ticket)
@@ -74,7 +74,7 @@ def cmd_tickets_show(args) -> int:
 
 def cmd_tickets_close(args) -> int:
     from mrm import pipeline
-    from mrm.ticketing.builtin import parse_ticket_id
+    from mrm.ticketing.tracker import parse_ticket_id
 
     n = pipeline.notifier()
     ticket = n.close(parse_ticket_id(args.ticket), who(args.by), args.reason)

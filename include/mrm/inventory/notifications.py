@@ -1,16 +1,53 @@
 """Where tickets and alerts go: the ``notifications`` section of ``_policy.yaml`` (portfolio defaults)
-and of a model file (overrides). Only names of Airflow connections appear here, never credentials."""
+and of a model file (overrides). Only names of Airflow connections appear here, never credentials.
+
+Routing names channels: the built-in ones below (each with its settings in ``Channels``; a test keeps
+both equal to ``mrm.notify.registry.CHANNELS``), and any registered at run time by
+``mrm.notify.registry.register_channel``, valid from the moment it is registered."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import EmailStr, Field
+from pydantic import AfterValidator, EmailStr, Field
+from pydantic_core import PydanticCustomError
 
 from mrm.inventory.base import Strict as _Strict
 
-ChannelName = Literal["email", "slack", "sns"]
-SinkName = Literal["jira", "webhook"]
+ChannelName = Literal["email", "slack", "sns"]  # the built-in alert channels
+SinkName = Literal["jira", "webhook"]  # the built-in ticket sinks
+Route = Literal["alerts", "tickets"]
+# names of channels from outside mrm, added at run time by mrm.notify.registry.register_channel
+REGISTERED: dict[str, set[str]] = {"alerts": set(), "tickets": set()}
+
+
+def allow_channel(name: str, route: Route) -> None:
+    """Let routing name ``name`` as an alert channel (``alerts``) or a ticket sink (``tickets``)."""
+    REGISTERED[route].add(name)
+
+
+def _choices(names: list[str]) -> str:
+    """``'a', 'b' or 'c'``, as pydantic words the choices of a Literal."""
+    quoted = [repr(n) for n in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+def _one_of(route: Route, builtin: Any) -> AfterValidator:
+    """A channel name: built in, or registered for ``route`` by the time the inventory is validated."""
+
+    def check(name: str) -> str:
+        names = [*get_args(builtin), *sorted(REGISTERED[route] - set(get_args(builtin)))]
+        if name not in names:
+            raise PydanticCustomError(
+                "literal_error", "Input should be {expected}", {"expected": _choices(names)}
+            )
+        return name
+
+    return AfterValidator(check)
+
+
+AlertChannel = Annotated[str, _one_of("alerts", ChannelName)]
+TicketSink = Annotated[str, _one_of("tickets", SinkName)]
 
 
 class JiraChannel(_Strict):
@@ -66,7 +103,7 @@ class Channels(_Strict):
 
 class Escalation(_Strict):
     red_open_days: Annotated[int, Field(ge=1)] = 5  # an open RED ticket older than this escalates
-    alerts: list[ChannelName] = Field(default_factory=lambda: ["email"])  # to the model risk team
+    alerts: list[AlertChannel] = Field(default_factory=lambda: ["email"])  # to the model risk team
 
 
 class Retry(_Strict):
@@ -78,10 +115,10 @@ class Retry(_Strict):
 class Routing(_Strict):
     """What goes where. The built-in tracker always records every ticket; ``tickets`` adds mirrors."""
 
-    tickets: list[SinkName] = Field(default_factory=list)
-    red_alerts: list[ChannelName] = Field(default_factory=list)  # owner + model risk team, at once
-    amber_digest: list[ChannelName] = Field(default_factory=list)  # one message per owner per day
-    portfolio_summary: list[ChannelName] = Field(default_factory=list)  # one per governance run
+    tickets: list[TicketSink] = Field(default_factory=list)
+    red_alerts: list[AlertChannel] = Field(default_factory=list)  # owner + model risk team, at once
+    amber_digest: list[AlertChannel] = Field(default_factory=list)  # one message per owner per day
+    portfolio_summary: list[AlertChannel] = Field(default_factory=list)  # one per governance run
     extra_recipients: list[EmailStr] = Field(default_factory=list)  # also receive this model's alerts
 
 
@@ -97,9 +134,9 @@ class Notifications(Routing):
 class ModelNotifications(_Strict):
     """A model file's ``notifications:``: each key given replaces the policy's."""
 
-    tickets: list[SinkName] | None = None
-    red_alerts: list[ChannelName] | None = None
-    amber_digest: list[ChannelName] | None = None
+    tickets: list[TicketSink] | None = None
+    red_alerts: list[AlertChannel] | None = None
+    amber_digest: list[AlertChannel] | None = None
     extra_recipients: list[EmailStr] | None = None
 
 

@@ -19,6 +19,14 @@ ALERT_ESCALATION = "alert.escalation"  # to the model risk team: a RED ticket un
 TICKET_KINDS = (TICKET_OPENED, TICKET_OCCURRENCE, TICKET_GREEN, TICKET_ESCALATED, TICKET_CLOSED)
 ALERT_KINDS = (ALERT_RED, ALERT_DIGEST, ALERT_SUMMARY, ALERT_ESCALATION)
 
+# the two kinds of failed delivery (DeliveryError.transient), as the outbox records them
+TRANSIENT, NEEDS_A_FIX = "transient", "needs a fix"
+
+
+def failure_kind(exc: Exception) -> str:
+    """``transient`` when a retry may succeed, else ``needs a fix`` (a person must act)."""
+    return TRANSIENT if getattr(exc, "transient", False) else NEEDS_A_FIX
+
 
 @dataclass(frozen=True)
 class Delivery:

@@ -15,20 +15,18 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
-
-from mrm.errors import ConfigError, DeliveryError
+from mrm.errors import ConfigError, DeliveryError, MrmError
 from mrm.inventory.notifications import Retry
-from mrm.notify.base import Channel, Delivery
-from mrm.store import HistoryStore, schema
+from mrm.notify.base import Channel, Delivery, failure_kind
+from mrm.store import HistoryStore
+from mrm.store import outbox as store_outbox
+from mrm.store.outbox import DELIVERED, PENDING
 
 log = logging.getLogger("mrm.notify")
-
-PENDING, DELIVERED, CANCELLED = "pending", "delivered", "cancelled"
 
 
 @dataclass(frozen=True)
@@ -48,31 +46,21 @@ def make_key(*parts: Any) -> str:
     return text if len(text) <= 128 else f"{text[:63]}#{hashlib.sha256(text.encode()).hexdigest()[:64]}"
 
 
-def enqueue(conn: Connection, items: list[Item]) -> int:
-    """Insert items whose key is new (a rerun re-enqueues nothing). Returns how many were new."""
+def enqueue(conn, items: list[Item]) -> int:
+    """Insert items whose key is new (a rerun re-enqueues nothing), in the caller's transaction
+    ``conn``. Returns how many were new."""
     if not items:
         return 0
-    o = schema.outbox
-    keys = [i.key for i in items]
-    have = set(conn.execute(select(o.c.key).where(o.c.key.in_(keys))).scalars())
+    have = store_outbox.existing_keys(conn, [i.key for i in items])
     now = datetime.now(UTC)
     new = [i for i in dict((i.key, i) for i in items).values() if i.key not in have]
-    for i in new:
-        conn.execute(
-            o.insert().values(
-                key=i.key,
-                channel=i.channel,
-                kind=i.kind,
-                model_id=i.model_id,
-                ticket_id=i.ticket_id,
-                logical_date=i.logical_date,
-                payload=i.payload,
-                status=PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
+    store_outbox.insert(
+        conn,
+        [
+            {**asdict(i), "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+            for i in new
+        ],
+    )
     return len(new)
 
 
@@ -95,12 +83,8 @@ def _aware(when: datetime) -> datetime:
 
 
 def pending(store: HistoryStore, model_id: str | None = None, *, due_only: bool = True) -> list[dict]:
-    o = schema.outbox
-    q = select(o).where(o.c.status == PENDING).order_by(o.c.id)
-    if model_id:
-        q = q.where(o.c.model_id == model_id)
-    with store.engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(q).mappings()]
+    """Pending items in delivery order; ``due_only``: those whose next attempt is due."""
+    rows = items(store, PENDING, model_id)
     if due_only:
         now = datetime.now(UTC)
         rows = [r for r in rows if _aware(r["next_attempt_at"]) <= now]
@@ -185,23 +169,18 @@ def _attempts(store: HistoryStore, row: dict, channel: Channel, retry: Retry, sl
 
 
 def _delivered(store: HistoryStore, row: dict, receipt: dict, attempts: int) -> None:
-    o = schema.outbox
     with store.engine.begin() as conn:
-        conn.execute(
-            o.update()
-            .where(o.c.id == row["id"])
-            .values(status=DELIVERED, attempts=attempts, delivered_at=datetime.now(UTC), receipt=receipt)
+        done = datetime.now(UTC)
+        store_outbox.update(
+            conn, row["id"], status=DELIVERED, attempts=attempts, delivered_at=done, receipt=receipt
         )
 
 
 def _failed(store: HistoryStore, row: dict, exc: Exception, attempts: int, next_at: datetime) -> None:
-    o = schema.outbox
-    kind = "transient" if getattr(exc, "transient", False) else "needs a fix"
+    kind = failure_kind(exc)
     with store.engine.begin() as conn:
-        conn.execute(
-            o.update()
-            .where(o.c.id == row["id"])
-            .values(attempts=attempts, next_attempt_at=next_at, last_error=f"[{kind}] {exc}")
+        store_outbox.update(
+            conn, row["id"], attempts=attempts, next_attempt_at=next_at, last_error=f"[{kind}] {exc}"
         )
 
 
@@ -216,32 +195,22 @@ def _undelivered(row: dict, error: str) -> dict:
 
 
 def items(store: HistoryStore, status: str = PENDING, model_id: str | None = None) -> list[dict]:
-    o = schema.outbox
-    q = select(o).order_by(o.c.id)
-    if status != "all":
-        q = q.where(o.c.status == status)
-    if model_id:
-        q = q.where(o.c.model_id == model_id)
+    """Items with one status (or ``all``), of one model or all, in delivery order."""
     with store.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(q).mappings()]
+        return store_outbox.rows(conn, status, model_id)
 
 
 def cancel(store: HistoryStore, item_id: int, by: str, reason: str) -> None:
     """A person decides an item will never be deliverable (e.g. the channel was retired)."""
-    from mrm.errors import MrmError
-
     if not reason.strip():
         raise MrmError(f"cancelling outbox #{item_id} needs a reason (--reason '...')")
-    o = schema.outbox
     with store.engine.begin() as conn:
-        row = conn.execute(select(o.c.status).where(o.c.id == item_id)).first()
-        if row is None or row.status != PENDING:
-            state = "does not exist" if row is None else f"is {row.status}"
-            raise MrmError(
-                f"outbox #{item_id} {state}; only pending items can be cancelled (see `mrm outbox`)"
-            )
-        conn.execute(
-            o.update()
-            .where(o.c.id == item_id)
-            .values(status=CANCELLED, cancelled_by=by, cancelled_reason=reason)
-        )
+        status = store_outbox.cancel_pending(conn, item_id, by, reason)
+    if status != PENDING:
+        state = "does not exist" if status is None else f"is {status}"
+        raise MrmError(f"outbox #{item_id} {state}; only pending items can be cancelled (see `mrm outbox`)")
+
+
+def undelivered_error(report: Report) -> DeliveryError | None:
+    """The error to raise after a pass that left items undelivered (they are retried later), or None."""
+    return DeliveryError(report.message(), transient=True) if report.undelivered else None

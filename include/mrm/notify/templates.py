@@ -1,10 +1,14 @@
-"""The words people read: one ticket template, and the alert messages (RED, digest, summary,
-escalation). Plain text; channels render it (Jira ADF, Slack blocks, e-mail HTML)."""
+"""The words of a ticket: the one ticket template and the comments of its later events. Plain text;
+channels render it (Jira ADF, Slack blocks, e-mail HTML). The alerts' words are in
+:mod:`mrm.notify.messages`."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mrm.inventory import ModelEntry
 
 NEXT_STEPS = {
     "quality": (
@@ -31,7 +35,8 @@ NEXT_STEPS = {
 }
 
 
-def _fmt(value: float | None) -> str:
+def number(value: float | None) -> str:
+    """A value as people read it: 4 significant digits, or n/a."""
     return "n/a" if value is None else f"{value:.4g}"
 
 
@@ -40,13 +45,13 @@ def trend_line(points: list[tuple[date, float | None, str]]) -> str:
     parts = []
     for day, value, status in points:
         mark = f" ({status})" if status in ("AMBER", "RED") else ""
-        parts.append(f"{day:%m-%d} {_fmt(value)}{mark}")
+        parts.append(f"{day:%m-%d} {number(value)}{mark}")
     return " · ".join(parts) or "no earlier values"
 
 
 def ticket_text(
+    model: ModelEntry,
     *,
-    model: dict[str, Any],
     control: str,
     check: str,
     column: str | None,
@@ -65,11 +70,13 @@ def ticket_text(
     where = ", ".join(
         p for p in (f"column {column}" if column else "", f"segment {segment}" if segment else "") if p
     )
-    thresholds = f" (amber {_fmt(amber)}, red {_fmt(red)})" if amber is not None or red is not None else ""
+    thresholds = (
+        f" (amber {number(amber)}, red {number(red)})" if amber is not None or red is not None else ""
+    )
     lines = [
-        f"What breached: {control} of {model['name']} ({model['model_id']} v{model['version']}, "
-        f"risk tier {model['risk_tier']}){f', {where}' if where else ''}",
-        f"Value: {_fmt(value)}{thresholds}: {severity}",
+        f"What breached: {control} of {model.name} ({model.model_id} v{model.version}, "
+        f"risk tier {model.risk_tier}){f', {where}' if where else ''}",
+        f"Value: {number(value)}{thresholds}: {severity}",
     ]
     if detail:
         lines.append(f"Detail: {detail}")
@@ -77,7 +84,7 @@ def ticket_text(
         f"Trend (last {len(trend)} runs): {trend_line(trend)}",
         f"Run: {run_id or 'n/a'}, logical date {logical_date}",
         *(f"{name}: {url}" for name, url in links.items()),
-        f"Model owner: {model['owner']}",
+        f"Model owner: {model.owner}",
         f"Next step: {NEXT_STEPS.get(check, NEXT_STEPS['quality'])}",
     ]
     return "\n".join(lines)
@@ -88,91 +95,12 @@ def event_comment(
 ) -> str:
     """The comment a ticket gets for a later event."""
     if kind == "occurrence":
-        head = f"Breached again on {logical_date}: {control} = {_fmt(value)} (run {run_id})."
+        head = f"Breached again on {logical_date}: {control} = {number(value)} (run {run_id})."
         return f"{head}\n\n{text}" if text else head
     if kind == "returned_to_green":
         return (
-            f"Returned to green on {logical_date}: {control} = {_fmt(value)} (run {run_id}). "
+            f"Returned to green on {logical_date}: {control} = {number(value)} (run {run_id}). "
             "The ticket stays open: close it with `mrm tickets close ID --reason ...` once the cause is "
             "understood."
         )
     return text or f"{kind} on {logical_date}"
-
-
-def red_alert(model: dict[str, Any], logical_date: date, tickets: list[dict], links: dict[str, str]) -> dict:
-    lines = [f"{t['key']}: {t['control']} = {_fmt(t['value'])} (red {_fmt(t['red'])})" for t in tickets]
-    subject = (
-        f"[RED] {model['model_id']}: {len(tickets)} new breach{'es' if len(tickets) > 1 else ''} "
-        f"on {logical_date}"
-    )
-    text = (
-        f"{model['name']} ({model['model_id']} v{model['version']}, tier {model['risk_tier']}) breached "
-        f"{len(tickets)} control{'s' if len(tickets) > 1 else ''} at RED on {logical_date}; a ticket was "
-        "opened for each:\n"
-        + "\n".join(f"- {line}" for line in lines)
-        + f"\n\nModel owner: {model['owner']}. Next step: review the evidence and record your assessment "
-        "on each ticket."
-    )
-    return {"subject": subject, "text": text, "lines": lines, "links": links, "severity": "RED"}
-
-
-def digest(owner: str, day: date, findings: list[dict]) -> dict:
-    lines = [
-        f"{f['model_id']}: {f['control']} = {_fmt(f['value'])} "
-        f"(amber {_fmt(f['amber'])}, red {_fmt(f['red'])})"
-        for f in findings
-    ]
-    models = sorted({f["model_id"] for f in findings})
-    subject = (
-        f"[AMBER] {len(findings)} finding{'s' if len(findings) > 1 else ''} on {day} ({', '.join(models)})"
-    )
-    text = (
-        f"Daily digest for {owner}: AMBER findings on {day}. No ticket is opened for AMBER; it escalates "
-        "to RED if it persists.\n" + "\n".join(f"- {line}" for line in lines)
-    )
-    return {"subject": subject, "text": text, "lines": lines, "links": {}, "severity": "AMBER"}
-
-
-def summary(day: date, rows: list[dict], open_tickets: int, new_tickets: int, undelivered: int) -> dict:
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    order = ("ERROR", "RED", "AMBER", "INSUFFICIENT_DATA", "GREEN", "NO RUN")
-    tally = ", ".join(f"{counts[s]} {s}" for s in order if counts.get(s))
-    lines = [f"{r['model_id']}: {r['status']}" + (f" ({r['note']})" if r.get("note") else "") for r in rows]
-    text = (
-        f"Portfolio monitoring on {day}: {len(rows)} models: {tally or 'none'}.\n"
-        f"Tickets: {new_tickets} opened on {day}, {open_tickets} open in all."
-        + (f"\n{undelivered} notification(s) still undelivered (see `mrm outbox`)." if undelivered else "")
-        + "\n"
-        + "\n".join(f"- {line}" for line in lines)
-    )
-    worst = next((s for s in order if counts.get(s)), "GREEN")
-    severity = "RED" if worst in ("ERROR", "RED") else "AMBER" if worst == "AMBER" else "INFO"
-    return {
-        "subject": f"Model risk summary {day}: {tally or 'no models'}",
-        "text": text,
-        "lines": lines,
-        "links": {},
-        "severity": severity,
-    }
-
-
-def escalation(ticket: dict, days_open: int, priority: str, day: date) -> dict:
-    line = (
-        f"{ticket['key']}: {ticket['model_id']} {ticket['control']}, open {days_open} days, "
-        f"owner {ticket['owner']}"
-    )
-    text = (
-        f"Escalation on {day}: {ticket['key']} ({ticket['title']}) has been RED and unresolved for "
-        f"{days_open} days (since {ticket['first_logical_date']}, {ticket['occurrences']} occurrence(s)). "
-        f"Priority raised to {priority}. The model owner is {ticket['owner']}; the model risk team should "
-        "follow up with them."
-    )
-    return {
-        "subject": f"[ESCALATED] {ticket['key']} {ticket['model_id']}: {ticket['control']}",
-        "text": text,
-        "lines": [line],
-        "links": {},
-        "severity": "RED",
-    }

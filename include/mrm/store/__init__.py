@@ -1,4 +1,12 @@
-"""The metrics history: runs, metric results and tickets in a SQL database (SQLite or PostgreSQL)."""
+"""The metrics history: runs, metric results, tickets and the outbox in a SQL database (SQLite or
+PostgreSQL). The only package that issues SQL on mrm's tables.
+
+history.py    HistoryStore: runs and their metrics written in one transaction, read back
+tickets.py    the built-in tracker's tickets and their events  } functions on an open connection:
+outbox.py     the deliveries waiting for, or done by, channels } the caller's transaction
+reads.py      read-only queries for the Model Risk page and the Airflow run notes
+chain.py      the tamper-evident hash chain; retention.py: purging; schema.py, migrate.py, migrations/
+"""
 
 from __future__ import annotations
 

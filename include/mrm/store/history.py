@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, func, make_url, select
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from mrm.controls import Evaluated
 from mrm.core.results import control_key
@@ -128,6 +129,17 @@ def current_run_ids(model_id: str | None = None):
     return select(ranked.c.run_id).where(ranked.c.rn == 1)
 
 
+T = TypeVar("T")
+
+
+def hide_password(url: str) -> str:
+    """The database URL as people may see it: without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable MRM_DB_URL)"
+
+
 class HistoryStore:
     def __init__(self, url: str):
         self.url = url
@@ -136,10 +148,10 @@ class HistoryStore:
             self._check_schema()
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            raise StoreError(f"cannot open the metrics history at {self._safe_url()}: {reason}") from None
+            raise StoreError(f"cannot open the metrics history at {self.safe_url}: {reason}") from None
         except (OSError, ImportError) as exc:
             raise StoreError(
-                f"cannot open the metrics history at {self._safe_url()}: {exc}; check MRM_DB_URL / MRM_HOME "
+                f"cannot open the metrics history at {self.safe_url}: {exc}; check MRM_DB_URL / MRM_HOME "
                 "(a postgresql:// URL needs the psycopg driver: postgresql+psycopg://user@host/db)"
             ) from None
 
@@ -153,15 +165,29 @@ class HistoryStore:
             migrate.upgrade(self.engine)
             return
         raise StoreError(
-            f"the metrics history at {self._safe_url()} is at schema revision "
+            f"the metrics history at {self.safe_url} is at schema revision "
             f"{revision or 'none (created before migrations)'}, this mrm needs {newest}: run `mrm db upgrade`"
         )
 
-    def _safe_url(self) -> str:
+    @property
+    def safe_url(self) -> str:
+        """Where the history is, without the password (for messages and manifests)."""
+        return hide_password(self.url)
+
+    @staticmethod
+    def upgrade(url: str) -> tuple[str | None, str]:
+        """Bring the history at ``url`` to the newest schema revision (``mrm db upgrade``); returns the
+        revisions before and after. Unlike opening a store, an older schema is not an error here."""
+        return migrate.upgrade(_engine(url))
+
+    @staticmethod
+    def retry_on_conflict(work: Callable[[], T]) -> T:
+        """``work()``, which writes in its own transaction, once more if a concurrent writer inserted the
+        same unique row first (e.g. opened the same ticket): the second try finds that row."""
         try:
-            return make_url(self.url).render_as_string(hide_password=True)
-        except ArgumentError:
-            return "(unparseable MRM_DB_URL)"
+            return work()
+        except IntegrityError:
+            return work()
 
     # -- writing -------------------------------------------------------------------------------
     def record_run(
@@ -213,7 +239,7 @@ class HistoryStore:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]  # PostgreSQL adds DETAIL lines
             raise StoreError(
                 f"could not record run {run.run_id} of {run.model_id} for {run.logical_date} in "
-                f"{self._safe_url()}: {reason}; nothing was written, rerun the date"
+                f"{self.safe_url}: {reason}; nothing was written, rerun the date"
             ) from None
 
     @staticmethod
@@ -245,7 +271,7 @@ class HistoryStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(schema.runs).where(schema.runs.c.run_id == run_id)).mappings().first()
         if row is None:
-            raise RunNotFoundError(f"run {run_id} is not in the history at {self._safe_url()}")
+            raise RunNotFoundError(f"run {run_id} is not in the history at {self.safe_url}")
         return _aware(dict(row))
 
     def runs(

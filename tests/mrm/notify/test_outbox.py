@@ -17,8 +17,8 @@ from mrm.errors import ConfigError, MrmError
 from mrm.inventory.notifications import Retry, WebhookChannel
 from mrm.notify import outbox
 from mrm.notify.base import ALERT_RED, TICKET_OCCURRENCE, TICKET_OPENED, Channel
+from mrm.notify.channels.webhook import WebhookSink
 from mrm.store import HistoryStore
-from mrm.ticketing.webhook import WebhookSink
 
 SECRET = "whsec-outbox-tests"
 DAY = date(2026, 9, 5)

@@ -82,7 +82,7 @@ def test_a_duplicate_run_id_writes_nothing_and_says_so(store):
     with pytest.raises(StoreError) as exc:
         store.record_run(make_run("r1", finished=T0 + timedelta(hours=1)), evaluated(0.02))
 
-    assert str(exc.value).startswith(f"could not record run r1 of toy_model for {DAY} in {store._safe_url()}")
+    assert str(exc.value).startswith(f"could not record run r1 of toy_model for {DAY} in {store.safe_url}")
     assert "\n" not in str(exc.value)  # one line, also where PostgreSQL adds DETAIL lines
     assert str(exc.value).endswith("nothing was written, rerun the date")
     assert [m["value"] for m in store.metrics(all_runs=True)] == [0.01, 0.3]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from ui_pages import csv_rows
 
 from mrm.store import schema
-from mrm.ticketing.builtin import BuiltinTracker
+from mrm.ticketing.tracker import BuiltinTracker
 
 
 def test_every_open_ticket_with_its_age_severity_owner_and_last_value(client, ui_history):

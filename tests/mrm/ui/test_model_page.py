@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from ui_pages import bands, breaches, chart, chart_titles, csv_rows, heat_cells
 
-from mrm.ticketing.builtin import BuiltinTracker
+from mrm.ticketing.tracker import BuiltinTracker
 
 
 @pytest.fixture(scope="module")

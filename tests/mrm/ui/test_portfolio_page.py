@@ -7,7 +7,7 @@ from datetime import date
 
 from ui_pages import csv_rows, worst
 
-from mrm.ticketing.builtin import BuiltinTracker
+from mrm.ticketing.tracker import BuiltinTracker
 
 FAMILIES = ("quality", "drift", "performance", "governance")
 

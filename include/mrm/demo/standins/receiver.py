@@ -2,9 +2,10 @@
 
 Without a secret it behaves like a Slack incoming webhook: it answers 200 "ok" to JSON with "text" or
 "blocks", and 400 "invalid_payload" / "invalid_blocks" like Slack does (it checks Slack's header
-and section length limits). With a secret it is a receiver of :class:`mrm.ticketing.webhook.WebhookSink`
-as its docstring asks: it verifies X-MRM-Signature (401 if wrong or stale) and de-duplicates on
-X-MRM-Delivery (a repeated delivery gets 200 and is not stored again).
+and section length limits). With a secret it is a receiver of
+:class:`mrm.notify.channels.webhook.WebhookSink` as its docstring asks: it verifies X-MRM-Signature
+(401 if wrong or stale) and de-duplicates on X-MRM-Delivery (a repeated delivery gets 200 and is not
+stored again).
 
 Accepted JSON bodies are kept in ``received`` and, when a file is given, appended to it as JSON lines.
 ``inject()`` makes the next requests fail (503, 429 with Retry-After, or a hang past the client's
@@ -22,7 +23,7 @@ from typing import Any
 
 from mrm.demo.standins.base import HOST, HttpStandIn, QuietHandler
 from mrm.demo.standins.faults import Fault
-from mrm.ticketing.webhook import verify_signature
+from mrm.notify.channels.webhook import verify_signature
 
 SLACK_LIMITS = {"header": 150, "section": 3000}  # max characters of the block's text
 SLACK_MAX_BLOCKS = 50

@@ -7,12 +7,12 @@ import mailbox
 
 import pytest
 
-from mrm.alerts.email import SmtpAlerts
 from mrm.demo.s3 import free_port
 from mrm.demo.standins.smtp import SmtpStandIn
 from mrm.errors import DeliveryError
 from mrm.inventory.notifications import EmailChannel
 from mrm.notify.base import ALERT_RED, TICKET_OPENED, Delivery
+from mrm.notify.channels.email import SmtpAlerts
 
 SENDER = "mrm@bank.example"
 PASSWORD = "smtp-pa55word-do-not-print"

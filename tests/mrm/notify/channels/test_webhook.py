@@ -13,7 +13,7 @@ from mrm.demo.standins.receiver import Receiver
 from mrm.errors import ConfigError, DeliveryError
 from mrm.inventory.notifications import WebhookChannel
 from mrm.notify.base import ALERT_SUMMARY, TICKET_OPENED, Delivery
-from mrm.ticketing.webhook import WebhookSink, sign, verify_signature
+from mrm.notify.channels.webhook import WebhookSink, sign, verify_signature
 
 SECRET = "whsec-5h4r3d-between-mrm-and-receiver"
 

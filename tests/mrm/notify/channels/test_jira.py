@@ -21,7 +21,7 @@ from mrm.notify.base import (
     TICKET_OPENED,
     Delivery,
 )
-from mrm.ticketing.jira import JiraSink, labels_for, plain_text
+from mrm.notify.channels.jira import JiraSink, labels_for, plain_text
 
 OWNER = "fraud-models@example.com"
 CONTROL = "drift.psi[amount]{country=NL}"

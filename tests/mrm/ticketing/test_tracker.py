@@ -162,14 +162,14 @@ def test_escalation_raises_the_priority_once(tracker, store):
         done = tracker.escalate_in(conn, opened.ticket_id, DAY + timedelta(days=6), "unresolved")
     with store.engine.begin() as conn:
         twice = tracker.escalate_in(conn, opened.ticket_id, DAY + timedelta(days=7), "unresolved")
-    assert done[1] == "Highest" and twice is None
+    assert done.ticket["priority"] == "Highest" and twice is None
     ticket = tracker.tickets()[0]
     assert ticket["priority"] == "Highest" and ticket["escalated_at"] is not None
 
 
 def test_closing_records_who_and_why_and_needs_a_reason(tracker, store):
     from mrm.errors import MrmError
-    from mrm.ticketing.builtin import TicketNotFoundError
+    from mrm.ticketing.tracker import TicketNotFoundError
 
     opened = tracker.file(breach())
     with pytest.raises(MrmError, match="needs a reason"), store.engine.begin() as conn:
@@ -190,7 +190,7 @@ def test_closing_records_who_and_why_and_needs_a_reason(tracker, store):
 
 
 def test_ticket_ids_are_parsed_from_key_or_number():
-    from mrm.ticketing.builtin import TicketNotFoundError, parse_ticket_id
+    from mrm.ticketing.tracker import TicketNotFoundError, parse_ticket_id
 
     assert parse_ticket_id("MRM-12") == parse_ticket_id("mrm-12") == parse_ticket_id("12") == 12
     with pytest.raises(TicketNotFoundError, match="not a ticket id"):

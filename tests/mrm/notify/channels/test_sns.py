@@ -9,11 +9,11 @@ import json
 import boto3
 import pytest
 
-from mrm.alerts.sns import SnsAlerts, subject
 from mrm.demo.s3 import free_port
 from mrm.errors import DeliveryError
 from mrm.inventory.notifications import SnsChannel
 from mrm.notify.base import ALERT_RED, ALERT_SUMMARY, TICKET_OPENED, Delivery
+from mrm.notify.channels.sns import SnsAlerts, subject
 
 
 def topic_with_queue(name: str) -> tuple[str, str]:

@@ -22,8 +22,8 @@ from mrm.demo.standins.receiver import Receiver
 from mrm.demo.standins.smtp import SmtpStandIn
 from mrm.errors import DeliveryError, MrmError
 from mrm.notify import outbox
-from mrm.ticketing.builtin import BuiltinTracker, TicketNotFoundError
-from mrm.ticketing.jira import ESCALATED_LABEL, labels_for, plain_text
+from mrm.notify.channels.jira import ESCALATED_LABEL, labels_for, plain_text
+from mrm.ticketing.tracker import BuiltinTracker, TicketNotFoundError
 
 PROJECT = "RISK"  # the Jira project: its keys (RISK-1) differ from the built-in tracker's (MRM-1)
 MODEL = "card_fraud"

@@ -7,12 +7,12 @@ import json
 import pytest
 import requests
 
-from mrm.alerts.slack import SlackAlerts
 from mrm.demo.s3 import free_port
 from mrm.demo.standins.receiver import Receiver
 from mrm.errors import DeliveryError
 from mrm.inventory.notifications import SlackChannel
 from mrm.notify.base import ALERT_DIGEST, TICKET_OPENED, Delivery
+from mrm.notify.channels.slack import SlackAlerts
 
 TOKEN = "T0MRM/B0MRM/xoxSecretWebhookToken0123456789abcdef"
 

@@ -1,0 +1,60 @@
+"""The SQL of the outbox table: one row per delivery of a ticket event or alert to one channel.
+
+Every function takes an open connection (the caller's transaction: items are inserted in the one that
+records their ticket event). Rows come back as plain dicts, in id order: the order of delivery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from mrm.store import schema
+
+PENDING, DELIVERED, CANCELLED = "pending", "delivered", "cancelled"
+
+_O = schema.outbox
+
+
+def existing_keys(conn: Connection, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the outbox already holds."""
+    return set(conn.execute(select(_O.c.key).where(_O.c.key.in_(keys))).scalars())
+
+
+def insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert rows one by one, so their ids follow the list's order."""
+    for row in rows:
+        conn.execute(_O.insert().values(**row))
+
+
+def rows(conn: Connection, status: str = PENDING, model_id: str | None = None) -> list[dict]:
+    """Items with one status (or ``all``), of one model or all, in id order."""
+    q = select(_O).order_by(_O.c.id)
+    if status != "all":
+        q = q.where(_O.c.status == status)
+    if model_id:
+        q = q.where(_O.c.model_id == model_id)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def update(conn: Connection, item_id: int, **values: Any) -> None:
+    conn.execute(_O.update().where(_O.c.id == item_id).values(**values))
+
+
+def cancel_pending(conn: Connection, item_id: int, by: str, reason: str) -> str | None:
+    """Cancel the item if it is pending. Returns the status it had (None: no such item)."""
+    found = conn.execute(select(_O.c.status).where(_O.c.id == item_id)).scalar()
+    if found == PENDING:
+        update(conn, item_id, status=CANCELLED, cancelled_by=by, cancelled_reason=reason)
+    return found
+
+
+def external_keys(conn: Connection, channel: str) -> dict[int, str | None]:
+    """``{ticket_id: external_key}`` from the receipts of the channel's delivered ticket items (the
+    latest item of a ticket wins)."""
+    q = (
+        select(_O.c.ticket_id, _O.c.receipt)
+        .where(_O.c.channel == channel, _O.c.status == DELIVERED, _O.c.ticket_id.is_not(None))
+        .order_by(_O.c.id)
+    )
+    return {r.ticket_id: (r.receipt or {}).get("external_key") for r in conn.execute(q)}

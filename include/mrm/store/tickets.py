@@ -1,0 +1,99 @@
+"""The SQL of the built-in tracker's tables: tickets (their open/closed state) and ticket events (their
+chained trail). Every function takes an open connection, so the caller decides the transaction: a
+ticket event and the outbox rows mirroring it are written in one. Rows come back as plain dicts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from mrm.store import chain, schema
+
+_T, _EV = schema.tickets, schema.ticket_events
+
+
+def open_ticket_id(conn: Connection, model_id: str, control: str) -> int | None:
+    """The open ticket of a model and control (at most one: a unique index holds it), or None."""
+    q = select(_T.c.ticket_id).where(
+        _T.c.model_id == model_id, _T.c.control == control, _T.c.status == "open"
+    )
+    return conn.execute(q).scalar()
+
+
+def insert_ticket(conn: Connection, **values: Any) -> int:
+    """A new ticket; raises IntegrityError when a concurrent writer opened the same one first."""
+    return conn.execute(_T.insert().values(**values)).inserted_primary_key[0]
+
+
+def ticket(conn: Connection, ticket_id: int) -> dict | None:
+    row = conn.execute(select(_T).where(_T.c.ticket_id == ticket_id)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def tickets(conn: Connection, model_id: str | None = None, status: str = "open") -> list[dict]:
+    """Tickets in id order, of one model or all, with one status or ``all``."""
+    q = select(_T).order_by(_T.c.ticket_id)
+    if model_id:
+        q = q.where(_T.c.model_id == model_id)
+    if status != "all":
+        q = q.where(_T.c.status == status)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def update_ticket(conn: Connection, ticket_id: int, **values: Any) -> None:
+    conn.execute(_T.update().where(_T.c.ticket_id == ticket_id).values(**values))
+
+
+def add_occurrence(conn: Connection, ticket_id: int, day: date) -> None:
+    """Count one more occurrence and widen the ticket's first/last logical dates to ``day``."""
+    q = select(_T.c.occurrences, _T.c.first_logical_date, _T.c.last_logical_date)
+    row = conn.execute(q.where(_T.c.ticket_id == ticket_id)).one()
+    update_ticket(
+        conn,
+        ticket_id,
+        occurrences=row.occurrences + 1,
+        first_logical_date=min(row.first_logical_date, day),
+        last_logical_date=max(row.last_logical_date, day),
+    )
+
+
+def has_event(conn: Connection, ticket_id: int, day: date, kinds: tuple[str, ...]) -> bool:
+    """Whether the ticket has an event of one of ``kinds`` for the logical date ``day``."""
+    q = select(_EV.c.id).where(_EV.c.ticket_id == ticket_id, _EV.c.logical_date == day, _EV.c.kind.in_(kinds))
+    return conn.execute(q).first() is not None
+
+
+def last_event_kind(conn: Connection, ticket_id: int, kinds: tuple[str, ...]) -> str | None:
+    """The kind of the ticket's latest event (by logical date) among ``kinds``."""
+    q = (
+        select(_EV.c.kind)
+        .where(_EV.c.ticket_id == ticket_id, _EV.c.kind.in_(kinds))
+        .order_by(_EV.c.logical_date.desc(), _EV.c.id.desc())
+        .limit(1)
+    )
+    return conn.execute(q).scalar()
+
+
+def insert_event(
+    conn: Connection,
+    ticket_id: int,
+    run_id: str,
+    day: date,
+    kind: str,
+    value: float | None,
+    message: str,
+    now: datetime,
+) -> int:
+    """Append an event to the ticket's trail (and to the hash chain); returns its id."""
+    values = dict(run_id=run_id, logical_date=day, kind=kind, value=value, message=message, created_at=now)
+    event_id = conn.execute(_EV.insert().values(ticket_id=ticket_id, **values)).inserted_primary_key[0]
+    chain.append(conn, "mrm_ticket_events", [event_id])
+    return event_id
+
+
+def events(conn: Connection, ticket_id: int) -> list[dict]:
+    """The ticket's trail, oldest first."""
+    q = select(_EV).where(_EV.c.ticket_id == ticket_id).order_by(_EV.c.id)
+    return [dict(r) for r in conn.execute(q).mappings()]
