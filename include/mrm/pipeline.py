@@ -26,6 +26,7 @@ from mrm.evidence import EvidenceWriter, sha256, write_shared
 from mrm.inventory import ModelEntry
 from mrm.lineage import TIMING, lineage
 from mrm.notify.notifier import Notifier, undelivered_error
+from mrm.sources.labels import known_between
 from mrm.sources.registry import source_for
 from mrm.store import RunRecord
 from mrm.ticketing import Breach
@@ -213,7 +214,7 @@ def _day_aggregate(ctx: RunContext, entry: ModelEntry):
 @process_cache(maxsize=16)
 def _reference(model_id: str, inventory_hash: str, source_key: str):
     """The reference window's rows, read once per process (key includes the inventory hash): to profile a
-    source that is not Parquet files (and for its performance baseline), and for `mrm baseline suggest`."""
+    source without stable Parquet files (and for its performance baseline), and for `mrm baseline suggest`."""
     from mrm.checks.reference import read_reference
 
     return read_reference(get_inventory().get(model_id))
@@ -281,27 +282,9 @@ def _reference_performance(model_id: str, inventory_hash: str) -> dict | None:
     perf, ref = entry.monitoring.performance, entry.monitoring.reference
     frame = _reference_scores(entry)
     known_by = ref.end + timedelta(days=perf.label_maturity_days)
-    joined, _ = labelled(frame, _labels(entry, ref.start, known_by), known_by)
+    joined, _ = labelled(frame, known_between(entry, ref.start, known_by), known_by)
     stats, _ = statistics(joined, perf)
     return stats
-
-
-def _labels(entry: ModelEntry, first: date, last: date):
-    """Labels that became known between two dates (label partitions); empty if there are none."""
-    import pandas as pd
-
-    from mrm.errors import NoDataError
-    from mrm.sources.parquet import PartitionedParquet
-
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    try:
-        return (
-            PartitionedParquet(entry.monitoring.labels, what="labels")
-            .read_days(days, skip_unreadable=True)
-            .frame
-        )
-    except NoDataError:
-        return pd.DataFrame({"event_id": [], "label": [], "label_ts": []})
 
 
 def performance(ctx: RunContext) -> dict:
@@ -328,7 +311,7 @@ def performance(ctx: RunContext) -> dict:
         if scored is None:
             joined, coverage = _empty_cohort(), None
         else:
-            joined, coverage = labelled(scored, _labels(entry, start, ctx.day), ctx.day)
+            joined, coverage = labelled(scored, known_between(entry, start, ctx.day), ctx.day)
         ref = _reference_performance(entry.model_id, entry.fingerprint())
         return check_performance(joined, coverage, perf, ref, (start, end), note), {}
 
