@@ -22,9 +22,7 @@ def build(entry: ModelEntry):
     model_id = entry.model_id
     start = entry.monitoring.start_date
     # tasks that may query Athena share a pool sized to the workgroup's concurrency (MRM_ATHENA_POOL)
-    athena = not isinstance(entry.monitoring.scoring_log, str) and getattr(
-        entry.monitoring.scoring_log, "athena", None
-    )
+    athena = entry.monitoring.uses_athena_pool
     reads_pool = (settings.athena_pool() if athena else None) or "default_pool"
 
     @dag(

@@ -130,7 +130,7 @@ def _athena_query(endpoint: str):
 
     import boto3
 
-    from mrm.sources.athena import AthenaSource
+    from mrm.sources.athena.source import AthenaSource
 
     boto3.client("athena", region_name=REGION).create_work_group(Name="mrm", Configuration={})
     extra = {"region_name": REGION, "s3_staging_dir": f"s3://{BUCKET}/mrm/athena/", "work_group": "mrm",
@@ -157,7 +157,9 @@ def _athena_query(endpoint: str):
         region=REGION, access_key="mrm-demo", secret_key="mrm-demo", endpoint_override=endpoint
     )
     try:
-        AthenaSource({"unload": False, "poll_seconds": 0.01}).read_day("card_fraud", date(2026, 9, 5))
+        AthenaSource({"unload": False, "poll_seconds": 0.01}, model_id="card_fraud").read_day(
+            date(2026, 9, 5)
+        )
     finally:
         AthenaArrowResultSetMetadataReader._create_s3_file_system = original
 
@@ -178,13 +180,14 @@ def _write_capture_file():
 
 
 def _capture_files():
-    from mrm.sources.sagemaker_capture import CaptureSource, CaptureSourceConfig
+    from mrm.inventory.sources import CaptureSourceConfig
+    from mrm.sources.sagemaker.source import CaptureSource
 
     config = CaptureSourceConfig(uri=CAPTURE, input_format="csv", output_format="csv", model_version="4.2.0",
                                  feature_order=["amount", "merchant_category", "country", "card_age_days",
                                                 "device_score", "hour_of_day"],
                                  decision_thresholds=[[0.0, "approve"], [0.3, "review"]])  # fmt: skip
-    CaptureSource(config).read_day("card_fraud", date(2026, 9, 5))
+    CaptureSource(config, model_id="card_fraud").read_day(date(2026, 9, 5))
 
 
 def test_mrm_calls_the_aws_apis_the_policy_is_written_for(calls):

@@ -97,13 +97,13 @@ def _model_version(entry: ModelEntry, day: date) -> list[Evaluated]:
     if not entry.monitored:
         return []
     from mrm.errors import NoDataError
-    from mrm.sources.scoring import ScoringLog
+    from mrm.sources.registry import source_for
 
-    source = ScoringLog(entry)
+    source = source_for(entry)
     problem = None
     for back in range(3):  # the latest readable day of the last three
         try:
-            frame = source.read_day(day - timedelta(days=back)).frame
+            frame = source.read_days([day - timedelta(days=back)]).frame
         except NoDataError:
             continue
         except MrmError as exc:

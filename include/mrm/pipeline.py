@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -26,6 +26,8 @@ from mrm.evidence import EvidenceWriter, sha256
 from mrm.inventory import ModelEntry
 from mrm.lineage import TIMING, lineage
 from mrm.notify.outbox import undelivered_error
+from mrm.sources.labels import known_between
+from mrm.sources.registry import source_for
 from mrm.store import RunRecord
 from mrm.ticketing.base import could_not_run_breach
 from mrm.ticketing.lifecycle import TicketLifecycle
@@ -124,7 +126,7 @@ def start(model_id: str, day: date, triggered_by: str | None = None) -> RunConte
         raise InventoryError([f"model '{model_id}' {why}; only approved models with monitoring enabled run"])
     trigger = triggered_by or cli_trigger()
     with _guard(entry, day, trigger, "read scoring log"):
-        day_input = _DayInput.locate(entry, day)
+        day_input = source_for(entry).day_input(day)
     with _guard(entry, day, trigger, "read reference"):
         profile = reference_profile(entry)
     ctx = RunContext(
@@ -138,76 +140,36 @@ def start(model_id: str, day: date, triggered_by: str | None = None) -> RunConte
         profile=profile.fingerprint,
     )
     with _guard(entry, day, trigger, "read scoring log"):
-        agg = day_input.aggregate(profile)
+        agg = _aggregate(day_input, profile)
         ctx.row_count = agg.rows
         ctx.aggregate = _writer(ctx).put("day_aggregate.npz", agg.to_bytes())
     ctx.engine = se.summary(agg, profile)
     return ctx
 
 
-@dataclass
-class _DayInput:
-    """The day's scoring log as found by ``start``: Parquet objects (a partition, or an Athena UNLOAD
-    result) streamed in record batches, or (Athena CSV results, SageMaker capture) the frame the source
-    returned."""
+def _aggregate(day_input, profile):
+    """Stream the day into its aggregate. Objects not on local disk are first streamed to a temporary
+    folder (S3 checks each is still the listed version), so memory does not grow with the day."""
+    from mrm.checks.engine import aggregate as ag
+    from mrm.core.storage import local_copies
+    from mrm.errors import NoDataError
+    from mrm.sources.parquet_stream import scan_day
 
-    entry: ModelEntry
-    day: date
-    where: str  # names the day's data in messages
-    files: list[Any]
-    frame: Any = None
-    normalise: Callable | None = None  # applied to each record batch first (an Athena result's)
-    empty: str = ""  # the message when the files hold no rows
-
-    @classmethod
-    def locate(cls, entry: ModelEntry, day: date) -> _DayInput:
-        from mrm.errors import NoDataError
-        from mrm.sources.contract import conform
-        from mrm.sources.scoring import ScoringLog
-
-        source = ScoringLog(entry)
-        where = source.describe(day)
-        if source.kind == "athena" and source.source.config.unload:
-            files = source.source.unload_day(entry.model_id, day)
-            empty = f"{where}: the UNLOAD result holds no rows; rerun this date"
-            return cls(entry, day, where, files, normalise=source.source.normalise, empty=empty)
-        if source.kind != "parquet":
-            data = source.read_day(day)
-            return cls(entry, day, where, data.files, conform(data.frame, entry, where))
-        partition = source.source.partition_uri(day)
-        files = source.source.files(day)
-        if not files:
-            raise NoDataError(
-                f"no scoring log partition for {day}: nothing under {partition}; "
-                "check the upstream export, then rerun this date"
-            )
-        return cls(
-            entry, day, where, files, empty=f"scoring log partition for {day} at {partition} has 0 rows"
+    rows = settings.sample_rows()
+    if day_input.frame is not None:
+        return ag.aggregate_frame(day_input.frame, day_input.entry, profile, day_input.day, sample_rows=rows)
+    with local_copies(day_input.files, prefix="mrm_day_") as copies:
+        if scan_day(copies, day_input.entry, day_input.where) == 0:
+            raise NoDataError(day_input.empty)
+        return ag.aggregate_day(
+            copies,
+            day_input.entry,
+            profile,
+            day_input.day,
+            sample_rows=rows,
+            where=day_input.where,
+            normalise=day_input.normalise,
         )
-
-    def aggregate(self, profile):
-        """Stream the day into its aggregate. Objects not on local disk are first streamed to a temporary
-        folder (S3 checks each is still the listed version), so memory does not grow with the day."""
-        from mrm.checks.engine import aggregate as ag
-        from mrm.core.storage import local_copies
-        from mrm.errors import NoDataError
-        from mrm.sources.parquet_stream import scan_day
-
-        rows = settings.sample_rows()
-        if self.frame is not None:
-            return ag.aggregate_frame(self.frame, self.entry, profile, self.day, sample_rows=rows)
-        with local_copies(self.files, prefix="mrm_day_") as copies:
-            if scan_day(copies, self.entry, self.where) == 0:
-                raise NoDataError(self.empty)
-            return ag.aggregate_day(
-                copies,
-                self.entry,
-                profile,
-                self.day,
-                sample_rows=rows,
-                where=self.where,
-                normalise=self.normalise,
-            )
 
 
 def reference_profile(entry: ModelEntry, fingerprint: str | None = None):
@@ -239,16 +201,14 @@ def _day_aggregate(ctx: RunContext, entry: ModelEntry):
 @process_cache(maxsize=16)
 def _reference(model_id: str, inventory_hash: str, source_key: str):
     """The reference window's rows, read once per process (key includes the inventory hash): to profile a
-    source that is not Parquet files (and for its performance baseline), and for `mrm baseline suggest`."""
+    source without stable Parquet files (and for its performance baseline), and for `mrm baseline suggest`."""
     from mrm.checks.reference import read_reference
 
     return read_reference(get_inventory().get(model_id))
 
 
 def reference(entry: ModelEntry):
-    from mrm.sources.scoring import ScoringLog
-
-    return _reference(entry.model_id, entry.fingerprint(), ScoringLog(entry).cache_key)
+    return _reference(entry.model_id, entry.fingerprint(), source_for(entry).cache_key)
 
 
 def _check_step(ctx: RunContext, name: str) -> dict:
@@ -295,29 +255,11 @@ def _reference_performance(model_id: str, inventory_hash: str) -> dict | None:
 
     entry = get_inventory().get(model_id)
     perf, ref = entry.monitoring.performance, entry.monitoring.reference
-    frame = _scores(entry, ref.days(), f"reference window {ref.start}..{ref.end}", reference_window=True)[0]
+    frame = _reference_scores(entry)
     known_by = ref.end + timedelta(days=perf.label_maturity_days)
-    joined, _ = labelled(frame, _labels(entry, ref.start, known_by), known_by)
+    joined, _ = labelled(frame, known_between(entry, ref.start, known_by), known_by)
     stats, _ = statistics(joined, perf)
     return stats
-
-
-def _labels(entry: ModelEntry, first: date, last: date):
-    """Labels that became known between two dates (label partitions); empty if there are none."""
-    import pandas as pd
-
-    from mrm.errors import NoDataError
-    from mrm.sources.parquet import PartitionedParquet
-
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    try:
-        return (
-            PartitionedParquet(entry.monitoring.labels, what="labels")
-            .read_days(days, skip_unreadable=True)
-            .frame
-        )
-    except NoDataError:
-        return pd.DataFrame({"event_id": [], "label": [], "label_ts": []})
 
 
 def performance(ctx: RunContext) -> dict:
@@ -342,33 +284,30 @@ def _labelled_cohort(entry: ModelEntry, day: date, start: date, end: date):
         }
     except NoDataError:
         return _empty_cohort(), None, note
-    joined, coverage = labelled(scored, _labels(entry, start, day), day)
+    joined, coverage = labelled(scored, known_between(entry, start, day), day)
     return joined, coverage, note
 
 
 SCORE_COLUMNS = ("event_id", "score")  # all that outcome analysis needs of the scoring log
 
 
-def _scores(
-    entry: ModelEntry,
-    days: list[date],
-    where: str,
-    *,
-    skip_unreadable: bool = False,
-    reference_window: bool = False,
-):
+def _scores(entry: ModelEntry, days: list[date], where: str, *, skip_unreadable: bool = False):
     """Event ids and scores of some days, read without the other columns (a cohort of several days of a
-    wide, high-volume log would not fit in memory whole). A non-Parquet reference window comes from the
-    per-process reference read, which the profile used."""
+    wide, high-volume log would not fit in memory whole)."""
     from mrm.sources.contract import conform
-    from mrm.sources.scoring import ScoringLog
 
-    source = ScoringLog(entry)
-    if source.kind != "parquet" and reference_window:
-        frame, _ = reference(entry)
-        return frame[["_dt", *SCORE_COLUMNS]], None
-    data = source.read_days(days, skip_unreadable=skip_unreadable, columns=SCORE_COLUMNS)
+    data = source_for(entry).read_days(days, skip_unreadable=skip_unreadable, columns=SCORE_COLUMNS)
     return conform(data.frame, entry, where, columns=SCORE_COLUMNS), data
+
+
+def _reference_scores(entry: ModelEntry):
+    """Event ids and scores of the reference window. A source without stable Parquet files (Athena,
+    capture) had its window read whole for the profile: those rows, read once per process, are used."""
+    ref = entry.monitoring.reference
+    if source_for(entry).reference_files(ref.days()) is None:
+        frame, _ = reference(entry)
+        return frame[["_dt", *SCORE_COLUMNS]]
+    return _scores(entry, ref.days(), f"reference window {ref.start}..{ref.end}")[0]
 
 
 def _empty_cohort():

@@ -44,14 +44,14 @@ def test_the_stored_metrics_equal_the_frame_based_checks_on_the_whole_day(
     from mrm.checks.quality_gx import check_quality
     from mrm.demo.data import day as demo_day
     from mrm.sources.contract import conform
-    from mrm.sources.scoring import ScoringLog
+    from mrm.sources.registry import source_for
 
     day = demo_day(day)  # a day of one of the demo's incidents
     summary = pipeline.run_model(model_id, day)
 
     entry = pipeline.get_inventory().get(model_id)
     reference, info = pipeline.reference(entry)
-    current = conform(ScoringLog(entry).read_day(day).frame, entry, "day")
+    current = conform(source_for(entry).read_days([day]).frame.drop(columns="_dt"), entry, "day")
     oracle = check_quality(current, entry, info["median_daily_rows"]).results
     oracle += check_quality_extras(current, entry, info, day)
     oracle += check_drift(reference, current, entry).results + check_segments(reference, current, entry)

@@ -2,8 +2,9 @@
 computed once from the reference window, whatever source holds it, and cached by a fingerprint of its
 inputs.
 
-- Day-partitioned Parquet: the profile is built column by column from the window's files
-  (:func:`~mrm.checks.engine.profiling.profile_from_files`, memory of one column of the window).
+- A source with stable Parquet files (day partitions): the profile is built column by column from the
+  window's files (:func:`~mrm.checks.engine.profiling.profile_from_files`, memory of one column of the
+  window).
 - Athena and SageMaker capture: the window is read as a frame and profiled
   (:func:`~mrm.checks.engine.profiling.profile_from_frame`).
 
@@ -18,13 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from mrm.checks.engine.profile import PROFILE_VERSION, ProfileSettings, ReferenceProfile
 from mrm.checks.engine.profiling import profile_from_files, profile_from_frame, reference_info
 from mrm.core.storage import ObjectInfo, join, store_for
-from mrm.errors import NoDataError
 from mrm.inventory import ModelEntry
 
 if TYPE_CHECKING:
@@ -60,7 +59,7 @@ class ProfileCache:
 
 def profile_fingerprint(entry: ModelEntry, inputs: list[ObjectInfo] | dict, settings: ProfileSettings) -> str:
     """sha256 of the entry's hash, the profile version and settings, and the window's inputs (a list of
-    objects, or a source's identity, :meth:`mrm.sources.scoring.ScoringLog.identity`)."""
+    objects, or a source's identity, :meth:`mrm.sources.base.ScoringLogSource.identity`)."""
     from mrm.evidence import fingerprint
 
     doc = {
@@ -72,31 +71,14 @@ def profile_fingerprint(entry: ModelEntry, inputs: list[ObjectInfo] | dict, sett
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def reference_files(entry: ModelEntry) -> dict[date, list[ObjectInfo]]:
-    """The reference window's Parquet objects by day (days without any are left out)."""
-    from mrm.sources.parquet import PartitionedParquet
-
-    source = PartitionedParquet(entry.monitoring.scoring_log, what="reference scoring log")
-    found = {day: source.files(day) for day in entry.monitoring.reference.days()}
-    found = {day: files for day, files in found.items() if files}
-    if not found:
-        ref = entry.monitoring.reference
-        raise NoDataError(
-            f"no reference scoring log data at all for {ref.start}..{ref.end} under "
-            f"{entry.monitoring.scoring_log}; the reference window in the inventory must point at days "
-            "that exist"
-        )
-    return found
-
-
 def read_reference(entry: ModelEntry) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The reference window's rows as one conformed frame, and what the run records about the window
     (rows, files, their fingerprint, missing days, daily rows, null rates)."""
     from mrm.sources.contract import conform, required_columns
-    from mrm.sources.scoring import ScoringLog
+    from mrm.sources.registry import source_for
 
     ref = entry.monitoring.reference
-    source = ScoringLog(entry, what="reference scoring log")
+    source = source_for(entry, what="reference scoring log")
     data = source.read_days(ref.days())
     frame = conform(data.frame, entry, f"reference window {ref.start}..{ref.end} of {source.cache_key}")
     daily = dict(frame.groupby("_dt").size().items())
@@ -111,24 +93,23 @@ def reference_profile(
     read: Callable[[ModelEntry], tuple[pd.DataFrame, dict[str, Any]]] = read_reference,
 ) -> tuple[ReferenceProfile, bool]:
     """The entry's reference profile from the cache, or computed from the reference window and cached.
-    Returns (profile, True if it came from the cache). ``read``: how a non-Parquet window is read (the
-    pipeline passes its per-process cache)."""
-    from mrm.sources.scoring import ScoringLog
+    Returns (profile, True if it came from the cache). ``read``: how a window without stable files is
+    read (the pipeline passes its per-process cache)."""
+    from mrm.sources.registry import source_for
 
     settings = settings or ProfileSettings.for_entry(entry)
-    source = ScoringLog(entry, what="reference scoring log")
+    source = source_for(entry, what="reference scoring log")
     cache = ProfileCache(cache_uri)
-    if source.kind == "parquet":
-        by_day = reference_files(entry)
-        fp = profile_fingerprint(entry, [f for day in sorted(by_day) for f in by_day[day]], settings)
-        if (cached := cache.get(entry.model_id, fp)) is not None:
-            return cached, True
-        profile = profile_from_files(entry, by_day, settings, fp)
-    else:
-        fp = profile_fingerprint(entry, source.identity(entry.monitoring.reference.days()), settings)
-        if (cached := cache.get(entry.model_id, fp)) is not None:
-            return cached, True
+    days = entry.monitoring.reference.days()
+    by_day = source.reference_files(days)
+    inputs = source.identity(days) if by_day is None else [f for day in sorted(by_day) for f in by_day[day]]
+    fp = profile_fingerprint(entry, inputs, settings)
+    if (cached := cache.get(entry.model_id, fp)) is not None:
+        return cached, True
+    if by_day is None:
         frame, info = read(entry)
         profile = profile_from_frame(frame, entry, info, settings, fp)
+    else:
+        profile = profile_from_files(entry, by_day, settings, fp)
     cache.put(profile)
     return profile, False

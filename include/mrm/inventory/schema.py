@@ -180,3 +180,8 @@ class Monitoring(_Strict):
             if unknown:
                 raise ValueError(f"control {name} overrides unknown columns: {', '.join(unknown)}")
         return self
+
+    @property
+    def uses_athena_pool(self) -> bool:
+        """Whether reading the scoring log runs Athena queries: the tasks then share MRM_ATHENA_POOL."""
+        return isinstance(self.scoring_log, AthenaScoringLog)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mrm.core.storage import ObjectInfo, join, store_for
 from mrm.errors import NoDataError, SourceError
+from mrm.sources.base import DayData, DayInput, concat_days, files_identity, read_each_day
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from mrm.inventory import ModelEntry
 
 
 _TABLES: dict[tuple[str, int, str], object] = {}  # insertion-ordered: the oldest entry is evicted first
@@ -20,43 +20,64 @@ _CACHE_ENTRIES = 256
 _CACHE_MAX_OBJECT = 4 * 1024 * 1024  # bytes; large daily files are never cached
 
 
-@dataclass
-class DayData:
-    frame: pd.DataFrame
-    files: list[ObjectInfo]
-    missing_days: list[date] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)  # read_days(skip_unreadable=True): the reasons
-
-
-def read_each_day(
-    read_day: Callable[[date], DayData], days: list[date], *, skip_unreadable: bool = False
-) -> tuple[list[tuple[date, DayData]], list[date], list[str]]:
-    """``read_day`` for each day: (the days read, the days without data, the reasons of the days that
-    could not be read and were skipped: only with ``skip_unreadable``, else the error is raised)."""
-    read, missing, unreadable = [], [], []
-    for day in days:
-        try:
-            read.append((day, read_day(day)))
-        except NoDataError:
-            missing.append(day)
-        except SourceError as exc:
-            if not skip_unreadable:
-                raise
-            unreadable.append(str(exc))
-    return read, missing, unreadable
-
-
 class PartitionedParquet:
-    def __init__(self, uri: str, *, what: str = "scoring log"):
+    """The day partitions under ``uri`` (a scoring log, or labels). ``entry``: the model whose scoring
+    log this is (:meth:`from_entry`), which :meth:`day_input` hands to the run."""
+
+    def __init__(self, uri: str, *, what: str = "scoring log", entry: ModelEntry | None = None):
         self.uri = uri
         self.what = what
+        self.entry = entry
         self.store = store_for(uri)
+
+    @classmethod
+    def from_entry(cls, entry: ModelEntry, what: str) -> PartitionedParquet:
+        return cls(entry.monitoring.scoring_log, what=what, entry=entry)
+
+    @property
+    def cache_key(self) -> str:
+        return self.uri
 
     def partition_uri(self, day: date) -> str:
         return join(self.uri, f"dt={day.isoformat()}") + "/"
 
+    def describe(self, day: date) -> str:
+        return f"{self.what} {self.partition_uri(day)}"
+
     def files(self, day: date) -> list[ObjectInfo]:
         return [o for o in self.store.list(self.partition_uri(day)) if o.uri.endswith(".parquet")]
+
+    def identity(self, days: list[date]) -> dict[str, Any]:
+        return files_identity([f for d in days for f in self.files(d)])
+
+    def reference_files(self, days: list[date]) -> dict[date, list[ObjectInfo]]:
+        """The days' objects by day (days without any are left out); NoDataError if no day has any."""
+        found = {day: files for day in days if (files := self.files(day))}
+        if not found:
+            raise NoDataError(self._nothing(days))
+        return found
+
+    def day_input(self, day: date) -> DayInput:
+        """The partition's objects, to stream; NoDataError if it has none."""
+        files = self.files(day)
+        if not files:
+            raise self._no_partition(day)
+        return DayInput(self.entry, day, self.describe(day), files, empty=self._empty(day))
+
+    def _no_partition(self, day: date) -> NoDataError:
+        return NoDataError(
+            f"no {self.what} partition for {day}: nothing under {self.partition_uri(day)}; "
+            "check the upstream export, then rerun this date"
+        )
+
+    def _empty(self, day: date) -> str:
+        return f"{self.what} partition for {day} at {self.partition_uri(day)} has 0 rows"
+
+    def _nothing(self, days: list[date]) -> str:
+        return (
+            f"no {self.what} data at all for {days[0]}..{days[-1]} under {self.uri}; "
+            "the reference window in the inventory must point at days that exist"
+        )
 
     def _read_file(self, info: ObjectInfo, columns: Sequence[str] | None = None):
         """One Parquet object as an Arrow table (``columns``: only those of them it has). Small objects are
@@ -94,10 +115,7 @@ class PartitionedParquet:
 
         files = self.files(day)
         if not files:
-            raise NoDataError(
-                f"no {self.what} partition for {day}: nothing under {self.partition_uri(day)}; "
-                "check the upstream export, then rerun this date"
-            )
+            raise self._no_partition(day)
         tables = [self._read_file(f, columns) for f in files]
         try:
             table = pa.concat_tables(tables, promote_options="permissive")
@@ -106,7 +124,7 @@ class PartitionedParquet:
                 f"{self.what} files for {day} under {self.uri} disagree on schema: {exc}"
             ) from None
         if table.num_rows == 0:
-            raise NoDataError(f"{self.what} partition for {day} at {self.partition_uri(day)} has 0 rows")
+            raise NoDataError(self._empty(day))
         return DayData(table.to_pandas(), files)
 
     def read_days(
@@ -114,44 +132,13 @@ class PartitionedParquet:
     ) -> DayData:
         """Rows of several days (e.g. a reference window); missing days are reported, not fatal.
         ``skip_unreadable``: a day whose files cannot be read is skipped and its reason reported
-        (for a performance cohort; a reference window must read cleanly)."""
-        import pandas as pd
+        (for a performance cohort; a reference window must read cleanly). ``columns``: no other column
+        is read."""
 
-        read, missing, unreadable = read_each_day(
-            lambda day: self.read_day(day, columns), days, skip_unreadable=skip_unreadable
-        )
-        frames, files = [], []
-        for day, data in read:
-            frame = data.frame
-            frame["_dt"] = day
-            frames.append(frame)
-            files.extend(data.files)
-        if not frames:
-            raise NoDataError(
-                f"no {self.what} data at all for {days[0]}..{days[-1]} under {self.uri}; "
-                "the reference window in the inventory must point at days that exist"
-            )
-        return DayData(pd.concat(frames, ignore_index=True), files, missing, unreadable)
+        def dated(day: date) -> DayData:
+            data = self.read_day(day, columns)
+            data.frame["_dt"] = day
+            return data
 
-
-def read_files(files: list[dict], what: str = "scoring log") -> pd.DataFrame:
-    """Read exactly the objects a run was started with; fail if one changed since (size/ETag)."""
-    import pyarrow as pa
-
-    if not files:
-        raise NoDataError(f"no {what} files to read")
-    source = PartitionedParquet(files[0]["uri"], what=what)
-    current = {}
-    for f in files:
-        parent = f["uri"].rsplit("/", 1)[0] + "/"
-        if parent not in current:
-            current[parent] = {o.uri: o for o in source.store.list(parent)}
-    tables = []
-    for f in files:
-        now = current[f["uri"].rsplit("/", 1)[0] + "/"].get(f["uri"])
-        if now is None or now.size != f["size"] or now.etag != f["etag"]:
-            raise SourceError(
-                f"{what} file {f['uri']} changed or disappeared while the run was in progress; rerun the date"
-            )
-        tables.append(source._read_file(now))
-    return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+        read, missing, unreadable = read_each_day(dated, days, skip_unreadable=skip_unreadable)
+        return concat_days(read, missing, unreadable, self._nothing(days))

@@ -10,9 +10,6 @@ from urllib.parse import quote
 from mrm import settings
 from mrm.store import HistoryStore
 
-# the evidence file of each check's run, as the run records it
-EVIDENCE_BY_CHECK = {"quality": "quality_gx", "drift": "drift_report", "performance": "performance_report"}
-
 Trend = Callable[[str, str, str | None, str | None], list[tuple[date, float | None, str]]]
 
 
@@ -46,13 +43,15 @@ def trends(store: HistoryStore, model_id: str, day: date, points: int) -> Trend:
 def links(run: dict) -> Callable[[str | None], dict[str, str]]:
     """``links(check)``: {"Evidence": the check's evidence, "Airflow run": the run's page}, those the run
     has (``links(None)``: the Airflow run only)."""
+    from mrm.checks.base import EVIDENCE_KEYS  # each registered check names its evidence
+
     evidence = run.get("evidence") or {}
     airflow = airflow_run_link(run.get("triggered_by"))
 
     def of(check: str | None) -> dict[str, str]:
         out = {}
-        if check and isinstance(evidence.get(EVIDENCE_BY_CHECK.get(check, "")), dict):
-            out["Evidence"] = evidence[EVIDENCE_BY_CHECK[check]]["uri"]
+        if check and isinstance(evidence.get(EVIDENCE_KEYS.get(check, "")), dict):
+            out["Evidence"] = evidence[EVIDENCE_KEYS[check]]["uri"]
         if airflow:
             out["Airflow run"] = airflow
         return out

@@ -32,20 +32,16 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from mrm.core.storage import ObjectInfo
+from mrm.core.storage import ObjectInfo, local_copies
 from mrm.demo.data import day as demo_day
 from mrm.demo.data import scoring_log
 from mrm.errors import ConfigError, NoDataError, SourceError
 from mrm.inventory import load_inventory
+from mrm.inventory.sources import AthenaSourceConfig
 from mrm.settings import REPO_ROOT
-from mrm.sources.athena import (
-    AthenaSource,
-    AthenaSourceConfig,
-    QueryWait,
-    Template,
-    load_template,
-    query_parameters,
-)
+from mrm.sources.athena.client import AthenaHook, QueryWait
+from mrm.sources.athena.source import AthenaSource
+from mrm.sources.athena.template import Template, load_template, query_parameters
 from mrm.sources.contract import conform
 from mrm.sources.parquet import PartitionedParquet
 
@@ -116,7 +112,7 @@ def test_the_template_on_duckdb_returns_exactly_the_rows_of_the_parquet_partitio
     sql = template.render("duckdb", f'"mrm"."{model_id}_scoring_log"')
     got = duck.execute(sql, template.values(query_parameters(model_id, day))).to_arrow_table()
 
-    from mrm.sources.athena import _to_frame
+    from mrm.sources.athena.source import _to_frame
 
     expected = parquet_day(demo_root, model_id, day)
     frame = _to_frame(got, ["dt"])
@@ -258,17 +254,20 @@ def moto(moto_endpoint, monkeypatch):
 
 
 class HookedSource(AthenaSource):
-    """The source, with botocore event hooks registered on the Athena client it creates."""
+    """The source, with botocore event hooks registered on the Athena client its hook creates."""
 
     def __init__(self, *args, hooks=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.hooks = list(hooks)
+        connect = self.hook.connect
 
-    def _connect(self, settings):
-        conn = super()._connect(settings)
-        for event, handler in self.hooks:
-            conn.client.meta.events.register(event, handler)
-        return conn
+        def hooked(settings):
+            conn = connect(settings)
+            for event, handler in self.hooks:
+                conn.client.meta.events.register(event, handler)
+            return conn
+
+        self.hook.connect = hooked
 
 
 def athena_client():
@@ -375,9 +374,9 @@ def test_csv_mode_reads_the_queued_rows_with_numeric_types_and_the_day(moto, dem
     rows = parquet_day(demo_root, "card_fraud", CARD_DAY).head(300).assign(dt=CARD_DAY.isoformat())
     assert rows["device_score"].isna().any()  # the day of the NL device-score outage
     queue_rows(moto, rows)
-    source = AthenaSource({"unload": False, "poll_seconds": 0.01})
+    source = AthenaSource({"unload": False, "poll_seconds": 0.01}, model_id="card_fraud")
 
-    data = source.read_day("card_fraud", CARD_DAY)
+    data = source.read_day(CARD_DAY)
 
     frame = data.frame
     assert len(frame) == 300
@@ -400,10 +399,6 @@ def test_csv_mode_reads_the_queued_rows_with_numeric_types_and_the_day(moto, dem
 
     head = boto3.client("s3").head_object(Bucket=BUCKET, Key=f"results/{qid}.csv")
     assert data.files == [ObjectInfo(f"{STAGING}{qid}.csv", head["ContentLength"], head["ETag"].strip('"'))]
-    with pytest.raises(
-        SourceError, match="is an Athena CSV result, which cannot be read again with its types"
-    ):
-        source.read_files([{"uri": f.uri, "size": f.size, "etag": f.etag} for f in data.files])
 
 
 def test_unload_mode_returns_what_the_parquet_source_returns_and_records_the_result_files(
@@ -412,9 +407,11 @@ def test_unload_mode_returns_what_the_parquet_source_returns_and_records_the_res
     import boto3
 
     hook, ran = unload_on_duckdb(duck)
-    source = HookedSource({"poll_seconds": 0.01}, hooks=[("after-call.athena.GetQueryExecution", hook)])
+    source = HookedSource(
+        {"poll_seconds": 0.01}, model_id="card_fraud", hooks=[("after-call.athena.GetQueryExecution", hook)]
+    )
 
-    data = source.read_day("card_fraud", CARD_DAY)
+    data = source.read_day(CARD_DAY)
 
     expected = parquet_day(demo_root, "card_fraud", CARD_DAY)
     expected["event_ts"] = expected["event_ts"].dt.floor("ms")  # Athena keeps milliseconds
@@ -432,19 +429,24 @@ def test_unload_mode_returns_what_the_parquet_source_returns_and_records_the_res
     assert info == ObjectInfo(info.uri, head["ContentLength"], head["ETag"].strip('"'))
     assert info.uri.endswith(qid)
 
-    again = source.read_files([{"uri": f.uri, "size": f.size, "etag": f.etag} for f in data.files])
+    # a run streams the recorded objects (local_copies), each only if it is still the listed version
+    with local_copies(data.files) as [(_, path)]:
+        again = source.normalise(pq.read_table(path)).to_pandas()
     pd.testing.assert_frame_equal(comparable(again), comparable(expected))
     boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=b"changed")
-    with pytest.raises(SourceError, match="changed or disappeared while the run was in progress"):
-        source.read_files([{"uri": f.uri, "size": f.size, "etag": f.etag} for f in data.files])
+    changed = pytest.raises(SourceError, match=f"cannot read {info.uri}: PreconditionFailed")
+    with changed, local_copies(data.files):
+        pass
 
 
 def test_a_quote_in_the_model_id_reaches_athena_as_one_string_literal(moto, duck):
     hook, ran = unload_on_duckdb(duck)
-    source = HookedSource({"poll_seconds": 0.01}, hooks=[("after-call.athena.GetQueryExecution", hook)])
+    source = HookedSource(
+        {"poll_seconds": 0.01}, model_id=EVIL, hooks=[("after-call.athena.GetQueryExecution", hook)]
+    )
 
     with pytest.raises(NoDataError) as exc:
-        source.read_day(EVIL, CARD_DAY)
+        source.read_day(CARD_DAY)
 
     [select] = ran.values()
     assert select.strip() == (
@@ -456,9 +458,11 @@ def test_a_quote_in_the_model_id_reaches_athena_as_one_string_literal(moto, duck
 
 def test_read_days_reports_days_without_rows_as_missing(moto, duck):
     hook, _ = unload_on_duckdb(duck)
-    source = HookedSource({"poll_seconds": 0.01}, hooks=[("after-call.athena.GetQueryExecution", hook)])
+    source = HookedSource(
+        {"poll_seconds": 0.01}, model_id="card_fraud", hooks=[("after-call.athena.GetQueryExecution", hook)]
+    )
 
-    data = source.read_days("card_fraud", [demo_day(4), demo_day(5), demo_day(6)])
+    data = source.read_days([demo_day(4), demo_day(5), demo_day(6)])
 
     assert data.missing_days == [demo_day(4)]
     assert sorted(set(data.frame["_dt"])) == [demo_day(5), demo_day(6)]
@@ -467,10 +471,10 @@ def test_read_days_reports_days_without_rows_as_missing(moto, duck):
 
 def test_an_empty_result_is_no_data_naming_the_model_the_day_and_the_query(moto):
     queue_rows(moto, pd.DataFrame({"event_id": pd.Series([], dtype="object")}))
-    source = AthenaSource({"unload": False, "poll_seconds": 0.01})
+    source = AthenaSource({"unload": False, "poll_seconds": 0.01}, model_id="card_fraud")
 
     with pytest.raises(NoDataError) as exc:
-        source.read_day("card_fraud", CARD_DAY)
+        source.read_day(CARD_DAY)
 
     [execution] = executions()
     assert str(exc.value) == (
@@ -482,19 +486,21 @@ def test_an_empty_result_is_no_data_naming_the_model_the_day_and_the_query(moto)
 
 def test_unload_day_leaves_the_rows_in_s3_and_an_empty_result_is_no_data(moto, duck):
     hook, ran = unload_on_duckdb(duck)
-    source = HookedSource({"poll_seconds": 0.01}, hooks=[("after-call.athena.GetQueryExecution", hook)])
+    source = HookedSource(
+        {"poll_seconds": 0.01}, model_id="card_fraud", hooks=[("after-call.athena.GetQueryExecution", hook)]
+    )
 
-    files = source.unload_day("card_fraud", CARD_DAY)
+    files = source.unload_day(CARD_DAY)
     assert len(files) == 1 and files[0].uri.startswith("s3://mrm-athena/results/unload/")
     with pytest.raises(NoDataError, match=r"card_fraud for 2026-08-01: Athena query .* returned no rows"):
-        source.unload_day("card_fraud", date(2026, 8, 1))  # no partition: Athena writes no file
+        source.unload_day(date(2026, 8, 1))  # no partition: Athena writes no file
     assert len(ran) == 2
 
 
 def test_a_result_batch_is_normalised_as_the_frame_is():
     from decimal import Decimal
 
-    source = AthenaSource({"unload": True})
+    source = AthenaSource({"unload": True}, model_id="card_fraud")
     batch = pa.RecordBatch.from_pydict(
         {
             "event_ts": pa.array([1_757_030_400_000], pa.timestamp("ms")),  # Athena's: no zone
@@ -520,10 +526,12 @@ def test_a_failed_query_reports_athenas_reason_on_one_line(moto):
         status.update(State="FAILED", StateChangeReason=reason)
         status["AthenaError"] = {"ErrorCategory": 2, "ErrorType": 1301, "Retryable": False}
 
-    source = HookedSource({"poll_seconds": 0.01}, hooks=[("after-call.athena.GetQueryExecution", fail)])
+    source = HookedSource(
+        {"poll_seconds": 0.01}, model_id="card_fraud", hooks=[("after-call.athena.GetQueryExecution", fail)]
+    )
 
     with pytest.raises(SourceError) as exc:
-        source.read_day("card_fraud", CARD_DAY)
+        source.read_day(CARD_DAY)
 
     [execution] = executions()
     assert str(exc.value) == (
@@ -538,10 +546,14 @@ def test_a_cancelled_query_is_an_error(moto):
     def cancel(parsed, **_):  # someone stops the query right after it starts (real moto behaviour)
         athena_client().stop_query_execution(QueryExecutionId=parsed["QueryExecutionId"])
 
-    source = HookedSource({"poll_seconds": 0.01}, hooks=[("after-call.athena.StartQueryExecution", cancel)])
+    source = HookedSource(
+        {"poll_seconds": 0.01},
+        model_id="card_fraud",
+        hooks=[("after-call.athena.StartQueryExecution", cancel)],
+    )
 
     with pytest.raises(SourceError, match=r"Athena query [0-9a-f-]{36} was CANCELLED \(no reason given\)"):
-        source.read_day("card_fraud", CARD_DAY)
+        source.read_day(CARD_DAY)
 
 
 @pytest.fixture
@@ -565,11 +577,12 @@ def test_a_query_still_running_at_the_timeout_is_cancelled_and_reported(slow_ath
     started: list[str] = []
     source = HookedSource(
         {"poll_seconds": 0.02, "timeout_seconds": 0.3},
+        model_id="card_fraud",
         hooks=[("after-call.athena.StartQueryExecution", record_starts(started))],
     )
 
     with pytest.raises(SourceError) as exc:
-        source.read_day("card_fraud", CARD_DAY)
+        source.read_day(CARD_DAY)
 
     [qid] = started
     assert str(exc.value) == (
@@ -678,7 +691,7 @@ def test_a_missing_connection_names_how_to_add_it(monkeypatch):
     with pytest.raises(
         ConfigError, match=r"no Airflow connection 'mrm_athena_none' \(needed for reading the "
     ):
-        AthenaSource({"connection": "mrm_athena_none"}).read_day("card_fraud", CARD_DAY)
+        AthenaSource({"connection": "mrm_athena_none"}, model_id="card_fraud").read_day(CARD_DAY)
 
 
 @pytest.mark.parametrize(
@@ -696,14 +709,15 @@ def test_connection_settings_are_checked_before_any_query(monkeypatch, extra, co
     conn["extra"].update(extra)
     conn["extra"] = {k: v for k, v in conn["extra"].items() if v}
     monkeypatch.setenv("AIRFLOW_CONN_MRM_ATHENA", json.dumps(conn))
-    source = AthenaSource(config)
+    source = AthenaSource(config, model_id="card_fraud")
     if message is None:  # the connection's schema wins over extra.database; the config over both
-        assert source.settings("test").database == "mrm"
-        assert AthenaSource({"database": "other"}).settings("test").connect["schema_name"] == "other"
+        assert source.hook.settings("test").database == "mrm"
+        other = AthenaSource({"database": "other"}, model_id="card_fraud")
+        assert other.hook.settings("test").connect["schema_name"] == "other"
         return
 
     with pytest.raises(ConfigError, match=message):
-        source.read_day("card_fraud", CARD_DAY)
+        source.read_day(CARD_DAY)
 
 
 def test_a_database_from_the_connection_must_be_a_plain_name(monkeypatch):
@@ -712,7 +726,7 @@ def test_a_database_from_the_connection_must_be_a_plain_name(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_MRM_ATHENA", json.dumps(conn))
 
     with pytest.raises(ConfigError, match="database 'mrm\"\\.\"x' is not a valid Athena name"):
-        AthenaSource({}).read_day("card_fraud", CARD_DAY)
+        AthenaSource({}, model_id="card_fraud").read_day(CARD_DAY)
 
 
 # -- a monitoring run reading Athena ---------------------------------------------------------------------
@@ -730,14 +744,14 @@ def athena_inventory(moto, mrm_home, file_inventory, demo_files, monkeypatch):
         "hive_partitioning = true, hive_types_autocast = false)"
     )
     hook, ran = unload_on_duckdb(con)
-    connect = AthenaSource._connect
+    connect = AthenaHook.connect
 
     def hooked(self, settings):
         conn = connect(self, settings)
         conn.client.meta.events.register("after-call.athena.GetQueryExecution", hook)
         return conn
 
-    monkeypatch.setattr(AthenaSource, "_connect", hooked)
+    monkeypatch.setattr(AthenaHook, "connect", hooked)
     path = file_inventory / "card_fraud.yaml"
     raw = yaml.safe_load(path.read_text())
     raw["monitoring"]["scoring_log"] = {"athena": {"poll_seconds": 0.01}}

@@ -7,14 +7,13 @@ import re
 from datetime import date
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from mrm.core.storage import store_for
 from mrm.errors import NoDataError, SourceError
-from mrm.sources.parquet import PartitionedParquet, read_files
+from mrm.sources.parquet import PartitionedParquet
 
 DAY = date(2026, 9, 1)
 
@@ -35,10 +34,6 @@ def root(tmp_path) -> Path:
 @pytest.fixture
 def source(root) -> PartitionedParquet:
     return PartitionedParquet(root.as_uri() + "/")
-
-
-def as_listed(source: PartitionedParquet, day: date) -> list[dict]:
-    return [{"uri": f.uri, "size": f.size, "etag": f.etag} for f in source.files(day)]
 
 
 def test_read_day_returns_the_rows_of_every_parquet_file_of_the_day(root, source):
@@ -129,14 +124,17 @@ def test_read_days_with_no_data_at_all_names_the_window(source):
         source.read_days([date(2026, 8, 18), date(2026, 8, 31)])
 
 
-def test_read_files_reads_exactly_the_listed_objects(root, source):
+def test_day_input_locates_the_objects_a_run_streams_without_reading_them(root, source):
     write_part(root, DAY, "part-0.parquet", {"event_id": ["a", "b"]})
-    listed = as_listed(source, DAY)
-    write_part(root, DAY, "part-1.parquet", {"event_id": ["late"]})  # arrived after the run started
+    (root / f"dt={DAY}" / "_SUCCESS").write_text("")
 
-    frame = read_files(listed)
+    found = source.day_input(DAY)
 
-    pd.testing.assert_frame_equal(frame, pd.DataFrame({"event_id": ["a", "b"]}))
+    assert [Path(f.uri).name for f in found.files] == ["part-0.parquet"] and found.frame is None
+    assert found.where == f"scoring log {root.as_uri()}/dt=2026-09-01/"
+    assert found.empty == f"scoring log partition for 2026-09-01 at {root.as_uri()}/dt=2026-09-01/ has 0 rows"
+    with pytest.raises(NoDataError, match=r"no scoring log partition for 2026-09-02: nothing under "):
+        source.day_input(date(2026, 9, 2))
 
 
 def rewrite_same_size(path: Path) -> None:
@@ -156,23 +154,20 @@ def rewrite_same_size(path: Path) -> None:
     ],
     ids=["rewritten", "rewritten to the same size", "deleted"],
 )
-def test_read_files_detects_a_file_that_changed_since_it_was_listed(root, source, change):
+def test_a_file_that_changed_since_it_was_listed_changes_the_identity(root, source, change):
     path = write_part(root, DAY, "part-0.parquet", {"event_id": ["a", "b"]})
-    listed = as_listed(source, DAY)
+    listed = source.identity([DAY])
+    assert source.identity([DAY]) == listed and source.reference_files([DAY]) == {DAY: source.files(DAY)}
     change(path)
 
-    with pytest.raises(SourceError) as exc:
-        read_files(listed)
-
-    assert str(exc.value) == (
-        f"scoring log file {listed[0]['uri']} changed or disappeared while the run was in progress; "
-        "rerun the date"
-    )
+    assert source.identity([DAY]) != listed
 
 
-def test_read_files_with_nothing_to_read_is_no_data():
-    with pytest.raises(NoDataError, match="no labels files to read"):
-        read_files([], what="labels")
+def test_reference_files_of_days_without_any_is_no_data_naming_the_window(tmp_path):
+    labels = PartitionedParquet((tmp_path / "labels").as_uri() + "/", what="labels")
+
+    with pytest.raises(NoDataError, match=r"no labels data at all for 2026-08-18\.\.2026-08-31 under "):
+        labels.reference_files([date(2026, 8, 18), date(2026, 8, 31)])
 
 
 def test_an_unsupported_uri_scheme_lists_the_supported_ones():

@@ -19,10 +19,11 @@ from oracles.frame_checks import check_quality_extras
 from support import INVENTORY
 
 from mrm.core.storage import join, store_for
-from mrm.errors import NoDataError, SchemaError, SourceError
+from mrm.errors import NoDataError, SchemaError
 from mrm.inventory import load_entry
+from mrm.inventory.sources import CaptureSourceConfig, parse_path
 from mrm.sources.contract import conform
-from mrm.sources.sagemaker_capture import CaptureSource, CaptureSourceConfig, parse_path
+from mrm.sources.sagemaker.source import CaptureSource
 
 DAY = date(2026, 9, 1)
 DATA = Path(__file__).parent / "data" / "sagemaker_capture"
@@ -153,7 +154,9 @@ def test_documented_capture_file_decodes_to_exact_scoring_log_rows(root, entry):
     target = join(root, f"{DAY:%Y/%m/%d}/08/{DOCUMENTED.name}")
     store_for(target).put(target, DOCUMENTED.read_bytes())
 
-    data = CaptureSource(csv_config(root), features=entry.monitoring.features).read_day("card_fraud", DAY)
+    data = CaptureSource(
+        csv_config(root), features=entry.monitoring.features, model_id="card_fraud"
+    ).read_day(DAY)
 
     frame = data.frame
     assert list(frame.columns) == [
@@ -226,7 +229,9 @@ def test_json_payloads_read_by_key_paths_with_decision_and_version_from_the_resp
         model_version_path="model_version",
     )
 
-    frame = CaptureSource(config, features=entry.monitoring.features).read_day("card_fraud", DAY).frame
+    frame = (
+        CaptureSource(config, features=entry.monitoring.features, model_id="card_fraud").read_day(DAY).frame
+    )
 
     assert rows(frame, ["event_id", *FEATURES, "score", "decision", "model_version"]) == [
         ("e1", 250.0, "electronics", "IT", 17.0, 0.66, 23.0, 0.91, "decline", "4.2.1"),
@@ -251,7 +256,7 @@ def test_json_batch_gives_a_row_per_element_and_request_fields_apply_to_each(roo
         decision_thresholds=THRESHOLDS,
     )
 
-    frame = CaptureSource(config).read_day("card_fraud", DAY).frame
+    frame = CaptureSource(config, model_id="card_fraud").read_day(DAY).frame
 
     assert rows(frame, ["event_id", "amount", "country", "score", "decision"]) == [
         ("req-9:0", 10.0, "DE", 0.1, "approve"),
@@ -269,22 +274,24 @@ def test_csv_batch_answered_on_one_line_and_a_decision_column(root):
     put(root, DAY, 11, "a.jsonl", [
         record("3,fuel,FR,3,0.3,11", "0.55,manual_review", event_id="c1", at="2026-09-01T11:00:00Z"),
     ])  # fmt: skip
-    one_line = CaptureSource(csv_config(root)).read_day("card_fraud", DAY).frame.iloc[:2]
+    one_line = CaptureSource(csv_config(root), model_id="card_fraud").read_day(DAY).frame.iloc[:2]
     assert rows(one_line, ["event_id", "amount", "score", "decision"]) == [
         ("b1:0", 1.0, 0.15, "approve"),
         ("b1:1", 2.0, 0.75, "decline"),
     ]
     shutil.rmtree(Path(root.removeprefix("file://")) / "2026/09/01/10")
-    labelled = CaptureSource(csv_config(root, decision_column=1)).read_day("card_fraud", DAY).frame
+    labelled = CaptureSource(csv_config(root, decision_column=1), model_id="card_fraud").read_day(DAY).frame
     assert rows(labelled, ["event_id", "score", "decision"]) == [("c1", 0.55, "manual_review")]
 
 
 def test_feature_types_come_from_the_inventory_or_are_inferred(root, entry):
     """A categorical code that looks numeric stays text when the inventory says categorical."""
     put(root, DAY, 1, "a.jsonl", [csv_record(1, "2026-09-01T01:00:00Z", "5,5411,NA,1,0.5,1")])
-    typed = CaptureSource(csv_config(root), features=entry.monitoring.features).read_day("m", DAY).frame
+    typed = (
+        CaptureSource(csv_config(root), features=entry.monitoring.features, model_id="m").read_day(DAY).frame
+    )
     assert rows(typed, ["merchant_category", "country"]) == [("5411", "NA")]  # "NA" is Namibia, not null
-    inferred = CaptureSource(csv_config(root)).read_day("m", DAY).frame
+    inferred = CaptureSource(csv_config(root), model_id="m").read_day(DAY).frame
     assert inferred["merchant_category"].tolist() == [5411.0]
     assert inferred["country"].tolist() == ["NA"]
 
@@ -292,7 +299,9 @@ def test_feature_types_come_from_the_inventory_or_are_inferred(root, entry):
 def test_a_null_in_feature_order_skips_an_input_column(root):
     put(root, DAY, 2, "a.jsonl", [csv_record(1, "2026-09-01T02:00:00Z", "7.5,ignored,DE", "0.9")])
     frame = (
-        CaptureSource(csv_config(root, feature_order=["amount", None, "country"])).read_day("m", DAY).frame
+        CaptureSource(csv_config(root, feature_order=["amount", None, "country"]), model_id="m")
+        .read_day(DAY)
+        .frame
     )
     assert rows(frame, ["amount", "country", "score"]) == [(7.5, "DE", 0.9)]
     assert "None" not in frame.columns and "_skip1" not in frame.columns
@@ -310,8 +319,8 @@ def test_reads_hour_folders_00_to_23_of_the_utc_day_and_nothing_of_the_next(root
     put(root, DAY, 23, "README.txt", b"not a capture file")
     put(root, DAY + timedelta(days=1), 0, "00-00-000-x.jsonl", [csv_record(6, "2026-09-02T00:00:00Z")])
 
-    source = CaptureSource(csv_config(root), features=entry.monitoring.features)
-    data = source.read_day("card_fraud", DAY)
+    source = CaptureSource(csv_config(root), features=entry.monitoring.features, model_id="card_fraud")
+    data = source.read_day(DAY)
 
     assert data.frame["event_id"].tolist() == ["ev-0002", "ev-0003", "ev-0004", "ev-0005"]
     assert [f.uri.split("AllTraffic/")[1] for f in data.files] == [
@@ -324,15 +333,12 @@ def test_reads_hour_folders_00_to_23_of_the_utc_day_and_nothing_of_the_next(root
     rate = {m.metric: m.value for m in check_quality_extras(data.frame, entry, reference, DAY)}
     assert rate["out_of_day_rate"] == pytest.approx(1 / 4)
     assert rate["extra_column_count"] == 0  # _dt, model_id and model_version are expected columns
-    assert source.hour_prefixes(DAY)[0].endswith("AllTraffic/2026/09/01/00/")
-    assert source.hour_prefixes(DAY)[-1].endswith("AllTraffic/2026/09/01/23/")
-    assert len(source.hour_prefixes(DAY)) == 24
 
 
 def test_a_day_without_capture_files_names_the_prefix_and_what_to_check(root):
     put(root, DAY + timedelta(days=1), 0, "a.jsonl", [csv_record(1, "2026-09-02T00:00:00Z")])
     with pytest.raises(NoDataError) as err:
-        CaptureSource(csv_config(root)).read_day("card_fraud", DAY)
+        CaptureSource(csv_config(root), model_id="card_fraud").read_day(DAY)
     message = str(err.value)
     assert f"{root}2026/09/01/" in message
     assert "data capture is enabled" in message and "sampling percentage is above 0" in message
@@ -342,7 +348,7 @@ def test_capture_files_without_records_are_no_data(root):
     put(root, DAY, 5, "a.jsonl", b"")
     put(root, DAY, 6, "b.jsonl", b"\n")
     with pytest.raises(NoDataError, match=r"2 SageMaker capture file.* hold no records"):
-        CaptureSource(csv_config(root)).read_day("card_fraud", DAY)
+        CaptureSource(csv_config(root), model_id="card_fraud").read_day(DAY)
 
 
 # -- bad input ---------------------------------------------------------------------------------------
@@ -383,7 +389,9 @@ def test_a_bad_record_is_reported_with_its_file_line_and_reason(root, entry, lin
     put(root, DAY, 6, "00-00-000-good.jsonl", [OK, OK])
     bad = put(root, DAY, 7, "00-00-000-bad.jsonl", lines)
     with pytest.raises(SchemaError) as err:
-        CaptureSource(csv_config(root), features=entry.monitoring.features).read_day("card_fraud", DAY)
+        CaptureSource(csv_config(root), features=entry.monitoring.features, model_id="card_fraud").read_day(
+            DAY
+        )
     message = str(err.value)
     assert f"{bad} line {line}: " in message, message
     assert reason in message, message
@@ -396,14 +404,14 @@ def test_a_line_that_is_not_utf8_is_reported(root):
     good = csv_record(1, "2026-09-01T07:00:00Z").encode()
     bad = put(root, DAY, 7, "x.jsonl", good + b"\n" + b'{"captureData": "\xff\xfe"}\n')
     with pytest.raises(SchemaError, match=rf"{bad} line 2: not UTF-8"):
-        CaptureSource(csv_config(root)).read_day("m", DAY)
+        CaptureSource(csv_config(root), model_id="m").read_day(DAY)
 
 
 def test_max_bad_records_skips_and_lists_them_and_still_fails_beyond(root):
     put(root, DAY, 7, "x.jsonl", [OK, "{truncated", csv_record(2, "2026-09-01T07:01:00Z")])
     bad2 = put(root, DAY, 8, "y.jsonl", [csv_record(3, "2026-09-01T08:00:00Z", score="n/a")])
 
-    data = CaptureSource(csv_config(root, max_bad_records=2)).read_day("m", DAY)
+    data = CaptureSource(csv_config(root, max_bad_records=2), model_id="m").read_day(DAY)
     assert data.frame["event_id"].tolist() == ["ev-0001", "ev-0002"]
     assert len(data.unreadable) == 2
     assert data.unreadable[0].endswith("x.jsonl line 2: not JSON (Expecting property name enclosed in double "
@@ -412,13 +420,13 @@ def test_max_bad_records_skips_and_lists_them_and_still_fails_beyond(root):
     assert data.records == 2
 
     with pytest.raises(SchemaError, match=r"has 2 unreadable record\(s\) of 4, more than max_bad_records=1"):
-        CaptureSource(csv_config(root, max_bad_records=1)).read_day("m", DAY)
+        CaptureSource(csv_config(root, max_bad_records=1), model_id="m").read_day(DAY)
 
 
 def test_many_bad_records_are_counted_not_all_quoted(root):
     put(root, DAY, 7, "x.jsonl", ["{"] * 10)
     with pytest.raises(SchemaError, match=r"has 10 unreadable .* \(and 7 more bad records\)"):
-        CaptureSource(csv_config(root)).read_day("m", DAY)
+        CaptureSource(csv_config(root), model_id="m").read_day(DAY)
 
 
 def test_a_json_path_no_payload_has_is_a_config_error(root):
@@ -437,7 +445,7 @@ def test_a_json_path_no_payload_has_is_a_config_error(root):
     with pytest.raises(
         SchemaError, match=r"country: 'features.country' found in none of the 1 JSON payloads"
     ):
-        CaptureSource(config).read_day("m", DAY)
+        CaptureSource(config, model_id="m").read_day(DAY)
 
 
 def test_json_output_without_the_score_path_or_with_a_wrong_batch_size(root):
@@ -453,7 +461,7 @@ def test_json_output_without_the_score_path_or_with_a_wrong_batch_size(root):
     single = CaptureSourceConfig(
         **base, json_fields={"amount": "amount"}, score_path="predictions[0].score", max_bad_records=5
     )
-    data = CaptureSource(single).read_day("m", DAY)
+    data = CaptureSource(single, model_id="m").read_day(DAY)
     assert len(data.unreadable) == 1  # the batch request has no "amount": a null, and one score
     assert "x.jsonl line 1: endpointOutput has no 'predictions[0].score'" in data.unreadable[0]
     batch = CaptureSourceConfig(
@@ -462,34 +470,33 @@ def test_json_output_without_the_score_path_or_with_a_wrong_batch_size(root):
         score_path="predictions[*].score",
         max_bad_records=5,
     )
-    data = CaptureSource(batch).read_day("m", DAY)
+    data = CaptureSource(batch, model_id="m").read_day(DAY)
     assert "line 1: endpointInput has no batch at 'instances[*].amount'" in data.unreadable[0]
     assert (
         "line 2: endpointOutput has 1 score(s) at 'predictions[*].score' for 2 input rows"
         in data.unreadable[1]
     )
     assert data.frame["amount"].tolist() == [4.0]
-    assert CaptureSource(single).read_day("m", DAY).frame["amount"].tolist()[-1] == 3.0
+    assert CaptureSource(single, model_id="m").read_day(DAY).frame["amount"].tolist()[-1] == 3.0
     put(root, DAY, 7, "x.jsonl", [json.dumps(json.loads(line)) for line in ["{}"]])
     with pytest.raises(NoDataError, match="no readable SageMaker capture records"):
-        CaptureSource(batch).read_day("m", DAY)
+        CaptureSource(batch, model_id="m").read_day(DAY)
 
 
-# -- several days, re-reading a run's files ----------------------------------------------------------
-def test_read_days_reports_missing_days_and_read_files_detects_a_changed_file(root, entry):
+# -- several days, and what identifies them ----------------------------------------------------------
+def test_read_days_reports_missing_days_and_a_changed_file_changes_the_identity(root, entry):
     put(root, DAY, 3, "a.jsonl", [csv_record(1, "2026-09-01T03:00:00Z")])
     later = DAY + timedelta(days=2)
-    changed = put(root, later, 4, "a.jsonl", [csv_record(2, "2026-09-03T04:00:00Z")])
-    source = CaptureSource(csv_config(root), features=entry.monitoring.features)
+    put(root, later, 4, "a.jsonl", [csv_record(2, "2026-09-03T04:00:00Z")])
+    source = CaptureSource(csv_config(root), features=entry.monitoring.features, model_id="card_fraud")
 
-    window = source.read_days("card_fraud", [DAY, DAY + timedelta(days=1), later])
+    window = source.read_days([DAY, DAY + timedelta(days=1), later])
     assert window.frame["_dt"].tolist() == [DAY, later]
     assert window.missing_days == [DAY + timedelta(days=1)]
     assert len(window.files) == 2
 
-    listed = [{"uri": f.uri, "size": f.size, "etag": f.etag} for f in source.files(later)]
-    again = source.read_files("card_fraud", later, listed)
-    assert again.frame["event_id"].tolist() == ["ev-0002"]
+    before = source.identity([DAY, later])
+    assert source.identity([DAY, later]) == before  # found without reading, the same until a file changes
     time.sleep(0.01)
     put(
         root,
@@ -498,8 +505,8 @@ def test_read_days_reports_missing_days_and_read_files_detects_a_changed_file(ro
         "a.jsonl",
         [csv_record(2, "2026-09-03T04:00:00Z"), csv_record(3, "2026-09-03T04:00:01Z")],
     )
-    with pytest.raises(SourceError, match=f"capture file {changed} changed or disappeared"):
-        source.read_files("card_fraud", later, listed)
+    assert source.identity([DAY, later]) != before
+    assert source.read_days([later]).frame["event_id"].tolist() == ["ev-0002", "ev-0003"]
 
 
 # -- S3 --------------------------------------------------------------------------------------------
@@ -516,9 +523,9 @@ def test_reads_capture_files_from_s3(s3_root, entry):
     last = put(s3_root, DAY, 23, "59-59-999-z.jsonl", [csv_record(7, "2026-09-01T23:59:59Z", score="0.71")])
     put(s3_root, DAY + timedelta(days=1), 0, "00-00-001-z.jsonl", [csv_record(8, "2026-09-02T00:00:00Z")])
     put(s3_root, DAY - timedelta(days=1), 23, "59-59-999-z.jsonl", [csv_record(9, "2026-08-31T23:59:59Z")])
-    source = CaptureSource(csv_config(s3_root), features=entry.monitoring.features)
+    source = CaptureSource(csv_config(s3_root), features=entry.monitoring.features, model_id="card_fraud")
 
-    data = source.read_day("card_fraud", DAY)
+    data = source.read_day(DAY)
 
     assert [f.uri for f in data.files] == [documented, last]
     assert all(len(f.etag) == 32 for f in data.files)
@@ -527,19 +534,18 @@ def test_reads_capture_files_from_s3(s3_root, entry):
         (10.0, "DE", 0.71, "decline")
     ]
     assert len(data.frame) == 7
-    listed = [{"uri": f.uri, "size": f.size, "etag": f.etag} for f in data.files]
-    assert source.read_files("card_fraud", DAY, listed).frame.equals(data.frame)
+    assert source.read_days([DAY]).frame.equals(data.frame)
 
     with pytest.raises(
         NoDataError, match=r"under s3://ml-capture/datacapture/card-fraud-prod/AllTraffic/2026/09/05/"
     ):
-        source.read_day("card_fraud", date(2026, 9, 5))
+        source.read_day(date(2026, 9, 5))
 
 
 def test_a_bad_line_on_s3_is_named_by_its_s3_uri(s3_root):
     bad = put(s3_root, DAY, 13, "a.jsonl", [OK, OK, OK, "not json"])
     with pytest.raises(SchemaError, match=rf"{bad} line 4: not JSON"):
-        CaptureSource(csv_config(s3_root)).read_day("m", DAY)
+        CaptureSource(csv_config(s3_root), model_id="m").read_day(DAY)
 
 
 # -- speed -----------------------------------------------------------------------------------------
@@ -567,10 +573,10 @@ def test_decode_speed_at_100k_records(root, entry, capsys):
             for i in range(f * per, (f + 1) * per)
         ]
         put(root, DAY, hour, f"{f % 60:02d}-00-000-{f:03d}.jsonl", lines)
-    source = CaptureSource(csv_config(root), features=entry.monitoring.features)
+    source = CaptureSource(csv_config(root), features=entry.monitoring.features, model_id="card_fraud")
 
     started = time.perf_counter()
-    data = source.read_day("card_fraud", DAY)
+    data = source.read_day(DAY)
     seconds = time.perf_counter() - started
 
     assert len(data.frame) == n and len(data.files) == files
