@@ -50,7 +50,7 @@ def one(rows: int) -> dict:
     import great_expectations  # noqa: F401
 
     imports = time.perf_counter() - t0
-    from mrm import pipeline
+    from mrm import inputs, pipeline
 
     day = data.day(1)
     timings = {}
@@ -73,7 +73,7 @@ def one(rows: int) -> dict:
     pipeline.tickets(ctx)
     timings["open_tickets"] = time.perf_counter() - t
     total = sum(timings.values())
-    ref_rows = pipeline.reference(pipeline.get_inventory().get("card_fraud"))[1]["rows"]
+    ref_rows = inputs.reference(pipeline.get_inventory().get("card_fraud"))[1]["rows"]
     return {
         "rows_per_day": ctx.row_count,
         "reference_rows": ref_rows,

@@ -16,12 +16,12 @@ import sys
 from airflow.listeners import hookimpl
 from airflow.plugins_manager import AirflowPlugin
 
-log = logging.getLogger("mrm.run_notes")
+log = logging.getLogger("mrm.airflow.run_notes")
 
 
 def _note(dag_id: str, run_id: str) -> str | None:
     from mrm import settings
-    from mrm.run_notes import note_for
+    from mrm.airflow.run_notes import note_for
     from mrm.store import HistoryStore
 
     return note_for(HistoryStore(settings.db_url()), dag_id, run_id)

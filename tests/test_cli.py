@@ -216,7 +216,7 @@ def test_export_round_trips_in_csv_json_parquet_and_as_a_partitioned_dataset(
     import pyarrow.parquet as pq
 
     from mrm import pipeline
-    from mrm.export import COLUMNS, rows
+    from mrm.evidence.export import COLUMNS, rows
 
     for day in ("2026-09-02", "2026-09-03", "2026-09-03"):  # the rerun of 09-03 supersedes the first
         assert main(["run", "--model", "aml_alert", "--date", day]) == 0

@@ -107,7 +107,7 @@ def calls(tmp_path_factory, demo_files):
 
 def _monitoring_run_and_export(home):
     from mrm import pipeline
-    from mrm.export import export
+    from mrm.evidence.export import export
 
     pipeline.run_model("card_fraud", date(2026, 9, 5))
     export(pipeline.get_store(), f"s3://{BUCKET}/exports/", None, None, None)

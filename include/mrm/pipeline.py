@@ -15,23 +15,22 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
-from mrm import settings
+from mrm import inputs, settings
 from mrm.controls import AMBER, RED, Evaluated, escalate, evaluate, render_controls, worst
 from mrm.core.results import MetricResult
 from mrm.errors import InventoryError, MrmError
-from mrm.evidence import EvidenceWriter, sha256
+from mrm.evidence.lineage import TIMING, lineage
+from mrm.evidence.writer import EvidenceWriter
 from mrm.inventory import ModelEntry
-from mrm.lineage import TIMING, lineage
 from mrm.notify.outbox import undelivered_error
-from mrm.sources.labels import known_between
 from mrm.sources.registry import source_for
 from mrm.store import RunRecord
 from mrm.ticketing.base import could_not_run_breach
 from mrm.ticketing.lifecycle import TicketLifecycle
-from mrm.wiring import cli_trigger, get_inventory, get_store, process_cache
+from mrm.wiring import cli_trigger, get_inventory, get_store
 
 log = logging.getLogger("mrm.pipeline")
 
@@ -128,7 +127,7 @@ def start(model_id: str, day: date, triggered_by: str | None = None) -> RunConte
     with _guard(entry, day, trigger, "read scoring log"):
         day_input = source_for(entry).day_input(day)
     with _guard(entry, day, trigger, "read reference"):
-        profile = reference_profile(entry)
+        profile = inputs.reference_profile(entry)
     ctx = RunContext(
         run_id=uuid.uuid4().hex,
         model_id=model_id,
@@ -140,75 +139,11 @@ def start(model_id: str, day: date, triggered_by: str | None = None) -> RunConte
         profile=profile.fingerprint,
     )
     with _guard(entry, day, trigger, "read scoring log"):
-        agg = _aggregate(day_input, profile)
+        agg = inputs.aggregate(day_input, profile)
         ctx.row_count = agg.rows
         ctx.aggregate = _writer(ctx).put("day_aggregate.npz", agg.to_bytes())
     ctx.engine = se.summary(agg, profile)
     return ctx
-
-
-def _aggregate(day_input, profile):
-    """Stream the day into its aggregate. Objects not on local disk are first streamed to a temporary
-    folder (S3 checks each is still the listed version), so memory does not grow with the day."""
-    from mrm.checks.engine import aggregate as ag
-    from mrm.core.storage import local_copies
-    from mrm.errors import NoDataError
-    from mrm.sources.parquet_stream import scan_day
-
-    rows = settings.sample_rows()
-    if day_input.frame is not None:
-        return ag.aggregate_frame(day_input.frame, day_input.entry, profile, day_input.day, sample_rows=rows)
-    with local_copies(day_input.files, prefix="mrm_day_") as copies:
-        if scan_day(copies, day_input.entry, day_input.where) == 0:
-            raise NoDataError(day_input.empty)
-        return ag.aggregate_day(
-            copies,
-            day_input.entry,
-            profile,
-            day_input.day,
-            sample_rows=rows,
-            where=day_input.where,
-            normalise=day_input.normalise,
-        )
-
-
-def reference_profile(entry: ModelEntry, fingerprint: str | None = None):
-    """The entry's reference profile (cached under MRM_PROFILE_CACHE); with ``fingerprint``, fails unless
-    the reference is still the one the run started with."""
-    from mrm.checks.reference import reference_profile as cached_profile
-
-    profile, _ = cached_profile(entry, settings.profile_cache_uri(), read=reference)
-    if fingerprint and profile.fingerprint != fingerprint:
-        raise MrmError(
-            f"{entry.model_id}: the reference window's data or the inventory entry changed while the run was "
-            "in progress; rerun the date"
-        )
-    return profile
-
-
-def _day_aggregate(ctx: RunContext, entry: ModelEntry):
-    """The run's reference profile and the day's aggregate that ``start`` kept."""
-    from mrm.checks.engine.day_aggregate import DayAggregate
-
-    profile = reference_profile(entry, ctx.profile)
-    writer = _writer(ctx)
-    data = writer.store.get(ctx.aggregate["uri"])
-    if sha256(data) != ctx.aggregate["sha256"]:
-        raise MrmError(f"{ctx.aggregate['uri']} changed since the run started; rerun {ctx.logical_date}")
-    return profile, DayAggregate.from_bytes(data, profile, entry)
-
-
-@process_cache(maxsize=16)
-def _reference(model_id: str, inventory_hash: str, source_key: str):
-    """The reference window's rows, read once per process (key includes the inventory hash): to profile a
-    source without stable Parquet files (and for its performance baseline), and for `mrm baseline suggest`."""
-    from mrm.checks.reference import read_reference
-
-    return read_reference(get_inventory().get(model_id))
-
-
-def reference(entry: ModelEntry):
-    return _reference(entry.model_id, entry.fingerprint(), source_for(entry).cache_key)
 
 
 def _check_step(ctx: RunContext, name: str) -> dict:
@@ -221,16 +156,16 @@ def _check_step(ctx: RunContext, name: str) -> dict:
     started = time.perf_counter()
     with _guard(entry, ctx.day, ctx.triggered_by, name):
         writer = _writer(ctx)
-        inputs = CheckInputs(
+        given = CheckInputs(
             entry,
             ctx.day,
             writer,
             settings.evidence_uri(),
-            day_aggregate=lambda: _day_aggregate(ctx, entry),
-            labelled_cohort=lambda start, end: _labelled_cohort(entry, ctx.day, start, end),
-            reference_performance=lambda: _reference_performance(entry.model_id, entry.fingerprint()),
+            day_aggregate=lambda: inputs.day_aggregate(entry, writer, ctx.aggregate, ctx.profile, ctx.day),
+            labelled_cohort=lambda start, end: inputs.labelled_cohort(entry, ctx.day, start, end),
+            reference_performance=lambda: inputs.reference_performance(entry.model_id, entry.fingerprint()),
         )
-        results, evidence = check.compute(inputs)
+        results, evidence = check.compute(given)
         evidence[f"{name}_results"] = writer.put_json(results_file(name), [r.to_dict() for r in results])
     evidence[f"{name}{TIMING}"] = round(time.perf_counter() - started, 3)
     return evidence
@@ -248,72 +183,9 @@ def drift(ctx: RunContext) -> dict:
     return _check_step(ctx, "drift")
 
 
-@process_cache(maxsize=16)
-def _reference_performance(model_id: str, inventory_hash: str) -> dict | None:
-    """Performance of the reference window, with every label known by its end + maturity."""
-    from mrm.checks.performance import labelled, statistics
-
-    entry = get_inventory().get(model_id)
-    perf, ref = entry.monitoring.performance, entry.monitoring.reference
-    frame = _reference_scores(entry)
-    known_by = ref.end + timedelta(days=perf.label_maturity_days)
-    joined, _ = labelled(frame, known_between(entry, ref.start, known_by), known_by)
-    stats, _ = statistics(joined, perf)
-    return stats
-
-
 def performance(ctx: RunContext) -> dict:
     """Outcome analysis of the matured cohort (logical date − label maturity) on the labels known today."""
     return _check_step(ctx, "performance")
-
-
-def _labelled_cohort(entry: ModelEntry, day: date, start: date, end: date):
-    """The cohort scored on [start, end] joined to the labels known by ``day``: (joined, label coverage or
-    None without scores, the cohort's missing and unreadable days)."""
-    from mrm.checks.performance import labelled
-    from mrm.errors import NoDataError
-
-    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    note: dict = {}
-    try:
-        where = f"scoring log of the cohort {start}..{end}"
-        scored, data = _scores(entry, days, where, skip_unreadable=True)
-        note = {
-            "cohort_missing_days": [d.isoformat() for d in data.missing_days],
-            "unreadable": data.unreadable,
-        }
-    except NoDataError:
-        return _empty_cohort(), None, note
-    joined, coverage = labelled(scored, known_between(entry, start, day), day)
-    return joined, coverage, note
-
-
-SCORE_COLUMNS = ("event_id", "score")  # all that outcome analysis needs of the scoring log
-
-
-def _scores(entry: ModelEntry, days: list[date], where: str, *, skip_unreadable: bool = False):
-    """Event ids and scores of some days, read without the other columns (a cohort of several days of a
-    wide, high-volume log would not fit in memory whole)."""
-    from mrm.sources.contract import conform
-
-    data = source_for(entry).read_days(days, skip_unreadable=skip_unreadable, columns=SCORE_COLUMNS)
-    return conform(data.frame, entry, where, columns=SCORE_COLUMNS), data
-
-
-def _reference_scores(entry: ModelEntry):
-    """Event ids and scores of the reference window. A source without stable Parquet files (Athena,
-    capture) had its window read whole for the profile: those rows, read once per process, are used."""
-    ref = entry.monitoring.reference
-    if source_for(entry).reference_files(ref.days()) is None:
-        frame, _ = reference(entry)
-        return frame[["_dt", *SCORE_COLUMNS]]
-    return _scores(entry, ref.days(), f"reference window {ref.start}..{ref.end}")[0]
-
-
-def _empty_cohort():
-    import pandas as pd
-
-    return pd.DataFrame({"event_id": [], "score": [], "label": []})
 
 
 def record(ctx: RunContext, *evidence: dict) -> dict:
@@ -322,6 +194,11 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
 
     entry = get_inventory().get(ctx.model_id)
     with _guard(entry, ctx.day, ctx.triggered_by, "record"):
+        if entry.fingerprint() != ctx.inventory_hash:
+            raise MrmError(
+                f"{ctx.model_id}: the inventory entry changed while the run was in progress (started with "
+                f"{ctx.inventory_hash[:12]}, now {entry.fingerprint()[:12]}); rerun {ctx.logical_date}"
+            )
         everything = {k: v for part in evidence for k, v in part.items()}
         merged = {k: v for k, v in everything.items() if not k.endswith(TIMING)}
         if ctx.aggregate:

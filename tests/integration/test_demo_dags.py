@@ -245,7 +245,7 @@ def test_each_dag_run_has_a_note_summarising_its_outcome(monitored):
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
-    from mrm.run_notes import note_for
+    from mrm.airflow.run_notes import note_for
 
     with create_session() as session:
         runs = session.query(DagRun).filter(DagRun.dag_id.like("mrm_monitor__%")).all()

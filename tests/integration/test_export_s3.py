@@ -17,7 +17,7 @@ def test_export_to_s3_round_trips(mrm_home, file_inventory, capsys):
     from mrm.cli import main
     from mrm.core.storage import store_for
     from mrm.demo.s3 import start_local_s3
-    from mrm.export import rows
+    from mrm.evidence.export import rows
 
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     s3 = start_local_s3(bucket="mrm-audit")

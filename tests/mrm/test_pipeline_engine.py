@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mrm import pipeline
+from mrm import inputs, pipeline
 from mrm.core.results import MetricResult
 from mrm.errors import ConfigError, MrmError, NoDataError
 
@@ -50,7 +50,7 @@ def test_the_stored_metrics_equal_the_frame_based_checks_on_the_whole_day(
     summary = pipeline.run_model(model_id, day)
 
     entry = pipeline.get_inventory().get(model_id)
-    reference, info = pipeline.reference(entry)
+    reference, info = inputs.reference(entry)
     current = conform(source_for(entry).read_days([day]).frame.drop(columns="_dt"), entry, "day")
     oracle = check_quality(current, entry, info["median_daily_rows"]).results
     oracle += check_quality_extras(current, entry, info, day)
@@ -84,7 +84,7 @@ def test_the_run_records_its_aggregate_and_the_sample_behind_its_evidence(
     assert engine["profile"]["fingerprint"] and engine["exact_numeric_methods"] is False
     aggregate = run["evidence"]["day_aggregate"]
     data = path_of(aggregate["uri"]).read_bytes()
-    from mrm.evidence import sha256
+    from mrm.evidence.writer import sha256
 
     assert aggregate["sha256"] == sha256(data) and aggregate["size"] == len(data)
     gx = json.loads(path_of(run["evidence"]["quality_gx"]["uri"]).read_text())
@@ -122,6 +122,24 @@ def test_a_reference_changed_during_the_run_fails_it_with_a_message(mrm_home, fi
         extra.unlink()
     failed = [r for r in pipeline.get_store().runs("aml_alert") if r["status"] == "failed"]
     assert len(failed) == 1 and failed[0]["reason"].startswith("quality: aml_alert: the reference window")
+
+
+def test_an_inventory_entry_changed_before_record_fails_the_run_with_a_message(mrm_home, file_inventory):
+    """record evaluates the thresholds of the entry the run started with, or fails: never a mix."""
+    import re
+
+    ctx = pipeline.start("aml_alert", date(2026, 9, 2), "test")
+    evidence = [pipeline.quality(ctx), pipeline.drift(ctx), pipeline.performance(ctx)]
+    path = file_inventory / "aml_alert.yaml"
+    path.write_text(re.sub(r"(?m)^name: (.*)$", r"name: \1 (renamed)", path.read_text(), count=1))
+
+    with pytest.raises(MrmError, match=r"aml_alert: the inventory entry changed while the run was in"):
+        pipeline.record(ctx, *evidence)
+
+    runs = pipeline.get_store().runs("aml_alert")
+    assert [(r["status"], r["reason"][:46]) for r in runs] == [
+        ("failed", "record: aml_alert: the inventory entry changed")
+    ]
 
 
 def test_an_aggregate_altered_after_start_fails_the_step(mrm_home, file_inventory):

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from mrm.checks.engine.day_aggregate import DayAggregate
     from mrm.checks.engine.profile import ReferenceProfile
-    from mrm.evidence import EvidenceWriter
+    from mrm.evidence.writer import EvidenceWriter
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ class DriftCheck:
         stored values, and the reference information."""
         from mrm.checks.evidently_report import evidently_lib_files
         from mrm.checks.sample_evidence import drift_report_html
-        from mrm.evidence import write_shared
+        from mrm.evidence.writer import write_shared
 
         entry, writer = inputs.entry, inputs.writer
         profile, agg = inputs.day_aggregate()

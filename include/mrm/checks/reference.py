@@ -60,7 +60,7 @@ class ProfileCache:
 def profile_fingerprint(entry: ModelEntry, inputs: list[ObjectInfo] | dict, settings: ProfileSettings) -> str:
     """sha256 of the entry's hash, the profile version and settings, and the window's inputs (a list of
     objects, or a source's identity, :meth:`mrm.sources.base.ScoringLogSource.identity`)."""
-    from mrm.evidence import fingerprint
+    from mrm.evidence.writer import fingerprint
 
     doc = {
         "inputs": {"files": fingerprint(inputs)} if isinstance(inputs, list) else inputs,

@@ -47,7 +47,7 @@ def add_parsers(sub) -> None:
 
 def cmd_export(args) -> int:
     from mrm import wiring
-    from mrm.export import export
+    from mrm.evidence.export import export
 
     to = args.to
     if "://" not in to:  # a local path
@@ -58,7 +58,7 @@ def cmd_export(args) -> int:
 
 def cmd_evidence_pack(args) -> int:
     from mrm import wiring
-    from mrm.evidence_pack import build
+    from mrm.evidence.pack import build
 
     data, manifest = build(wiring.get_store(), args.model, args.since, args.until)
     Path(args.out).write_bytes(data)

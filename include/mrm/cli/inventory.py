@@ -108,11 +108,11 @@ def cmd_inventory_show(args) -> int:
 
 
 def cmd_baseline_suggest(args) -> int:
-    from mrm import pipeline, wiring
+    from mrm import inputs, wiring
     from mrm.checks.baseline import suggest
 
     entry = wiring.get_inventory().get(args.model)
-    frame, _ = pipeline.reference(entry)
+    frame, _ = inputs.reference(entry)
     print(suggest(frame, entry))
     return 0
 

@@ -132,6 +132,6 @@ def concat_days(
 
 def files_identity(files: list[ObjectInfo]) -> dict[str, Any]:
     """A source's identity when its data are files: their URIs, sizes and ETags."""
-    from mrm.evidence import fingerprint
+    from mrm.evidence.writer import fingerprint
 
     return {"files": fingerprint(files)}

@@ -11,6 +11,14 @@ from sqlalchemy import Connection, select
 
 from mrm.store import chain, schema
 
+PREFIX = "MRM"  # ticket keys: MRM-<id>
+
+
+def ticket_key(ticket_id: int) -> str:
+    """The key people and other systems know a built-in ticket by: ``MRM-12``."""
+    return f"{PREFIX}-{ticket_id}"
+
+
 _T, _EV = schema.tickets, schema.ticket_events
 
 

@@ -16,9 +16,8 @@ from typing import Any
 from mrm.errors import MrmError
 from mrm.store import HistoryStore
 from mrm.store import tickets as store_tickets
+from mrm.store.tickets import PREFIX, ticket_key
 from mrm.ticketing.base import Breach, TicketAction, priority_for, raise_priority
-
-PREFIX = "MRM"
 
 OPENED, OCCURRENCE, RETURNED_TO_GREEN, ESCALATED, CLOSED = (
     "opened",
@@ -48,10 +47,6 @@ class Filed:
 
     action: TicketAction
     event: Event | None
-
-
-def ticket_key(ticket_id: int) -> str:
-    return f"{PREFIX}-{ticket_id}"
 
 
 def parse_ticket_id(text: str) -> int:

@@ -4,6 +4,7 @@ notifications that have not reached their channel yet."""
 from __future__ import annotations
 
 from mrm.inventory import Inventory
+from mrm.store.tickets import ticket_key
 from mrm.ui.html import STATUS_ORDER, Column, Table, badge, e, fmt, link
 
 PRIORITY = {"Highest": 0, "High": 1, "Medium": 2, "Low": 3}
@@ -19,7 +20,7 @@ def rows(tickets: list[dict], inventory: Inventory) -> list[dict]:
         out.append(
             {
                 **t,
-                "key": f"MRM-{t['ticket_id']}",
+                "key": ticket_key(t["ticket_id"]),
                 "tier": entry.risk_tier if entry else None,
                 "model_name": entry.name if entry else "",
                 "age_days": (as_of - t["first_logical_date"]).days,

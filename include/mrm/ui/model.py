@@ -11,6 +11,7 @@ from mrm import metrics
 from mrm.controls import AMBER, GREEN, INFO, RED
 from mrm.core.results import control_key
 from mrm.inventory import ModelEntry
+from mrm.store.tickets import ticket_key
 from mrm.ui import charts
 from mrm.ui.html import STATUS_ORDER, Column, Table, badge, e, fmt, link
 
@@ -199,7 +200,7 @@ def runs_table(runs: list[dict], base: str, ui_root: str) -> Table:
 
 
 def tickets_table(tickets: list[dict]) -> Table:
-    rows = [{**t, "key": f"MRM-{t['ticket_id']}"} for t in tickets]
+    rows = [{**t, "key": ticket_key(t["ticket_id"])} for t in tickets]
     rows.sort(key=lambda t: (t["status"] != "open", -t["ticket_id"]))
     columns = [
         Column("key", "Ticket"),

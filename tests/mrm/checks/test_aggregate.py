@@ -534,7 +534,7 @@ def test_scanning_the_footers_counts_rows_and_checks_the_contract(entry, frames,
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium not installed for the browser test")
 def test_the_sample_report_draws_the_whole_day_psi_in_a_browser(entry, frames, profile, tmp_path):
     from mrm.checks.evidently_report import evidently_lib_files
-    from mrm.evidence import EvidenceWriter, write_shared
+    from mrm.evidence.writer import EvidenceWriter, write_shared
 
     _, current = frames
     agg = ag.aggregate_frame(current, entry, profile, DAY, sample_rows=400)

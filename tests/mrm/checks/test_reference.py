@@ -39,7 +39,7 @@ def file_entry(tmp_path, make_entry, make_scoring_frame) -> ModelEntry:
 
 
 def test_the_profile_of_the_files_carries_the_pipelines_reference_information(file_entry, tmp_path):
-    from mrm.evidence import fingerprint
+    from mrm.evidence.writer import fingerprint
     from mrm.sources.contract import conform, required_columns
     from mrm.sources.parquet import PartitionedParquet
 

@@ -11,7 +11,7 @@ import pytest
 from oracles.frame_checks import check_drift
 
 from mrm.checks.evidently_report import evidently_lib_files
-from mrm.evidence import EvidenceWriter, write_shared
+from mrm.evidence.writer import EvidenceWriter, write_shared
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from ui_pages import csv_rows
 
-from mrm.evidence import EvidenceWriter
+from mrm.evidence.writer import EvidenceWriter
 from mrm.store import HistoryStore, RunRecord
 from mrm.ui import URL_PREFIX
 from mrm.ui.app import create_app

@@ -258,7 +258,7 @@ def reference_info(
     the window, its rows, files and their fingerprint, the days without data, the rows of each day that
     has some (``daily_rows``, in day order) and their median, and each required column's null rate.
     NoDataError if no day has rows."""
-    from mrm.evidence import fingerprint
+    from mrm.evidence.writer import fingerprint
 
     ref = entry.monitoring.reference
     daily = [int(n) for n in daily_rows.values() if n]

@@ -17,9 +17,9 @@ from typing import Any
 
 from mrm.core.storage import store_for
 from mrm.errors import MrmError
-from mrm.export import encode, rows
+from mrm.evidence.export import encode, rows
 from mrm.store import HistoryStore, chain
-from mrm.ticketing import BuiltinTracker
+from mrm.store import tickets as store_tickets
 
 
 def _json(obj: Any) -> bytes:
@@ -33,12 +33,17 @@ def build(store: HistoryStore, model_id: str, since: date | None, until: date | 
             f"no runs of {model_id} between {since or 'the start'} and {until or 'now'}; nothing to pack"
         )
     metric_rows = [r for r in rows(store, since, until) if r["model_id"] == model_id]
-    tracker = BuiltinTracker(store)
-    tickets = [
-        {**t, "events": tracker.events(t["ticket_id"])}
-        for t in tracker.tickets(model_id, "all")
-        if (not since or t["last_logical_date"] >= since) and (not until or t["first_logical_date"] <= until)
-    ]
+    with store.engine.connect() as conn:
+        tickets = [
+            {
+                **t,
+                "key": store_tickets.ticket_key(t["ticket_id"]),
+                "events": store_tickets.events(conn, t["ticket_id"]),
+            }
+            for t in store_tickets.tickets(conn, model_id, "all")
+            if (not since or t["last_logical_date"] >= since)
+            and (not until or t["first_logical_date"] <= until)
+        ]
     hashes = {r["inventory_hash"] for r in runs}
     versions = [v for v in store.inventory_versions(model_id) if v["inventory_hash"] in hashes]
     problems, head, length = chain.verify(store.engine)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mrm.run_notes import MAX_NOTE, _cut, _finding
+from mrm.airflow.run_notes import MAX_NOTE, _cut, _finding
 
 
 def row(metric, column, value, amber, red, status, segment=None):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from mrm.core.results import control_key
 from mrm.store import HistoryStore, reads
+from mrm.store.tickets import ticket_key
 
 MAX_NOTE = 1000  # Airflow's limit on a DAG run note
 SHOWN = 4  # findings listed per status; the rest are counted
@@ -67,7 +68,7 @@ def note_for(store: HistoryStore, dag_id: str, run_id: str) -> str | None:
 
 def _open_tickets(store: HistoryStore, model_id: str) -> dict[str, str]:
     return {
-        control: f"MRM-{ticket_id}"
+        control: ticket_key(ticket_id)
         for control, ticket_id in reads.open_tickets_by_control(store.engine, model_id).items()
     }
 

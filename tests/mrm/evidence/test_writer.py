@@ -10,7 +10,7 @@ import pytest
 
 from mrm.core.storage import ObjectInfo
 from mrm.errors import SourceError
-from mrm.evidence import EvidenceWriter, fingerprint
+from mrm.evidence.writer import EvidenceWriter, fingerprint
 
 
 @pytest.fixture

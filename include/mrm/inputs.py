@@ -1,0 +1,142 @@
+"""What the checks of a run read, found through the source seam and cached per process: the day's
+aggregate (streamed once by ``start``), the reference window and its profile, the matured cohort joined
+to the labels known by the run date, and the reference window's own performance."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from mrm import settings
+from mrm.errors import MrmError
+from mrm.evidence.writer import EvidenceWriter, sha256
+from mrm.inventory import ModelEntry
+from mrm.sources.labels import known_between
+from mrm.sources.registry import source_for
+from mrm.wiring import get_inventory, process_cache
+
+
+def aggregate(day_input, profile):
+    """Stream the day into its aggregate. Objects not on local disk are first streamed to a temporary
+    folder (S3 checks each is still the listed version), so memory does not grow with the day."""
+    from mrm.checks.engine import aggregate as ag
+    from mrm.core.storage import local_copies
+    from mrm.errors import NoDataError
+    from mrm.sources.parquet_stream import scan_day
+
+    rows = settings.sample_rows()
+    if day_input.frame is not None:
+        return ag.aggregate_frame(day_input.frame, day_input.entry, profile, day_input.day, sample_rows=rows)
+    with local_copies(day_input.files, prefix="mrm_day_") as copies:
+        if scan_day(copies, day_input.entry, day_input.where) == 0:
+            raise NoDataError(day_input.empty)
+        return ag.aggregate_day(
+            copies,
+            day_input.entry,
+            profile,
+            day_input.day,
+            sample_rows=rows,
+            where=day_input.where,
+            normalise=day_input.normalise,
+        )
+
+
+def reference_profile(entry: ModelEntry, fingerprint: str | None = None):
+    """The entry's reference profile (cached under MRM_PROFILE_CACHE); with ``fingerprint``, fails unless
+    the reference is still the one the run started with."""
+    from mrm.checks.reference import reference_profile as cached_profile
+
+    profile, _ = cached_profile(entry, settings.profile_cache_uri(), read=reference)
+    if fingerprint and profile.fingerprint != fingerprint:
+        raise MrmError(
+            f"{entry.model_id}: the reference window's data or the inventory entry changed while the run was "
+            "in progress; rerun the date"
+        )
+    return profile
+
+
+def day_aggregate(entry: ModelEntry, writer: EvidenceWriter, kept: dict, profile_fingerprint: str, day: date):
+    """The run's reference profile and the day's aggregate that ``start`` kept (``kept``: its evidence
+    reference, checked against its SHA-256)."""
+    from mrm.checks.engine.day_aggregate import DayAggregate
+
+    profile = reference_profile(entry, profile_fingerprint)
+    data = writer.store.get(kept["uri"])
+    if sha256(data) != kept["sha256"]:
+        raise MrmError(f"{kept['uri']} changed since the run started; rerun {day.isoformat()}")
+    return profile, DayAggregate.from_bytes(data, profile, entry)
+
+
+@process_cache(maxsize=16)
+def _reference(model_id: str, inventory_hash: str, source_key: str):
+    """The reference window's rows, read once per process (key includes the inventory hash): to profile a
+    source without stable Parquet files (and for its performance baseline), and for `mrm baseline suggest`."""
+    from mrm.checks.reference import read_reference
+
+    return read_reference(get_inventory().get(model_id))
+
+
+def reference(entry: ModelEntry):
+    return _reference(entry.model_id, entry.fingerprint(), source_for(entry).cache_key)
+
+
+@process_cache(maxsize=16)
+def reference_performance(model_id: str, inventory_hash: str) -> dict | None:
+    """Performance of the reference window, with every label known by its end + maturity."""
+    from mrm.checks.performance import labelled, statistics
+
+    entry = get_inventory().get(model_id)
+    perf, ref = entry.monitoring.performance, entry.monitoring.reference
+    frame = _reference_scores(entry)
+    known_by = ref.end + timedelta(days=perf.label_maturity_days)
+    joined, _ = labelled(frame, known_between(entry, ref.start, known_by), known_by)
+    stats, _ = statistics(joined, perf)
+    return stats
+
+
+def labelled_cohort(entry: ModelEntry, day: date, start: date, end: date):
+    """The cohort scored on [start, end] joined to the labels known by ``day``: (joined, label coverage or
+    None without scores, the cohort's missing and unreadable days)."""
+    from mrm.checks.performance import labelled
+    from mrm.errors import NoDataError
+
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    note: dict = {}
+    try:
+        where = f"scoring log of the cohort {start}..{end}"
+        scored, data = _scores(entry, days, where, skip_unreadable=True)
+        note = {
+            "cohort_missing_days": [d.isoformat() for d in data.missing_days],
+            "unreadable": data.unreadable,
+        }
+    except NoDataError:
+        return _empty_cohort(), None, note
+    joined, coverage = labelled(scored, known_between(entry, start, day), day)
+    return joined, coverage, note
+
+
+SCORE_COLUMNS = ("event_id", "score")  # all that outcome analysis needs of the scoring log
+
+
+def _scores(entry: ModelEntry, days: list[date], where: str, *, skip_unreadable: bool = False):
+    """Event ids and scores of some days, read without the other columns (a cohort of several days of a
+    wide, high-volume log would not fit in memory whole)."""
+    from mrm.sources.contract import conform
+
+    data = source_for(entry).read_days(days, skip_unreadable=skip_unreadable, columns=SCORE_COLUMNS)
+    return conform(data.frame, entry, where, columns=SCORE_COLUMNS), data
+
+
+def _reference_scores(entry: ModelEntry):
+    """Event ids and scores of the reference window. A source without stable Parquet files (Athena,
+    capture) had its window read whole for the profile: those rows, read once per process, are used."""
+    ref = entry.monitoring.reference
+    if source_for(entry).reference_files(ref.days()) is None:
+        frame, _ = reference(entry)
+        return frame[["_dt", *SCORE_COLUMNS]]
+    return _scores(entry, ref.days(), f"reference window {ref.start}..{ref.end}")[0]
+
+
+def _empty_cohort():
+    import pandas as pd
+
+    return pd.DataFrame({"event_id": [], "score": [], "label": []})
