@@ -199,7 +199,6 @@ def test_the_path_reader_follows_the_indented_trees():
                                  "include/mrm/cli/"}  # fmt: skip
 
 
-@pytest.mark.xfail(strict=False, reason="ARCHITECTURE.md is rewritten at the end of issue 14")
 def test_every_path_architecture_md_names_exists():
     assert len(architecture_paths()) > 10
     assert sorted(p for p in architecture_paths() if not _exists(p)) == []

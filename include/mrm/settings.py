@@ -101,3 +101,14 @@ def sample_rows() -> int:
 
         raise ConfigError(f"MRM_SAMPLE_ROWS={value!r} must be a whole number of at least 100 rows")
     return int(value)
+
+
+def sql_dir() -> Path:
+    """MRM_SQL_DIR: the folder of Athena query templates; default ``include/sql`` of this repository."""
+    env = os.environ.get("MRM_SQL_DIR")
+    return Path(env).resolve() if env else REPO_ROOT / "include" / "sql"
+
+
+def aws_region() -> str:
+    """AWS_DEFAULT_REGION (boto3's own variable), for clients built without a region; default us-east-1."""
+    return os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"

@@ -21,7 +21,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from mrm.errors import MrmError, StoreError
 from mrm.inventory import Inventory
 from mrm.store import HistoryStore
-from mrm.ui import breaches, evidence, model, portfolio, queries
+from mrm.store import reads as queries
+from mrm.ui import breaches, evidence, model, portfolio
 from mrm.ui.html import Table, e, link, page
 
 MONITOR_DAG_PREFIX = "mrm_monitor__"  # dags/mrm_monitor.py: one DAG per model, mrm_monitor__<model_id>
@@ -98,6 +99,14 @@ def create_app(
         title="Model Risk", dependencies=list(dependencies), docs_url=None, redoc_url=None, openapi_url=None
     )
 
+    _add_error_pages(app)
+    _add_pages(app, store, inventory)
+    _add_evidence(app, store, evidence_uri)
+    _add_links(app)
+    return app
+
+
+def _add_error_pages(app: FastAPI) -> None:
     @app.exception_handler(HttpProblem)
     async def _problem(request: Request, exc: HttpProblem) -> HTMLResponse:
         return _problem_page(request, exc)
@@ -107,6 +116,8 @@ def create_app(
         status = 503 if isinstance(exc, StoreError) else 500
         return _problem_page(request, HttpProblem(status, "The history cannot be read", str(exc)))
 
+
+def _add_pages(app: FastAPI, store: Callable[[], HistoryStore], inventory: Callable[[], Inventory]) -> None:
     @app.get("/", response_class=HTMLResponse)
     def portfolio_page(
         request: Request, tier: str = "", status: str = "", owner: str = "", rag: str = "",
@@ -153,6 +164,8 @@ def create_app(
         body = breaches.body(chosen, queries.undelivered(engine), _base(request))
         return HTMLResponse(page("Breaches & tickets", body, _base(request), "breaches"))
 
+
+def _add_evidence(app: FastAPI, store: Callable[[], HistoryStore], evidence_uri: Callable[[], str]) -> None:
     @app.get("/evidence/_lib/{name}")
     def shared_library(name: str) -> Response:
         return _file(lambda: evidence.shared_library(evidence_uri(), name))
@@ -161,6 +174,8 @@ def create_app(
     def evidence_file(model_id: str, day: str, run_id: str, name: str) -> Response:
         return _file(lambda: evidence.recorded(store().engine, model_id, day, run_id, name))
 
+
+def _add_links(app: FastAPI) -> None:
     @app.get("/dags/{dag_id}")
     def dag_link(request: Request, dag_id: str) -> Response:
         base = _base(request)
@@ -176,8 +191,6 @@ def create_app(
     @app.get("/icon.svg")
     def icon() -> Response:
         return Response(ICON, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=86400"})
-
-    return app
 
 
 def _file(read: Callable[[], evidence.EvidenceFile]) -> Response:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from mrm.core.storage import join, store_for
 from mrm.errors import MrmError, SourceError
-from mrm.ui import queries
+from mrm.store import reads as queries
 
 # what mrm.checks.drift.evidently_lib_files() writes: evidently-<version>.js and the icon font
 LIB_FILE = re.compile(r"^(evidently-[0-9][0-9A-Za-z.+-]*\.js|material-ui-icons\.woff2)$")

@@ -11,7 +11,6 @@ item's key, so SNS drops a retried duplicate within its 5-minute window.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import unicodedata
 from typing import Any
@@ -28,6 +27,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from mrm import settings
 from mrm.errors import DeliveryError
 from mrm.inventory.notifications import SnsChannel
 from mrm.notify.base import ALERT_KINDS, Delivery
@@ -84,7 +84,7 @@ class SnsAlerts:
     ):
         self.severities = dict(severities or {})
         self.models = dict(models or {})
-        self.region = region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        self.region = region or settings.aws_region()
         self.client = boto3.client("sns", region_name=self.region, config=CLIENT_CONFIG)
 
     @classmethod

@@ -3,7 +3,6 @@ rendered for Athena (pyathena's pyformat) or DuckDB (``$name``). The format is i
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,10 +17,9 @@ PARAMETERS = ("model_id", "dt", "day")  # the values a template may use
 
 def sql_dir() -> Path:
     """MRM_SQL_DIR, or ``include/sql`` of this repository."""
-    from mrm.settings import REPO_ROOT
+    from mrm import settings
 
-    env = os.environ.get("MRM_SQL_DIR")
-    return Path(env).resolve() if env else REPO_ROOT / "include" / "sql"
+    return settings.sql_dir()
 
 
 _TOKEN = re.compile(r"%\((?P<name>[^)]*)\)s|(?P<percent>%%)|(?P<lone>%)|\{\{\s*(?P<ident>[^}]*?)\s*\}\}")
