@@ -35,10 +35,11 @@ class Peers:
         """(To, Subject) of every message in the mailbox, headers unfolded."""
         if not self.mailbox.exists():
             return []
-        return [
-            (" ".join(str(m["To"]).split()), " ".join(str(m["Subject"]).split()))
-            for m in mailbox.mbox(self.mailbox)
-        ]
+        box = mailbox.mbox(self.mailbox)
+        try:
+            return [(" ".join(str(m["To"]).split()), " ".join(str(m["Subject"]).split())) for m in box]
+        finally:
+            box.close()
 
     def sns_messages(self) -> list[dict]:
         """Messages SNS delivered to the queue subscribed to the RED topic (each read once)."""

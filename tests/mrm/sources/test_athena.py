@@ -110,7 +110,7 @@ def test_the_template_on_duckdb_returns_exactly_the_rows_of_the_parquet_partitio
     day = demo_day(k)
 
     sql = template.render("duckdb", f'"mrm"."{model_id}_scoring_log"')
-    got = duck.execute(sql, template.values(query_parameters(model_id, day))).to_arrow_table()
+    got = duck.sql(sql, params=template.values(query_parameters(model_id, day))).to_arrow_table()
 
     from mrm.sources.athena.source import _to_frame
 
@@ -149,15 +149,15 @@ def test_a_model_id_with_quotes_is_a_value_and_cannot_change_the_query(duck, dem
 
     # DuckDB binds the values: the text has placeholders only
     sql = template.render("duckdb", TABLE)
-    assert duck.execute(sql, template.values(benign)).to_arrow_table().num_rows == rows
-    assert duck.execute(sql, template.values(evil)).to_arrow_table().num_rows == 0
+    assert duck.sql(sql, params=template.values(benign)).to_arrow_table().num_rows == rows
+    assert duck.sql(sql, params=template.values(evil)).to_arrow_table().num_rows == 0
     # pyathena renders each value as one literal (Trino doubles a quote); the statement stays the same
     athena = template.render("athena", TABLE)
     as_sent = DefaultParameterFormatter().format(athena, template.values(evil))
     assert as_sent == DefaultParameterFormatter().format(athena, template.values(benign)).replace(
         "'card_fraud'", "'card_fraud'' OR ''1''=''1'"
     )
-    assert duck.execute(as_sent).to_arrow_table().num_rows == 0
+    assert duck.sql(as_sent).to_arrow_table().num_rows == 0
     # what this prevents: the value formatted into the text escapes the day's filter
     formatted = athena % {"dt": "'2026-09-05'", "model_id": f"'{EVIL}'"}
     assert formatted.endswith("AND model_id = 'card_fraud' OR '1'='1'")
@@ -341,7 +341,7 @@ def unload_on_duckdb(duck):
             return
         if qid not in done:
             m = re.search(r"UNLOAD\s*\(\s*(?P<select>.*)\)\s*TO\s*'(?P<to>s3://[^']+)'\s*WITH", query, re.S)
-            table = duck.execute(m["select"]).to_arrow_table()
+            table = duck.sql(m["select"]).to_arrow_table()
             for i, field in enumerate(table.schema):  # Athena's timestamp: milliseconds, no zone
                 if pa.types.is_timestamp(field.type):
                     naive = pc.cast(table.column(i), pa.timestamp("ms"), safe=False)

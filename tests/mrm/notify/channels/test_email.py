@@ -65,7 +65,9 @@ def test_a_real_mail_arrives_with_headers_and_both_parts(smtp, tmp_path):
     assert "0.31 &gt; 0.25 &lt;red&gt;" in page  # escaped
     assert "<td>drift.psi[score] = 0.31 (red &gt; 0.25)</td>" in page
     assert '<a href="https://af.example/run-1">airflow_run</a>' in page
-    [stored] = mailbox.mbox(tmp_path / "mail.mbox")
+    box = mailbox.mbox(tmp_path / "mail.mbox")
+    [stored] = list(box)
+    box.close()
     assert stored["Message-ID"] == msg["Message-ID"]
 
 
