@@ -59,3 +59,19 @@ class DeliveryError(MrmError):
         super().__init__(message)
         self.transient = transient
         self.retry_after = retry_after
+
+
+class TicketNotFoundError(MrmError):
+    """A ticket id that the built-in tracker does not hold."""
+
+
+class EvidenceNotFoundError(MrmError):
+    """No such evidence: not recorded, not a shared library file, or not readable where recorded."""
+
+
+class EvidenceChangedError(MrmError):
+    """The file at the recorded URI no longer has the recorded SHA-256."""
+
+
+class BadRequestError(MrmError):
+    """A query parameter the Model Risk page does not know; the message lists the valid values."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from mrm.errors import MrmError
+from mrm.errors import MrmError, TicketNotFoundError
 from mrm.store import HistoryStore
 from mrm.store import tickets as store_tickets
 from mrm.store.tickets import PREFIX, ticket_key
@@ -26,10 +26,6 @@ OPENED, OCCURRENCE, RETURNED_TO_GREEN, ESCALATED, CLOSED = (
     "escalated",
     "closed",
 )
-
-
-class TicketNotFoundError(MrmError):
-    """A ticket id that the built-in tracker does not hold."""
 
 
 @dataclass(frozen=True)

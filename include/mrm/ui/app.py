@@ -18,7 +18,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from mrm.errors import MrmError, StoreError
+from mrm.errors import BadRequestError, EvidenceChangedError, EvidenceNotFoundError, MrmError, StoreError
 from mrm.inventory import Inventory
 from mrm.store import HistoryStore
 from mrm.store import reads as queries
@@ -130,7 +130,7 @@ def _add_pages(app: FastAPI, store: Callable[[], HistoryStore], inventory: Calla
         view = portfolio.View(tier, status, owner, rag, sort)
         try:
             chosen = view.apply(all_rows)
-        except portfolio.BadRequest as exc:
+        except BadRequestError as exc:
             raise HttpProblem(400, "Unknown sort order", str(exc)) from None
         if format == "csv":
             return _csv(portfolio.table(chosen, _base(request), view))
@@ -196,9 +196,9 @@ def _add_links(app: FastAPI) -> None:
 def _file(read: Callable[[], evidence.EvidenceFile]) -> Response:
     try:
         found = read()
-    except evidence.EvidenceNotFound as exc:
+    except EvidenceNotFoundError as exc:
         raise HttpProblem(404, "Evidence not found", str(exc)) from None
-    except evidence.EvidenceChanged as exc:
+    except EvidenceChangedError as exc:
         raise HttpProblem(409, "Evidence changed", str(exc)) from None
     return Response(found.data, media_type=found.content_type, headers=found.headers())
 

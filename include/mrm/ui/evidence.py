@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import Engine
 
 from mrm.core.storage import join, store_for
-from mrm.errors import MrmError, SourceError
+from mrm.errors import EvidenceChangedError, EvidenceNotFoundError, SourceError
 from mrm.store import reads as queries
 
 # what mrm.checks.drift.evidently_lib_files() writes: evidently-<version>.js and the icon font
@@ -30,14 +30,6 @@ REPORT_CSP = (
     "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; connect-src 'none'; "
     "object-src 'none'; base-uri 'none'; form-action 'none'"
 )
-
-
-class EvidenceNotFound(MrmError):
-    """No such evidence: not recorded, not a shared library file, or not readable where recorded."""
-
-
-class EvidenceChanged(MrmError):
-    """The file at the recorded URI no longer has the recorded SHA-256."""
 
 
 @dataclass(frozen=True)
@@ -61,22 +53,22 @@ def _read(uri: str) -> bytes:
     try:
         return store_for(uri).get(uri)
     except SourceError as exc:
-        raise EvidenceNotFound(f"evidence recorded at {uri} cannot be read: {exc}") from None
+        raise EvidenceNotFoundError(f"evidence recorded at {uri} cannot be read: {exc}") from None
 
 
 def recorded(engine: Engine, model_id: str, day: str, run_id: str, name: str) -> EvidenceFile:
     """The file ``name`` that run ``run_id`` of ``model_id`` on ``day`` recorded as evidence."""
     run = queries.run(engine, run_id)
     if run is None or run["model_id"] != model_id or run["logical_date"] != _day(day):
-        raise EvidenceNotFound(f"no run {run_id} of {model_id} on {day} in the history")
+        raise EvidenceNotFoundError(f"no run {run_id} of {model_id} on {day} in the history")
     items = [v for v in (run["evidence"] or {}).values() if isinstance(v, dict) and "uri" in v]
     item = next((i for i in items if i["uri"].rstrip("/").rsplit("/", 1)[-1] == name), None)
     if item is None:
         known = ", ".join(sorted(i["uri"].rsplit("/", 1)[-1] for i in items)) or "none"
-        raise EvidenceNotFound(f"run {run_id} recorded no evidence file '{name}' (recorded: {known})")
+        raise EvidenceNotFoundError(f"run {run_id} recorded no evidence file '{name}' (recorded: {known})")
     data = _read(item["uri"])
     if item.get("sha256") and hashlib.sha256(data).hexdigest() != item["sha256"]:
-        raise EvidenceChanged(
+        raise EvidenceChangedError(
             f"{item['uri']} no longer matches the SHA-256 recorded for run {run_id} "
             f"({item['sha256'][:12]}…): it was changed after it was written; tell model risk"
         )
@@ -86,7 +78,7 @@ def recorded(engine: Engine, model_id: str, day: str, run_id: str, name: str) ->
 def shared_library(base_uri: str, name: str) -> EvidenceFile:
     """A file of ``<evidence>/_lib/`` that Evidently reports load (its JavaScript bundle and icon font)."""
     if not LIB_FILE.match(name):
-        raise EvidenceNotFound(f"'{name}' is not a shared report library file")
+        raise EvidenceNotFoundError(f"'{name}' is not a shared report library file")
     uri = join(base_uri, "_lib", name)
     return EvidenceFile(name, uri, _read(uri))
 

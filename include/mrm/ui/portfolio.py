@@ -8,17 +8,13 @@ from datetime import date
 from urllib.parse import urlencode
 
 from mrm.controls import INFO
-from mrm.errors import MrmError
+from mrm.errors import BadRequestError
 from mrm.inventory import Inventory
 from mrm.ui.html import ERROR, NO_RUNS, STATUS_ORDER, Column, Table, badge, e, fmt, link
 
 FAMILIES = ("quality", "drift", "performance", "governance")
 MONITORING_FAMILIES = FAMILIES[:3]
 FILTERS = ("tier", "status", "owner", "rag")
-
-
-class BadRequest(MrmError):
-    """A query parameter the page does not know; the message lists the valid values."""
 
 
 def family_status(counts: dict[str, int] | None) -> str | None:
@@ -95,7 +91,9 @@ class View:
     def apply(self, all_rows: list[dict]) -> list[dict]:
         key = self.sort.removeprefix("-")
         if key not in SORTS:
-            raise BadRequest(f"unknown sort '{self.sort}'; valid: {', '.join(SORTS)} (prefix - to reverse)")
+            raise BadRequestError(
+                f"unknown sort '{self.sort}'; valid: {', '.join(SORTS)} (prefix - to reverse)"
+            )
         chosen = [
             r
             for r in all_rows
