@@ -99,7 +99,9 @@ def _evidently_values(
     )
     wanted = [(c, psi_method) for c in columns]
     wanted += [(c, m) for c in columns if c in features for m in features[c].drift_methods]
-    snapshot = Report([ValueDrift(column=c, method=m) for c, m in wanted]).run(cur, ref)
+    # scipy's chi-square of a category the reference never saw divides by zero (inf, as documented)
+    with np.errstate(divide="ignore"):
+        snapshot = Report([ValueDrift(column=c, method=m) for c, m in wanted]).run(cur, ref)
     values = {}
     for item in snapshot.dict()["metrics"]:
         values[(item["config"]["column"], item["config"]["method"])] = float(item["value"])
