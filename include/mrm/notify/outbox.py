@@ -257,6 +257,15 @@ def items(store: HistoryStore, status: str = PENDING, model_id: str | None = Non
         return store_outbox.rows(conn, status, model_id)
 
 
+def trail(store: HistoryStore, item_id: int) -> tuple[dict, list[dict]]:
+    """One item and its delivery attempts, oldest first."""
+    with store.engine.connect() as conn:
+        found = store_outbox.item(conn, item_id)
+        if found is None:
+            raise MrmError(f"outbox #{item_id} does not exist (see `mrm outbox --status all`)")
+        return found, store_outbox.attempts(conn, item_id)
+
+
 def cancel(store: HistoryStore, item_id: int, by: str, reason: str) -> None:
     """A person decides an item will never be deliverable (e.g. the channel was retired)."""
     if not reason.strip():
