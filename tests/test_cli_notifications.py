@@ -4,7 +4,9 @@ the example inventory routing to the Jira, SMTP and Slack stand-ins on loopback.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -247,3 +249,84 @@ def test_notify_daily_prints_counts_and_delivers_once(capsys, peers):
     code, out, err = run(capsys, "notify", "daily", "--date", "2026-09-13")
     assert (code, out, err) == (0, "closed_in_jira: 0, queued: 1, escalated: 0, delivered: 1\n", "")
     assert len(peers.slack.received) == 2 and len(peers.smtp.messages) == 1
+
+
+# -- keys, remote ids and one item's trail ------------------------------------------------------------
+def test_outbox_prints_each_items_key_and_remote_id(capsys, peers):
+    assert main(["run", "--model", "card_fraud", "--date", "2026-09-05"]) == 0
+    capsys.readouterr()
+
+    rows = outbox_rows(capsys, "--status", "delivered")
+
+    assert [(r["channel"], r["key"], r["remote_id"]) for r in rows] == [
+        ("jira", "jira:ticket:1:event:1", "RISK-1"),
+        ("email", rows[1]["key"], peers.smtp.messages[0]["Message-ID"]),
+        ("slack", rows[2]["key"], None),  # an incoming webhook names nothing it received
+    ]
+    marker = f"mrm-event: {rows[0]['key']}"
+    assert marker in json.dumps(peers.jira.issues["RISK-1"]["description"])  # what the key matches in Jira
+    _, table, _ = run(capsys, "outbox", "--status", "delivered")
+    header, jira_line, *_ = table.splitlines()
+    assert header.split() == OUTBOX_COLUMNS
+    assert jira_line.split()[7:9] == ["jira:ticket:1:event:1", "RISK-1"]
+
+
+def test_outbox_show_prints_an_items_whole_trail(capsys, peers):
+    peers.jira.inject(503, times=2)  # both attempts of the run's pass
+    assert main(["run", "--model", "card_fraud", "--date", "2026-09-05"]) == 1
+    assert run(capsys, "outbox", "deliver")[0] == 0  # Jira answers again
+
+    code, out, err = run(capsys, "outbox", "show", "1")
+
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[:5] == [
+        "outbox #1 jira ticket.opened: delivered",
+        "  key jira:ticket:1:event:1",
+        "  remote id RISK-1",
+        "  model card_fraud, ticket 1, logical date 2026-09-05",
+        lines[4],
+    ]
+    assert lines[4].startswith("  created ") and lines[4].endswith(", 3 attempt(s)")
+    assert [line.split()[:2] + line.split()[4:5] for line in lines[5:]] == [
+        ["attempt", "1", "transient"],
+        ["attempt", "2", "transient"],
+        ["attempt", "3", "delivered"],
+    ]
+    assert lines[5].endswith(
+        f"Jira (connection mrm_jira) search the open issue of card_fraud {CONTROL}: "
+        "HTTP 503: Service Unavailable"
+    )
+    assert '"external_key": "RISK-1"' in lines[7] and '"action": "created"' in lines[7]
+
+    code, out, err = run(capsys, "outbox", "show", "99")
+    assert (code, out, err) == (
+        1,
+        "",
+        "mrm: error: outbox #99 does not exist (see `mrm outbox --status all`)\n",
+    )
+
+
+def test_a_run_against_a_jira_answering_503_makes_at_most_the_budgets_attempts(capsys, peers):
+    route_to_standins(
+        Path(os.environ["MRM_INVENTORY"]), PROJECT, jira_timeout=2,
+        retry={"attempts": 6, "backoff_seconds": 0.01, "max_wait_seconds": 60},
+        delivery={"max_attempts": 3, "max_seconds": 30, "breaker_seconds": 300},
+    )  # fmt: skip
+    peers.jira.inject(503, times=100)
+
+    code, _, err = run(capsys, "run", "--model", "card_fraud", "--date", "2026-09-05")
+
+    assert code == 1 and len(peers.jira.requests_log) == 3  # the budget, not the 6 retries
+    assert (
+        err.startswith("mrm: 3 notification(s) undelivered, e.g. jira ticket.opened: ") and "HTTP 503" in err
+    )
+    assert [(r["channel"], r["attempts"]) for r in outbox_rows(capsys)] == [("jira", 3), ("email", 0),
+                                                                          ("slack", 0)]  # fmt: skip
+    assert peers.smtp.messages == [] and peers.slack.received == []  # left pending, as the budget says
+
+    code, out, _ = run(capsys, "outbox", "deliver")  # a later pass: Jira failed a moment ago
+
+    assert (code, out) == (1, "delivered 2, undelivered 1\n")
+    assert len(peers.jira.requests_log) == 4  # one attempt for the failing channel
+    assert len(peers.smtp.messages) == 1 and len(peers.slack.received) == 1

@@ -76,6 +76,18 @@ def test_an_unknown_nested_key_is_named_by_its_dotted_path(tmp_path, example_raw
     assert ": monitoring.featurez: unknown key" in line
 
 
+def test_a_flavor_in_a_model_file_names_where_it_goes(tmp_path, example_raw, write_yaml):
+    raw = example_raw()
+    raw.setdefault("notifications", {})["flavor"] = "cloud"
+
+    line = single_problem(write_yaml(tmp_path, "credit_line", raw))
+
+    assert line.endswith(
+        "credit_line.yaml: notifications.flavor: not read here: flavor goes in _policy.yaml's "
+        "notifications.channels.jira (flavor: cloud or datacenter)"
+    )
+
+
 def test_a_bad_owner_email_is_rejected(tmp_path, example_raw, write_yaml):
     raw = example_raw()
     raw["owner"] = "credit-risk-models"

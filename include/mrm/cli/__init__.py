@@ -10,6 +10,7 @@
     mrm tickets show ID
     mrm tickets close ID --reason TEXT [--by NAME]
     mrm outbox [--status pending|delivered|cancelled|all] [--model ID] [--format table|json]
+    mrm outbox show ITEM
     mrm outbox deliver [--model ID]
     mrm outbox cancel ITEM --reason TEXT [--by NAME]
     mrm notify daily --date YYYY-MM-DD

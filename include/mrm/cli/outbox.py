@@ -1,15 +1,18 @@
-"""``mrm outbox [deliver | cancel ITEM]`` and ``mrm notify daily``: notifications waiting for, or done
-with, delivery, and the portfolio's daily notifications."""
+"""``mrm outbox [show ITEM | deliver | cancel ITEM]`` and ``mrm notify daily``: notifications waiting
+for, or done with, delivery, and the portfolio's daily notifications."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 from mrm.cli.args import iso_date, who
 from mrm.cli.format import emit
 
-OUTBOX_COLUMNS = ["id", "status", "channel", "kind", "model_id", "ticket_id", "logical_date", "attempts",
-                  "last_error", "created_at", "delivered_at"]  # fmt: skip
+# key: the idempotency key (the `mrm-event:` marker of Jira comments, X-MRM-Delivery, Message-ID);
+# remote_id: what the peer calls the item (Jira issue key, SNS MessageId, SMTP Message-ID)
+OUTBOX_COLUMNS = ["id", "status", "channel", "kind", "model_id", "ticket_id", "logical_date", "key",
+                  "remote_id", "attempts", "last_error", "created_at", "delivered_at"]  # fmt: skip
 
 
 def add_parsers(sub) -> None:
@@ -18,6 +21,8 @@ def add_parsers(sub) -> None:
     obx.add_argument("--model", metavar="ID")
     obx.add_argument("--format", choices=["table", "json"], default="table")
     obx_sub = obx.add_subparsers(dest="action")
+    oshow = obx_sub.add_parser("show", help="one item's whole trail: attempts, errors, receipts")
+    oshow.add_argument("item", type=int, metavar="ITEM", help="the outbox id (see `mrm outbox`)")
     odeliver = obx_sub.add_parser("deliver", help="deliver what is pending now (e.g. after fixing a channel)")
     odeliver.add_argument("--model", metavar="ID", dest="deliver_model")
     ocancel = obx_sub.add_parser("cancel", help="drop a pending item that can never be delivered")
@@ -38,10 +43,56 @@ def add_parsers(sub) -> None:
 def cmd_outbox(args) -> int:
     from mrm import wiring
     from mrm.notify import outbox
+    from mrm.notify.base import remote_id
 
     rows = outbox.items(wiring.get_store(), args.status, args.model)
+    rows = [{**r, "remote_id": remote_id(r["receipt"])} for r in rows]
     print(emit(rows, OUTBOX_COLUMNS, args.format))
     return 0
+
+
+def cmd_outbox_show(args) -> int:
+    from mrm import wiring
+    from mrm.notify import outbox
+
+    item, attempts = outbox.trail(wiring.get_store(), args.item)
+    print("\n".join(show_lines(item, attempts)))
+    return 0
+
+
+def show_lines(item: dict, attempts: list[dict]) -> list[str]:
+    """The item, what the peer calls it, then one line per attempt (outcome, seconds, error or receipt)."""
+    from mrm.notify.base import remote_id
+
+    ticket = f", ticket {item['ticket_id']}" if item["ticket_id"] is not None else ""
+    lines = [
+        f"outbox #{item['id']} {item['channel']} {item['kind']}: {item['status']}",
+        f"  key {item['key']}",
+        f"  remote id {remote_id(item['receipt']) or '(none from this channel)'}",
+        f"  model {item['model_id'] or '(portfolio)'}{ticket}, logical date {item['logical_date']}",
+        f"  created {_at(item['created_at'])}, {item['attempts']} attempt(s)",
+    ]
+    lines += [_attempt_line(a) for a in attempts]
+    if item["attempts"] > len(attempts):  # attempted before the trail was recorded (revision 0005)
+        lines.append(f"  {item['attempts'] - len(attempts)} earlier attempt(s) not recorded; last error: "
+                     f"{item['last_error']}")  # fmt: skip
+    if item["status"] == "cancelled":
+        lines.append(f"  cancelled by {item['cancelled_by']}: {item['cancelled_reason']}")
+    elif item["status"] == "pending" and item["attempts"]:
+        lines.append(f"  next attempt not before {_at(item['next_attempt_at'])}")
+    return lines
+
+
+def _attempt_line(a: dict) -> str:
+    seconds = f" {a['seconds']:.2f} s" if a["seconds"] is not None else ""
+    what = (
+        a["error"] if a["outcome"] != "delivered" else json.dumps(a["receipt"], default=str, sort_keys=True)
+    )
+    return f"  attempt {a['attempt']} {_at(a['at'])} {a['outcome']}{seconds}: {what}"
+
+
+def _at(when) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S") if when is not None else "-"
 
 
 def cmd_outbox_deliver(args) -> int:
@@ -74,6 +125,7 @@ def cmd_notify_daily(args) -> int:
 
 COMMANDS = {
     ("outbox", None): cmd_outbox,
+    ("outbox", "show"): cmd_outbox_show,
     ("outbox", "deliver"): cmd_outbox_deliver,
     ("outbox", "cancel"): cmd_outbox_cancel,
     ("notify", "daily"): cmd_notify_daily,

@@ -48,12 +48,18 @@ class Inventory:
         return [e for e in sorted(self.entries.values(), key=lambda e: e.model_id) if e.monitored]
 
 
+# keys people put in the wrong place, and where they go
+BELONGS_IN = {"flavor": "_policy.yaml's notifications.channels.jira (flavor: cloud or datacenter)"}
+
+
 def _describe(err: ValidationError, path: Path) -> list[str]:
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
+        if e["type"] == "extra_forbidden" and e["loc"] and e["loc"][-1] in BELONGS_IN:
+            msg = f"not read here: {e['loc'][-1]} goes in {BELONGS_IN[e['loc'][-1]]}"
+        elif e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see docs/inventory.md for allowed keys)"
         elif e["type"] == "literal_error":
             msg = f"{msg}, got {e.get('input')!r}"

@@ -112,6 +112,17 @@ class Retry(_Strict):
     max_wait_seconds: Annotated[float, Field(ge=0)] = 60.0  # a longer Retry-After waits for the next pass
 
 
+class DeliveryBudget(_Strict):
+    """What one delivery pass (a run's notify task, ``mrm outbox deliver``, the governance DAG) may
+    spend before it leaves the rest pending for the next pass, and the per-channel circuit breaker."""
+
+    max_seconds: Annotated[float, Field(gt=0)] = 30.0  # no attempt or backoff wait starts after this
+    max_attempts: Annotated[int, Field(ge=1)] = 20  # delivery attempts, over all channels
+    # a channel whose last attempt failed (transient) this recently gets one attempt per pass, not one
+    # retry schedule per item; one that fails its retries in a pass is not tried again in it. 0: off
+    breaker_seconds: Annotated[float, Field(ge=0)] = 300.0
+
+
 class Routing(_Strict):
     """What goes where. The built-in tracker always records every ticket; ``tickets`` adds mirrors."""
 
@@ -128,6 +139,7 @@ class Notifications(Routing):
     channels: Channels = Channels()
     escalation: Escalation = Escalation()
     retry: Retry = Retry()
+    delivery: DeliveryBudget = DeliveryBudget()
     trend_points: Annotated[int, Field(ge=1, le=60)] = 10  # values shown in a ticket's trend line
 
 

@@ -28,6 +28,14 @@ def failure_kind(exc: Exception) -> str:
     return TRANSIENT if getattr(exc, "transient", False) else NEEDS_A_FIX
 
 
+def remote_id(receipt: dict[str, Any] | None) -> str | None:
+    """What the peer calls a delivered item: Jira's issue key, the SNS MessageId, the mail's Message-ID
+    (or a ``remote_id`` a channel from elsewhere returns); None when the peer gave none (webhook, Slack)."""
+    r = receipt or {}
+    found = r.get("external_key") or r.get("message_id") or r.get("remote_id")
+    return str(found) if found else None
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One outbox item handed to a channel.

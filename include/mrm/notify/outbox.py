@@ -20,8 +20,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mrm.errors import ConfigError, DeliveryError, MrmError
-from mrm.inventory.notifications import Retry
-from mrm.notify.base import Channel, Delivery, failure_kind
+from mrm.inventory.notifications import DeliveryBudget, Retry
+from mrm.notify.base import TRANSIENT, Channel, Delivery, failure_kind
+from mrm.notify.budget import Spend
 from mrm.store import HistoryStore
 from mrm.store import outbox as store_outbox
 from mrm.store.outbox import DELIVERED, PENDING
@@ -98,34 +99,24 @@ def deliver(
     *,
     model_id: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    budget: DeliveryBudget | None = None,
 ) -> Report:
     """One delivery pass over the due pending items (of one model, or all). Items mirroring one ticket
-    go in order: after one fails, the later ones of that ticket and channel wait for the next pass."""
+    go in order: after one fails, the later ones of that ticket and channel wait for the next pass.
+    ``budget``: what the pass may spend and its circuit breaker (:mod:`mrm.notify.budget`); None: no
+    limit, every item gets its retry schedule."""
     report = Report()
     rows = pending(store, model_id, due_only=False)
     now = datetime.now(UTC)
+    spend = Spend(budget, sleep, suspect=_suspect(store, budget, now))
     # an item put off by a long Retry-After still holds back the later items of its ticket
     blocked: set[tuple[str, Any]] = {_lane(r) for r in rows if _aware(r["next_attempt_at"]) > now}
     channels: dict[str, Channel | DeliveryError] = {}
-    for row in rows:
-        if _aware(row["next_attempt_at"]) > now:
-            continue
+    for row in (r for r in rows if _aware(r["next_attempt_at"]) <= now):
         lane = _lane(row)
-        if lane in blocked:
-            report.undelivered.append(_undelivered(row, "waiting for an earlier item of the same ticket"))
-            continue
-        channel = channels.get(row["channel"])
-        if channel is None:
-            try:
-                channel = channels[row["channel"]] = channel_for(row["channel"])
-            except (ConfigError, DeliveryError) as exc:
-                channel = channels[row["channel"]] = DeliveryError(str(exc), transient=False)
-        if isinstance(channel, DeliveryError):
-            _failed(store, row, channel, row["attempts"] + 1, datetime.now(UTC))
-            report.undelivered.append(_undelivered(row, str(channel)))
-            blocked.add(lane)
-            continue
-        error = _attempts(store, row, channel, retry, sleep)
+        error = _held(spend, row, lane in blocked)
+        if error is None:
+            error = _try(store, row, _channel(channels, channel_for, row["channel"]), retry, spend)
         if error is None:
             report.delivered.append(row["key"])
         else:
@@ -136,51 +127,117 @@ def deliver(
     return report
 
 
+def _suspect(store: HistoryStore, budget: DeliveryBudget | None, now: datetime) -> set[str]:
+    """Channels whose last attempt within the breaker's window failed (transient)."""
+    if budget is None or budget.breaker_seconds <= 0:
+        return set()
+    with store.engine.connect() as conn:
+        last = store_outbox.last_outcomes(conn, now - timedelta(seconds=budget.breaker_seconds))
+    return {channel for channel, (outcome, _) in last.items() if outcome == TRANSIENT}
+
+
+def _held(spend: Spend, row: dict, blocked: bool) -> str | None:
+    """Why ``row`` is not attempted in this pass, or None."""
+    if blocked:
+        return "waiting for an earlier item of the same ticket"
+    return spend.held(row["channel"]) or spend.spent()
+
+
+def _channel(channels: dict, channel_for: Callable[[str], Channel], name: str) -> Channel | DeliveryError:
+    """The channel ``name``, built once per pass; a channel that cannot be built needs a fix."""
+    if name not in channels:
+        try:
+            channels[name] = channel_for(name)
+        except (ConfigError, DeliveryError) as exc:
+            channels[name] = DeliveryError(str(exc), transient=False)
+    return channels[name]
+
+
 def _lane(row: dict) -> tuple[str, Any]:
     """Items of one ticket and channel go in order; any other item is its own lane."""
     return row["channel"], row["ticket_id"] if row["ticket_id"] is not None else f"#{row['id']}"
 
 
-def _attempts(store: HistoryStore, row: dict, channel: Channel, retry: Retry, sleep) -> str | None:
-    """Up to ``retry.attempts`` tries; returns None when delivered, else the last error."""
+def _try(store: HistoryStore, row: dict, channel: Channel | DeliveryError, retry: Retry, spend: Spend):
+    """Deliver one item; None when delivered, else the error. A channel that could not be built is
+    one failed attempt."""
+    if isinstance(channel, DeliveryError):
+        spend.attempts += 1
+        _failed(store, row, channel, row["attempts"] + 1, datetime.now(UTC))
+        return str(channel)
+    return _attempts(store, row, channel, retry, spend)
+
+
+def _attempts(store: HistoryStore, row: dict, channel: Channel, retry: Retry, spend: Spend) -> str | None:
+    """Up to ``retry.attempts`` tries (one on a suspect channel, fewer when the budget runs out);
+    returns None when delivered, else the last error."""
     attempts = row["attempts"]
     wait = retry.backoff_seconds
-    for n in range(retry.attempts):
+    tries = spend.tries(row["channel"], retry.attempts)
+    for n in range(tries):
         item = Delivery(row["key"], row["channel"], row["kind"], row["payload"], attempts)
+        began = time.monotonic()
+        spend.attempts += 1
+        attempts += 1
         try:
             receipt = channel.deliver(item)
         except DeliveryError as exc:
-            attempts += 1
-            later = datetime.now(UTC)
-            if exc.retry_after and exc.retry_after > retry.max_wait_seconds:
-                later += timedelta(seconds=exc.retry_after)  # the peer asked for longer than a pass waits
-                _failed(store, row, exc, attempts, later)
-                return f"{exc} (retry after {exc.retry_after:g} s)"
-            _failed(store, row, exc, attempts, later)
-            if not exc.transient or n == retry.attempts - 1:
-                return str(exc)
-            sleep(exc.retry_after if exc.retry_after is not None else wait)
+            error, retryable = _after_failure(store, row, exc, attempts, retry, time.monotonic() - began)
+            pause = exc.retry_after if exc.retry_after is not None else wait
+            if not retryable or n == tries - 1 or spend.spent() or not spend.may_wait(pause):
+                if exc.transient:
+                    spend.failed(row["channel"], error)
+                return error
+            spend.wait(pause)
             wait *= 2
             continue
-        _delivered(store, row, receipt, attempts + 1)
+        _delivered(store, row, receipt, attempts, time.monotonic() - began)
+        spend.delivered(row["channel"])
         log.info("delivered %s %s (outbox #%s)", row["channel"], row["kind"], row["id"])
         return None
     return "not attempted"  # pragma: no cover - the loop always returns
 
 
-def _delivered(store: HistoryStore, row: dict, receipt: dict, attempts: int) -> None:
+def _after_failure(
+    store: HistoryStore, row: dict, exc: DeliveryError, attempts: int, retry: Retry, seconds: float
+) -> tuple[str, bool]:
+    """Record a failed attempt; returns (the error to report, whether this pass may try again)."""
+    later = datetime.now(UTC)
+    if exc.retry_after and exc.retry_after > retry.max_wait_seconds:
+        later += timedelta(seconds=exc.retry_after)  # the peer asked for longer than a pass waits
+        _failed(store, row, exc, attempts, later, seconds)
+        return f"{exc} (retry after {exc.retry_after:g} s)", False
+    _failed(store, row, exc, attempts, later, seconds)
+    return str(exc), exc.transient
+
+
+def _delivered(store: HistoryStore, row: dict, receipt: dict, attempts: int, seconds: float) -> None:
     with store.engine.begin() as conn:
         done = datetime.now(UTC)
         store_outbox.update(
             conn, row["id"], status=DELIVERED, attempts=attempts, delivered_at=done, receipt=receipt
         )
+        store_outbox.add_attempt(
+            conn, row["id"], attempt=attempts, at=done, outcome=DELIVERED, receipt=receipt, seconds=seconds
+        )
 
 
-def _failed(store: HistoryStore, row: dict, exc: Exception, attempts: int, next_at: datetime) -> None:
+def _failed(
+    store: HistoryStore,
+    row: dict,
+    exc: Exception,
+    attempts: int,
+    next_at: datetime,
+    seconds: float | None = None,
+) -> None:
     kind = failure_kind(exc)
     with store.engine.begin() as conn:
         store_outbox.update(
             conn, row["id"], attempts=attempts, next_attempt_at=next_at, last_error=f"[{kind}] {exc}"
+        )
+        at = datetime.now(UTC)
+        store_outbox.add_attempt(
+            conn, row["id"], attempt=attempts, at=at, outcome=kind, error=str(exc), seconds=seconds
         )
 
 
@@ -198,6 +255,15 @@ def items(store: HistoryStore, status: str = PENDING, model_id: str | None = Non
     """Items with one status (or ``all``), of one model or all, in delivery order."""
     with store.engine.connect() as conn:
         return store_outbox.rows(conn, status, model_id)
+
+
+def trail(store: HistoryStore, item_id: int) -> tuple[dict, list[dict]]:
+    """One item and its delivery attempts, oldest first."""
+    with store.engine.connect() as conn:
+        found = store_outbox.item(conn, item_id)
+        if found is None:
+            raise MrmError(f"outbox #{item_id} does not exist (see `mrm outbox --status all`)")
+        return found, store_outbox.attempts(conn, item_id)
 
 
 def cancel(store: HistoryStore, item_id: int, by: str, reason: str) -> None:

@@ -5,6 +5,7 @@ records their ticket event). Rows come back as plain dicts, in id order: the ord
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -58,3 +59,34 @@ def external_keys(conn: Connection, channel: str) -> dict[int, str | None]:
         .order_by(_O.c.id)
     )
     return {r.ticket_id: (r.receipt or {}).get("external_key") for r in conn.execute(q)}
+
+
+_A = schema.outbox_attempts
+
+
+def item(conn: Connection, item_id: int) -> dict | None:
+    """One item by its id, or None."""
+    found = conn.execute(select(_O).where(_O.c.id == item_id)).mappings().first()
+    return dict(found) if found else None
+
+
+def add_attempt(conn: Connection, item_id: int, **values: Any) -> None:
+    """Record one delivery attempt (attempt, at, outcome, error, receipt, seconds) of an item."""
+    conn.execute(_A.insert().values(outbox_id=item_id, **values))
+
+
+def attempts(conn: Connection, item_id: int) -> list[dict]:
+    """An item's attempts, oldest first."""
+    q = select(_A).where(_A.c.outbox_id == item_id).order_by(_A.c.id)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def last_outcomes(conn: Connection, since: datetime) -> dict[str, tuple[str, str | None]]:
+    """``{channel: (outcome, error)}`` of each channel's latest attempt at or after ``since``."""
+    q = (
+        select(_O.c.channel, _A.c.outcome, _A.c.error)
+        .join(_O, _O.c.id == _A.c.outbox_id)
+        .where(_A.c.at >= since)
+        .order_by(_A.c.id)
+    )
+    return {r.channel: (r.outcome, r.error) for r in conn.execute(q)}

@@ -174,3 +174,18 @@ outbox = Table(
     Column("cancelled_reason", Text),
     Index("ix_outbox_pending", "status", "next_attempt_at"),
 )
+
+outbox_attempts = Table(
+    "mrm_outbox_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("outbox_id", Integer, nullable=False),  # mrm_outbox.id
+    Column("attempt", Integer, nullable=False),  # 1 for an item's first attempt
+    Column("at", DateTime(timezone=True), nullable=False),  # when it ended
+    Column("outcome", String(16), nullable=False),  # delivered | transient | needs a fix
+    Column("error", Text),
+    Column("receipt", JSON),  # what the channel answered, when delivered
+    Column("seconds", Float),
+    Index("ix_outbox_attempts_item", "outbox_id"),
+    Index("ix_outbox_attempts_at", "at"),
+)

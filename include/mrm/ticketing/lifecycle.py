@@ -77,7 +77,9 @@ class TicketLifecycle:
 
     def deliver(self, model_id: str | None = None) -> outbox.Report:
         """One delivery pass over what the outbox holds (of one model, or all)."""
-        return outbox.deliver(self.store, self.channel, self.cfg.retry, model_id=model_id)
+        return outbox.deliver(
+            self.store, self.channel, self.cfg.retry, model_id=model_id, budget=self.cfg.delivery
+        )
 
     # -- a monitoring run -----------------------------------------------------------------------------
     def on_run(self, entry: ModelEntry, run_id: str, day: date) -> list[dict]:

@@ -47,6 +47,11 @@ class Faults:
                     self._pending.remove(fault)
             return fault
 
+    def clear(self) -> None:
+        """Drop every fault still waiting: the peer answers normally again."""
+        with self._lock:
+            self._pending.clear()
+
     def hang(self, fault: Fault) -> None:
         """Hold a request for the fault's hang time, or until :meth:`release`."""
         self._released.wait(fault.hang_seconds)

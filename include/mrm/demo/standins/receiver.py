@@ -7,7 +7,8 @@ and section length limits). With a secret it is a receiver of
 (401 if wrong or stale) and de-duplicates on X-MRM-Delivery (a repeated delivery gets 200 and is not
 stored again).
 
-Accepted JSON bodies are kept in ``received`` and, when a file is given, appended to it as JSON lines.
+Accepted JSON bodies are kept in ``received`` and, when a file is given, appended to it as JSON lines;
+``requests_log`` has the path of every request, faulted ones included.
 ``inject()`` makes the next requests fail (503, 429 with Retry-After, or a hang past the client's
 timeout); with ``apply_first=True`` the request is stored before the fault is returned, the ambiguous
 case where the peer acted but the sender saw a failure.
@@ -52,6 +53,7 @@ class Receiver(HttpStandIn):
         self.secret = secret
         self.log = log
         self.received: list[dict[str, Any]] = []
+        self.requests_log: list[str] = []  # the path of every request, faulted ones included
         self._deliveries: set[str] = set()
         self._lock = threading.Lock()
 
@@ -113,6 +115,8 @@ def _handler_class(receiver: Receiver) -> type[QuietHandler]:
     class Handler(QuietHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with receiver._lock:
+                receiver.requests_log.append(self.path)
             fault = receiver.faults.take()
             if fault and not fault.apply_first:
                 return self._fail(fault)

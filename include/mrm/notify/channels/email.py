@@ -2,7 +2,8 @@
 
 The Airflow connection (``notifications.channels.email.connection``, default ``mrm_smtp``) gives host,
 port, login and password; its extra ``{"starttls": true}`` upgrades a plain connection (port 587),
-``{"ssl": true}`` connects over TLS (port 465). Each mail has a plain-text part and an HTML
+``{"ssl": true}`` (or a ``smtps://`` URI) connects over TLS (port 465); a ``smtp://`` URI or conn_type
+``smtp`` alone is plain SMTP, as written. Each mail has a plain-text part and an HTML
 alternative, a ``Message-ID`` derived from the item's idempotency key and an ``X-MRM-Idempotency-Key``
 header, so a message sent twice (a retry after a lost answer) can be recognised as the same one.
 
@@ -20,17 +21,12 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
-from mrm.airflow.connections import Conn, get_connection
+from mrm.airflow.connections import Conn, flag, get_connection
 from mrm.errors import ConfigError, DeliveryError
 from mrm.inventory.notifications import EmailChannel
 from mrm.notify.base import ALERT_KINDS, Delivery
 
 NOT_IN_MSG_ID = re.compile(r"[^A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]")  # RFC 5322 dot-atom characters
-
-
-def _flag(value: Any) -> bool:
-    """A connection extra flag: JSON true, or "true"/"1"/"yes" from a URI query."""
-    return value is True or str(value).strip().lower() in ("true", "1", "yes")
 
 
 def message_id(key: str) -> str:
@@ -108,8 +104,8 @@ class SmtpAlerts:
             sender=str(cfg.sender),
             login=conn.login,
             password=conn.password,
-            starttls=_flag(conn.extra.get("starttls")),
-            use_ssl=_flag(conn.extra.get("ssl")),
+            starttls=flag(conn.extra.get("starttls")),
+            use_ssl=flag(conn.extra.get("ssl")) or conn.conn_type == "smtps",
             timeout=cfg.timeout_seconds,
         )
 

@@ -96,6 +96,20 @@ def _heading(item: Delivery) -> str:
     return f"Closed in mrm by {p.get('closed_by')}: {p.get('reason')}"
 
 
+def _flavor_in_extra(flavor: Any, cfg: JiraChannel, where: str) -> None:
+    """A ``flavor`` in the connection's extra is not read there: the policy's is. Refused when it
+    differs (the sink would speak the other API), a warning when it agrees."""
+    if flavor is None:
+        return
+    line = (
+        f"{where} has flavor '{flavor}' in its extra, which mrm does not read: the Jira flavor is "
+        f"notifications.channels.jira.flavor in _policy.yaml (now '{cfg.flavor}')"
+    )
+    if str(flavor) != cfg.flavor:
+        raise ConfigError(f"{line}; set it there and remove it from the connection")
+    log.warning("%s; remove it from the connection", line)
+
+
 class JiraSink:
     """Ticket sink "jira" (see the module docstring). ``connection`` names the Airflow connection in
     error messages."""
@@ -139,6 +153,7 @@ class JiraSink:
             raise ConfigError(
                 f"{where} has no host: set it to the Jira base URL, e.g. https://example.atlassian.net"
             )
+        _flavor_in_extra(conn.extra.get("flavor"), cfg, where)
         if cfg.flavor == "cloud" and not (conn.login and conn.password):
             raise ConfigError(
                 f"{where} needs the Jira account's e-mail as login and an API token as password"

@@ -3,7 +3,8 @@
 The Airflow connection (``notifications.channels.slack.connection``, default ``mrm_slack``) gives the
 webhook URL: as its password, as its host, or (Airflow's Slack convention) the host
 ``https://hooks.slack.com/services`` with the ``T…/B…/…`` token as the password. The URL is a
-credential, so error messages show only its host.
+credential, so error messages show only its host. Its scheme is the one written (plain http only to
+loopback, or with extra ``{"allow_insecure_http": true}``: :mod:`mrm.airflow.connections`).
 
 The message: a header (the subject), a section with the severity and the text, a bulleted section
 with the findings (``lines``), the links as a context line, and a plain ``text`` fallback for
@@ -41,7 +42,7 @@ SLACK_HINTS = {  # Slack's error bodies and what a person should do
 def webhook_url(conn: Conn) -> str:
     """The incoming-webhook URL of a connection (see the module docstring)."""
     if conn.password and "://" in conn.password:
-        return conn.password
+        return conn.checked(conn.password)
     if not conn.host:
         raise ConfigError(
             f"Airflow connection '{conn.conn_id}' has no webhook URL: set its host (or password) to the "

@@ -285,6 +285,32 @@ def test_from_config_without_a_token_says_what_to_put_where(monkeypatch):
         JiraSink.from_config(JiraChannel())
 
 
+def test_a_flavor_in_the_connection_extra_gets_one_line_naming_the_policy_setting(monkeypatch):
+    conn = {"host": "https://example.atlassian.net", "login": "a@b.example", "password": "tok",
+            "extra": {"flavor": "datacenter"}}  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_MRM_JIRA", json.dumps(conn))
+    with pytest.raises(ConfigError) as err:
+        JiraSink.from_config(JiraChannel())
+    assert str(err.value) == (
+        "Airflow connection 'mrm_jira' has flavor 'datacenter' in its extra, which mrm does not read: the "
+        "Jira flavor is notifications.channels.jira.flavor in _policy.yaml (now 'cloud'); set it there and "
+        "remove it from the connection"
+    )
+
+
+def test_a_flavor_in_the_extra_that_agrees_is_a_warning(monkeypatch, caplog):
+    conn = {"host": "https://example.atlassian.net", "login": "a@b.example", "password": "tok",
+            "extra": {"flavor": "cloud"}}  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_MRM_JIRA", json.dumps(conn))
+    with caplog.at_level("WARNING", logger="mrm.notify"):
+        assert JiraSink.from_config(JiraChannel()).flavor == "cloud"
+    assert [r.getMessage() for r in caplog.records] == [
+        "Airflow connection 'mrm_jira' has flavor 'cloud' in its extra, which mrm does not read: the Jira "
+        "flavor is notifications.channels.jira.flavor in _policy.yaml (now 'cloud'); remove it from the "
+        "connection"
+    ]
+
+
 # --- the stand-in's shapes (Atlassian's documented bodies) ----------------------------------------------
 
 
