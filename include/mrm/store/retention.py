@@ -19,6 +19,7 @@ from mrm.errors import StoreError
 from mrm.store import chain, schema
 
 DEFAULT_RETENTION_DAYS = 7 * 365 + 2  # seven years, leap days included
+MIN_RETENTION_DAYS = 183  # six months: the floor no setting or policy may go below (EU AI Act Art. 19)
 
 
 def purge(

@@ -41,6 +41,8 @@ runs = Table(
     Column("reference", JSON),
     Column("evidence", JSON),
     Column("lineage", JSON),  # package versions, git commit, seconds per step
+    Column("supersedes", String(32)),  # the run that was current for this model, date and kind when written
+    Column("rerun_reason", Text),  # why a rerun was made (required from the CLI; Airflow: its run and try)
     Index("ix_runs_model_date", "model_id", "logical_date"),
 )
 
@@ -135,8 +137,18 @@ chain = Table(
     Column("row_key", String(64), nullable=False),
     Column("row_hash", String(64), nullable=False),  # SHA-256 of the row's canonical content
     Column("prev_hash", String(64), nullable=False),
-    Column("chain_hash", String(64), nullable=False),  # SHA-256(prev_hash | table | key | row_hash)
+    Column("chain_hash", String(64), nullable=False),  # HMAC-SHA256(key, prev_hash | table | key | row_hash)
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("key_id", String(16)),  # which chain key made chain_hash; NULL: unkeyed SHA-256 (before 0006)
+)
+
+key_rotations = Table(
+    "mrm_key_rotations",
+    metadata,
+    Column("key_id", String(16), primary_key=True),  # the new key's id (mrm.store.keys.key_id)
+    Column("previous_key_id", String(16)),  # NULL: the first key of a history written before keys
+    Column("rotated_at", DateTime(timezone=True), nullable=False),
+    Column("rotated_by", String(256), nullable=False),
 )
 
 purges = Table(
