@@ -16,6 +16,7 @@ from mrm.airflow import local as local_airflow
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="mrm_test_airflow_"))
 local_airflow.configure(_AIRFLOW_HOME)
 os.environ["MRM_TASK_RETRIES"] = "0"
+os.environ.setdefault("MRM_CHAIN_KEY", "mrm-test-chain-key-0123456789abcdef")  # PostgreSQL histories need one
 os.environ.setdefault("MRM_HOME", tempfile.mkdtemp(prefix="mrm_test_home_"))
 
 

@@ -5,6 +5,8 @@ UI take their parts from here; tests call :func:`clear_caches` after changing a 
 from __future__ import annotations
 
 import getpass
+import os
+import sys
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -14,6 +16,7 @@ from mrm import settings
 if TYPE_CHECKING:
     from mrm.inventory import Inventory
     from mrm.store import HistoryStore
+    from mrm.store.keys import Keyring
 
 _CACHES: list[Any] = []
 
@@ -66,8 +69,35 @@ def get_store() -> HistoryStore:
     if url not in _STORES:
         from mrm.store import HistoryStore
 
-        _STORES[url] = HistoryStore(url)
+        _STORES[url] = HistoryStore(url, key_source=lambda: chain_keyring(url))
     return _STORES[url]
+
+
+def chain_keyring(url: str) -> Keyring:
+    """The chain's keyring: the Airflow connection ``mrm_chain_key`` (password: the current key; extra
+    ``{"previous": [...]}``: older keys) when AIRFLOW_CONN_MRM_CHAIN_KEY is set or Airflow has it, else
+    :func:`mrm.store.keys.from_settings` (MRM_CHAIN_KEY, MRM_CHAIN_KEY_FILE, a local history's key file).
+    Airflow itself is asked only in a process that already runs Airflow (worker, API server)."""
+    from mrm.airflow.connections import get_connection
+    from mrm.errors import ConfigError, StoreError
+    from mrm.store import keys
+
+    given = bool(os.environ.get(f"AIRFLOW_CONN_{keys.CONN_ID.upper()}"))
+    if not given and "airflow" not in sys.modules:  # not in an Airflow process: importing it costs seconds
+        return keys.from_settings(url)
+    try:
+        conn = get_connection(keys.CONN_ID, "the metrics history's chain key")
+    except ConfigError:
+        if given:
+            raise  # given, but unreadable: say so rather than fall back
+        return keys.from_settings(url)
+    source = f"the Airflow connection '{keys.CONN_ID}'"
+    if not conn.password:
+        raise StoreError(f"{source} has no password: its password is the chain key")
+    previous = conn.extra.get("previous") or []
+    if isinstance(previous, str):
+        previous = [previous]
+    return keys.Keyring(tuple(k.encode() for k in (conn.password, *previous)), source)
 
 
 def cli_trigger() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -14,7 +15,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from mrm.controls import Evaluated
 from mrm.core.results import control_key
 from mrm.errors import RunNotFoundError, StoreError
-from mrm.store import chain, migrate, schema
+from mrm.store import chain, keys, migrate, schema
 
 
 @dataclass
@@ -141,10 +142,14 @@ def hide_password(url: str) -> str:
 
 
 class HistoryStore:
-    def __init__(self, url: str):
+    def __init__(self, url: str, key_source: keys.KeySource | None = None):
+        """``key_source``: returns the chain's keyring, asked on the first append or verification (not
+        for reads); default :func:`mrm.store.keys.from_settings` of ``url``."""
         self.url = url
+        self.keyring: keys.KeySource = functools.cache(key_source or (lambda: keys.from_settings(url)))
         try:
             self.engine = _engine(url)
+            chain.bind(self.engine, self.keyring)
             self._check_schema()
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]

@@ -114,7 +114,9 @@ def from_settings(db_url: str) -> Keyring:
         try:
             return from_text(Path(file).read_text(), f"MRM_CHAIN_KEY_FILE={file}")
         except OSError as exc:
-            raise StoreError(f"cannot read the chain key from MRM_CHAIN_KEY_FILE={file}: {exc.strerror}") from None
+            raise StoreError(
+                f"cannot read the chain key from MRM_CHAIN_KEY_FILE={file}: {exc.strerror}"
+            ) from None
     local = local_key_file(db_url)
     if local is not None:
         return _local(local)

@@ -60,4 +60,6 @@ def purge(
                 counts=counts, keys=keys, chain_head=chain.head(conn),
             )
         )  # fmt: skip
+        chain.append(conn, "mrm_purges", [conn.execute(select(schema.purges.c.purge_id).order_by(
+            schema.purges.c.purge_id.desc()).limit(1)).scalar()])  # fmt: skip
     return counts

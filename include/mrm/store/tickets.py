@@ -1,6 +1,7 @@
 """The SQL of the built-in tracker's tables: tickets (their open/closed state) and ticket events (their
-chained trail). Every function takes an open connection, so the caller decides the transaction: a
-ticket event and the outbox rows mirroring it are written in one. Rows come back as plain dicts."""
+trail). Every function takes an open connection, so the caller decides the transaction: a ticket event
+and the outbox rows mirroring it are written in one. Rows come back as plain dicts. Every write goes
+through here and is chained: each event, and each version of a ticket (its insert and every update)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,10 @@ def open_ticket_id(conn: Connection, model_id: str, control: str) -> int | None:
 
 
 def insert_ticket(conn: Connection, **values: Any) -> int:
-    """A new ticket; raises IntegrityError when a concurrent writer opened the same one first."""
-    return conn.execute(_T.insert().values(**values)).inserted_primary_key[0]
+    """A new ticket (chained); raises IntegrityError when a concurrent writer opened the same one first."""
+    ticket_id = conn.execute(_T.insert().values(**values)).inserted_primary_key[0]
+    chain.append(conn, "mrm_tickets", [ticket_id])
+    return ticket_id
 
 
 def ticket(conn: Connection, ticket_id: int) -> dict | None:
@@ -51,7 +54,9 @@ def tickets(conn: Connection, model_id: str | None = None, status: str = "open")
 
 
 def update_ticket(conn: Connection, ticket_id: int, **values: Any) -> None:
+    """Change a ticket; its new version is chained."""
     conn.execute(_T.update().where(_T.c.ticket_id == ticket_id).values(**values))
+    chain.append(conn, "mrm_tickets", [ticket_id])
 
 
 def add_occurrence(conn: Connection, ticket_id: int, day: date) -> None:

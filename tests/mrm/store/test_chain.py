@@ -63,7 +63,8 @@ def filled(store):
 def test_an_untouched_history_verifies(filled):
     problems, head, count = chain.verify(filled.engine)
     assert problems == [] and len(head) == 64
-    assert count == 3 * (1 + 3 + 1) + 1  # per day: run, 3 metrics, ticket event; the entry version once
+    # per day: run, 3 metrics, ticket event and the ticket's new version; the entry version once
+    assert count == 3 * (1 + 3 + 1 + 1) + 1
 
 
 def test_an_edited_value_is_named(filled):
@@ -92,11 +93,23 @@ def test_a_record_inserted_outside_mrm_is_named(filled):
 
 
 def test_reordered_and_deleted_chain_entries_are_named(filled):
-    # move the third entry to the end
-    tamper(filled, "UPDATE mrm_chain SET seq = seq + 1000 WHERE seq = (SELECT min(seq) + 2 FROM mrm_chain)")
+    with filled.engine.connect() as conn:
+        first = conn.execute(sa.text("SELECT min(seq) FROM mrm_chain")).scalar()
+    # move the third entry to the end: the entry after its old place and the moved one no longer link
+    tamper(filled, f"UPDATE mrm_chain SET seq = seq + 1000 WHERE seq = {first + 2}")
     problems = chain.verify(filled.engine)[0]
-    assert any("altered or reordered" in p for p in problems)
-    assert any("are missing (deleted)" in p for p in problems)
+    assert len(problems) == 2 and all("altered or reordered" in p for p in problems)
+    assert problems[0].startswith(f"chain entry {first + 3} ") and problems[1].startswith(
+        f"chain entry {first + 1002} "
+    )
+    # deleting an entry (not leaving its row unchained) breaks the link of the one after it
+    tamper(filled, f"UPDATE mrm_chain SET seq = {first + 2} WHERE seq = {first + 1002}")
+    tamper(filled, f"DELETE FROM mrm_chain WHERE seq = {first + 5}")  # the ticket's first version, superseded
+    (problem,) = chain.verify(filled.engine)[0]
+    assert (
+        problem.startswith(f"chain entry {first + 6} (mrm_ticket_events ")
+        and "an entry was deleted" in problem
+    )
 
 
 def test_postgresql_rejects_update_and_delete(store):
@@ -127,7 +140,7 @@ def test_concurrent_writers_of_different_models_lose_nothing_and_never_fork(stor
 
     problems, _, count = chain.verify(store.engine)
     assert errors == [] and problems == []
-    assert len(store.runs()) == 10 and count == 10 * 5 + 1
+    assert len(store.runs()) == 10 and count == 10 * 6 + 1  # run, 3 metrics, event, ticket version
 
 
 def test_a_purge_younger_than_the_retention_period_is_refused(filled):
@@ -141,14 +154,17 @@ def test_a_purge_younger_than_the_retention_period_is_refused(filled):
     assert len(filled.runs()) == 3
 
 
-def test_a_recorded_purge_keeps_the_chain_verifiable_and_other_deletions_still_show(filled):
+def test_a_recorded_purge_keeps_the_chain_verifiable_and_other_deletions_still_show(store):
     from mrm.store import schema
     from mrm.store.retention import purge
 
-    counts = purge(filled, date(2026, 9, 3), "auditor", retention_days=10, today=date(2026, 9, 20))
+    filled = store
+    for d in (1, 2, 3):  # old enough for a purge that keeps the retention floor (its purged_at is now)
+        record(filled, "m", date(2025, 9, d))
+    counts = purge(filled, date(2025, 9, 3), "auditor", retention_days=200)
 
     assert counts == {"mrm_runs": 2, "mrm_metrics": 6, "mrm_ticket_events": 2}
-    assert [r["logical_date"] for r in filled.runs()] == [date(2026, 9, 3)]
+    assert [r["logical_date"] for r in filled.runs()] == [date(2025, 9, 3)]
     assert chain.verify(filled.engine)[0] == []
     with filled.engine.connect() as conn:
         (register,) = conn.execute(sa.select(schema.purges)).mappings().all()
