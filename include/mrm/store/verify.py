@@ -103,8 +103,9 @@ class _Links:
             if kid not in self.unheld:
                 self.unheld.add(kid)
                 self.problems.append(
-                    f"{where(entry)}: made with chain key {kid}, which the keyring from {self.ring.get().source} "
-                    "does not hold: its entries cannot be checked (give that key after the current one)"
+                    f"{where(entry)}: made with chain key {kid}, which the keyring from "
+                    f"{self.ring.get().source} does not hold: its entries cannot be checked (give that key "
+                    "after the current one)"
                 )
         else:
             args = (self.prev, entry["table_name"], entry["row_key"], entry["row_hash"])
@@ -176,8 +177,8 @@ def _purges(tables: dict, latest: dict, floor: int) -> tuple[dict[tuple[str, str
         days, purged_on = purge["retention_days"], _aware(purge["purged_at"]).date()
         if days < floor:
             problems.append(
-                f"{label} kept records only {days} days, below the retention floor of {floor} days: the records "
-                "it removed are reported as deleted"
+                f"{label} kept records only {days} days, below the retention floor of {floor} days: the "
+                "records it removed are reported as deleted"
             )
             continue
         if purge["before_date"] > purged_on - timedelta(days=days):
@@ -210,7 +211,8 @@ def _ticket_states(entries: list[dict], tables: dict) -> list[str]:
             )
         elif ticket["status"] != "closed" and states[-1] == "closed":
             problems.append(
-                f"ticket {label} is {ticket['status']} but its trail ends with a closed event: changed outside mrm"
+                f"ticket {label} is {ticket['status']} but its trail ends with a closed event: "
+                "changed outside mrm"
             )
     return problems
 
@@ -231,8 +233,8 @@ def _run_order(entries: list[dict], runs: dict[str, dict]) -> list[str]:
             later = [r for r in group[i + 1 :] if _aware(r["finished_at"]) < _aware(run["finished_at"])]
             if later:
                 problems.append(
-                    f"run {run['run_id']} claims to have finished after run {later[0]['run_id']}, written after "
-                    "it: its finished_at was forged"
+                    f"run {run['run_id']} claims to have finished after run {later[0]['run_id']}, written "
+                    "after it: its finished_at was forged"
                 )
         problems += _try_order(group)
     return problems
