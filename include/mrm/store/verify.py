@@ -52,6 +52,7 @@ def examine(
     links = _Links(_LazyRing(key_source or (lambda: chain.keyring(engine))), tables)
     for entry in entries:
         links.check(entry)
+    links.finish()
     latest = {(e["table_name"], e["row_key"]): e for e in entries}
     accepted, purge_problems = _purges(tables, latest, retention_floor)
     problems = (
@@ -90,6 +91,7 @@ class _Links:
         self.ring, self.rotations = ring, tables["mrm_key_rotations"]
         self.problems: list[str] = []
         self.prev, self.legacy, self.before, self.unheld = chain.GENESIS, 0, None, set()
+        self.streak: list[int] | None = None  # seqs of broken entries right after a reported one
 
     def check(self, entry: dict) -> None:
         kid = entry["key_id"]
@@ -109,14 +111,31 @@ class _Links:
                 )
         else:
             args = (self.prev, entry["table_name"], entry["row_key"], entry["row_hash"])
-            if entry["prev_hash"] != self.prev or chain.keyed_link(
-                self.ring.ring, kid, *args
-            ) != entry["chain_hash"]:  # fmt: skip
-                self.problems.append(
-                    f"{where(entry)}: chain hash does not follow from the entry before it (an entry was "
-                    "deleted or inserted there, or this one was altered or reordered)"
-                )
+            broken = (
+                entry["prev_hash"] != self.prev
+                or chain.keyed_link(self.ring.ring, kid, *args) != entry["chain_hash"]
+            )
+            self._broken(entry) if broken else self.finish()
         self.prev, self.before = entry["chain_hash"], entry
+
+    def _broken(self, entry: dict) -> None:
+        """The first of consecutive broken entries gets a line; the ones after it one line together."""
+        if self.streak is None:
+            self.problems.append(
+                f"{where(entry)}: chain hash does not follow from the entry before it (an entry was "
+                "deleted or inserted there, or this one was altered or reordered)"
+            )
+            self.streak = []
+        else:
+            self.streak.append(entry["seq"])
+
+    def finish(self) -> None:
+        if self.streak:
+            self.problems.append(
+                f"chain entries {self.streak[0]}..{self.streak[-1]} ({len(self.streak)} after it) do not follow "
+                "either: rewritten without the key"
+            )
+        self.streak = None
 
     def _rotated(self, kid: str | None) -> bool:
         """Whether the entry before is a chained rotation from its own key to ``kid``."""
