@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,10 +55,11 @@ def examine(
         links.check(entry)
     links.finish()
     latest = {(e["table_name"], e["row_key"]): e for e in entries}
-    accepted, purge_problems = _purges(tables, latest, retention_floor)
+    legacy = not any(e["key_id"] for e in entries)  # never appended to since 0006: as the old code wrote it
+    accepted, purge_problems = _purges(tables, latest, retention_floor, legacy)
     problems = (
         links.problems
-        + _rows(entries, tables, latest, accepted)
+        + _rows(entries, tables, latest, accepted, legacy)
         + purge_problems
         + _ticket_states(entries, tables)
         + _run_order(entries, tables["mrm_runs"])
@@ -132,8 +134,8 @@ class _Links:
     def finish(self) -> None:
         if self.streak:
             self.problems.append(
-                f"chain entries {self.streak[0]}..{self.streak[-1]} ({len(self.streak)} after it) do not follow "
-                "either: rewritten without the key"
+                f"chain entries {self.streak[0]}..{self.streak[-1]} ({len(self.streak)} after it) do not "
+                "follow either: rewritten without the key"
             )
         self.streak = None
 
@@ -146,8 +148,9 @@ class _Links:
         return row is not None and row["previous_key_id"] == before["key_id"]
 
 
-def _rows(entries: list[dict], tables: dict, latest: dict, accepted: dict[tuple[str, str], int]) -> list[str]:
-    """Each entry's row still there (or purged after it) and unchanged; each row chained."""
+def _rows(entries: list[dict], tables: dict, latest: dict, accepted: dict, legacy: bool) -> list[str]:
+    """Each entry's row still there (or purged after it) and unchanged; each row chained (in a legacy
+    chain, tickets and purges are not: the old code did not chain them, the first keyed append does)."""
     problems: list[str] = []
     seen: dict[str, set[str]] = defaultdict(set)
     for entry in entries:
@@ -167,6 +170,8 @@ def _rows(entries: list[dict], tables: dict, latest: dict, accepted: dict[tuple[
                 else f"{where(entry)}: the record was edited after it was written"
             )
     for table, rows in tables.items():
+        if legacy and table in chain.ADOPTED:
+            continue
         for key in sorted(set(rows) - seen[table]):
             problems.append(_unchained(table, key, rows[key]))
     return problems
@@ -183,13 +188,17 @@ def _unchained(table: str, key: str, row: dict) -> str:
     return f"{table} {key}: the record is not in the chain (inserted outside mrm)"
 
 
-def _purges(tables: dict, latest: dict, floor: int) -> tuple[dict[tuple[str, str], int], list[str]]:
+def _purges(
+    tables: dict, latest: dict, floor: int, legacy: bool
+) -> tuple[dict[tuple[str, str], int], list[str]]:
     """The rows chained purges removed ((table, key) -> the purge's entry seq), and the purges that
     break the retention policy (their rows are not accepted as gone)."""
     accepted: dict[tuple[str, str], int] = {}
     problems: list[str] = []
     for pid, purge in tables["mrm_purges"].items():
         entry = latest.get(("mrm_purges", pid))
+        if legacy and entry is None:  # written by the old code, which did not chain purges
+            entry = {"seq": math.inf, "row_hash": chain.row_hash("mrm_purges", purge)}
         if entry is None or chain.row_hash("mrm_purges", purge) != entry["row_hash"]:
             continue  # reported as not chained, or as edited
         label = f"purge {pid} (records before {purge['before_date']}, by {purge['purged_by']})"
