@@ -141,8 +141,8 @@ def test_red_metrics_made_green_and_rechained_without_the_key_are_named(history,
         f"chain entry {target['seq']} (mrm_metrics {target['row_key']}): chain hash"
     )
     last = entries(history)[-1]["seq"]  # every entry after it is rewritten without the key too: one line
-    assert problems[1:] == [f"chain entries {target['seq'] + 1}..{last} ({last - target['seq']} after it) do not "
-                            "follow either: rewritten without the key"]  # fmt: skip
+    after = f"chain entries {target['seq'] + 1}..{last} ({last - target['seq']} after it)"
+    assert problems[1:] == [f"{after} do not follow either: rewritten without the key"]
 
 
 def test_entries_rechained_as_legacy_or_with_an_own_key_are_named(history):
@@ -233,8 +233,8 @@ def test_a_forged_purge_row_whitelisting_deleted_records_is_named(history):
     attack(
         history,
         "DELETE FROM mrm_metrics WHERE status = 'RED' AND logical_date = '2025-03-03'",
-        "INSERT INTO mrm_purges (before_date, retention_days, purged_at, purged_by, counts, keys, chain_head) "
-        f"VALUES ('2025-03-04', 2557, '2032-06-01', 'auditor', '{{}}', '{listed}', 'x')",
+        "INSERT INTO mrm_purges (before_date, retention_days, purged_at, purged_by, counts, keys, "
+        f"chain_head) VALUES ('2025-03-04', 2557, '2032-06-01', 'auditor', '{{}}', '{listed}', 'x')",
     )
     problems = chain.verify(history.engine)[0]
     assert sum(p.endswith("the record was deleted") and "(mrm_metrics " in p for p in problems) == 2
@@ -298,7 +298,8 @@ def test_a_run_forged_to_finish_later_than_a_later_rerun_is_named(history):
     rerun = record(history, date(2025, 3, 10), ("RED",))
     (problem,) = chain.verify(history.engine)[0]
     assert problem == (
-        f"run {forged} claims to have finished after run {rerun}, written after it: its finished_at was forged"
+        f"run {forged} claims to have finished after run {rerun}, written after it: its finished_at was "
+        "forged"
     )
 
 

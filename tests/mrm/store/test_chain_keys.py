@@ -47,7 +47,7 @@ def record(store, day: date) -> str:
             run.run_id,
             day,
             "psi above red",
-        )  # fmt: skip
+        )
     )
     return run.run_id
 
@@ -103,8 +103,8 @@ def test_appending_with_a_keyring_missing_the_heads_key_is_refused(stores):
     with pytest.raises(StoreError) as caught:
         record(stores(C), date(2026, 9, 2))
     assert str(caught.value) == (
-        f"the chain was last extended with key {ID_A}, which the keyring from the test keyring does not hold: "
-        "give the current key first and that key after it"
+        f"the chain was last extended with key {ID_A}, which the keyring from the test keyring does not "
+        "hold: give the current key first and that key after it"
     )
     assert len(entries(stores(A))) == before and len(stores(A).runs()) == 1  # nothing was written
 
@@ -180,8 +180,8 @@ def test_a_rolled_back_append_leaves_a_gap_that_is_no_deletion(stores):
     record(store, date(2026, 9, 1))
     with pytest.raises(RuntimeError), store.engine.begin() as conn:
         conn.execute(schema.inventory_versions.insert().values(
-            inventory_hash="e" * 64, model_id="m", model_version="2", content={}, first_used_at=datetime.now(UTC),
-            first_used_by_run="x"))  # fmt: skip
+            inventory_hash="e" * 64, model_id="m", model_version="2", content={},
+            first_used_at=datetime.now(UTC), first_used_by_run="x"))  # fmt: skip
         chain.append(conn, "mrm_inventory_versions", ["e" * 64])
         raise RuntimeError("the transaction fails after its chain append")
     record(store, date(2026, 9, 2))
