@@ -6,6 +6,8 @@ MRM_INVENTORY  folder with one YAML file per model; default ``include/inventory`
 MRM_EVIDENCE   URI where evidence files go (``file://...`` or ``s3://...``); default ``$MRM_HOME/evidence``
 MRM_TASK_RETRIES     Airflow retries per monitoring task; default 2
 MRM_RETENTION_DAYS   how long history records are kept at least; default seven years
+MRM_CHAIN_KEY        the chain key (``new,old`` while rotating), read by mrm.store.keys when the Airflow
+                     connection ``mrm_chain_key`` is not set; MRM_CHAIN_KEY_FILE: a file holding it
 MRM_CATCHUP          "false": monitoring DAGs do not backfill from the model's start_date; default true
 MRM_ATHENA_POOL      Airflow pool for the tasks of models whose scoring log is an Athena query (unset: none)
 MRM_PROFILE_CACHE    where reference profiles are cached (folder or s3://); default $MRM_EVIDENCE/_profiles
