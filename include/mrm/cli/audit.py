@@ -89,16 +89,18 @@ def cmd_purge(args) -> int:
 
 def cmd_audit_verify(args) -> int:
     from mrm import wiring
-    from mrm.store import chain
+    from mrm.store.verify import examine
 
     store = wiring.get_store()
-    problems, head, count = chain.verify(store.engine)
+    found = examine(store.engine)
+    problems, head, count = found.problems, found.head, found.count
+    legacy = f" ({found.legacy} written before the chain was keyed, unkeyed)" if found.legacy else ""
     for line in problems:
         print(f"mrm: {line}", file=sys.stderr)
     if problems:
         print(f"{store.safe_url}: {len(problems)} problem(s) in a chain of {count} records", file=sys.stderr)
         return 1
-    print(f"{store.safe_url}: chain of {count} records intact; head {head}")
+    print(f"{store.safe_url}: chain of {count} records{legacy} intact; head {head}")
     return 0
 
 

@@ -21,9 +21,12 @@ the chain and reports, one line each:
 
 Not detected: whoever holds the chain key (or a worker running mrm's code) can write chained rows that
 look genuine (finding 4: a plausible rerun); cutting the newest entries together with their rows, or
-rewriting the whole chain in the legacy unkeyed form, shows only against an anchor kept outside the
-database (compare the head ``verify`` prints, or ``mrm audit verify --anchor``). Chained: runs, metric
-results, ticket events, tickets (every version), inventory versions, purges and key rotations.
+rewriting the whole chain in the legacy unkeyed form (it then verifies as all legacy: ``examine`` counts
+those entries), shows only against a head kept outside the database. Two runs of one model and date
+finishing within moments of each other but written in the other order would be reported as forged.
+
+Chained: runs, metric results, ticket events, tickets (every version), inventory versions, purges and key
+rotations. Tickets and purges written before 0006 are chained as found by the first keyed append.
 """
 
 from __future__ import annotations
@@ -131,8 +134,8 @@ def append(conn: Connection, table: str, row_keys: list[Any]) -> None:
     current key of the engine's keyring; a new current key is first recorded as a rotation."""
     if not row_keys:
         return
+    ring = keyring(conn.engine)  # before the lock: finding the key may ask Airflow
     lock(conn)
-    ring = keyring(conn.engine)
     prev, kid, started = _head(conn)
     if started and kid != ring.current_id:
         prev = _rotate(conn, ring, prev, kid, (table, row_keys))

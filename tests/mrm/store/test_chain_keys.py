@@ -188,3 +188,21 @@ def test_a_rolled_back_append_leaves_a_gap_that_is_no_deletion(stores):
     seqs = [e["seq"] for e in entries(store)]
     assert seqs != list(range(seqs[0], seqs[0] + len(seqs)))  # the gap the rollback left
     assert chain.verify(store.engine)[0] == []
+
+
+def test_audit_verify_counts_the_legacy_entries(stores, any_history, monkeypatch, capsys):
+    from support import clear_caches
+
+    from mrm.cli import main
+
+    record(stores(A), date(2026, 9, 1))
+    make_legacy(any_history)
+    monkeypatch.setenv("MRM_DB_URL", any_history.url)
+    clear_caches()
+    assert main(["audit", "verify"]) == 0
+    count = len(entries(any_history))
+    assert (
+        f"chain of {count} records ({count} written before the chain was keyed, unkeyed) intact; head "
+        in (capsys.readouterr().out)
+    )
+    clear_caches()
