@@ -108,3 +108,17 @@ def test_audit_verify_on_postgresql_without_a_key_is_one_line_but_reading_works(
     out, err = capsys.readouterr()
     assert out == "" and len(err.splitlines()) == 1
     assert err.startswith("mrm: error: no chain key for the metrics history: add the Airflow connection")
+
+
+def test_an_engine_nothing_is_bound_to_finds_the_key_from_the_settings(tmp_path, no_key):
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    store = HistoryStore(url)  # the default key source: the local key file
+    record(store)
+    plain = sa.create_engine(url)
+    try:
+        assert chain.keyring(plain) == store.keyring() and chain.verify(plain)[0] == []
+    finally:
+        plain.dispose()
+        store.engine.dispose()
