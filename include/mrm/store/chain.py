@@ -28,6 +28,7 @@ CHAINED = {
     "mrm_metrics": (schema.metric_results, "id"),
     "mrm_ticket_events": (schema.ticket_events, "id"),
     "mrm_inventory_versions": (schema.inventory_versions, "inventory_hash"),
+    "mrm_purges": (schema.purges, "purge_id"),
 }
 
 
