@@ -36,7 +36,7 @@ def add_parsers(sub) -> None:
     up.add_argument("--app-role", type=_role_name, default=DEFAULT_APP, metavar="NAME",
                     help=f"the LOGIN role of the workers and the UI (default {DEFAULT_APP})")  # fmt: skip
     up.add_argument("--app-password-env", metavar="VAR",
-                    help="set the app role's password from this environment variable (never printed)")  # fmt: skip
+                    help="the app role's password is read from this variable (never printed)")  # fmt: skip
 
     purge = sub.add_parser(
         "purge", help="remove records older than the retention period (refuses younger ones)"

@@ -42,8 +42,9 @@ class Policy(_Strict):
     def _retention_floor(cls, days: int) -> int:
         if days < MIN_RETENTION_DAYS:
             raise ValueError(
-                f"retention_days {days} is below the floor of {MIN_RETENTION_DAYS} days (six months, EU AI "
-                f"Act Art. 19); keep at least {MIN_RETENTION_DAYS} (default {DEFAULT_RETENTION_DAYS}: seven years)"
+                f"retention_days {days} is below the floor of {MIN_RETENTION_DAYS} days (six months, "
+                f"EU AI Act Art. 19); give at least {MIN_RETENTION_DAYS} (default {DEFAULT_RETENTION_DAYS}, "
+                "seven years)"
             )
         return days
 

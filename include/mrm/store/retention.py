@@ -67,11 +67,6 @@ def purge(
             f"a retention period of {retention_days} days is below the floor of {MIN_RETENTION_DAYS} days "
             "(six months, EU AI Act Art. 19); nothing was purged"
         )
-    if store.engine.dialect.name == "sqlite" and not break_glass:
-        raise StoreError(
-            f"refusing to purge the SQLite history at {store.safe_url} without --break-glass: a local "
-            "history has no role that could be kept from purging, so say that you mean it"
-        )
     today = today or datetime.now(UTC).date()
     oldest_allowed = today - timedelta(days=retention_days)
     if before > oldest_allowed:
@@ -79,11 +74,19 @@ def purge(
             f"refusing to purge records before {before}: the retention period is {retention_days} days, so "
             f"only records before {oldest_allowed} may go"
         )
+    if store.engine.dialect.name == "sqlite" and not break_glass:
+        raise StoreError(
+            f"refusing to purge the SQLite history at {store.safe_url} without --break-glass: a local "
+            "history has no role that could be kept from purging (whoever can write the file can delete), so "
+            "the purge must say it means it"
+        )
     try:
         return _purge(store, before, by, retention_days)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise StoreError(f"could not purge the history at {store.safe_url}: {reason}; nothing was purged") from None
+        raise StoreError(
+            f"could not purge the history at {store.safe_url}: {reason}; nothing was purged"
+        ) from None
 
 
 def _purge(store, before: date, by: str, retention_days: int) -> dict[str, int]:

@@ -147,11 +147,14 @@ def _ensure_roles(conn: Connection, me: str, roles: Roles) -> list[str]:
         )
     if roles.app_password is not None:
         sql = conn.execute(
-            text("SELECT format('ALTER ROLE %I PASSWORD %L', CAST(:r AS text), CAST(:p AS text))"), {"r": roles.app, "p": roles.app_password}
+            text("SELECT format('ALTER ROLE %I PASSWORD %L', CAST(:r AS text), CAST(:p AS text))"),
+            {"r": roles.app, "p": roles.app_password},
         ).scalar_one()  # server-side quoting; the statement is never shown
         conn.exec_driver_sql(sql.replace("%", "%%"))
         done.append(f"{roles.app}'s password set from ${roles.password_from or 'the given variable'}")
-    if conn.execute(text("SELECT pg_has_role(:a, :o, 'MEMBER')"), {"a": roles.app, "o": roles.owner}).scalar():
+    if conn.execute(
+        text("SELECT pg_has_role(:a, :o, 'MEMBER')"), {"a": roles.app, "o": roles.owner}
+    ).scalar():
         conn.execute(text(f'REVOKE "{roles.owner}" FROM "{roles.app}"'))
         done.append(f"{roles.app} removed from {roles.owner}")
     if not conn.execute(text("SELECT pg_has_role(:m, :o, 'MEMBER')"), {"m": me, "o": roles.owner}).scalar():
