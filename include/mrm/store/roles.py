@@ -157,11 +157,19 @@ def _ensure_roles(conn: Connection, me: str, roles: Roles) -> list[str]:
     ).scalar():
         conn.execute(text(f'REVOKE "{roles.owner}" FROM "{roles.app}"'))
         done.append(f"{roles.app} removed from {roles.owner}")
-    if not conn.execute(text("SELECT pg_has_role(:m, :o, 'MEMBER')"), {"m": me, "o": roles.owner}).scalar():
-        conn.execute(text(f'GRANT "{roles.owner}" TO "{me}"'))  # to SET ROLE for the migrations
+    pg16 = conn.execute(text("SELECT current_setting('server_version_num')::int >= 160000")).scalar()
+    if not conn.execute(
+        text(f"SELECT pg_has_role(:m, :o, '{'SET' if pg16 else 'MEMBER'}')"), {"m": me, "o": roles.owner}
+    ).scalar():  # the migrations run after SET ROLE to the owner
+        conn.execute(text(f'GRANT "{roles.owner}" TO "{me}"' + (" WITH SET TRUE" if pg16 else "")))
         done.append(f"{me} made a member of {roles.owner}")
     conn.execute(text(f'GRANT USAGE, CREATE ON SCHEMA "{_schema(conn)}" TO "{roles.owner}"'))
     conn.execute(text(f'GRANT USAGE ON SCHEMA "{_schema(conn)}" TO "{roles.app}"'))
+    if not conn.execute(
+        text("SELECT has_database_privilege(:a, current_database(), 'CONNECT')"), {"a": roles.app}
+    ).scalar():  # a database that does not let PUBLIC connect (deploy/initdb)
+        database = conn.execute(text("SELECT current_database()")).scalar_one()
+        conn.execute(text(f'GRANT CONNECT ON DATABASE "{database}" TO "{roles.app}"'))
     return done
 
 
