@@ -341,3 +341,27 @@ def test_a_worker_dying_after_its_chain_entry_leaves_a_history_that_verifies(clu
         conn.exec_driver_sql("SELECT 1 / 0")  # the worker dies here
     record(app, "mid", date(2026, 9, 6))
     assert chain.verify(app.engine)[0] == []
+
+
+def test_upgrade_by_a_createrole_login_that_is_no_superuser(pg_url):
+    """What docker-compose's mrm-init does: the administrator mrm_admin may create roles and owns the
+    database, and is no superuser; the upgrade creates both roles and the app role works."""
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    roles = Roles(f"{tag}_owner", f"{tag}_app", "app-secret-0123456789", "TEST_PW")
+    database = f"{tag}_db"
+    admin(pg_url, f"CREATE ROLE {tag}_admin LOGIN CREATEROLE",
+          f"CREATE DATABASE {database} OWNER {tag}_admin",
+          f"REVOKE ALL ON DATABASE {database} FROM PUBLIC")  # fmt: skip
+    url = sa.make_url(pg_url).set(database=database).render_as_string(hide_password=False)
+    try:
+        lines = upgrade(as_user(url, f"{tag}_admin"), roles)
+        assert lines[0].endswith(f"(migrated as {roles.owner})")
+        assert f"{roles.app}'s password set from $TEST_PW" in lines[1] and "app-secret" not in "".join(lines)
+        store = HistoryStore(as_user(url, roles.app))
+        record(store, "adm", date(2026, 9, 1))
+        assert chain.verify(store.engine)[0] == []
+        store.engine.dispose()
+        assert "must be owner" in refused(as_user(url, roles.app), "ALTER TABLE mrm_runs DISABLE TRIGGER ALL")
+    finally:
+        admin(pg_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
+              *(f"DROP ROLE IF EXISTS {tag}_{r}" for r in ("app", "owner", "admin")))  # fmt: skip
