@@ -140,6 +140,20 @@ def _ensure_roles(conn: Connection, me: str, roles: Roles) -> list[str]:
         else:
             done.append(f"{name} exists")
     app = _role(conn, roles.app)
+    owns = conn.execute(
+        text(
+            "SELECT current_database(), pg_has_role(:a, d.datdba, 'MEMBER') OR pg_has_role(:a, n.nspowner, "
+            "'MEMBER') FROM pg_database d, pg_namespace n "
+            "WHERE d.datname = current_database() AND n.nspname = current_schema()"
+        ),
+        {"a": roles.app},
+    ).one()
+    if owns[1]:  # the owner of a schema may DROP SCHEMA ... CASCADE whoever owns the tables in it
+        raise StoreError(
+            f"the app role {roles.app} owns the database {owns[0]} or its schema, so it could drop the "
+            f"history; give them to the administrator first (ALTER DATABASE {owns[0]} OWNER TO <admin>; "
+            "ALTER SCHEMA ... OWNER TO <admin>); nothing was changed"
+        )
     if app["rolsuper"] or app["rolbypassrls"]:
         raise StoreError(
             f"the app role {roles.app} is a superuser or bypasses row security; give the workers a plain "

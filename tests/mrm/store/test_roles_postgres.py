@@ -365,3 +365,33 @@ def test_upgrade_by_a_createrole_login_that_is_no_superuser(pg_url):
     finally:
         admin(pg_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
               *(f"DROP ROLE IF EXISTS {tag}_{r}" for r in ("app", "owner", "admin")))  # fmt: skip
+
+
+def test_a_history_the_app_role_owned_is_taken_from_it(pg_url):
+    """Before roles, the login that ran `mrm db upgrade` owned the tables and could DISABLE TRIGGER, edit
+    and rewrite (security review, finding 3). Upgrading as the admin hands everything to the owner."""
+    tag = f"t{uuid.uuid4().hex[:8]}"
+    database, roles = f"{tag}_db", Roles(f"{tag}_owner", f"{tag}_app")
+    admin(pg_url, f"CREATE ROLE {roles.app} LOGIN", f"CREATE DATABASE {database} OWNER {roles.app}")
+    url = sa.make_url(pg_url).set(database=database).render_as_string(hide_password=False)
+    try:
+        legacy = HistoryStore(as_user(url, roles.app))  # migrated by the app role: it owns every table
+        run = record(legacy, "legacy", date(2026, 9, 1))
+        legacy.engine.dispose()
+        with pytest.raises(StoreError, match=f"the app role {roles.app} owns the database {database}"):
+            upgrade(url, roles)  # as the database's owner it could DROP SCHEMA public CASCADE
+        admin(url, f"ALTER DATABASE {database} OWNER TO CURRENT_USER")
+        lines = upgrade(url, roles)
+        assert "handed to" in lines[2]
+        app_url = as_user(url, roles.app)
+        assert "must be owner" in refused(app_url, "ALTER TABLE mrm_runs DISABLE TRIGGER mrm_append_only")
+        assert "permission denied" in refused(app_url, "UPDATE mrm_metrics SET status = 'GREEN'")
+        assert "permission denied" in refused(app_url, "DELETE FROM mrm_chain")
+        store = HistoryStore(app_url)
+        assert store.run(run.run_id)["model_id"] == "legacy"
+        record(store, "legacy", date(2026, 9, 2))
+        assert chain.verify(store.engine)[0] == []
+        store.engine.dispose()
+    finally:
+        admin(pg_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
+              *(f"DROP ROLE IF EXISTS {r}" for r in (roles.app, roles.owner)))  # fmt: skip
