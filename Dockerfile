@@ -14,3 +14,8 @@ RUN pip install --no-cache-dir -r /opt/mrm/requirements.txt -c /opt/mrm/constrai
 COPY --chown=airflow:root dags /opt/airflow/dags
 COPY --chown=airflow:root plugins /opt/airflow/plugins
 ENV MRM_INVENTORY=/opt/mrm/include/inventory
+
+# Start-up refuses a missing secret or the placeholder `change-me` (one line), then runs Airflow's own
+# entrypoint with the service's command.
+COPY --chown=airflow:root deploy/check-secrets.sh /opt/mrm/deploy/check-secrets.sh
+ENTRYPOINT ["/usr/bin/dumb-init", "--", "/opt/mrm/deploy/check-secrets.sh", "/entrypoint"]

@@ -21,14 +21,17 @@ pytestmark = pytest.mark.integration
 ACCOUNT, REGION, BUCKET = "123456789012", "us-east-1", "mrm-demo"
 VALUES = {
     "ATHENA_RESULTS_BUCKET": BUCKET, "DATA_BUCKET": BUCKET, "EVIDENCE_BUCKET": BUCKET, "REGION": REGION,
-    "ACCOUNT_ID": ACCOUNT, "ATHENA_WORKGROUP": "mrm", "GLUE_DATABASE": "mrm",
+    "ACCOUNT_ID": ACCOUNT, "ATHENA_WORKGROUP": "mrm", "GLUE_DATABASE": "mrm", "ANCHOR_BUCKET": "mrm-anchors",
 }  # fmt: skip
+ANCHOR = "arn:aws:s3:::mrm-anchors"
+CHAIN_KEY = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:airflow/connections/mrm_chain_key-Ab12Cd"
 DEMO_ONLY = {("s3", "CreateBucket"), ("s3", "ListBuckets"), ("athena", "CreateWorkGroup"),
              ("sns", "CreateTopic"), ("sqs", "CreateQueue")}  # fmt: skip
 
 
 def policy() -> list[dict]:
     text = (REPO / "deploy" / "iam" / "mrm-policy.json").read_text()
+    assert "ANCHOR_BUCKET" in text
     for name, value in VALUES.items():
         text = text.replace(name, value)
     return json.loads(text)["Statement"]
@@ -51,16 +54,22 @@ def iam_request(service: str, operation: str, params: dict) -> tuple[str, str, d
     raise AssertionError(f"an AWS call this test does not know how to authorise: {service} {operation}")
 
 
-def allowed(action: str, resource: str, context: dict) -> bool:
-    for st in policy():
-        if st["Effect"] != "Allow" or not any(fnmatch.fnmatchcase(action, a) for a in st["Action"]):
-            continue
-        if not any(fnmatch.fnmatchcase(resource, r) for r in st["Resource"]):
-            continue
-        like = st.get("Condition", {}).get("StringLike", {})
-        if all(any(fnmatch.fnmatchcase(context.get(k, ""), p) for p in pats) for k, pats in like.items()):
-            return True
-    return False
+def _matches(st: dict, action: str, resource: str, context: dict) -> bool:
+    if not any(fnmatch.fnmatchcase(action, a) for a in st["Action"]):
+        return False
+    if not any(fnmatch.fnmatchcase(resource, r) for r in st["Resource"]):
+        return False
+    like = st.get("Condition", {}).get("StringLike", {})
+    return all(any(fnmatch.fnmatchcase(context.get(k, ""), p) for p in pats) for k, pats in like.items())
+
+
+def allowed(action: str, resource: str, context: dict, extra: list[dict] = ()) -> bool:
+    """IAM's evaluation: an explicit Deny wins over any Allow; otherwise some Allow must match.
+    ``extra``: other statements attached to the same role (another policy)."""
+    statements = [*policy(), *extra]
+    if any(st["Effect"] == "Deny" and _matches(st, action, resource, context) for st in statements):
+        return False
+    return any(st["Effect"] == "Allow" and _matches(st, action, resource, context) for st in statements)
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +222,32 @@ def test_the_policy_denies_what_mrm_must_not_do():
         "athena:StartQueryExecution", f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/primary", {}
     )
     assert not allowed("sns:Publish", f"arn:aws:sns:{REGION}:{ACCOUNT}:payments-ops", {})
+
+
+ANCHOR_LOCK_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectRetention",
+                       "s3:PutObjectLegalHold", "s3:BypassGovernanceRetention")  # fmt: skip
+
+
+def test_workers_may_write_and_read_anchors_but_never_remove_or_unlock_one():
+    assert allowed("s3:PutObject", f"{ANCHOR}/anchors/2026-09-05T01-00-00Z.json", {})
+    assert allowed("s3:GetObject", f"{ANCHOR}/anchors/2026-09-05T01-00-00Z.json", {})
+    assert allowed("s3:ListBucket", ANCHOR, {"s3:prefix": "anchors/"})
+    assert not allowed("s3:PutObject", f"{ANCHOR}/elsewhere/x.json", {})
+    admin_too = [{"Effect": "Allow", "Action": ["s3:*"], "Resource": ["*"]}]  # even beside a broad policy
+    for action in ANCHOR_LOCK_ACTIONS:
+        for extra in ((), admin_too):
+            assert not allowed(action, f"{ANCHOR}/anchors/2026-09-05T01-00-00Z.json", {}, extra), action
+    for extra in ((), admin_too):
+        assert not allowed("s3:PutBucketObjectLockConfiguration", ANCHOR, {}, extra)
+        assert not allowed("s3:PutLifecycleConfiguration", ANCHOR, {}, extra)
+
+
+def test_workers_may_read_the_chain_key_secret_and_no_other():
+    assert allowed("secretsmanager:GetSecretValue", CHAIN_KEY, {})
+    other = (
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:airflow/connections/mrm_chain_key_backup-Ab12Cd"
+    )
+    assert not allowed("secretsmanager:GetSecretValue", other, {})
+    assert not allowed("secretsmanager:GetSecretValue", CHAIN_KEY.replace(ACCOUNT, "999999999999"), {})
+    assert not allowed("secretsmanager:PutSecretValue", CHAIN_KEY, {})
+    assert not allowed("secretsmanager:ListSecrets", "*", {})

@@ -5,9 +5,13 @@ MRM_DB_URL     SQLAlchemy URL of the metrics history; default ``sqlite:///$MRM_H
 MRM_INVENTORY  folder with one YAML file per model; default ``include/inventory`` of this repo
 MRM_EVIDENCE   URI where evidence files go (``file://...`` or ``s3://...``); default ``$MRM_HOME/evidence``
 MRM_TASK_RETRIES     Airflow retries per monitoring task; default 2
+<<<<<<< HEAD
 MRM_RETENTION_DAYS   how long history records are kept at least; default seven years
 MRM_CHAIN_KEY        the chain key (``new,old`` while rotating), read by mrm.store.keys when the Airflow
                      connection ``mrm_chain_key`` is not set; MRM_CHAIN_KEY_FILE: a file holding it
+=======
+MRM_RETENTION_DAYS   how long history records are kept at least; default seven years, never below 183 days
+>>>>>>> h-roles
 MRM_CATCHUP          "false": monitoring DAGs do not backfill from the model's start_date; default true
 MRM_ATHENA_POOL      Airflow pool for the tasks of models whose scoring log is an Athena query (unset: none)
 MRM_PROFILE_CACHE    where reference profiles are cached (folder or s3://); default $MRM_EVIDENCE/_profiles
@@ -23,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_RETENTION_DAYS = 7 * 365 + 2  # seven years, leap days included
+MIN_RETENTION_DAYS = 183  # six months: the floor no setting or policy may go below (EU AI Act Art. 19)
 _given: dict[str, Path] = {}  # settings given on the command line (`--inventory DIR`): they win
 
 
@@ -68,8 +74,17 @@ def task_retries() -> int:
 
 
 def retention_days() -> int:
-    """MRM_RETENTION_DAYS: how long history records are kept at least (default seven years)."""
-    return int(os.environ.get("MRM_RETENTION_DAYS", str(7 * 365 + 2)))
+    """MRM_RETENTION_DAYS: how long history records are kept at least (default seven years); a value
+    below the floor of MIN_RETENTION_DAYS is refused, not raised to it."""
+    value = os.environ.get("MRM_RETENTION_DAYS", "").strip() or str(DEFAULT_RETENTION_DAYS)
+    if not value.isdigit() or int(value) < MIN_RETENTION_DAYS:
+        from mrm.errors import ConfigError
+
+        raise ConfigError(
+            f"MRM_RETENTION_DAYS={value!r} is below the retention floor of {MIN_RETENTION_DAYS} days "
+            "(six months, EU AI Act Art. 19): set a whole number of days of at least that, or unset it"
+        )
+    return int(value)
 
 
 def airflow_url() -> str | None:

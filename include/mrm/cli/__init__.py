@@ -18,14 +18,14 @@
     mrm evidence-pack --model ID [--since DATE] [--until DATE] --out FILE.zip
     mrm baseline suggest --model ID [--inventory DIR]
     mrm audit verify
-    mrm db upgrade
-    mrm purge --before DATE
+    mrm db upgrade [--owner-role NAME] [--app-role NAME] [--app-password-env VAR]
+    mrm purge --before DATE [--break-glass]
     mrm demo [--days N] [--load-to URI]
     mrm airflow [--port N]
 
 Exit codes: 0 done (a run with breaches is done), 1 could not do it (one line on stderr), 2 usage.
 
-One module per command group (inventory, runs, tickets, outbox, audit, demo); each adds its own
+One module per command group (inventory, runs, tickets, outbox, audit, db, demo); each adds its own
 sub-commands to the parser and maps them to their handlers in its ``COMMANDS``.
 """
 
@@ -36,14 +36,14 @@ import logging
 import sys
 
 from mrm import settings
-from mrm.cli import audit, demo, inventory, outbox, runs, tickets
+from mrm.cli import audit, db, demo, inventory, outbox, runs, tickets
 from mrm.cli.outbox import OUTBOX_COLUMNS
 from mrm.cli.runs import HISTORY_COLUMNS
 from mrm.errors import InventoryError, MrmError
 
 __all__ = ["COMMANDS", "HISTORY_COLUMNS", "OUTBOX_COLUMNS", "main", "parser"]
 
-GROUPS = (inventory, runs, tickets, outbox, audit, demo)
+GROUPS = (inventory, runs, tickets, outbox, audit, db, demo)
 COMMANDS = {command: handler for group in GROUPS for command, handler in group.COMMANDS.items()}
 
 

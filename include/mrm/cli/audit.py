@@ -1,5 +1,5 @@
-"""``mrm export``, ``mrm evidence-pack``, ``mrm audit verify``, ``mrm purge`` and ``mrm db upgrade``: the
-metrics history as the record auditors read, keep and verify."""
+"""``mrm export``, ``mrm evidence-pack`` and ``mrm audit verify``: the metrics history as the record
+auditors read, keep and verify (``mrm db upgrade`` and ``mrm purge``: :mod:`mrm.cli.db`)."""
 
 from __future__ import annotations
 
@@ -28,21 +28,12 @@ def add_parsers(sub) -> None:
     pack.add_argument("--until", type=iso_date, metavar="DATE")
     pack.add_argument("--out", required=True, metavar="FILE.zip")
 
-    db = sub.add_parser("db", help="the metrics history's schema").add_subparsers(
-        dest="action", required=True
-    )
-    db.add_parser("upgrade", help="apply the schema migrations (Alembic) to MRM_DB_URL")
-
     audit = sub.add_parser("audit", help="the tamper-evident history").add_subparsers(
         dest="action", required=True
     )
     audit.add_parser(
         "verify", help="walk the hash chain; exit 1 naming the first edited/deleted/inserted record"
     )
-    purge = sub.add_parser(
-        "purge", help="remove records older than the retention period (refuses younger ones)"
-    )
-    purge.add_argument("--before", required=True, type=iso_date, metavar="DATE")
 
 
 def cmd_export(args) -> int:
@@ -68,25 +59,6 @@ def cmd_evidence_pack(args) -> int:
     return 0
 
 
-def cmd_db_upgrade(args) -> int:
-    from mrm import settings
-    from mrm.store.history import HistoryStore, hide_password
-
-    before, after = HistoryStore.upgrade(settings.db_url())
-    safe = hide_password(settings.db_url())
-    print(f"{safe}: schema revision {before or 'none'} -> {after}")
-    return 0
-
-
-def cmd_purge(args) -> int:
-    from mrm import settings, wiring
-    from mrm.store.retention import purge
-
-    counts = purge(wiring.get_store(), args.before, wiring.cli_trigger(), settings.retention_days())
-    print(f"purged records before {args.before}: " + ", ".join(f"{n} from {t}" for t, n in counts.items()))
-    return 0
-
-
 def cmd_audit_verify(args) -> int:
     from mrm import wiring
     from mrm.store.verify import examine
@@ -108,6 +80,4 @@ COMMANDS = {
     ("export", None): cmd_export,
     ("evidence-pack", None): cmd_evidence_pack,
     ("audit", "verify"): cmd_audit_verify,
-    ("purge", None): cmd_purge,
-    ("db", "upgrade"): cmd_db_upgrade,
 }

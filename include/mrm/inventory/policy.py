@@ -9,6 +9,7 @@ from pydantic import EmailStr, Field, field_validator
 from mrm.inventory.base import Strict as _Strict
 from mrm.inventory.notifications import Notifications
 from mrm.inventory.schema import Control, Persistence, check_controls
+from mrm.settings import DEFAULT_RETENTION_DAYS, MIN_RETENTION_DAYS
 
 
 class Governance(_Strict):
@@ -34,6 +35,18 @@ class Policy(_Strict):
     model_risk_team: EmailStr = "model-risk@example.com"  # receives governance tickets
     governance: Governance = Field(default_factory=lambda: Governance())
     notifications: Notifications = Field(default_factory=lambda: Notifications())
+    retention_days: int = DEFAULT_RETENTION_DAYS  # `mrm purge` keeps at least this (and MRM_RETENTION_DAYS)
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention_floor(cls, days: int) -> int:
+        if days < MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"retention_days {days} is below the floor of {MIN_RETENTION_DAYS} days (six months, "
+                f"EU AI Act Art. 19); give at least {MIN_RETENTION_DAYS} (default {DEFAULT_RETENTION_DAYS}, "
+                "seven years)"
+            )
+        return days
 
     def apply(self, raw: dict) -> dict:
         """The raw model mapping with its tier's defaults filled in (the file's own values win)."""

@@ -89,17 +89,28 @@ def _filtered(q, table, model_id: str | None, since: date | None, until: date | 
 
 APPEND_ONLY_TABLES = ("mrm_runs", "mrm_metrics", "mrm_ticket_events", "mrm_inventory_versions", "mrm_chain")
 
+# DELETE passes only for a member of the table's owner role (mrm db upgrade: mrm_owner) in a transaction
+# that set mrm.purge = 'on' (mrm.store.retention); UPDATE and TRUNCATE are refused for every role
+REJECT_CHANGE = """
+CREATE OR REPLACE FUNCTION mrm_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' AND coalesce(current_setting('mrm.purge', true), '') = 'on'
+     AND pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
+    RETURN OLD;
+  END IF;
+  RAISE EXCEPTION 'mrm history is append-only: % on % is not allowed', TG_OP, TG_TABLE_NAME
+    USING HINT = 'only a purge (mrm purge, by a member of the owner role) may delete';
+END $$
+"""
 
-def append_only_sql(conn) -> None:
-    """PostgreSQL: the history tables reject UPDATE, DELETE and TRUNCATE (triggers raise) for every role.
-    Only a superuser can get round them (``session_replication_role = replica`` or disabling the
-    triggers), which is what ``mrm audit verify`` then detects. Run by migration 0001."""
-    conn.exec_driver_sql(
-        "CREATE OR REPLACE FUNCTION mrm_reject_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        "BEGIN RAISE EXCEPTION 'mrm history is append-only: %% on %% is not allowed', "
-        "TG_OP, TG_TABLE_NAME; END $$"
-    )
-    for table in APPEND_ONLY_TABLES:
+
+def append_only_sql(conn, tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
+    """PostgreSQL: the history tables reject UPDATE and TRUNCATE (triggers raise) for every role, and
+    DELETE for every role but a purge by a member of the owner role. The app role of ``mrm db upgrade``
+    does not own the tables, so it cannot disable the triggers either; the owner (and a superuser) can,
+    which the keyed chain and the anchor then show. Run by migration 0001 and, for every table, 0007."""
+    conn.exec_driver_sql(REJECT_CHANGE.replace("%", "%%"))
+    for table in tables:
         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS mrm_append_only ON {table}")
         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS mrm_no_truncate ON {table}")
         conn.exec_driver_sql(

@@ -1,10 +1,11 @@
-"""Schema migrations of the metrics history through Alembic (``mrm db upgrade``)."""
+"""Schema migrations of the metrics history through Alembic (``mrm db upgrade``; on PostgreSQL run as the
+owner role by :mod:`mrm.store.roles`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Connection, Engine, inspect
 
 VERSION_TABLE = "mrm_alembic_version"  # not Airflow's alembic_version, should both share a database
 
@@ -25,10 +26,14 @@ def head() -> str:
 
 
 def current(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return current_on(conn)
+
+
+def current_on(conn: Connection) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+    return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
 
 
 def has_tables(engine: Engine) -> bool:
@@ -39,9 +44,15 @@ def has_tables(engine: Engine) -> bool:
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Bring the schema to the newest revision; returns (revision before, revision after)."""
-    from alembic import command
-
     before = current(engine)
     with engine.begin() as conn:
-        command.upgrade(_config(conn), "head")
+        upgrade_on(conn)
     return before, head()
+
+
+def upgrade_on(conn: Connection) -> None:
+    """Migrate to the newest revision inside the caller's transaction (mrm.store.roles runs it as the
+    owner role)."""
+    from alembic import command
+
+    command.upgrade(_config(conn), "head")

@@ -161,7 +161,7 @@ def test_a_recorded_purge_keeps_the_chain_verifiable_and_other_deletions_still_s
     filled = store
     for d in (1, 2, 3):  # old enough for a purge that keeps the retention floor (its purged_at is now)
         record(filled, "m", date(2025, 9, d))
-    counts = purge(filled, date(2025, 9, 3), "auditor", retention_days=200)
+    counts = purge(filled, date(2025, 9, 3), "auditor", retention_days=200, break_glass=True)
 
     assert counts == {"mrm_runs": 2, "mrm_metrics": 6, "mrm_ticket_events": 2}
     assert [r["logical_date"] for r in filled.runs()] == [date(2025, 9, 3)]

@@ -4,6 +4,7 @@ one at another revision is refused until `mrm db upgrade`; the upgrade adopts a 
 from __future__ import annotations
 
 import sqlite3
+import uuid
 
 import pytest
 from support import empty_history
@@ -15,7 +16,7 @@ from mrm.store import HistoryStore, migrate
 
 def test_a_new_history_is_created_by_migration(tmp_path):
     store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
-    assert migrate.current(store.engine) == migrate.head() == "0005"
+    assert migrate.current(store.engine) == migrate.head() == "0007"
     assert migrate.has_tables(store.engine)
 
 
@@ -26,26 +27,26 @@ def test_a_history_at_another_revision_is_refused_until_upgraded(tmp_path, monke
         db.execute("DROP TABLE mrm_alembic_version")
 
     with pytest.raises(
-        StoreError, match=r"none \(created before migrations\), this mrm needs 0005: run `mrm db upgrade`"
+        StoreError, match=r"none \(created before migrations\), this mrm needs 0007: run `mrm db upgrade`"
     ):
         HistoryStore(f"sqlite:///{path}")
 
     monkeypatch.setenv("MRM_DB_URL", f"sqlite:///{path}")
     assert main(["db", "upgrade"]) == 0
-    assert "schema revision none -> 0005" in capsys.readouterr().out
-    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0005"
+    assert "schema revision none -> 0007" in capsys.readouterr().out
+    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0007"
 
 
 def test_postgresql_history_is_migrated_with_its_triggers(pg_url):
     import sqlalchemy as sa
 
     store = HistoryStore(pg_url)
-    assert migrate.current(store.engine) == "0005"
+    assert migrate.current(store.engine) == "0007"
     with store.engine.connect() as conn:
         triggers = conn.execute(sa.text(
             "SELECT count(*) FROM pg_trigger WHERE tgname IN ('mrm_append_only', 'mrm_no_truncate')"
         )).scalar()  # fmt: skip
-    assert triggers == 2 * 6  # 5 tables of 0001 and the purge register of 0003
+    assert triggers == 2 * 7  # 5 tables of 0001, the purge register (0003), the key rotations (0006)
 
 
 @pytest.mark.parametrize("db", ["sqlite", "postgres"])
@@ -101,11 +102,18 @@ def test_a_0003_history_with_tickets_upgrades_to_0004_keeping_them(any_history, 
                 "JOIN mrm_ticket_events e ON e.ticket_id = t.ticket_id"
             )
         conn.exec_driver_sql("UPDATE mrm_alembic_version SET version_num = '0003'")
-    with pytest.raises(StoreError, match="is at schema revision 0003, this mrm needs 0005"):
+    with pytest.raises(StoreError, match="is at schema revision 0003, this mrm needs 0007"):
         HistoryStore(store.url)
 
     monkeypatch.setenv("MRM_DB_URL", store.url)
-    assert main(["db", "upgrade"]) == 0
+    tag = f"t{uuid.uuid4().hex[:8]}"  # PostgreSQL: roles of this test only, dropped below
+    assert main(["db", "upgrade", "--owner-role", f"{tag}_owner", "--app-role", f"{tag}_app"]) == 0
+    if postgres:
+        with store.engine.begin() as conn:
+            for role in (f"{tag}_app", f"{tag}_owner"):
+                conn.exec_driver_sql(f"REASSIGN OWNED BY {role} TO CURRENT_USER")
+                conn.exec_driver_sql(f"DROP OWNED BY {role}")
+                conn.exec_driver_sql(f"DROP ROLE {role}")
     upgraded = HistoryStore(store.url)
     columns = {c["name"] for c in sa.inspect(upgraded.engine).get_columns("mrm_tickets")}
     assert {"priority", "escalated_at"} <= columns
