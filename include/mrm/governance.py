@@ -16,7 +16,7 @@ from mrm.core.results import MetricResult
 from mrm.errors import MrmError
 from mrm.inventory import Inventory, ModelEntry
 from mrm.notify.outbox import undelivered_error
-from mrm.store import HistoryStore, RunRecord
+from mrm.store import HistoryStore, RunRecord, anchor
 from mrm.ticketing.base import governance_breach
 from mrm.ticketing.lifecycle import TicketLifecycle
 
@@ -147,6 +147,7 @@ def run_governance(day: date, triggered_by: str, inventory: Inventory, store: Hi
             finished_at=now, triggered_by=triggered_by, inventory_hash=entry.fingerprint(), kind="governance",
         )  # fmt: skip
         store.record_run(run, findings, entry.model_dump(mode="json"))
+        anchor.after_record(store, entry.model_id, day)  # never raises: the run is recorded
         reds = [governance_breach(entry, f, run.run_id, day, team) for f in findings if f.status == RED]
         tickets = notifier.on_findings(entry, reds)
         bad = [f"{f.result.metric} {f.status}" for f in findings if f.status in (RED, AMBER)]

@@ -27,7 +27,7 @@ from mrm.evidence.writer import EvidenceWriter
 from mrm.inventory import ModelEntry
 from mrm.notify.outbox import undelivered_error
 from mrm.sources.registry import source_for
-from mrm.store import RunRecord
+from mrm.store import RunRecord, anchor
 from mrm.ticketing.base import could_not_run_breach
 from mrm.ticketing.lifecycle import TicketLifecycle
 from mrm.wiring import cli_trigger, get_inventory, get_store
@@ -93,6 +93,7 @@ def record_failure(entry: ModelEntry, day: date, reason: str, triggered_by: str,
             inventory_hash=entry.fingerprint(),
         )
     )
+    anchor.after_record(store, entry.model_id, day)
     action = notifier().on_failure(entry, could_not_run_breach(entry, run_id, day, step, reason))
     log.error(
         "%s %s: run could not complete (%s): %s [ticket %s]", entry.model_id, day, step, reason, action["key"]
@@ -227,6 +228,7 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
             lineage={**lineage(everything), **({"engine": ctx.engine} if ctx.engine else {})},
         )
         get_store().record_run(run, evaluated, entry.model_dump(mode="json"))
+    anchor.after_record(get_store(), ctx.model_id, ctx.day)  # never raises: the run is recorded
     log.info("%s", render_controls(evaluated, f"{ctx.model_id} {ctx.logical_date}"))
     return summary(run, evaluated)
 

@@ -17,7 +17,8 @@
     mrm export [--since DATE] [--until DATE] --to URI [--format csv|json|parquet]
     mrm evidence-pack --model ID [--since DATE] [--until DATE] --out FILE.zip
     mrm baseline suggest --model ID [--inventory DIR]
-    mrm audit verify
+    mrm audit verify [--anchor URI]
+    mrm audit anchor [--to URI]
     mrm db upgrade
     mrm purge --before DATE
     mrm demo [--days N] [--load-to URI]
