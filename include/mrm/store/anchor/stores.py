@@ -9,6 +9,7 @@ every *version* of every anchor, so an anchor that was "overwritten" (a new vers
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import uuid
@@ -107,7 +108,8 @@ class FileAnchors:
         except OSError as exc:
             raise StoreError(f"cannot write the anchor {final.as_uri()}: {exc.strerror or exc}") from None
         finally:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
 
 LOCK_HOWTO = (
