@@ -147,9 +147,9 @@ def run_governance(day: date, triggered_by: str, inventory: Inventory, store: Hi
             finished_at=now, triggered_by=triggered_by, inventory_hash=entry.fingerprint(), kind="governance",
         )  # fmt: skip
         store.record_run(run, findings, entry.model_dump(mode="json"))
-        anchor.after_record(store, entry.model_id, day)  # never raises: the run is recorded
         reds = [governance_breach(entry, f, run.run_id, day, team) for f in findings if f.status == RED]
         tickets = notifier.on_findings(entry, reds)
+        anchor.after_record(store, entry.model_id, day)  # the run and its ticket events; never raises
         bad = [f"{f.result.metric} {f.status}" for f in findings if f.status in (RED, AMBER)]
         summary.append({"model_id": entry.model_id, "findings": bad, "tickets": tickets})
         log.info("governance %s %s: %s", entry.model_id, day, ", ".join(bad) or "no findings")

@@ -93,8 +93,8 @@ def record_failure(entry: ModelEntry, day: date, reason: str, triggered_by: str,
             inventory_hash=entry.fingerprint(),
         )
     )
-    anchor.after_record(store, entry.model_id, day)
     action = notifier().on_failure(entry, could_not_run_breach(entry, run_id, day, step, reason))
+    anchor.after_record(store, entry.model_id, day)  # the failed run and its ticket; never raises
     log.error(
         "%s %s: run could not complete (%s): %s [ticket %s]", entry.model_id, day, step, reason, action["key"]
     )
@@ -261,7 +261,9 @@ def tickets(ctx: RunContext) -> list[dict]:
     with _guard(entry, ctx.day, ctx.triggered_by, "tickets"):
         n = notifier()
         n.sync_external(ctx.model_id)
-        return n.on_run(entry, ctx.run_id, ctx.day)
+        actions = n.on_run(entry, ctx.run_id, ctx.day)
+    anchor.after_record(get_store(), ctx.model_id, ctx.day)  # the ticket events too
+    return actions
 
 
 def notify(ctx: RunContext) -> dict:

@@ -148,8 +148,9 @@ def cmd_audit_anchor(args) -> int:
     elif not done.written:
         print(f"{store.safe_url}: chain head {done.seq} is already anchored ({done.where})")
     else:
-        print(f"{store.safe_url}: anchored chain head {done.seq} ({done.chain_hash[:16]}) to {done.where}, "
-              f"covering {done.entries} entries")  # fmt: skip
+        n = done.entries
+        print(f"{store.safe_url}: anchored chain head {done.seq} ({done.chain_hash[:16]}) to {done.where} "
+              f"({n} new entr{'y' if n == 1 else 'ies'})")  # fmt: skip
     return 0
 
 
