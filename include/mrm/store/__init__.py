@@ -6,6 +6,7 @@ tickets.py    the built-in tracker's tickets and their events  } functions on an
 outbox.py     the deliveries waiting for, or done by, channels } the caller's transaction
 reads.py      read-only queries for the Model Risk page and the Airflow run notes
 chain.py      the tamper-evident hash chain; retention.py: purging; schema.py, migrate.py, migrations/
+anchor/       the chain head signed and published outside the database (file://, S3 with Object Lock)
 """
 
 from __future__ import annotations

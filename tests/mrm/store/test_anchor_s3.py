@@ -113,5 +113,8 @@ def test_a_bucket_without_compliance_object_lock_is_refused_in_one_line(s3, stor
     assert message.startswith(
         f"refusing to anchor to s3://{bucket}: the bucket {state}; create the anchor bucket"
     )
-    assert message.endswith("so workers need only s3:PutObject") and "\n" not in message
+    assert (
+        message.endswith("so every anchor is locked without the writer needing s3:PutObjectRetention")
+        and "\n" not in message
+    )
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)

@@ -3,7 +3,9 @@
 A file is created exclusively (a hard link from a finished temporary file, so no reader ever sees half an
 anchor) with mode 0444. An S3 object is put with ``If-None-Match: *`` into a bucket that must have Object
 Lock in COMPLIANCE mode with a default retention: then nobody, the bucket's owner included, can delete or
-overwrite a version before the retention ends, and a writer needs only ``s3:PutObject``. Reading lists
+overwrite a version before the retention ends, and a writer needs no ``s3:PutObjectRetention``. Writing
+needs ``s3:PutObject``, ``s3:ListBucket``, ``s3:GetObject`` and ``s3:GetBucketObjectLockConfiguration``
+on the prefix; checking needs ``s3:ListBucketVersions`` and ``s3:GetObjectVersion``. Reading lists
 every *version* of every anchor, so an anchor that was "overwritten" (a new version) still counts.
 """
 
@@ -116,7 +118,8 @@ LOCK_HOWTO = (
     "create the anchor bucket with Object Lock (`aws s3api create-bucket --object-lock-enabled-for-bucket`) "
     "and give it a COMPLIANCE default retention (`aws s3api put-object-lock-configuration "
     '--object-lock-configuration \'{"ObjectLockEnabled":"Enabled","Rule":{"DefaultRetention":'
-    '{"Mode":"COMPLIANCE","Years":7}}}\'`), so workers need only s3:PutObject'
+    '{"Mode":"COMPLIANCE","Years":7}}}\'`), '
+    "so every anchor is locked without the writer needing s3:PutObjectRetention"
 )
 
 
