@@ -173,3 +173,19 @@ def test_anchoring_to_a_bucket_without_object_lock_is_one_line(capsys, mrm_home,
         "mrm: error: refusing to anchor to s3://mrm-unlocked: the bucket does not have Object Lock enabled; "
         "create the anchor bucket with Object Lock"
     )
+
+
+def test_governance_and_a_run_that_cannot_complete_anchor_after_they_record(capsys, mrm_home, file_inventory):
+    from mrm import wiring
+    from mrm.governance import run_governance
+
+    code, _, _ = run(capsys, "run", "--model", "credit_line", "--date", "2026-10-03")  # no data: a failed run
+    assert code == 1
+    assert anchors_of(mrm_home)[-1]["seq"] == chain_head(mrm_home)[0]  # the failed run and its ticket
+    before = len(anchors_of(mrm_home))
+    run_governance(date(2026, 9, 20), "test", wiring.get_inventory(), wiring.get_store())
+    models = len(wiring.get_inventory().entries)
+    assert len(anchors_of(mrm_home)) == before + models  # one per model: its run and its ticket events
+    assert anchors_of(mrm_home)[-1]["seq"] == chain_head(mrm_home)[0]
+    code, out, _ = run(capsys, "audit", "verify", "--anchor", str(mrm_home / "anchors"))
+    assert code == 0 and out.splitlines()[0].endswith(f": {before + models} anchored head(s) checked")
