@@ -16,7 +16,7 @@ from mrm.core.results import MetricResult
 from mrm.errors import MrmError
 from mrm.inventory import Inventory, ModelEntry
 from mrm.notify.outbox import undelivered_error
-from mrm.store import HistoryStore, RunRecord
+from mrm.store import HistoryStore, RunRecord, anchor
 from mrm.ticketing.base import governance_breach
 from mrm.ticketing.lifecycle import TicketLifecycle
 
@@ -149,6 +149,7 @@ def run_governance(day: date, triggered_by: str, inventory: Inventory, store: Hi
         store.record_run(run, findings, entry.model_dump(mode="json"))
         reds = [governance_breach(entry, f, run.run_id, day, team) for f in findings if f.status == RED]
         tickets = notifier.on_findings(entry, reds)
+        anchor.after_record(store, entry.model_id, day)  # the run and its ticket events; never raises
         bad = [f"{f.result.metric} {f.status}" for f in findings if f.status in (RED, AMBER)]
         summary.append({"model_id": entry.model_id, "findings": bad, "tickets": tickets})
         log.info("governance %s %s: %s", entry.model_id, day, ", ".join(bad) or "no findings")

@@ -27,7 +27,7 @@ from mrm.evidence.writer import EvidenceWriter
 from mrm.inventory import ModelEntry
 from mrm.notify.outbox import undelivered_error
 from mrm.sources.registry import source_for
-from mrm.store import RunRecord
+from mrm.store import RunRecord, anchor
 from mrm.ticketing.base import could_not_run_breach
 from mrm.ticketing.lifecycle import TicketLifecycle
 from mrm.wiring import cli_trigger, get_inventory, get_store
@@ -94,6 +94,7 @@ def record_failure(entry: ModelEntry, day: date, reason: str, triggered_by: str,
         )
     )
     action = notifier().on_failure(entry, could_not_run_breach(entry, run_id, day, step, reason))
+    anchor.after_record(store, entry.model_id, day)  # the failed run and its ticket; never raises
     log.error(
         "%s %s: run could not complete (%s): %s [ticket %s]", entry.model_id, day, step, reason, action["key"]
     )
@@ -227,6 +228,7 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
             lineage={**lineage(everything), **({"engine": ctx.engine} if ctx.engine else {})},
         )
         get_store().record_run(run, evaluated, entry.model_dump(mode="json"))
+    anchor.after_record(get_store(), ctx.model_id, ctx.day)  # never raises: the run is recorded
     log.info("%s", render_controls(evaluated, f"{ctx.model_id} {ctx.logical_date}"))
     return summary(run, evaluated)
 
@@ -259,7 +261,9 @@ def tickets(ctx: RunContext) -> list[dict]:
     with _guard(entry, ctx.day, ctx.triggered_by, "tickets"):
         n = notifier()
         n.sync_external(ctx.model_id)
-        return n.on_run(entry, ctx.run_id, ctx.day)
+        actions = n.on_run(entry, ctx.run_id, ctx.day)
+    anchor.after_record(get_store(), ctx.model_id, ctx.day)  # the ticket events too
+    return actions
 
 
 def notify(ctx: RunContext) -> dict:

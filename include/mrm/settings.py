@@ -17,6 +17,8 @@ MRM_ATHENA_POOL      Airflow pool for the tasks of models whose scoring log is a
 MRM_PROFILE_CACHE    where reference profiles are cached (folder or s3://); default $MRM_EVIDENCE/_profiles
 MRM_SAMPLE_ROWS      rows of the day's seeded sample behind the Evidently report and GX result; default 50000
 MRM_AIRFLOW_URL      base URL of the Airflow UI, for links in tickets and alerts (e.g. https://airflow.bank.example)
+MRM_AUDIT_ANCHOR     where every run anchors the chain head (``s3://`` with COMPLIANCE Object Lock, or
+                     ``file://``); default ``$MRM_HOME/anchors/``; when set, ``mrm audit verify`` checks it
 """
 
 from __future__ import annotations
@@ -67,6 +69,16 @@ def inventory_given(folder: str | Path | None) -> Iterator[None]:
 
 def evidence_uri() -> str:
     return os.environ.get("MRM_EVIDENCE") or (home() / "evidence").as_uri()
+
+
+def audit_anchor() -> str | None:
+    """MRM_AUDIT_ANCHOR as set (None: unset): ``mrm audit verify`` checks the anchors only when it is set."""
+    return os.environ.get("MRM_AUDIT_ANCHOR", "").strip() or None
+
+
+def audit_anchor_uri() -> str:
+    """Where runs anchor the chain head: MRM_AUDIT_ANCHOR, else ``$MRM_HOME/anchors/`` as a file:// URI."""
+    return audit_anchor() or (home() / "anchors").as_uri() + "/"
 
 
 def task_retries() -> int:

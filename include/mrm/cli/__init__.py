@@ -17,7 +17,8 @@
     mrm export [--since DATE] [--until DATE] --to URI [--format csv|json|parquet]
     mrm evidence-pack --model ID [--since DATE] [--until DATE] --out FILE.zip
     mrm baseline suggest --model ID [--inventory DIR]
-    mrm audit verify
+    mrm audit verify [--anchor URI]
+    mrm audit anchor [--to URI]
     mrm db upgrade [--owner-role NAME] [--app-role NAME] [--app-password-env VAR]
     mrm purge --before DATE [--break-glass]
     mrm demo [--days N] [--load-to URI]

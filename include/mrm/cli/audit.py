@@ -31,8 +31,21 @@ def add_parsers(sub) -> None:
     audit = sub.add_parser("audit", help="the tamper-evident history").add_subparsers(
         dest="action", required=True
     )
-    audit.add_parser(
+    verify = audit.add_parser(
         "verify", help="walk the hash chain; exit 1 naming the first edited/deleted/inserted record"
+    )
+    verify.add_argument(
+        "--anchor",
+        metavar="URI",
+        help="also check every anchored head in URI (default: MRM_AUDIT_ANCHOR if set)",
+    )
+    anchor = audit.add_parser(
+        "anchor", help="publish the signed chain head to the anchor store, written once"
+    )
+    anchor.add_argument(
+        "--to",
+        metavar="URI",
+        help="s3://bucket/prefix/ or file:///folder/ (default MRM_AUDIT_ANCHOR, else $MRM_HOME/anchors/)",
     )
 
 
@@ -60,13 +73,16 @@ def cmd_evidence_pack(args) -> int:
 
 
 def cmd_audit_verify(args) -> int:
-    from mrm import wiring
+    from mrm import settings, wiring
     from mrm.store.verify import examine
 
     store = wiring.get_store()
+    uri = args.anchor or settings.audit_anchor()
     found = examine(store.engine)
     problems, head, count = found.problems, found.head, found.count
     legacy = f" ({found.legacy} written before the chain was keyed, unkeyed)" if found.legacy else ""
+    if uri:
+        problems += _print_anchors(store, uri)
     for line in problems:
         print(f"mrm: {line}", file=sys.stderr)
     if problems:
@@ -76,8 +92,45 @@ def cmd_audit_verify(args) -> int:
     return 0
 
 
+def _print_anchors(store, uri: str) -> list[str]:
+    """Check the history against the anchors at ``uri``; print the heads checked; return the problems."""
+    from mrm.store.anchor.check import check
+
+    checked = check(store, uri)
+    heads = checked.anchors
+    print(f"{checked.uri}: {len(heads)} anchored head(s) checked")
+    shown = heads if len(heads) <= 20 else [*heads[:10], None, *heads[-10:]]
+    for a in shown:
+        if a is None:
+            print(f"  ... {len(heads) - 20} more ...")
+        else:
+            print(f"  seq {a.seq}  {a.chain_hash[:16]}  {a.at}  {a.where}")
+    if checked.unanchored and heads:
+        first, last = checked.unanchored
+        print(f"  chain entries {first}..{last} are newer than the newest anchor (run `mrm audit anchor`)")
+    return checked.problems
+
+
+def cmd_audit_anchor(args) -> int:
+    from mrm import settings, wiring
+    from mrm.store.anchor import publish
+
+    store = wiring.get_store()
+    done = publish(store, args.to or settings.audit_anchor_uri())
+    if done is None:
+        print(f"{store.safe_url}: nothing to anchor (the history holds no records yet)")
+    elif not done.written:
+        print(f"{store.safe_url}: chain head {done.seq} is already anchored ({done.where})")
+    else:
+        n = done.entries
+        print(f"{store.safe_url}: anchored chain head {done.seq} ({done.chain_hash[:16]}) to {done.where} "
+              f"({n} new entr{'y' if n == 1 else 'ies'})")  # fmt: skip
+    return 0
+
+
 COMMANDS = {
     ("export", None): cmd_export,
     ("evidence-pack", None): cmd_evidence_pack,
     ("audit", "verify"): cmd_audit_verify,
+    ("audit", "anchor"): cmd_audit_anchor,
 }

@@ -20,7 +20,8 @@ def prepare_home(home: Path) -> None:
         raise SystemExit(
             f"{home} exists and was not created by `mrm demo`; set MRM_HOME to another folder for the demo"
         )
-    for part in ("history.db", "history.db-wal", "history.db-shm", "evidence", "airflow", "notifications"):
+    parts = ("history.db", "history.db-wal", "history.db-shm", "evidence", "airflow", "notifications")
+    for part in (*parts, "anchors"):
         target = home / part
         if target.is_dir():
             shutil.rmtree(target)
@@ -77,7 +78,9 @@ def run_demo(days: int = data.DAYS, models: tuple[str, ...] = data.MODELS, out=p
     finally:
         peers.stop()
         s3.stop()
-    out(f"\nfinished in {time.monotonic() - t0:.0f} s\n")
+    anchors = settings.audit_anchor_uri()  # $MRM_HOME/anchors/ unless MRM_AUDIT_ANCHOR says otherwise
+    out(f"\nfinished in {time.monotonic() - t0:.0f} s; chain heads anchored in {anchors} "
+        f"(check: mrm audit verify --anchor {anchors})\n")  # fmt: skip
     out(report(models, days))
     out(notifications_report(peers))
     return 0

@@ -7,6 +7,7 @@ outbox.py     the deliveries waiting for, or done by, channels } the caller's tr
 reads.py      read-only queries for the Model Risk page and the Airflow run notes
 chain.py      the tamper-evident hash chain, keyed (keys.py); verify.py walks it; retention.py: purging
 schema.py, migrate.py, migrations/
+anchor/       the chain head signed and published outside the database (file://, S3 with Object Lock)
 """
 
 from __future__ import annotations

@@ -48,13 +48,9 @@ CHAINED = {
     "mrm_metrics": (schema.metric_results, "id"),
     "mrm_ticket_events": (schema.ticket_events, "id"),
     "mrm_inventory_versions": (schema.inventory_versions, "inventory_hash"),
-<<<<<<< HEAD
     "mrm_tickets": (schema.tickets, "ticket_id"),  # versioned: one entry per insert and per update
     "mrm_purges": (schema.purges, "purge_id"),
     "mrm_key_rotations": (schema.key_rotations, "key_id"),
-=======
-    "mrm_purges": (schema.purges, "purge_id"),
->>>>>>> h-roles
 }
 VERSIONED = ("mrm_tickets",)  # rows that change: verify compares each with its latest chained version
 ADOPTED = ("mrm_tickets", "mrm_purges")  # not chained before 0006: chained as found when first keyed
