@@ -90,9 +90,12 @@ def cmd_purge(args) -> int:
 def cmd_audit_verify(args) -> int:
     from mrm import wiring
     from mrm.store import chain
+    from mrm.store.reads import format_flags, rerun_flags
 
     store = wiring.get_store()
     problems, head, count = chain.verify(store.engine)
+    for line in format_flags(rerun_flags(store.engine)):  # reruns that show a day better: not a failure
+        print(line)
     for line in problems:
         print(f"mrm: {line}", file=sys.stderr)
     if problems:
