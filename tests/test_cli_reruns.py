@@ -14,6 +14,7 @@ from mrm.store import HistoryStore, RunRecord, chain
 
 RED_DAY = "2026-09-25"  # card_fraud: device_score null for Dutch events, RED
 MARK = "(os user, not authenticated by Airflow)"
+FORGED_BY = f"airflow:mrm_monitor__card_fraud/scheduled__{RED_DAY}T00:00:00+00:00/try1"
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -53,10 +54,10 @@ def forge_green_rerun(real: dict) -> str:
             overall_status=GREEN,
             started_at=real["started_at"],
             finished_at=datetime.now(UTC) + timedelta(seconds=1),
-            triggered_by=f"airflow:mrm_monitor__card_fraud/scheduled__{RED_DAY}T00:00:00+00:00/try1",
+            triggered_by=FORGED_BY,
             inventory_hash=real["inventory_hash"],
             row_count=real["row_count"],
-        ),  # fmt: skip
+        ),
         [
             Evaluated(
                 MetricResult(m["check"], m["metric"], m["column"], m["value"], segment=m["segment"]),
@@ -65,7 +66,7 @@ def forge_green_rerun(real: dict) -> str:
                 GREEN,
             )
             for m in metrics
-        ],  # fmt: skip
+        ],
     )
     attacker.engine.dispose()
     return "f" * 32
@@ -105,7 +106,7 @@ def test_a_cli_rerun_with_a_reason_records_it_and_what_it_replaced(capsys, mrm_h
     )
 
     assert code == 0, err
-    second = [r for r in store().runs("card_fraud") if r["run_id"] != first["run_id"]][0]
+    second = next(r for r in store().runs("card_fraud") if r["run_id"] != first["run_id"])
     assert out.splitlines()[0] == (
         f"card_fraud {RED_DAY}: RED (run {second['run_id']}; a rerun replacing run {first['run_id']})"
     )
@@ -129,8 +130,8 @@ def test_a_forged_green_rerun_of_a_red_day_is_flagged_by_verify_and_history(caps
     forged = forge_green_rerun(real)
 
     flag = (
-        f"flag: card_fraud {RED_DAY} monitoring: run {forged} replaced run {real['run_id']}: rerun turned RED "
-        f"into GREEN — reason: none given by airflow:mrm_monitor__card_fraud/scheduled__{RED_DAY}T00:00:00+00:00/try1"
+        f"flag: card_fraud {RED_DAY} monitoring: run {forged} replaced run {real['run_id']}: rerun turned "
+        f"RED into GREEN — reason: none given by {FORGED_BY}"
     )
     code, out, err = run(capsys, "audit", "verify")
     assert code == 0, err  # the chain is intact (a flag is not a chain problem): the exit code is unchanged

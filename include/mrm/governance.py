@@ -144,11 +144,12 @@ def run_governance(
     for entry in sorted(inventory.entries.values(), key=lambda e: e.model_id):
         findings = assess(entry, day, store, inventory)
         now = datetime.now(UTC)
+        why = reads.rerun_reason(store.engine, entry.model_id, day, triggered_by, reason, "governance")
         run = RunRecord(
             run_id=uuid.uuid4().hex, model_id=entry.model_id, model_version=entry.version, logical_date=day,
             status="completed", overall_status=worst([f.status for f in findings]), started_at=now,
             finished_at=now, triggered_by=triggered_by, inventory_hash=entry.fingerprint(), kind="governance",
-            rerun_reason=reads.rerun_reason(store.engine, entry.model_id, day, triggered_by, reason, "governance"),
+            rerun_reason=why,
         )  # fmt: skip
         store.record_run(run, findings, entry.model_dump(mode="json"))
         reds = [governance_breach(entry, f, run.run_id, day, team) for f in findings if f.status == RED]

@@ -31,7 +31,7 @@ def record(store: HistoryStore, run_id: str, status: str, minutes: int, by: str,
             triggered_by=by,
             inventory_hash="f" * 64,
             rerun_reason=reason,
-        ),  # fmt: skip
+        ),
         [
             Evaluated(
                 MetricResult("quality", "null_rate", "device_score", 0.3 if status == RED else 0.01),
@@ -39,7 +39,7 @@ def record(store: HistoryStore, run_id: str, status: str, minutes: int, by: str,
                 0.1,
                 status,
             )
-        ],  # fmt: skip
+        ],
     )
 
 
