@@ -12,7 +12,7 @@ import pendulum
 from airflow.sdk import dag, task
 
 from mrm import settings
-from mrm.airflow.dag import logical_date, trigger_of
+from mrm.airflow.dag import logical_date, rerun_reason, trigger_of
 
 
 @dag(
@@ -35,7 +35,8 @@ def mrm_governance():
         from mrm.governance import run_governance
 
         day, trigger = logical_date(context), trigger_of(context)
-        return run_governance(day, trigger, wiring.get_inventory(), wiring.get_store())
+        store, reason = wiring.get_store(), rerun_reason(context)
+        return run_governance(day, trigger, wiring.get_inventory(), store, reason)
 
     @task
     def notify_portfolio(findings: list[dict], **context) -> dict:

@@ -12,7 +12,7 @@ import pendulum
 from airflow.sdk import dag, get_parsing_context, task
 
 from mrm import settings
-from mrm.airflow.dag import logical_date, model_card, trigger_of
+from mrm.airflow.dag import logical_date, model_card, rerun_reason, trigger_of
 from mrm.inventory import ModelEntry, load_inventory
 
 PREFIX = "mrm_monitor__"
@@ -44,7 +44,8 @@ def build(entry: ModelEntry):
         def read_scoring_log(**context) -> dict:
             from mrm import pipeline
 
-            return pipeline.start(model_id, logical_date(context), trigger_of(context)).to_dict()
+            day, trigger, reason = logical_date(context), trigger_of(context), rerun_reason(context)
+            return pipeline.start(model_id, day, trigger, reason).to_dict()
 
         @task(pool=reads_pool)
         def data_quality(ctx: dict) -> dict:

@@ -218,8 +218,11 @@ def test_export_round_trips_in_csv_json_parquet_and_as_a_partitioned_dataset(
     from mrm import pipeline
     from mrm.evidence.export import COLUMNS, rows
 
-    for day in ("2026-09-02", "2026-09-03", "2026-09-03"):  # the rerun of 09-03 supersedes the first
+    for day in ("2026-09-02", "2026-09-03"):
         assert main(["run", "--model", "aml_alert", "--date", day]) == 0
+    assert (
+        main(["run", "--model", "aml_alert", "--date", "2026-09-03", "--reason", "test"]) == 0
+    )  # supersedes
     capsys.readouterr()
     expected = rows(pipeline.get_store(), None, None)
     assert len({r["run_id"] for r in expected}) == 3 and any(not r["current"] for r in expected)

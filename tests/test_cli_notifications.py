@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from support import local_inventory, route_to_standins
 
-from mrm import pipeline
+from mrm import pipeline, wiring
 from mrm.cli import OUTBOX_COLUMNS, main
 from mrm.demo.standins.jira import DEFAULT_LOGIN, DEFAULT_TOKEN, JiraStandIn
 from mrm.demo.standins.receiver import Receiver
@@ -87,7 +87,11 @@ def test_tickets_close_records_who_and_why_and_show_lists_events_and_deliveries(
         capsys, "tickets", "close", "MRM-1", "--reason", "vendor fixed the NL feed", "--by", "alice"
     )
 
-    assert (code, out, err) == (0, "MRM-1 closed by alice: vendor fixed the NL feed\n", "")
+    closer = wiring.cli_trigger("alice")  # the OS user; --by only as "on behalf of alice"
+    assert closer.startswith("cli:") and closer.endswith(
+        " (os user, not authenticated by Airflow) on behalf of alice"
+    )
+    assert (code, out, err) == (0, f"MRM-1 closed by {closer}: vendor fixed the NL feed\n", "")
     issue = peers.jira.issues["RISK-1"]
     assert issue["status"] == "Done" and len(issue["comments"]) == 1
     code, out, _ = run(capsys, "tickets", "--status", "closed", "--format", "json")
@@ -108,11 +112,13 @@ def test_tickets_close_records_who_and_why_and_show_lists_events_and_deliveries(
     assert lines[0] == f"MRM-1 CLOSED RED priority High: [RED] card_fraud: {CONTROL} breached on 2026-09-05"
     assert lines[1] == f"  owner {OWNER}; 1 occurrence(s) 2026-09-05..2026-09-05"
     assert lines[2].startswith(f"  closed {today:%Y-%m-%d} ") and lines[2].endswith(
-        " by alice: vendor fixed the NL feed"
+        f" by {closer}: vendor fixed the NL feed"
     )
     opened = f"{CONTROL} = {metric['value']:.4g} on 2026-09-05 (amber 0.05, red 0.1); run {metric['run_id']}"
     assert lines[3] == f"  2026-09-05 {'opened':<18} {opened[:120]}"  # the first 120 characters
-    assert lines[4] == f"  {today} closed             closed by alice: vendor fixed the NL feed"
+    assert (
+        lines[4] == f"  {today} closed             " + f"closed by {closer}: vendor fixed the NL feed"[:120]
+    )
     assert lines[5:] == [
         "  outbox #1 jira ticket.opened: delivered RISK-1",
         "  outbox #4 jira ticket.closed: delivered RISK-1",
@@ -204,7 +210,7 @@ def test_outbox_cancel_drops_a_pending_item_with_who_and_why(capsys, peers):
     (cancelled,) = outbox.items(pipeline.get_store(), "cancelled")
     assert (cancelled["id"], cancelled["cancelled_by"], cancelled["cancelled_reason"]) == (
         1,
-        "alice",
+        wiring.cli_trigger("alice"),
         "the Jira project was retired",
     )
     assert [r["id"] for r in outbox_rows(capsys, "--status", "cancelled")] == [1]

@@ -16,7 +16,7 @@ from mrm.core.results import MetricResult
 from mrm.errors import MrmError
 from mrm.inventory import Inventory, ModelEntry
 from mrm.notify.outbox import undelivered_error
-from mrm.store import HistoryStore, RunRecord, anchor
+from mrm.store import HistoryStore, RunRecord, anchor, reads
 from mrm.ticketing.base import governance_breach
 from mrm.ticketing.lifecycle import TicketLifecycle
 
@@ -133,18 +133,23 @@ def assess(entry: ModelEntry, day: date, store: HistoryStore, inventory: Invento
     ]
 
 
-def run_governance(day: date, triggered_by: str, inventory: Inventory, store: HistoryStore) -> list[dict]:
-    """Assess every model in the inventory for ``day``; record each as a governance run; ticket REDs."""
+def run_governance(
+    day: date, triggered_by: str, inventory: Inventory, store: HistoryStore, reason: str | None = None
+) -> list[dict]:
+    """Assess every model in the inventory for ``day``; record each as a governance run; ticket REDs.
+    ``reason``: why the day is assessed again (an Airflow retry without one records its run and try)."""
     notifier = TicketLifecycle(store, inventory)
     team = str(inventory.policy.model_risk_team)
     summary = []
     for entry in sorted(inventory.entries.values(), key=lambda e: e.model_id):
         findings = assess(entry, day, store, inventory)
         now = datetime.now(UTC)
+        why = reads.rerun_reason(store.engine, entry.model_id, day, triggered_by, reason, "governance")
         run = RunRecord(
             run_id=uuid.uuid4().hex, model_id=entry.model_id, model_version=entry.version, logical_date=day,
             status="completed", overall_status=worst([f.status for f in findings]), started_at=now,
             finished_at=now, triggered_by=triggered_by, inventory_hash=entry.fingerprint(), kind="governance",
+            rerun_reason=why,
         )  # fmt: skip
         store.record_run(run, findings, entry.model_dump(mode="json"))
         reds = [governance_breach(entry, f, run.run_id, day, team) for f in findings if f.status == RED]

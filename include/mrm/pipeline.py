@@ -27,7 +27,7 @@ from mrm.evidence.writer import EvidenceWriter
 from mrm.inventory import ModelEntry
 from mrm.notify.outbox import undelivered_error
 from mrm.sources.registry import source_for
-from mrm.store import RunRecord, anchor
+from mrm.store import RunRecord, anchor, reads
 from mrm.ticketing.base import could_not_run_breach
 from mrm.ticketing.lifecycle import TicketLifecycle
 from mrm.wiring import cli_trigger, get_inventory, get_store
@@ -50,6 +50,7 @@ class RunContext:
     profile: str = ""  # fingerprint of the reference profile the day was aggregated against
     aggregate: dict[str, Any] = field(default_factory=dict)  # evidence reference of day_aggregate.npz
     engine: dict[str, Any] = field(default_factory=dict)  # how the day was computed (sizes, sample, sketches)
+    rerun_reason: str | None = None  # why the date is run again (None: its first run)
 
     @property
     def day(self) -> date:
@@ -73,7 +74,9 @@ def _writer(ctx: RunContext) -> EvidenceWriter:
 
 
 # -- failure path -----------------------------------------------------------------------------------
-def record_failure(entry: ModelEntry, day: date, reason: str, triggered_by: str, step: str) -> str:
+def record_failure(
+    entry: ModelEntry, day: date, reason: str, triggered_by: str, step: str, rerun_reason: str | None = None
+) -> str:
     """Record that the run could not complete, and file a 'could not run' ticket. Returns the run id."""
     run_id = uuid.uuid4().hex
     now = _now()
@@ -91,6 +94,7 @@ def record_failure(entry: ModelEntry, day: date, reason: str, triggered_by: str,
             finished_at=now,
             triggered_by=triggered_by,
             inventory_hash=entry.fingerprint(),
+            rerun_reason=rerun_reason,
         )
     )
     action = notifier().on_failure(entry, could_not_run_breach(entry, run_id, day, step, reason))
@@ -102,22 +106,28 @@ def record_failure(entry: ModelEntry, day: date, reason: str, triggered_by: str,
 
 
 @contextmanager
-def _guard(entry: ModelEntry, day: date, triggered_by: str, step: str) -> Iterator[None]:
+def _guard(
+    entry: ModelEntry, day: date, triggered_by: str, step: str, rerun_reason: str | None = None
+) -> Iterator[None]:
     try:
         yield
     except MrmError as exc:
-        record_failure(entry, day, str(exc), triggered_by, step)
+        record_failure(entry, day, str(exc), triggered_by, step, rerun_reason)
         raise
     except Exception as exc:  # a bug or an unexpected failure: still recorded, then re-raised
-        record_failure(entry, day, f"unexpected {type(exc).__name__}: {exc}", triggered_by, step)
+        record_failure(
+            entry, day, f"unexpected {type(exc).__name__}: {exc}", triggered_by, step, rerun_reason
+        )
         raise
 
 
 # -- steps ------------------------------------------------------------------------------------------
-def start(model_id: str, day: date, triggered_by: str | None = None) -> RunContext:
+def start(model_id: str, day: date, triggered_by: str | None = None, reason: str | None = None) -> RunContext:
     """Locate and check the day's scoring log, then stream it once into the counts every quality and drift
     metric is computed from (:mod:`mrm.checks.aggregate`), kept as the run's ``day_aggregate.npz``; return
-    the context the other steps share. Memory does not grow with the day's rows for Parquet sources."""
+    the context the other steps share. Memory does not grow with the day's rows for Parquet sources.
+    ``reason``: why the date is run again (``mrm run --reason``, an Airflow DAG run's conf); a rerun from
+    Airflow without one records its run and try (:func:`mrm.store.reads.rerun_reason`)."""
     from mrm.checks import sample_evidence as se
 
     entry = get_inventory().get(model_id)
@@ -125,9 +135,10 @@ def start(model_id: str, day: date, triggered_by: str | None = None) -> RunConte
         why = "has monitoring disabled" if entry.status == "approved" else f"is {entry.status}, not approved"
         raise InventoryError([f"model '{model_id}' {why}; only approved models with monitoring enabled run"])
     trigger = triggered_by or cli_trigger()
-    with _guard(entry, day, trigger, "read scoring log"):
+    why = reads.rerun_reason(get_store().engine, model_id, day, trigger, reason)
+    with _guard(entry, day, trigger, "read scoring log", why):
         day_input = source_for(entry).day_input(day)
-    with _guard(entry, day, trigger, "read reference"):
+    with _guard(entry, day, trigger, "read reference", why):
         profile = inputs.reference_profile(entry)
     ctx = RunContext(
         run_id=uuid.uuid4().hex,
@@ -138,8 +149,9 @@ def start(model_id: str, day: date, triggered_by: str | None = None) -> RunConte
         inventory_hash=entry.fingerprint(),
         input_files=[{"uri": f.uri, "size": f.size, "etag": f.etag} for f in day_input.files],
         profile=profile.fingerprint,
+        rerun_reason=why,
     )
-    with _guard(entry, day, trigger, "read scoring log"):
+    with _guard(entry, day, trigger, "read scoring log", why):
         agg = inputs.aggregate(day_input, profile)
         ctx.row_count = agg.rows
         ctx.aggregate = _writer(ctx).put("day_aggregate.npz", agg.to_bytes())
@@ -155,7 +167,7 @@ def _check_step(ctx: RunContext, name: str) -> dict:
     check = check_for(name)
     entry = get_inventory().get(ctx.model_id)
     started = time.perf_counter()
-    with _guard(entry, ctx.day, ctx.triggered_by, name):
+    with _guard(entry, ctx.day, ctx.triggered_by, name, ctx.rerun_reason):
         writer = _writer(ctx)
         given = CheckInputs(
             entry,
@@ -194,7 +206,7 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
     from mrm.checks.base import CHECKS, results_file
 
     entry = get_inventory().get(ctx.model_id)
-    with _guard(entry, ctx.day, ctx.triggered_by, "record"):
+    with _guard(entry, ctx.day, ctx.triggered_by, "record", ctx.rerun_reason):
         if entry.fingerprint() != ctx.inventory_hash:
             raise MrmError(
                 f"{ctx.model_id}: the inventory entry changed while the run was in progress (started with "
@@ -226,6 +238,7 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
             reference=ref_info,
             evidence=merged,
             lineage={**lineage(everything), **({"engine": ctx.engine} if ctx.engine else {})},
+            rerun_reason=ctx.rerun_reason,
         )
         get_store().record_run(run, evaluated, entry.model_dump(mode="json"))
     anchor.after_record(get_store(), ctx.model_id, ctx.day)  # never raises: the run is recorded
@@ -244,6 +257,7 @@ def summary(run: RunRecord, evaluated: list[Evaluated]) -> dict:
         "model_id": run.model_id,
         "logical_date": run.logical_date.isoformat(),
         "overall_status": run.overall_status,
+        "supersedes": run.supersedes,
         "breaches": breaches,
         "evidence": run.evidence,
     }
@@ -258,7 +272,7 @@ def tickets(ctx: RunContext) -> list[dict]:
     escalate tickets unresolved too long; queue their mirrors and alerts in the outbox (same transaction).
     Tickets closed in Jira meanwhile are read back first, so a breach after that opens a new one."""
     entry = get_inventory().get(ctx.model_id)
-    with _guard(entry, ctx.day, ctx.triggered_by, "tickets"):
+    with _guard(entry, ctx.day, ctx.triggered_by, "tickets", ctx.rerun_reason):
         n = notifier()
         n.sync_external(ctx.model_id)
         actions = n.on_run(entry, ctx.run_id, ctx.day)
@@ -275,9 +289,9 @@ def notify(ctx: RunContext) -> dict:
     return {"delivered": len(report.delivered)}
 
 
-def run_model(model_id: str, day: date, triggered_by: str | None = None) -> dict:
+def run_model(model_id: str, day: date, triggered_by: str | None = None, reason: str | None = None) -> dict:
     """All steps in sequence: what ``mrm run`` does, and what the DAG does task by task."""
-    ctx = start(model_id, day, triggered_by)
+    ctx = start(model_id, day, triggered_by, reason)
     evidence = [quality(ctx), drift(ctx), performance(ctx)]
     result = record(ctx, *evidence)
     result["rows"], result["sample_rows"] = ctx.row_count, ctx.engine.get("sample", {}).get("rows")

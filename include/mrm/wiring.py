@@ -4,7 +4,6 @@ UI take their parts from here; tests call :func:`clear_caches` after changing a 
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from collections.abc import Callable
@@ -100,6 +99,23 @@ def chain_keyring(url: str) -> Keyring:
     return keys.Keyring(tuple(k.encode() for k in (conn.password, *previous)), source)
 
 
-def cli_trigger() -> str:
-    """Who started a run from the command line."""
-    return f"cli:{getpass.getuser()}"
+CLI_MARK = "(os user, not authenticated by Airflow)"
+MAX_ON_BEHALF = 120
+
+
+def cli_trigger(on_behalf_of: str | None = None) -> str:
+    """Who acts from the command line, as the history records it (runs' triggered_by, tickets' closed_by,
+    purges' purged_by): ``cli:<user> (os user, not authenticated by Airflow)``. The user is the name of
+    the process's real uid, not LOGNAME or USER (which anyone can set); it is still the OS's word, not
+    an identity Airflow authenticated. ``on_behalf_of`` (``--by NAME``, free text, unverified) is kept
+    after it as ``on behalf of NAME``. At most 256 characters (the columns that hold it)."""
+    import os
+    import pwd
+
+    uid = os.getuid()
+    try:
+        user = pwd.getpwuid(uid).pw_name[:64]
+    except KeyError:  # a uid without a passwd entry (e.g. a container's arbitrary uid)
+        user = f"uid{uid}"
+    claim = " ".join((on_behalf_of or "").split())[:MAX_ON_BEHALF]
+    return f"cli:{user} {CLI_MARK}" + (f" on behalf of {claim}" if claim else "")

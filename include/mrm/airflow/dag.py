@@ -24,6 +24,13 @@ def trigger_of(context: dict[str, Any]) -> str:
     return f"airflow:{ti.dag_id}/{ti.run_id}/try{ti.try_number}"
 
 
+def rerun_reason(context: dict[str, Any]) -> str | None:
+    """Why the date is run again, as given in the DAG run's conf (``--conf '{"reason": "..."}'``), or None."""
+    conf = getattr(context.get("dag_run"), "conf", None)
+    reason = " ".join(str(conf.get("reason") or "").split()) if isinstance(conf, dict) else ""
+    return reason or None
+
+
 def model_card(entry: ModelEntry) -> str:
     """The DAG's docs (shown in the Airflow UI): the model's inventory card."""
     m = entry.monitoring

@@ -3,6 +3,9 @@
     2 RED: psi(amount)=0.31 > 0.25; null_rate(device_score)=0.28 > 0.1; 1 AMBER: volume_ratio=0.78 —
     tickets MRM-12, MRM-13
 
+A rerun that shows its day better than a run it replaced (:func:`mrm.store.reads.rerun_flags`) starts
+with ``flag: rerun turned RED into GREEN — reason: ... by ...; ``.
+
 Set by the listener in ``plugins/mrm_run_notes.py`` when the run ends (scheduler side), so it works
 under any executor and in ``dag.test()``.
 """
@@ -39,10 +42,17 @@ def note_for(store: HistoryStore, dag_id: str, run_id: str) -> str | None:
     run = latest_run(store, dag_id, run_id)
     if run is None:
         return None
+    day = run["logical_date"]
+    flags = reads.rerun_flags(store.engine, run["model_id"], day, day)
+    flag = next((f"flag: {reads.flag_text(f)}; " for f in flags if f["run_id"] == run["run_id"]), "")
+    return _cut(flag + _summary(store, run))
+
+
+def _summary(store: HistoryStore, run: dict) -> str:
     tickets = _open_tickets(store, run["model_id"])
     if run["status"] == "failed":
         key = tickets.get("run.could_not_run")
-        return _cut(f"could not run: {run['reason']}" + (f" — ticket {key}" if key else ""))
+        return f"could not run: {run['reason']}" + (f" — ticket {key}" if key else "")
     rows = store.metrics(run_id=run["run_id"])
     parts = []
     for status in ("RED", "AMBER"):
@@ -62,8 +72,8 @@ def note_for(store: HistoryStore, dag_id: str, run_id: str) -> str | None:
         text = f"GREEN: {checked} controls within thresholds"
         if waiting:
             text += f"; {waiting} waiting for data (e.g. labels not yet mature)"
-        return _cut(text)
-    return _cut("; ".join(parts) + (f" — tickets {', '.join(keys)}" if keys else ""))
+        return text
+    return "; ".join(parts) + (f" — tickets {', '.join(keys)}" if keys else "")
 
 
 def _open_tickets(store: HistoryStore, model_id: str) -> dict[str, str]:

@@ -4,7 +4,7 @@
     mrm inventory new --model-id ID [--inventory DIR]
     mrm inventory list [--status S] [--tier N] [--format table|csv|json] [--inventory DIR]
     mrm inventory show ID [--inventory DIR]
-    mrm run --model ID --date YYYY-MM-DD [--inventory DIR]
+    mrm run --model ID --date YYYY-MM-DD [--reason TEXT] [--inventory DIR]
     mrm history --model ID [--since DATE] [--until DATE] [--format table|csv|json] [--all-runs]
     mrm tickets [--model ID] [--status open|closed|all] [--format table|json]
     mrm tickets show ID

@@ -21,7 +21,8 @@ def inventory_arg(p: argparse.ArgumentParser) -> None:
 
 
 def who(by: str | None) -> str:
-    """Who decided: ``--by NAME``, else the login name."""
-    import getpass
+    """Who acts: the OS user of the process (its real uid, not LOGNAME), marked as not authenticated by
+    Airflow; ``--by NAME`` is only kept after it as "on behalf of NAME" (see mrm.wiring.cli_trigger)."""
+    from mrm import wiring
 
-    return by or getpass.getuser()
+    return wiring.cli_trigger(by)

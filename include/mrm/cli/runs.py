@@ -17,6 +17,9 @@ def add_parsers(sub) -> None:
     run = sub.add_parser("run", help="monitor one model for one logical date")
     run.add_argument("--model", required=True, metavar="ID")
     run.add_argument("--date", required=True, type=iso_date, metavar="YYYY-MM-DD")
+    run.add_argument(
+        "--reason", metavar="TEXT", help="why the date is run again (required when it already has a run)"
+    )
     inventory_arg(run)
 
     hist = sub.add_parser("history", help="metric results of a model (the latest run per date)")
@@ -27,12 +30,33 @@ def add_parsers(sub) -> None:
     hist.add_argument("--all-runs", action="store_true", help="include runs superseded by a rerun")
 
 
+def refuse_rerun_without_reason(model_id: str, day, reason: str | None) -> str | None:
+    """The one-line refusal of a rerun without ``--reason`` (a rerun replaces the day's run), or None."""
+    from mrm import wiring
+    from mrm.store import reads
+
+    if reason and reason.strip():
+        return None
+    run = reads.current_run(wiring.get_store().engine, model_id, day)
+    if run is None:
+        return None
+    return (
+        f"{model_id} already has a run for {day} (run {run['run_id']}, {run['overall_status']}, by "
+        f"{run['triggered_by']}); a rerun replaces it in the history: give --reason 'why'"
+    )
+
+
 def cmd_run(args) -> int:
     from mrm import pipeline
 
-    result = pipeline.run_model(args.model, args.date)
+    if refusal := refuse_rerun_without_reason(args.model, args.date, args.reason):
+        print(f"mrm: error: {refusal}", file=sys.stderr)
+        return 2
+    result = pipeline.run_model(args.model, args.date, reason=(args.reason or "").strip() or None)
+    rerun = f"; a rerun replacing run {result['supersedes']}" if result["supersedes"] else ""
     print(
-        f"{result['model_id']} {result['logical_date']}: {result['overall_status']} (run {result['run_id']})"
+        f"{result['model_id']} {result['logical_date']}: {result['overall_status']} "
+        f"(run {result['run_id']}{rerun})"
     )
     for b in result["breaches"]:
         print(
@@ -60,11 +84,18 @@ def cmd_run(args) -> int:
 
 
 def cmd_history(args) -> int:
+    """The metric rows; then a ``flag:`` line per rerun that showed its day better than the run it replaced
+    (after a table; on stderr for csv and json, which stay machine-readable)."""
     from mrm import wiring
+    from mrm.store import reads
 
     wiring.get_inventory().get(args.model)
-    rows = wiring.get_store().metrics(args.model, args.since, args.until, all_runs=args.all_runs)
+    store = wiring.get_store()
+    rows = store.metrics(args.model, args.since, args.until, all_runs=args.all_runs)
     print(emit(rows, HISTORY_COLUMNS, args.format))
+    flags = reads.format_flags(reads.rerun_flags(store.engine, args.model, args.since, args.until))
+    for line in flags:
+        print(line, file=sys.stdout if args.format == "table" else sys.stderr)
     return 0
 
 

@@ -37,7 +37,10 @@ def add_parsers(sub) -> None:
     )
     tclose.add_argument("ticket", metavar="ID", help="e.g. MRM-12 or 12")
     tclose.add_argument("--reason", required=True, help="why it can be closed (kept in the history)")
-    tclose.add_argument("--by", default=None, help="who decided (default: the login name)")
+    tclose.add_argument(
+        "--by", default=None, metavar="NAME",
+        help="on whose behalf (kept as text after the OS user, who is recorded as the closer)",
+    )  # fmt: skip
 
 
 def cmd_tickets(args) -> int:

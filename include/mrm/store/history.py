@@ -37,6 +37,8 @@ class RunRecord:
     evidence: dict[str, Any] = field(default_factory=dict)
     kind: str = "monitoring"  # monitoring | governance
     lineage: dict[str, Any] = field(default_factory=dict)  # software versions, git commit, step timings
+    rerun_reason: str | None = None  # why the date was run again (CLI: --reason; Airflow: conf or run/try)
+    supersedes: str | None = None  # filled by record_run: the run that was current for this date and kind
 
 
 def _engine(url: str) -> Engine:
@@ -210,7 +212,9 @@ class HistoryStore:
         self, run: RunRecord, evaluated: list[Evaluated] = (), entry: dict[str, Any] | None = None
     ) -> None:
         """Insert the run and all its metric rows atomically: either all land or none. ``entry``: the
-        inventory entry the run used, kept once per version (keyed by ``run.inventory_hash``)."""
+        inventory entry the run used, kept once per version (keyed by ``run.inventory_hash``).
+        ``run.supersedes`` is set here, under the chain's lock: the run then current for the same model,
+        logical date and kind (None for the first run of the day)."""
         rows = [
             {
                 "run_id": run.run_id,
@@ -236,6 +240,7 @@ class HistoryStore:
         try:
             with self.engine.begin() as conn:
                 chain.lock(conn)  # one writer at a time: the chain cannot fork, entry versions not race
+                values["supersedes"] = self._current_run(conn, run)
                 conn.execute(schema.runs.insert().values(**values))
                 ids = []
                 if rows:
@@ -257,6 +262,18 @@ class HistoryStore:
                 f"could not record run {run.run_id} of {run.model_id} for {run.logical_date} in "
                 f"{self.safe_url}: {reason}; nothing was written, rerun the date"
             ) from None
+        run.supersedes = values["supersedes"]
+
+    @staticmethod
+    def _current_run(conn, run: RunRecord) -> str | None:
+        """The run id current for ``run``'s model, logical date and kind (the one a rerun supersedes)."""
+        r = schema.runs
+        query = select(r.c.run_id).where(
+            r.c.run_id.in_(current_run_ids(run.model_id)),
+            r.c.logical_date == run.logical_date,
+            r.c.kind == run.kind,
+        )
+        return conn.execute(query).scalar()
 
     @staticmethod
     def _keep_entry(conn, run: RunRecord, entry: dict[str, Any]) -> bool:

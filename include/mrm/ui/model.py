@@ -11,6 +11,7 @@ from mrm import metrics
 from mrm.controls import AMBER, GREEN, INFO, RED
 from mrm.core.results import control_key
 from mrm.inventory import ModelEntry
+from mrm.store import reads
 from mrm.store.tickets import ticket_key
 from mrm.ui import charts
 from mrm.ui.html import STATUS_ORDER, Column, Table, badge, e, fmt, link
@@ -162,10 +163,14 @@ def runs_table(runs: list[dict], base: str, ui_root: str) -> Table:
             }
         )
         seen.add(key)
+    flags = rerun_flags(rows)
+    for r in rows:
+        r["rerun_flag"] = reads.flag_text(flags[r["run_id"]]) if r["run_id"] in flags else ""
 
     def status(r: dict) -> str:
         note = "" if r["current"] else ' <span class="muted small">superseded by a rerun</span>'
-        return badge(r["overall_status"]) + note
+        flag = f'<div class="notice small rerun-flag">{e(r["rerun_flag"])}</div>' if r["rerun_flag"] else ""
+        return badge(r["overall_status"]) + note + flag
 
     def links(r: dict) -> str:
         out = [link(r["airflow_run"], "Airflow run", target="_top")] if r["airflow_run"] else []
@@ -190,6 +195,9 @@ def runs_table(runs: list[dict], base: str, ui_root: str) -> Table:
         Column("triggered_by", "By", trigger),
         Column("airflow_run", "Links", links),
         Column("reason", "Reason", wrap=True),
+        Column("rerun_flag", "Rerun flag", in_html=False),
+        Column("rerun_reason", "Rerun reason", in_html=False),
+        Column("supersedes", "Supersedes", in_html=False),
         Column("run_id", "Run id", in_html=False),
         Column("current", "Current", in_html=False),
         Column("started_at", "Started", in_html=False),
@@ -197,6 +205,16 @@ def runs_table(runs: list[dict], base: str, ui_root: str) -> Table:
         Column("gx_result", "GX result", in_html=False),
     ]
     return Table("runs", columns, rows, "no runs yet")
+
+
+def rerun_flags(rows: list[dict]) -> dict[str, dict]:
+    """``{run_id: flag}``: the current runs (rows from :func:`runs_table`) that show their day better than a
+    run they replaced (:func:`mrm.store.reads.flag_of`)."""
+    days: dict[tuple[date, str], list[dict]] = {}
+    for r in sorted(rows, key=lambda r: r["finished_at"]):
+        days.setdefault((r["logical_date"], r["kind"]), []).append(r)
+    found = (reads.flag_of(group) for group in days.values())
+    return {f["run_id"]: f for f in found if f is not None}
 
 
 def tickets_table(tickets: list[dict]) -> Table:
