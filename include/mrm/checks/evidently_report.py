@@ -78,7 +78,8 @@ def render_html(snapshot) -> bytes:
 
 def _with_integrity(html: str, src: str, integrity: str) -> str:
     """The report with ``integrity=`` on its one script tag that loads the shared bundle: a browser then
-    runs the bundle only if it has the pinned hash. Fails loudly if Evidently's template changed."""
+    runs the bundle only if it has the pinned hash (but for a report opened from a local folder, where
+    browsers cannot check SRI). Fails loudly if Evidently's template changed."""
     tag = f'<script src="{src}"></script>'
     if html.count(tag) != 1:
         from mrm.errors import MrmError
@@ -87,7 +88,15 @@ def _with_integrity(html: str, src: str, integrity: str) -> str:
             f"Evidently's report template no longer has exactly one {tag}; update "
             "mrm.checks.evidently_report for this Evidently version"
         )
-    return html.replace(tag, f'<script src="{src}" integrity="{integrity}"></script>')
+    return html.replace(tag, f'<script src="{src}" integrity="{integrity}"></script>{_FILE_FALLBACK % src}')
+
+
+# A browser refuses SRI on a file:// page (no CORS there): a report opened from a local folder loads the
+# bundle again without it. Over http(s) (the page's route) the integrity check stands: no fallback.
+_FILE_FALLBACK = (
+    '<script>if(!window.drawDashboard&&location.protocol==="file:")'
+    "document.write('<script src=\"%s\"><\\/script>')</script>"
+)
 
 
 def data_definition(entry: ModelEntry, columns: list[str]):

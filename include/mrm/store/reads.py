@@ -169,3 +169,18 @@ def airflow_run(engine: Engine, dag_id: str, run_id: str) -> dict | None:
     )
     found = _rows(engine, query)
     return found[0] if found else None
+
+
+def profile_hashes(engine: Engine, model_id: str, fingerprint: str) -> set[str]:
+    """The SHA-256s that the model's runs recorded for the reference profile ``fingerprint``
+    (``reference.profile_sha256`` where ``reference.profile_fingerprint`` is it): what a cached profile
+    must still be (mrm.checks.reference)."""
+    r = schema.runs
+    digest = r.c.reference["profile_sha256"].as_string()
+    query = (
+        select(digest.label("sha256"))
+        .distinct()
+        .where(r.c.model_id == model_id, r.c.reference["profile_fingerprint"].as_string() == fingerprint)
+        .where(digest.is_not(None))
+    )
+    return {row["sha256"] for row in _rows(engine, query)}
