@@ -111,7 +111,7 @@ def outside(uri: str, folder: str) -> str:
     """Why ``uri`` does not lie under ``folder`` (both file:// or s3:// URIs), or "" if it does."""
     got, want = _parts(uri), _parts(folder)
     if got is None:
-        return "not a plain file:// or s3:// URI (dot segments, a query or a fragment)"
+        return "not a plain file:// or s3:// URI (a relative path, dot segments, a query or a fragment)"
     if want is None:
         return f"and the evidence folder {folder} is not a plain file:// or s3:// URI"
     if got[0] != want[0]:
@@ -136,7 +136,7 @@ def _parts(uri: str) -> tuple[str, str, tuple[str, ...]] | None:
     path = unquote(parsed.path) if scheme == "file" else parsed.path
     host = "" if scheme == "file" and parsed.netloc.lower() in ("", "localhost") else parsed.netloc
     segments = [s for s in PurePosixPath(path).parts if s != "/"]
-    if any(s in (".", "..") for s in path.split("/")) or "\x00" in path:
+    if not path.startswith("/") or any(s in (".", "..") for s in path.split("/")) or "\x00" in path:
         return None
     return scheme, host, tuple(segments)
 

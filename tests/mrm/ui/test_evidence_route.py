@@ -270,6 +270,7 @@ def test_a_run_row_pointing_at_a_system_file_is_not_served(own, caplog, target):
         "{base}/card_fraud/2026-09-05/evil0002/quality_gx.json?x=1",
         "{base}/card_fraud/2026-09-05/evil0002/quality_gx.json#/../../x",
         "file://otherhost{path}/card_fraud/2026-09-05/evil0002/quality_gx.json",
+        "file:{relative}/card_fraud/2026-09-05/evil0002/quality_gx.json",  # read from the working folder
         "s3://mrm-evidence{path}/card_fraud/2026-09-05/evil0002/quality_gx.json",
     ],
 )
@@ -283,7 +284,9 @@ def test_evidence_outside_the_runs_own_folder_is_not_served(own, where):
         ("card_fraud", "2026-09-05"),
     ]:
         EvidenceWriter(base, model_id, date.fromisoformat(day), "evil0002").put("quality_gx.json", secret)
-    uri = where.format(base=base, path=path_of(base).as_posix())
+    uri = where.format(
+        base=base, path=path_of(base).as_posix(), relative=path_of(base).as_posix().lstrip("/")
+    )
     url = insert_run(store, "evil0002", {"quality_gx": {"uri": uri, "sha256": other["sha256"]}})
 
     response = client.get(f"{url}/quality_gx.json")
