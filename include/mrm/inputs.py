@@ -12,40 +12,50 @@ from mrm.evidence.writer import EvidenceWriter, sha256
 from mrm.inventory import ModelEntry
 from mrm.sources.labels import known_between
 from mrm.sources.registry import source_for
-from mrm.wiring import get_inventory, process_cache
+from mrm.wiring import get_inventory, get_store, process_cache
 
 
 def aggregate(day_input, profile):
     """Stream the day into its aggregate. Objects not on local disk are first streamed to a temporary
-    folder (S3 checks each is still the listed version), so memory does not grow with the day."""
+    folder (S3 checks each is still the listed version), so memory does not grow with the day. The
+    aggregate's sample (kept as evidence) has its event ids hashed (checks.sample_evidence)."""
     from mrm.checks.engine import aggregate as ag
+    from mrm.checks.sample_evidence import without_raw_ids
     from mrm.core.storage import local_copies
     from mrm.errors import NoDataError
     from mrm.sources.parquet_stream import scan_day
 
     rows = settings.sample_rows()
     if day_input.frame is not None:
-        return ag.aggregate_frame(day_input.frame, day_input.entry, profile, day_input.day, sample_rows=rows)
+        agg = ag.aggregate_frame(day_input.frame, day_input.entry, profile, day_input.day, sample_rows=rows)
+        return without_raw_ids(agg)
     with local_copies(day_input.files, prefix="mrm_day_") as copies:
         if scan_day(copies, day_input.entry, day_input.where) == 0:
             raise NoDataError(day_input.empty)
-        return ag.aggregate_day(
-            copies,
-            day_input.entry,
-            profile,
-            day_input.day,
-            sample_rows=rows,
-            where=day_input.where,
-            normalise=day_input.normalise,
+        return without_raw_ids(
+            ag.aggregate_day(
+                copies,
+                day_input.entry,
+                profile,
+                day_input.day,
+                sample_rows=rows,
+                where=day_input.where,
+                normalise=day_input.normalise,
+            )
         )
 
 
 def reference_profile(entry: ModelEntry, fingerprint: str | None = None):
-    """The entry's reference profile (cached under MRM_PROFILE_CACHE); with ``fingerprint``, fails unless
-    the reference is still the one the run started with."""
+    """The entry's reference profile (cached under MRM_PROFILE_CACHE, checked against the SHA-256s the
+    history's runs recorded for it); with ``fingerprint``, fails unless the reference is still the one
+    the run started with."""
     from mrm.checks.reference import reference_profile as cached_profile
+    from mrm.store import reads
 
-    profile, _ = cached_profile(entry, settings.profile_cache_uri(), read=reference)
+    def recorded(fp: str) -> set[str]:  # what the history's runs recorded for the profile: it must be one
+        return reads.profile_hashes(get_store().engine, entry.model_id, fp)
+
+    profile, _ = cached_profile(entry, settings.profile_cache_uri(), read=reference, recorded=recorded)
     if fingerprint and profile.fingerprint != fingerprint:
         raise MrmError(
             f"{entry.model_id}: the reference window's data or the inventory entry changed while the run was "

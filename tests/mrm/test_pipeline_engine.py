@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mrm import inputs, pipeline
+from mrm.checks.sample_evidence import EVENT_ID_NOTE
 from mrm.core.results import MetricResult
 from mrm.errors import ConfigError, MrmError, NoDataError
 
@@ -80,7 +81,9 @@ def test_the_run_records_its_aggregate_and_the_sample_behind_its_evidence(
     engine = run["lineage"]["engine"]
 
     assert engine["engine"] == "aggregate" and engine["rows"] == run["row_count"] > 500
-    assert engine["sample"] == {"rows": 500, "size": 500, "seed": 0, "population": run["row_count"]}
+    assert engine["sample"] == {
+        "rows": 500, "size": 500, "seed": 0, "population": run["row_count"], "event_id": EVENT_ID_NOTE
+    }  # fmt: skip
     assert engine["profile"]["fingerprint"] and engine["exact_numeric_methods"] is False
     aggregate = run["evidence"]["day_aggregate"]
     data = path_of(aggregate["uri"]).read_bytes()

@@ -8,7 +8,7 @@ FastAPI, Airflow's security module (about a second) and the page's modules only 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 
@@ -36,10 +36,46 @@ class LazyApp:
         await self.app(scope, receive, send)
 
 
+MONITOR_DAG_PREFIX = "mrm_monitor__"  # dags/mrm_monitor.py: one DAG per model, mrm_monitor__<model_id>
+
+
+class DagAccess:
+    """Which models a user may read, as Airflow's auth manager answers for their monitoring DAGs: a
+    model is readable if the user may GET ``mrm_monitor__<model_id>`` (``filter_authorized_dag_ids``,
+    which each auth manager implements: per DAG in FAB or Keycloak, per role in the simple one)."""
+
+    def __init__(self, auth_manager: Any, user: Any):
+        self._auth_manager, self._user = auth_manager, user
+
+    def readable(self, model_ids: Iterable[str]) -> set[str]:
+        wanted = {MONITOR_DAG_PREFIX + m: m for m in model_ids}
+        if not wanted:
+            return set()
+        allowed = self._auth_manager.filter_authorized_dag_ids(
+            dag_ids=set(wanted), user=self._user, method="GET"
+        )
+        return {wanted[d] for d in allowed if d in wanted}
+
+
+def dag_access() -> Callable[..., DagAccess]:
+    """A FastAPI dependency: the request's :class:`DagAccess`, for the user of its Airflow token (the
+    ``Authorization: Bearer`` header or the UI's ``_token`` cookie, validated by Airflow), never for a
+    name the client sends."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi import Depends
+
+    def access(user: Any = Depends(get_user)) -> DagAccess:
+        return DagAccess(get_auth_manager(), user)
+
+    return access
+
+
 def behind_login(create_app: Callable[..., Any]) -> Any:
-    """``create_app(dependencies=...)`` behind Airflow's login: anonymous requests get 401; a Bearer token
-    or the UI's ``_token`` cookie works."""
+    """``create_app(dependencies=..., access=...)`` behind Airflow's login and authorization: anonymous
+    requests get 401 (a Bearer token or the UI's ``_token`` cookie works), and a user sees only the models
+    whose monitoring DAG Airflow's auth manager lets them read."""
     from airflow.api_fastapi.core_api.security import requires_authenticated
     from fastapi import Depends
 
-    return create_app(dependencies=[Depends(requires_authenticated())])
+    return create_app(dependencies=[Depends(requires_authenticated())], access=dag_access())

@@ -50,8 +50,16 @@ class DriftCheck:
         write_shared(inputs.evidence_uri, evidently_lib_files())
         return results, {
             "drift_report": writer.put("drift_report.html", drift_report_html(agg, profile, entry, results)),
-            "reference": writer.put_json("reference.json", profile.info),
+            "reference": writer.put_json("reference.json", reference_record(profile)),
         }
+
+
+def reference_record(profile: ReferenceProfile) -> dict[str, Any]:
+    """What the run records as its reference (``reference.json``, the run's ``reference``): the window's
+    information, and the profile's fingerprint and SHA-256 that later loads of the cached profile are
+    checked against (:mod:`mrm.checks.reference`)."""
+    out = {**profile.info, "profile_fingerprint": profile.fingerprint}
+    return {**out, "profile_sha256": profile.sha256} if profile.sha256 else out
 
 
 def drift_results(agg: DayAggregate, profile: ReferenceProfile, entry: ModelEntry) -> list[MetricResult]:

@@ -6,6 +6,9 @@ reach the "missing" PSI bin.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +33,18 @@ def evidently_lib_files() -> dict[str, bytes]:
         f"evidently-{evidently.__version__}.js": (static / "index.js").read_bytes(),
         "material-ui-icons.woff2": (static / "material-ui-icons.woff2").read_bytes(),
     }
+
+
+@cache
+def lib_hashes() -> dict[str, str]:
+    """The pinned SHA-256 (hex) of each shared file: that of the file the installed Evidently bundles.
+    The page serves a ``_lib`` file only if it has this hash; reports carry it as SRI."""
+    return {name: hashlib.sha256(data).hexdigest() for name, data in evidently_lib_files().items()}
+
+
+def sri(name: str) -> str:
+    """The Subresource Integrity value (``sha256-<base64>``) of shared file ``name``."""
+    return "sha256-" + base64.b64encode(bytes.fromhex(lib_hashes()[name])).decode()
 
 
 def render_html(snapshot) -> bytes:
@@ -57,7 +72,31 @@ def render_html(snapshot) -> bytes:
         font_file=f"{LIB_DIR}/{font}",
         include_js_files=[f"{LIB_DIR}/{lib}"],
     )
-    return file_html_template(params).encode()
+    html = file_html_template(params)
+    return _with_integrity(html, f"{LIB_DIR}/{lib}", sri(lib)).encode()
+
+
+def _with_integrity(html: str, src: str, integrity: str) -> str:
+    """The report with ``integrity=`` on its one script tag that loads the shared bundle: a browser then
+    runs the bundle only if it has the pinned hash (but for a report opened from a local folder, where
+    browsers cannot check SRI). Fails loudly if Evidently's template changed."""
+    tag = f'<script src="{src}"></script>'
+    if html.count(tag) != 1:
+        from mrm.errors import MrmError
+
+        raise MrmError(
+            f"Evidently's report template no longer has exactly one {tag}; update "
+            "mrm.checks.evidently_report for this Evidently version"
+        )
+    return html.replace(tag, f'<script src="{src}" integrity="{integrity}"></script>{_FILE_FALLBACK % src}')
+
+
+# A browser refuses SRI on a file:// page (no CORS there): a report opened from a local folder loads the
+# bundle again without it. Over http(s) (the page's route) the integrity check stands: no fallback.
+_FILE_FALLBACK = (
+    '<script>if(!window.drawDashboard&&location.protocol==="file:")'
+    "document.write('<script src=\"%s\"><\\/script>')</script>"
+)
 
 
 def data_definition(entry: ModelEntry, columns: list[str]):

@@ -12,12 +12,20 @@ The fingerprint covers the inventory entry's hash, :data:`~mrm.checks.engine.pro
 the profile settings and what the window's data is, found without reading it: the files' URIs, sizes and
 ETags, or for Athena the rendered SQL and its bound parameters (UNLOAD writes new files on every query,
 so its result files cannot identify the reference). A cached profile is found before any data is read.
+
+A cached profile carries its own hash record: ``profile.sha256`` beside its files holds the SHA-256 of
+what was built (:func:`profile_sha256`), and every run records it in its ``reference``
+(``profile_sha256``, chained with the run). A profile whose bytes no longer have the hash of its record,
+or (given the history's hashes for its fingerprint) none that a run recorded, is not used: it is rebuilt
+from the reference window, with one warning. A build is deterministic, so a rebuild has the first run's
+hash again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +39,15 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+log = logging.getLogger(__name__)
+HASH_FILE = "profile.sha256"  # the hash record written with a profile's files
+
+
+def profile_sha256(files: dict[str, bytes]) -> str:
+    """The SHA-256 of a profile's files: of the sorted JSON of each file's name and SHA-256."""
+    each = {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())}
+    return hashlib.sha256(json.dumps(each, sort_keys=True).encode()).hexdigest()
+
 
 class ProfileCache:
     """Profiles under ``<uri>/<model_id>/<fingerprint>/`` (a folder or an s3:// prefix)."""
@@ -42,17 +59,50 @@ class ProfileCache:
     def _prefix(self, model_id: str, fingerprint: str) -> str:
         return join(self.uri, model_id, fingerprint)
 
-    def get(self, model_id: str, fingerprint: str) -> ReferenceProfile | None:
-        found = {
-            o.uri.rsplit("/", 1)[1]: o.uri for o in self.store.list(self._prefix(model_id, fingerprint) + "/")
-        }
+    def get(
+        self, model_id: str, fingerprint: str, recorded: set[str] | None = None
+    ) -> ReferenceProfile | None:
+        """The cached profile, if there is one and it is intact: its bytes have the hash of its record and,
+        when ``recorded`` (the hashes runs recorded for this fingerprint) is not empty, one of those. A
+        profile that fails is not returned (a warning says why): the caller rebuilds it."""
+        prefix = self._prefix(model_id, fingerprint)
+        found = {o.uri.rsplit("/", 1)[1]: o.uri for o in self.store.list(prefix + "/")}
         if "profile.json" not in found:
             return None
-        return ReferenceProfile.from_files({name: self.store.get(uri) for name, uri in found.items()})
+        files = {name: self.store.get(uri) for name, uri in found.items() if name != HASH_FILE}
+        actual = profile_sha256(files)
+        why = self._unsound(found, actual, recorded or set())
+        if why:
+            log.warning("reference profile %s/ of %s %s; not used, rebuilt from the reference window",
+                        prefix, model_id, why)  # fmt: skip
+            return None
+        profile = ReferenceProfile.from_files(files)
+        profile.sha256 = actual
+        return profile
+
+    def _unsound(self, found: dict[str, str], actual: str, recorded: set[str]) -> str:
+        if HASH_FILE not in found:
+            return f"has no hash record ({HASH_FILE})"
+        try:
+            kept = json.loads(self.store.get(found[HASH_FILE]))["sha256"]
+        except (ValueError, KeyError, TypeError):
+            return f"has an unreadable hash record ({HASH_FILE})"
+        if actual != kept:
+            return f"no longer has the SHA-256 of its hash record ({str(kept)[:12]}…, is {actual[:12]}…)"
+        if recorded and actual not in recorded:
+            runs = ", ".join(h[:12] + "…" for h in sorted(recorded))
+            return f"has SHA-256 {actual[:12]}…, not the one its runs recorded ({runs})"
+        return ""
 
     def put(self, profile: ReferenceProfile) -> str:
+        """Write the profile's files and its hash record (profile.json last: it marks the profile
+        complete); sets ``profile.sha256``."""
         prefix = self._prefix(profile.model_id, profile.fingerprint)
-        for name, data in profile.to_files().items():  # profile.json last: it marks the profile complete
+        files = profile.to_files()
+        profile.sha256 = profile_sha256(files)
+        record = json.dumps({"sha256": profile.sha256, "files": sorted(files)}).encode()
+        for name, data in [*((n, d) for n, d in files.items() if n != "profile.json"), (HASH_FILE, record),
+                           ("profile.json", files["profile.json"])]:  # fmt: skip
             self.store.put(join(prefix, name), data, overwrite=True)
         return prefix
 
@@ -91,10 +141,13 @@ def reference_profile(
     cache_uri: str,
     settings: ProfileSettings | None = None,
     read: Callable[[ModelEntry], tuple[pd.DataFrame, dict[str, Any]]] = read_reference,
+    recorded: Callable[[str], set[str]] | None = None,
 ) -> tuple[ReferenceProfile, bool]:
     """The entry's reference profile from the cache, or computed from the reference window and cached.
     Returns (profile, True if it came from the cache). ``read``: how a window without stable files is
-    read (the pipeline passes its per-process cache)."""
+    read (the pipeline passes its per-process cache); ``recorded``: the SHA-256s the history's runs
+    recorded for a profile fingerprint (the pipeline passes the history's), which a cached profile must
+    have one of."""
     from mrm.sources.registry import source_for
 
     settings = settings or ProfileSettings.for_entry(entry)
@@ -104,7 +157,7 @@ def reference_profile(
     by_day = source.reference_files(days)
     inputs = source.identity(days) if by_day is None else [f for day in sorted(by_day) for f in by_day[day]]
     fp = profile_fingerprint(entry, inputs, settings)
-    if (cached := cache.get(entry.model_id, fp)) is not None:
+    if (cached := cache.get(entry.model_id, fp, recorded(fp) if recorded else None)) is not None:
         return cached, True
     if by_day is None:
         frame, info = read(entry)

@@ -3,10 +3,18 @@ Evidently drift report, whose plots show the reference and current samples and w
 the whole-day values the history stores (custom stattests look them up), and the GX validation result
 of the model's suite on the sample, labelled as such; plus the summary the run records about the
 computation.
+
+The sample kept as evidence (in ``day_aggregate.npz``, and so in the reports and the GX result) holds no
+raw ``event_id``: :func:`without_raw_ids` replaces each with a salted SHA-256 (HMAC, first 16 hex
+digits) whose random salt is never kept, so the sample cannot be joined back to the scoring log, while
+equal ids of the day still hash alike (the GX uniqueness expectation still sees duplicates).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from contextvars import ContextVar
 from typing import Any
 
@@ -54,6 +62,29 @@ def _register_full_stattests() -> None:
         )
         register_stattest(test, _full_stattest(method, drift_when))
     _registered = True
+
+
+ID_DIGITS = 16  # hex digits kept of each id's HMAC-SHA256: 64 bits, no collision in a 50,000-row sample
+EVENT_ID_NOTE = f"salted HMAC-SHA256 (first {ID_DIGITS} hex digits; the salt is not kept), not the raw id"
+
+
+def without_raw_ids(agg: DayAggregate) -> DayAggregate:
+    """``agg`` with its sample's ``event_id`` replaced by a salted hash (nulls stay null); the salt is
+    random and discarded. Recorded in ``agg.info["sample"]["event_id"]``."""
+    import pyarrow as pa
+
+    sample = agg.sample
+    if sample is None or "event_id" not in sample.column_names:
+        return agg
+    salt = secrets.token_bytes(32)
+    hashed = [
+        None if v is None else hmac.new(salt, str(v).encode(), hashlib.sha256).hexdigest()[:ID_DIGITS]
+        for v in sample.column("event_id").to_pylist()
+    ]
+    at = sample.column_names.index("event_id")
+    agg.sample = sample.set_column(at, "event_id", pa.array(hashed, pa.string()))
+    agg.info = {**agg.info, "sample": {**agg.info.get("sample", {}), "event_id": EVENT_ID_NOTE}}
+    return agg
 
 
 def sample_frames(agg: DayAggregate, profile: ReferenceProfile, entry: ModelEntry):

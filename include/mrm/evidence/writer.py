@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import date
 from typing import Any
 
 from mrm.core.storage import ObjectInfo, join, store_for
 from mrm.errors import SourceError
+
+log = logging.getLogger(__name__)
 
 
 def sha256(data: bytes) -> str:
@@ -42,7 +45,9 @@ class EvidenceWriter:
 
 
 def write_shared(base_uri: str, files: dict[str, bytes]) -> dict[str, dict[str, Any]]:
-    """Files that many reports share (e.g. Evidently's JavaScript), written once under ``<base>/_lib/``."""
+    """Files that many reports share (e.g. Evidently's JavaScript), written once under ``<base>/_lib/``.
+    A copy already there with other bytes (changed by someone with write access to the evidence) is
+    written again, with a warning: the page serves a shared file only if it has its pinned hash."""
     out = {}
     for name, data in files.items():
         uri = join(base_uri, "_lib", name)
@@ -53,5 +58,9 @@ def write_shared(base_uri: str, files: dict[str, bytes]) -> dict[str, dict[str, 
             except SourceError:
                 if not store.list(uri):  # not a concurrent writer that got there first: a real failure
                     raise
+        if sha256(store.get(uri)) != sha256(data):
+            log.warning("%s did not have the SHA-256 of the installed file (%s…); written again", uri,
+                        sha256(data)[:12])  # fmt: skip
+            store.put(uri, data, overwrite=True)
         out[name] = {"uri": uri, "sha256": sha256(data), "size": len(data)}
     return out

@@ -302,3 +302,18 @@ def format_flags(flags: list[dict]) -> list[str]:
         f"{f['replaced_run_id']}: {flag_text(f)}"
         for f in flags
     ]
+
+
+def profile_hashes(engine: Engine, model_id: str, fingerprint: str) -> set[str]:
+    """The SHA-256s that the model's runs recorded for the reference profile ``fingerprint``
+    (``reference.profile_sha256`` where ``reference.profile_fingerprint`` is it): what a cached profile
+    must still be (mrm.checks.reference)."""
+    r = schema.runs
+    digest = r.c.reference["profile_sha256"].as_string()
+    query = (
+        select(digest.label("sha256"))
+        .distinct()
+        .where(r.c.model_id == model_id, r.c.reference["profile_fingerprint"].as_string() == fingerprint)
+        .where(digest.is_not(None))
+    )
+    return {row["sha256"] for row in _rows(engine, query)}

@@ -6,6 +6,8 @@ passes Airflow's login check (see :mod:`mrm.airflow.ui_mount`); tests build it b
     /breaches               open tickets across the portfolio (?format=csv)
     /evidence/...           evidence files a run recorded, and Evidently's shared library
     /dags/{dag_id}          the DAG page's link: redirects to the model the DAG monitors
+
+Every route that shows a model asks ``access`` (:mod:`mrm.ui.access`) whether the user may read it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mrm.errors import BadRequestError, EvidenceChangedError, EvidenceNotFoundError, MrmError, StoreError
@@ -23,6 +25,7 @@ from mrm.inventory import Inventory
 from mrm.store import HistoryStore
 from mrm.store import reads as queries
 from mrm.ui import breaches, evidence, model, portfolio
+from mrm.ui.access import ModelAccess, everyone, may_read
 from mrm.ui.html import Table, e, link, page
 
 MONITOR_DAG_PREFIX = "mrm_monitor__"  # dags/mrm_monitor.py: one DAG per model, mrm_monitor__<model_id>
@@ -92,16 +95,19 @@ def create_app(
     store: Callable[[], HistoryStore] = _default_store,
     inventory: Callable[[], Inventory] = _default_inventory,
     evidence_uri: Callable[[], str] = _default_evidence_uri,
+    access: Callable[..., ModelAccess] = everyone,
 ) -> FastAPI:
     """The app. ``dependencies`` apply to every route (Airflow: ``Depends(requires_authenticated())``);
-    ``store``, ``inventory`` and ``evidence_uri`` are read per request (defaults: mrm's settings)."""
+    ``store``, ``inventory`` and ``evidence_uri`` are read per request (defaults: mrm's settings);
+    ``access``: a FastAPI dependency giving the request's :class:`~mrm.ui.access.ModelAccess` (Airflow:
+    :func:`mrm.airflow.ui_mount.dag_access`; default: everyone reads everything)."""
     app = FastAPI(
         title="Model Risk", dependencies=list(dependencies), docs_url=None, redoc_url=None, openapi_url=None
     )
 
     _add_error_pages(app)
-    _add_pages(app, store, inventory)
-    _add_evidence(app, store, evidence_uri)
+    _add_pages(app, store, inventory, access)
+    _add_evidence(app, store, evidence_uri, access)
     _add_links(app)
     return app
 
@@ -117,16 +123,21 @@ def _add_error_pages(app: FastAPI) -> None:
         return _problem_page(request, HttpProblem(status, "The history cannot be read", str(exc)))
 
 
-def _add_pages(app: FastAPI, store: Callable[[], HistoryStore], inventory: Callable[[], Inventory]) -> None:
+def _add_pages(
+    app: FastAPI,
+    store: Callable[[], HistoryStore],
+    inventory: Callable[[], Inventory],
+    access: Callable[..., ModelAccess],
+) -> None:
     @app.get("/", response_class=HTMLResponse)
     def portfolio_page(
         request: Request, tier: str = "", status: str = "", owner: str = "", rag: str = "",
-        sort: str = "worst", format: str = "html",
+        sort: str = "worst", format: str = "html", allowed: ModelAccess = Depends(access),
     ) -> Response:  # fmt: skip
         engine = store().engine
-        all_rows = portfolio.rows(
-            inventory(), queries.latest_runs(engine), queries.open_ticket_counts(engine)
-        )
+        every = portfolio.rows(inventory(), queries.latest_runs(engine), queries.open_ticket_counts(engine))
+        readable = allowed.readable(r["model_id"] for r in every)
+        all_rows = [r for r in every if r["model_id"] in readable]
         view = portfolio.View(tier, status, owner, rag, sort)
         try:
             chosen = view.apply(all_rows)
@@ -139,13 +150,14 @@ def _add_pages(app: FastAPI, store: Callable[[], HistoryStore], inventory: Calla
 
     @app.get("/models/{model_id}", response_class=HTMLResponse)
     def model_page(
-        request: Request, model_id: str, days: int = model.DEFAULT_DAYS, format: str = "html", table: str = ""
-    ) -> Response:
+        request: Request, model_id: str, days: int = model.DEFAULT_DAYS, format: str = "html",
+        table: str = "", allowed: ModelAccess = Depends(access),
+    ) -> Response:  # fmt: skip
         if not 1 <= days <= MAX_DAYS:
             raise HttpProblem(
                 400, "Window out of range", f"days must be between 1 and {MAX_DAYS}, got {days}"
             )
-        data = _model_data(store().engine, inventory(), model_id, days)
+        data = _model_data(store().engine, inventory(), model_id, days, allowed)
         if format == "csv":
             tables = model.tables(data, _base(request), _ui_root(request))
             if table not in tables:
@@ -156,23 +168,38 @@ def _add_pages(app: FastAPI, store: Callable[[], HistoryStore], inventory: Calla
         return HTMLResponse(page(model_id, body, _base(request)))
 
     @app.get("/breaches", response_class=HTMLResponse)
-    def breaches_page(request: Request, format: str = "html") -> Response:
+    def breaches_page(
+        request: Request, format: str = "html", allowed: ModelAccess = Depends(access)
+    ) -> Response:
         engine = store().engine
-        chosen = breaches.rows(queries.tickets(engine), inventory())
+        tickets = queries.tickets(engine)
+        readable = allowed.readable({t["model_id"] for t in tickets})
+        chosen = breaches.rows([t for t in tickets if t["model_id"] in readable], inventory())
         if format == "csv":
             return _csv(breaches.table(chosen, _base(request)))
         body = breaches.body(chosen, queries.undelivered(engine), _base(request))
         return HTMLResponse(page("Breaches & tickets", body, _base(request), "breaches"))
 
 
-def _add_evidence(app: FastAPI, store: Callable[[], HistoryStore], evidence_uri: Callable[[], str]) -> None:
+def _add_evidence(
+    app: FastAPI,
+    store: Callable[[], HistoryStore],
+    evidence_uri: Callable[[], str],
+    access: Callable[..., ModelAccess],
+) -> None:
     @app.get("/evidence/_lib/{name}")
     def shared_library(name: str) -> Response:
         return _file(lambda: evidence.shared_library(evidence_uri(), name))
 
     @app.get("/evidence/{model_id}/{day}/{run_id}/{name}")
-    def evidence_file(model_id: str, day: str, run_id: str, name: str) -> Response:
-        return _file(lambda: evidence.recorded(store().engine, model_id, day, run_id, name))
+    def evidence_file(
+        model_id: str, day: str, run_id: str, name: str, allowed: ModelAccess = Depends(access)
+    ) -> Response:
+        if not may_read(allowed, model_id):  # answered as a run that does not exist
+            raise HttpProblem(
+                404, "Evidence not found", f"no run {run_id} of {model_id} on {day} in the history"
+            )
+        return _file(lambda: evidence.recorded(store().engine, evidence_uri(), model_id, day, run_id, name))
 
 
 def _add_links(app: FastAPI) -> None:
@@ -203,11 +230,13 @@ def _file(read: Callable[[], evidence.EvidenceFile]) -> Response:
     return Response(found.data, media_type=found.content_type, headers=found.headers())
 
 
-def _model_data(engine, inv: Inventory, model_id: str, days: int) -> model.ModelData:
-    entry = inv.entries.get(model_id)
-    last = queries.last_logical_date(engine, model_id)
+def _model_data(engine, inv: Inventory, model_id: str, days: int, allowed: ModelAccess) -> model.ModelData:
+    """The model's page data; a model the user may not read is answered as one that does not exist."""
+    visible = may_read(allowed, model_id)
+    entry = inv.entries.get(model_id) if visible else None
+    last = queries.last_logical_date(engine, model_id) if visible else None
     if entry is None and last is None:
-        known = ", ".join(sorted(inv.entries)) or "none"
+        known = ", ".join(sorted(allowed.readable(inv.entries))) or "none"
         raise HttpProblem(
             404,
             "Unknown model",

@@ -4,6 +4,7 @@ or an Athena/SageMaker capture source's identity, found without reading the wind
 from __future__ import annotations
 
 import copy
+import json
 from datetime import date, timedelta
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 
 from mrm.checks import reference as ref_module
 from mrm.checks import stats
-from mrm.checks.reference import ProfileCache, reference_profile
+from mrm.checks.reference import HASH_FILE, ProfileCache, profile_sha256, reference_profile
 from mrm.errors import NoDataError, SchemaError
 from mrm.inventory import ModelEntry
 
@@ -89,7 +90,7 @@ def test_the_second_call_reads_the_cache_and_not_the_reference(file_entry, tmp_p
     assert (cached_first, cached_second) == (False, True)
     assert second.fingerprint == first.fingerprint
     assert [o.uri.rsplit("/", 1)[1] for o in ProfileCache(cache).store.list(cache + "/")] == [
-        "arrays.npz", "profile.json", "sample.parquet",
+        "arrays.npz", "profile.json", "profile.sha256", "sample.parquet",
     ]  # fmt: skip
     assert np.array_equal(second.numeric["amount"].counts, first.numeric["amount"].counts)
 
@@ -143,3 +144,123 @@ def test_missing_and_non_numeric_reference_columns_are_schema_errors(
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / "part-0.parquet")
     with pytest.raises(SchemaError, match="wrong column types: amount is object, expected numeric"):
         reference_profile(entry, (tmp_path / "p").as_uri())
+
+
+# -- integrity of the cache (security review finding 22) ------------------------------------------------
+def shift_counts(folder, column: str = "amount") -> None:
+    """What a writer to the cache could do: move reference mass between bins of one column, keeping a
+    valid profile (its files still load)."""
+    arrays = dict(np.load(folder / "arrays.npz", allow_pickle=False))
+    counts = arrays[f"{column}/counts"]
+    arrays[f"{column}/counts"] = counts[::-1].copy()
+    with (folder / "arrays.npz").open("wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def cached_folder(tmp_path, profile):
+    return tmp_path / "profiles" / profile.model_id / profile.fingerprint
+
+
+def test_a_cached_profile_carries_its_hash_record_and_a_rebuild_has_the_same_hash(file_entry, tmp_path):
+    cache = (tmp_path / "profiles").as_uri()
+    built, _ = reference_profile(file_entry, cache)
+    folder = cached_folder(tmp_path, built)
+    files = {p.name: p.read_bytes() for p in folder.iterdir() if p.name != HASH_FILE}
+
+    record = json.loads((folder / HASH_FILE).read_text())
+    assert record["sha256"] == built.sha256 == profile_sha256(files)
+    assert reference_profile(file_entry, cache)[0].sha256 == built.sha256
+
+    again, cached = reference_profile(file_entry, (tmp_path / "elsewhere").as_uri())
+    assert not cached and again.sha256 == built.sha256  # deterministic: the history's hash stays valid
+
+
+def test_a_tampered_cached_profile_is_not_used_but_rebuilt_with_one_warning(file_entry, tmp_path, caplog):
+    cache = (tmp_path / "profiles").as_uri()
+    fresh, _ = reference_profile(file_entry, cache)
+    folder = cached_folder(tmp_path, fresh)
+    shift_counts(folder)
+    assert not np.array_equal(np.load(folder / "arrays.npz")["amount/counts"], fresh.numeric["amount"].counts)
+
+    with caplog.at_level("WARNING", logger="mrm.checks.reference"):
+        used, cached = reference_profile(file_entry, cache)
+
+    assert not cached
+    assert np.array_equal(used.numeric["amount"].counts, fresh.numeric["amount"].counts)
+    assert used.sha256 == fresh.sha256
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert (
+        f"reference profile {folder.as_uri()}/ of toy_model no longer has the SHA-256 of its hash record"
+        in line
+    )
+    assert line.endswith("not used, rebuilt from the reference window")
+    assert profile_sha256({p.name: p.read_bytes() for p in folder.iterdir() if p.name != HASH_FILE}) == (
+        fresh.sha256
+    )  # the cache holds the rebuilt profile again
+
+
+def test_a_tampered_profile_with_a_rewritten_hash_record_is_caught_by_the_history(
+    file_entry, tmp_path, caplog
+):
+    """The attacker rewrites profile.sha256 too; the hash the runs recorded (chained) still tells."""
+    cache = (tmp_path / "profiles").as_uri()
+    fresh, _ = reference_profile(file_entry, cache)
+    folder = cached_folder(tmp_path, fresh)
+    shift_counts(folder)
+    files = {p.name: p.read_bytes() for p in folder.iterdir() if p.name != HASH_FILE}
+    (folder / HASH_FILE).write_text(json.dumps({"sha256": profile_sha256(files), "files": sorted(files)}))
+    history = {fresh.fingerprint: {fresh.sha256}}
+
+    assert reference_profile(file_entry, cache)[1] is True  # without the history, the record is all there is
+    with caplog.at_level("WARNING", logger="mrm.checks.reference"):
+        used, cached = reference_profile(file_entry, cache, recorded=lambda fp: history.get(fp, set()))
+
+    assert not cached and used.sha256 == fresh.sha256
+    assert np.array_equal(used.numeric["amount"].counts, fresh.numeric["amount"].counts)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert f"not the one its runs recorded ({fresh.sha256[:12]}…)" in line
+
+
+def test_an_intact_profile_the_history_recorded_is_used_without_a_warning(file_entry, tmp_path, caplog):
+    cache = (tmp_path / "profiles").as_uri()
+    fresh, _ = reference_profile(file_entry, cache)
+    with caplog.at_level("WARNING", logger="mrm.checks.reference"):
+        used, cached = reference_profile(file_entry, cache, recorded=lambda fp: {fresh.sha256})
+    assert cached and used.sha256 == fresh.sha256 and caplog.records == []
+
+
+def test_a_profile_cached_without_a_hash_record_is_rebuilt(file_entry, tmp_path, caplog):
+    """Profiles cached before hash records were kept are rebuilt once, with their record."""
+    cache = (tmp_path / "profiles").as_uri()
+    fresh, _ = reference_profile(file_entry, cache)
+    (cached_folder(tmp_path, fresh) / HASH_FILE).unlink()
+    with caplog.at_level("WARNING", logger="mrm.checks.reference"):
+        used, cached = reference_profile(file_entry, cache)
+    assert not cached and used.sha256 == fresh.sha256
+    assert "has no hash record (profile.sha256)" in caplog.records[0].getMessage()
+    assert (cached_folder(tmp_path, fresh) / HASH_FILE).exists()
+
+
+def test_the_history_gives_the_hashes_its_runs_recorded_for_a_profile(any_history):
+    from datetime import UTC, datetime
+
+    from mrm.store import RunRecord
+    from mrm.store.reads import profile_hashes
+
+    now = datetime(2026, 9, 6, 1, 0, tzinfo=UTC)
+    for n, (fp, digest) in enumerate(
+        [("fp-a", "1" * 64), ("fp-a", "2" * 64), ("fp-b", "3" * 64), ("fp-a", None)]
+    ):
+        reference = {"profile_fingerprint": fp, **({"profile_sha256": digest} if digest else {})}
+        any_history.record_run(
+            RunRecord(
+                run_id=f"run{n}", model_id="toy_model", model_version="1.0.0",
+                logical_date=date(2026, 9, 1 + n), status="completed", overall_status="GREEN",
+                started_at=now, finished_at=now, triggered_by="test", inventory_hash="0" * 64,
+                reference=reference,
+            )
+        )  # fmt: skip
+
+    assert profile_hashes(any_history.engine, "toy_model", "fp-a") == {"1" * 64, "2" * 64}
+    assert profile_hashes(any_history.engine, "toy_model", "fp-b") == {"3" * 64}
+    assert profile_hashes(any_history.engine, "other_model", "fp-a") == set()

@@ -52,3 +52,60 @@ def test_the_report_renders_with_the_shared_library_and_shows_the_stored_psi(
     assert "PSI (reference deciles, mrm)" in dom
     psi = next(r.value for r in outcome.results if r.metric == "psi" and r.column == "amount")
     assert f"Drift score: {round(psi, 3):g}" in dom
+
+
+# -- the shared script is pinned by SRI (security review finding 13) ----------------------------------------
+DRAWN = "MuiPaper-root"  # only in the DOM once the bundle drew the dashboard (the data alone has not)
+
+
+def report_with_shared_library(tmp_path, make_entry, make_scoring_frame):
+    entry = make_entry()
+    outcome = check_drift(
+        make_scoring_frame(entry, 400, seed=1), make_scoring_frame(entry, 300, seed=2), entry
+    )
+    base = (tmp_path / "evidence").as_uri()
+    write_shared(base, evidently_lib_files())
+    EvidenceWriter(base, entry.model_id, date(2026, 9, 1), "run1").put(
+        "drift_report.html", outcome.report_html
+    )
+    return tmp_path / "evidence", f"{entry.model_id}/2026-09-01/run1/drift_report.html"
+
+
+def chromium_dom(url: str, profile, *flags: str) -> str:
+    base = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+        "--disable-background-networking", "--disable-component-update", "--virtual-time-budget=10000",
+        "--dump-dom", f"--user-data-dir={profile}",
+    ]  # fmt: skip
+    return subprocess.run([CHROMIUM, *base, *flags, url], capture_output=True, text=True, timeout=120).stdout
+
+
+def test_a_report_opened_from_a_local_folder_still_draws(tmp_path, make_entry, make_scoring_frame):
+    """Browsers cannot check SRI on file:// pages; the report then loads the bundle without it."""
+    root, report = report_with_shared_library(tmp_path, make_entry, make_scoring_frame)
+    assert DRAWN in chromium_dom((root / report).as_uri(), tmp_path / "profile")  # no file-access flag
+
+
+def test_over_http_a_changed_shared_script_is_not_run(tmp_path, make_entry, make_scoring_frame):
+    """Served by any web server (not the page's route, which refuses it anyway): the browser's SRI check
+    keeps a changed bundle from running."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    root, report = report_with_shared_library(tmp_path, make_entry, make_scoring_frame)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{report}"
+        assert DRAWN in chromium_dom(url, tmp_path / "p1")
+        (lib,) = (root / "_lib").glob("evidently-*.js")
+        lib.write_bytes(lib.read_bytes() + b"\n;document.title='changed';")
+        assert DRAWN not in chromium_dom(url, tmp_path / "p2")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -59,3 +59,23 @@ def test_the_input_fingerprint_ignores_order_and_form_but_not_content():
 
     assert fingerprint([a, b]) == fingerprint([b, a]) == fingerprint(as_dicts)
     assert fingerprint([a, b]) != fingerprint([a, ObjectInfo(b.uri, b.size, "e3")])
+
+
+def test_a_changed_shared_file_is_written_again_with_a_warning(tmp_path, caplog):
+    """Evidently's shared script in <evidence>/_lib/ changed by someone with write access: the next run
+    puts the installed bytes back (the page refuses the changed file meanwhile)."""
+    from mrm.evidence.writer import write_shared
+
+    base = tmp_path.as_uri()
+    write_shared(base, {"evidently-1.0.js": b"window.ok=1"})
+    (tmp_path / "_lib" / "evidently-1.0.js").write_bytes(b"window.ok=1;steal()")
+    with caplog.at_level("WARNING", logger="mrm.evidence.writer"):
+        info = write_shared(base, {"evidently-1.0.js": b"window.ok=1"})
+    assert (tmp_path / "_lib" / "evidently-1.0.js").read_bytes() == b"window.ok=1"
+    assert info["evidently-1.0.js"]["sha256"] == hashlib.sha256(b"window.ok=1").hexdigest()
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "did not have the SHA-256 of the installed file" in line and "written again" in line
+
+    caplog.clear()
+    write_shared(base, {"evidently-1.0.js": b"window.ok=1"})  # intact: left alone, silently
+    assert caplog.records == []

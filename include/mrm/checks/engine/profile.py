@@ -108,6 +108,7 @@ class ReferenceProfile:
     sample: pa.Table | None = None  # seeded random rows of the reference (required columns)
     segments: dict[str, dict[str, SegmentProfile]] = field(default_factory=dict)
     version: int = PROFILE_VERSION
+    sha256: str | None = field(default=None, compare=False)  # of its cached files (checks.reference)
 
     def to_files(self) -> dict[str, bytes]:
         """``profile.json`` (written last: its presence marks a complete profile), ``arrays.npz``, and
