@@ -261,3 +261,38 @@ def test_each_dag_run_has_a_note_summarising_its_outcome(monitored):
     assert notes[("credit_line", data.day(33))][1].startswith(
         "could not run: read scoring log: no scoring log partition for 2026-10-03"
     )
+
+
+def test_the_dag_runs_read_back_through_airflows_rest_api_as_the_schedulers(monitored, monkeypatch):
+    """What Airflow's pages show, read through its REST API (the api-server's app in-process, with a
+    token it issued): for each logical date the run a scheduler makes, started when it ran, lasting
+    seconds, with its note."""
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_hex(32))
+    client = TestClient(create_app())
+    token = client.get("/auth/token").json()["access_token"]  # the all-admins login of a local Airflow
+    for model_id, days in DAYS.items():
+        answer = client.get(
+            f"/api/v2/dags/mrm_monitor__{model_id}/dagRuns",
+            params={"order_by": "logical_date", "limit": 100},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        runs = answer.json()["dag_runs"]
+        assert [r["logical_date"] for r in runs] == [f"{data.day(n)}T00:00:00Z" for n in days]
+        for n, run in zip(days, runs, strict=True):
+            logical = f"{data.day(n)}T00:00:00Z"
+            assert (run["run_type"], run["triggered_by"]) == ("scheduled", "timetable"), (model_id, n)
+            assert run["dag_run_id"] == f"scheduled__{data.day(n)}T00:00:00+00:00"
+            # Airflow 3's "@daily" is a CronTriggerTimetable without an interval: the run is due at the
+            # day's 00:00 UTC and its data interval is that instant
+            assert run["run_after"] == run["data_interval_start"] == run["data_interval_end"] == logical
+            start = datetime.fromisoformat(run["start_date"])
+            assert datetime.now(UTC) - start < timedelta(hours=6)  # started today, not on the logical date
+            assert 0 < run["duration"] < 300  # seconds, not months
+            assert datetime.fromisoformat(run["end_date"]) > start
+            assert run["note"], (model_id, n)

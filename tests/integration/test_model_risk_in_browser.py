@@ -1,28 +1,40 @@
 """The risk manager's morning in a real browser: `airflow api-server` with this repo's plugins on a
-history filled by the demo (8 days), headless Chromium driven by Playwright: log in, open "Model Risk"
-from the nav, open a model, see its charts, follow an evidence link to the Evidently report."""
+history filled by the demo (20 days), headless Chromium driven by Playwright: log in, open "Model Risk"
+from the nav, open a model, see its charts, follow an evidence link to the Evidently report; open the
+model whose last day could not run and see that first. And the demo's DAG runs read back through the
+api-server's REST API with a real token: the runs a scheduler would have made."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
-from mrm.demo.ui_tour import ApiServer, chromium, tour
+from mrm.demo import data
+from mrm.demo.ui_tour import PASSWORD, USER, ApiServer, chromium, latest_controls, tour
+from mrm.ticketing.tracker import BuiltinTracker
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(chromium() is None, reason="Chromium not installed (apt-get install -y chromium)"),
 ]
-DAYS = 8  # card_fraud's Dutch device-score incident is days 5-7
+# card_fraud's Dutch device-score incident is days 5-7; aml_alert's day 20 is a corrupt upload: the
+# shortest demo whose last day of a model could not run
+DAYS = 20
 
 
 @pytest.fixture(scope="module")
-def demo_home(tmp_path_factory) -> Path:
+def demo_started() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory, demo_started) -> Path:
     home = tmp_path_factory.mktemp("ui_demo")
     env = {**os.environ, "MRM_HOME": str(home)}
     for name in ("MRM_DB_URL", "MRM_EVIDENCE", "MRM_INVENTORY", "AIRFLOW_HOME"):
@@ -91,3 +103,55 @@ def test_screenshots_are_written(seen):
     assert [p.name for p in seen.screenshots] == ["portfolio.png", "model-card_fraud.png"]
     for path in seen.screenshots:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 20_000
+
+
+def test_a_model_whose_last_day_could_not_run_leads_with_that(server, demo_home):
+    store = _store(demo_home)
+    failed = store.runs("aml_alert")[-1]
+    tickets = BuiltinTracker(store).tickets("aml_alert")
+    (ticket,) = [t for t in tickets if t["control"] == "run.could_not_run"]
+    assert (failed["status"], str(failed["logical_date"])) == ("failed", "2026-09-20")
+
+    seen = latest_controls(server.base, "aml_alert")
+
+    assert seen.first_line.startswith("could not run 2026-09-20: no control was evaluated for this day.")
+    assert failed["reason"] in seen.outcome_text and "not valid Parquet" in failed["reason"]
+    assert "2026-09-20 (1 day)" in seen.outcome_text
+    assert f"{ticket['key']} (open since 2026-09-20)" in seen.outcome_text
+    assert seen.last_completed == "Last completed run: 2026-09-19 · governance run: 2026-09-20"
+    assert "every control GREEN" not in seen.section_text
+
+
+def _iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def test_the_demos_dag_runs_are_what_the_scheduler_would_have_made(server, demo_started):
+    token = requests.post(
+        f"{server.base}/auth/token", json={"username": USER, "password": PASSWORD}, timeout=30
+    ).json()["access_token"]
+    runs = requests.get(
+        f"{server.base}/api/v2/dags/mrm_monitor__aml_alert/dagRuns",
+        params={"order_by": "logical_date", "limit": 100},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ).json()["dag_runs"]
+
+    assert len(runs) == DAYS
+    previous_end = demo_started
+    for n, run in enumerate(runs, start=1):
+        logical = datetime(2026, 9, n, tzinfo=UTC)
+        assert data.day(n) == logical.date()
+        assert (run["run_type"], run["triggered_by"]) == ("scheduled", "timetable")
+        assert run["dag_run_id"] == f"scheduled__{logical.isoformat()}"
+        # "@daily" in Airflow 3 is a CronTriggerTimetable without an interval: the run of a day is due at
+        # its 00:00 UTC, and its data interval is that instant
+        assert _iso(run["logical_date"]) == _iso(run["run_after"]) == logical
+        assert _iso(run["data_interval_start"]) == _iso(run["data_interval_end"]) == logical
+        start, end = _iso(run["start_date"]), _iso(run["end_date"])
+        assert previous_end <= start < end <= datetime.now(UTC)  # started when the demo ran it, in order
+        assert (end - start) < timedelta(minutes=5)  # seconds, not the months since the logical date
+        previous_end = end
+        assert run["state"] == ("failed" if n == 20 else "success")
+        assert run["note"]  # the listener's run note, from the history
+    assert runs[-1]["note"].startswith("could not run: read scoring log: ")

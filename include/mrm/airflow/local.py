@@ -9,10 +9,12 @@ import contextlib
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from mrm.errors import ConfigError
 from mrm.settings import REPO_ROOT
 
 
@@ -50,7 +52,11 @@ def dagbag():
 
 
 def run_dag(dag: Any, day: date, log_file: Path | None = None) -> dict[str, str]:
-    """Run one DAG for one logical date with ``dag.test()``; return the state of each task.
+    """Run one DAG for one logical date as its scheduler would have; return the state of each task.
+
+    The run is what the scheduler makes for that date (see :func:`scheduled_runs`): run type
+    ``scheduled``, run id ``scheduled__<date>``, the data interval and run_after of the DAG's timetable,
+    started now and ended when its tasks end. Its tasks run through ``dag.test()``'s loop.
 
     ``log_file``: append Airflow's console output (task logs, tracebacks of failed tasks) there
     instead of the terminal.
@@ -60,12 +66,13 @@ def run_dag(dag: Any, day: date, log_file: Path | None = None) -> dict[str, str]
     # dag.test() runs Airflow's execution API in-process through starlette's TestClient, which warns
     warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
     when = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    if log_file is None:
-        run = dag.test(logical_date=when)
-    else:
-        with log_file.open("a") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
-            print(f"===== {dag.dag_id} {day} =====", flush=True)
+    with scheduled_runs():
+        if log_file is None:
             run = dag.test(logical_date=when)
+        else:
+            with log_file.open("a") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+                print(f"===== {dag.dag_id} {day} =====", flush=True)
+                run = dag.test(logical_date=when)
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
 
@@ -74,3 +81,59 @@ def run_dag(dag: Any, day: date, log_file: Path | None = None) -> dict[str, str]
         states = {ti.task_id: str(ti.state) for ti in tis}
     states["_dag_run"] = str(run.state)
     return states
+
+
+@contextlib.contextmanager
+def scheduled_runs() -> Iterator[None]:
+    """While open, ``dag.test()`` creates the run the scheduler would have created for its logical date.
+
+    ``dag.test()`` makes a *manual* run (``manual__<now>``, run_after now, started "at" the logical date,
+    so a run of September lasts months in Airflow's pages) through
+    ``airflow.models.dagrun.get_or_create_dagrun``, a helper that exists for ``dag.test()`` alone and
+    that it imports when called. That one helper is swapped for :func:`_scheduled_dagrun`, which creates
+    the run the way the scheduler's ``_create_dag_runs`` does: the DAG's timetable gives the run info
+    for the date, ``timetable.generate_run_id`` its id, and ``create_dagrun(run_type=SCHEDULED,
+    triggered_by=TIMETABLE)`` the row, started now as the scheduler does when it starts a queued run.
+    Everything else stays Airflow's: the bundle sync, the loop that schedules and runs the tasks, the
+    listeners (the run notes), the end date set when the run ends. Re-implementing that loop here
+    would copy some 150 lines of Airflow that change between releases; passing ``run_after`` alone
+    would still make a manual run."""
+    from airflow.models import dagrun
+
+    original = dagrun.get_or_create_dagrun
+    dagrun.get_or_create_dagrun = _scheduled_dagrun
+    try:
+        yield
+    finally:
+        dagrun.get_or_create_dagrun = original
+
+
+def _scheduled_dagrun(*, dag: Any, logical_date: datetime, session: Any, conf: dict | None, **_: Any) -> Any:
+    """The scheduled run of ``dag`` (a serialized DAG) for ``logical_date``, replacing an earlier run of
+    that date as ``get_or_create_dagrun`` does (``dag.test`` cleared its task instances already)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+    from sqlalchemy import select
+
+    info = next(iter(dag.iter_dagrun_infos_between(logical_date, logical_date)), None)
+    if info is None or info.logical_date != logical_date:
+        raise ConfigError(
+            f"{logical_date.isoformat()} is not a logical date of DAG {dag.dag_id}'s schedule "
+            f"({dag.timetable.summary}); run it for a date the schedule has, e.g. a day at 00:00 UTC"
+        )
+    earlier = session.scalar(
+        select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.logical_date == logical_date)
+    )
+    if earlier is not None:
+        session.delete(earlier)
+        session.commit()
+    return dag.create_dagrun(
+        run_id=dag.timetable.generate_run_id(
+            run_type=DagRunType.SCHEDULED, run_after=info.run_after, data_interval=info.data_interval,
+            partition_key=info.partition_key,
+        ),
+        logical_date=info.logical_date, data_interval=info.data_interval, run_after=info.run_after,
+        conf=conf, run_type=DagRunType.SCHEDULED, triggered_by=DagRunTriggeredByType.TIMETABLE,
+        state=DagRunState.RUNNING, start_date=datetime.now(UTC), session=session,
+    )  # fmt: skip

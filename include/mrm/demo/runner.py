@@ -64,7 +64,7 @@ def run_demo(days: int = data.DAYS, models: tuple[str, ...] = data.MODELS, out=p
         task_log = home / "airflow" / "demo-task-logs.txt"
         out(
             f"Airflow metadata DB: {home / 'airflow' / 'airflow.db'}; task logs: {task_log}\n"
-            f"running {days} days x {len(models)} DAGs with dag.test() ...\n"
+            f"running {days} days x {len(models)} DAGs as their scheduled runs (dag.test()) ...\n"
         )
         for n in range(1, days + 1):
             for model_id in models:

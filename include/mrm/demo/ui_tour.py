@@ -106,11 +106,7 @@ def tour(base: str, model_id: str, out_dir: Path | None = None, width: int = 144
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": width, "height": 1000})
-        page.goto(f"{base}/")
-        page.fill("input[name=username]", USER)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/")
+        _log_in(page, base)
         nav = page.locator("a", has_text="Model Risk").first
         seen.nav_href = nav.get_attribute("href") or ""
         nav.click()
@@ -134,6 +130,54 @@ def tour(base: str, model_id: str, out_dir: Path | None = None, width: int = 144
         seen.report_text = report.inner_text("body")
         browser.close()
     return seen
+
+
+@dataclass
+class LatestControls:
+    """The "Latest controls" section of a model's page as the browser showed it."""
+
+    section_text: str = ""  # the whole section, heading to the next section
+    first_line: str = ""  # its first line under the heading
+    outcome_text: str = ""  # the could-not-run box ("" when the newest day completed)
+    last_completed: str = ""  # the heading of the controls below the box
+
+
+def latest_controls(base: str, model_id: str) -> LatestControls:
+    """Log in, open Model Risk from the nav, open ``model_id`` from the portfolio; read its first
+    section ("Latest controls")."""
+    from playwright.sync_api import sync_playwright
+
+    seen = LatestControls()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        _log_in(page, base)
+        page.locator("a", has_text="Model Risk").first.click()
+        frame = page.frame_locator("iframe")
+        frame.locator(f"a[href$='/models/{model_id}']").first.click()
+        heading = frame.locator("h2#latest")
+        heading.wait_for(timeout=30000)
+        text = frame.locator("main").inner_text()
+        start = text.index(heading.inner_text())
+        end = text.index(frame.locator("h2#metrics").inner_text())
+        seen.section_text = text[start:end]
+        seen.first_line = next(
+            line for line in seen.section_text.splitlines()[1:] if line.strip() and line.strip() != "CSV"
+        )
+        box = frame.locator("#newest-outcome")
+        if box.count():
+            seen.outcome_text = box.inner_text()
+            seen.last_completed = frame.locator("h3.last-completed").inner_text()
+        browser.close()
+    return seen
+
+
+def _log_in(page, base: str) -> None:
+    page.goto(f"{base}/")
+    page.fill("input[name=username]", USER)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
 
 
 def _shot(page, out_dir: Path | None, name: str, seen: Tour) -> None:

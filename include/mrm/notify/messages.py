@@ -10,6 +10,7 @@ from datetime import date
 from mrm.core.results import control_key
 from mrm.inventory import Inventory, ModelEntry
 from mrm.inventory.notifications import Routing, routing
+from mrm.notify import links as page_links
 from mrm.notify.base import ALERT_DIGEST, ALERT_ESCALATION, ALERT_RED, ALERT_SUMMARY
 from mrm.notify.outbox import Item, make_key
 from mrm.notify.templates import number
@@ -45,7 +46,8 @@ def red_alert(
     inventory: Inventory, entry: ModelEntry, day: date, opened: list[dict], links: dict[str, str]
 ) -> list[Item]:
     """One alert for the tickets a run opened (``opened``: ticket rows with the breach's ``value`` and
-    ``red`` threshold), to the owner and the model risk team, on each channel of ``red_alerts``."""
+    ``red`` threshold), to the owner and the model risk team, on each channel of ``red_alerts``;
+    ``links``: the run's evidence of the breached checks and its Airflow run (the model page is added)."""
     lines = [f"{t['key']}: {t['control']} = {number(t['value'])} (red {number(t['red'])})" for t in opened]
     subject = f"[RED] {entry.model_id}: {_plural(len(opened), 'new breach', 'es')} on {day}"
     text = (
@@ -55,7 +57,7 @@ def red_alert(
         + f"\n\nModel owner: {entry.owner}. Next step: review the evidence and record your assessment "
         "on each ticket."
     )
-    message = _message(subject, text, lines, "RED", links)
+    message = _message(subject, text, lines, "RED", page_links.with_model_page(links, entry.model_id))
     message.update(model_id=entry.model_id, recipients=recipients(inventory, entry))
     first = min(t["ticket_id"] for t in opened)
     return [

@@ -11,6 +11,7 @@ from typing import Any
 from mrm.controls import RED, Evaluated
 from mrm.core.results import control_key
 from mrm.inventory import ModelEntry
+from mrm.notify import links as page_links
 from mrm.notify import templates
 
 # Jira's default priority scheme, lowest first; a RED ticket's priority follows the model's risk tier
@@ -104,10 +105,12 @@ def ticket_text(
     trend: list[tuple[date, float | None, str]] | None = None,
     links: dict[str, str] | None = None,
 ) -> str:
-    """The text of the breach's ticket (:func:`mrm.notify.templates.ticket_text`)."""
+    """The text of the breach's ticket (:func:`mrm.notify.templates.ticket_text`); it links the model's
+    page whether or not ``links`` does (a run that could not complete has no evidence to link)."""
+    links = page_links.with_model_page(links or {}, breach.model_id)
     return templates.ticket_text(
         entry, control=breach.control, check=breach.check, column=breach.column, segment=breach.segment,
         severity=breach.severity, value=breach.value, amber=breach.amber, red=breach.red,
-        logical_date=breach.logical_date, run_id=breach.run_id, trend=trend or [], links=links or {},
+        logical_date=breach.logical_date, run_id=breach.run_id, trend=trend or [], links=links,
         detail=detail,
     )  # fmt: skip

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
-from urllib.parse import quote
 
-from mrm import settings
+from mrm.notify import links as page_links
 from mrm.store import HistoryStore
 
 Trend = Callable[[str, str, str | None, str | None], list[tuple[date, float | None, str]]]
@@ -15,13 +14,7 @@ Trend = Callable[[str, str, str | None, str | None], list[tuple[date, float | No
 
 def airflow_run_link(triggered_by: str | None) -> str | None:
     """``airflow:<dag_id>/<run_id>/try<n>`` -> the run's page in the Airflow UI (MRM_AIRFLOW_URL)."""
-    base = settings.airflow_url()
-    if not base or not triggered_by or not triggered_by.startswith("airflow:"):
-        return None
-    parts = triggered_by.removeprefix("airflow:").split("/")
-    if len(parts) < 2:
-        return None
-    return f"{base}/dags/{quote(parts[0])}/runs/{quote('/'.join(parts[1:-1]) or parts[1], safe='')}"
+    return page_links.airflow_run(triggered_by)
 
 
 def trends(store: HistoryStore, model_id: str, day: date, points: int) -> Trend:
@@ -40,20 +33,25 @@ def trends(store: HistoryStore, model_id: str, day: date, points: int) -> Trend:
     return trend
 
 
-def links(run: dict) -> Callable[[str | None], dict[str, str]]:
-    """``links(check)``: {"Evidence": the check's evidence, "Airflow run": the run's page}, those the run
-    has (``links(None)``: the Airflow run only)."""
+def links(run: dict) -> Callable[..., dict[str, str]]:
+    """``links(*checks)``: what a ticket or alert about these checks of ``run`` links to, those there
+    are: "Evidence" (the page's evidence route for the check's report) and "Evidence (storage URI)",
+    "Model page", "Airflow run" (:mod:`mrm.notify.links`). Several checks name each evidence after its
+    check ("Evidence (drift)"); ``links(None)``: the model page and the Airflow run."""
     from mrm.checks.base import EVIDENCE_KEYS  # each registered check names its evidence
 
     evidence = run.get("evidence") or {}
-    airflow = airflow_run_link(run.get("triggered_by"))
+    airflow = page_links.airflow_run(run.get("triggered_by"))
 
-    def of(check: str | None) -> dict[str, str]:
-        out = {}
-        if check and isinstance(evidence.get(EVIDENCE_KEYS.get(check, "")), dict):
-            out["Evidence"] = evidence[EVIDENCE_KEYS[check]]["uri"]
+    def of(*checks: str | None) -> dict[str, str]:
+        named = [c for c in checks if c and isinstance(evidence.get(EVIDENCE_KEYS.get(c, "")), dict)]
+        out: dict[str, str] = {}
+        for check in named:
+            name = "Evidence" if len(named) == 1 else f"Evidence ({check})"
+            uri = evidence[EVIDENCE_KEYS[check]]["uri"]
+            out |= page_links.evidence(name, run["model_id"], run["logical_date"], run["run_id"], uri)
         if airflow:
             out["Airflow run"] = airflow
-        return out
+        return page_links.with_model_page(out, run["model_id"])
 
     return of

@@ -113,7 +113,9 @@ class TicketLifecycle:
             items += self._returned_to_green(conn, entry, run, by_control, day)
             items += self._escalations(conn, day, entry.model_id)
             if opened:
-                items += messages.red_alert(self.inventory, entry, day, opened, links(None))
+                items += messages.red_alert(
+                    self.inventory, entry, day, opened, links(*sorted({t["check"] for t in opened}))
+                )
             outbox.enqueue(conn, items)
         return actions
 

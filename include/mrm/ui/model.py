@@ -13,7 +13,7 @@ from mrm.core.results import control_key
 from mrm.inventory import ModelEntry
 from mrm.store import reads
 from mrm.store.tickets import ticket_key
-from mrm.ui import charts
+from mrm.ui import charts, outcome
 from mrm.ui.html import STATUS_ORDER, Column, Table, badge, e, fmt, link
 
 KEY_METRICS = (
@@ -310,7 +310,7 @@ def card(entry: ModelEntry | None, model_id: str) -> str:
 def section(title: str, table_name: str, content: str, hint: str = "", days: int = DEFAULT_DAYS) -> str:
     csv = link(csv_query(table_name, days), "CSV")
     hint_html = f'<span class="hint">{e(hint)}</span>' if hint else ""
-    return f'<h2>{e(title)} <span class="csv">{csv}</span>{hint_html}</h2>{content}'
+    return f'<h2 id="{table_name}">{e(title)} <span class="csv">{csv}</span>{hint_html}</h2>{content}'
 
 
 def csv_query(table_name: str, days: int) -> str:
@@ -332,17 +332,33 @@ def charts_html(data: ModelData) -> str:
     return f'<div class="charts">{"".join(blocks)}</div>'
 
 
-def latest_html(table: Table) -> str:
-    """The controls that are not GREEN, and the GREEN ones folded away."""
+def latest_html(table: Table, all_green: str = "every control GREEN") -> str:
+    """The controls that are not GREEN (``all_green`` when there are none), the GREEN ones folded away."""
     if not table.rows:
         return table.html()
     green = [r for r in table.rows if r["status"] == GREEN]
     others = [r for r in table.rows if r["status"] != GREEN]
-    html = Table(table.name, table.columns, others, "every control GREEN").html()
+    html = Table(table.name, table.columns, others, all_green).html()
     if green:
         folded = Table(table.name, table.columns, green).html()
         html += f"<details><summary class=small>{len(green)} GREEN controls</summary>{folded}</details>"
     return html
+
+
+def latest_section(data: ModelData, table: Table) -> str:
+    """The newest day first: when it could not run, that (why, since when, the ticket) above the last
+    completed run's controls, labelled with its date (:mod:`mrm.ui.outcome`)."""
+    found = outcome.newest(data.runs, data.tickets)
+    if found is None or not found.failed:
+        return section("Latest controls", "latest", latest_html(table), "the newest run's, worst first")
+    governance = max((r["logical_date"] for r in table.rows if r["check"] == "governance"), default=None)
+    content = (
+        outcome.notice(found)
+        + outcome.completed_heading(found, governance)
+        + latest_html(table, outcome.no_findings(found))
+    )
+    hint = "the newest day could not run; below, the last completed run's controls, worst first"
+    return section("Latest controls", "latest", content, hint)
 
 
 CHART_HINT = "bands: the amber and red thresholds; dots: the AMBER and RED values as recorded"
@@ -361,7 +377,7 @@ def body(data: ModelData, base: str, ui_root: str, days: int) -> str:
     back = link(base + "/", "← Portfolio")
     return (
         f'<p class="small">{back}</p><h1>{e(title)}</h1>{card(data.entry, data.model_id)}'
-        + section("Latest controls", "latest", latest_html(t["latest"]), "the newest run's, worst first")
+        + latest_section(data, t["latest"])
         + section("Key metrics over time", "metrics", charts_html(data), f"{window}; " + CHART_HINT, days)
         + section("PSI by feature and day", "psi", heat, days=days)
         + section("Runs", "runs", t["runs"].html(), days=days)

@@ -219,3 +219,92 @@ def test_an_unknown_table_is_a_400_that_lists_the_tables(client):
     response = client.get("/model-risk/models/card_fraud?format=csv&table=nope")
     assert response.status_code == 400
     assert "table must be one of latest, psi, runs, tickets, controls, metrics" in response.text
+
+
+# -- the newest day leads: a day that could not run is never shown as a clean one ----------------------
+@pytest.fixture(scope="module")
+def two_failed_days(tmp_path_factory):
+    """aml_alert's days 18-19 complete; day 20 (the demo's corrupt upload) and day 21 (corrupted here the
+    same way) cannot run. Returns a client of the page on that history and the history."""
+    from fastapi.testclient import TestClient
+    from support import clear_caches, local_inventory
+
+    from mrm import pipeline
+    from mrm.core.storage import join, store_for
+    from mrm.demo.data import day, write_demo_data
+    from mrm.errors import MrmError
+    from mrm.store import HistoryStore
+    from mrm.ui import URL_PREFIX
+    from mrm.ui.app import create_app
+
+    root = tmp_path_factory.mktemp("two_failed_days")
+    data = (root / "data").as_uri()
+    write_demo_data(data, models=("aml_alert",), days=21)
+    day21 = join(data, "scoring", "aml_alert", f"dt={day(21).isoformat()}", "part-0000.parquet")
+    whole = store_for(data).get(day21)
+    store_for(data).put(day21, whole[: len(whole) // 3], overwrite=True)  # a truncated upload
+    folder = local_inventory(root / "inventory", data, ("_policy", "aml_alert"))
+    home = root / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MRM_HOME", str(home))
+        mp.setenv("MRM_INVENTORY", str(folder))
+        mp.delenv("MRM_DB_URL", raising=False)
+        mp.delenv("MRM_EVIDENCE", raising=False)
+        clear_caches()
+        try:
+            for n in (18, 19):
+                pipeline.run_model("aml_alert", day(n))
+            for n in (20, 21):
+                with pytest.raises(MrmError):
+                    pipeline.run_model("aml_alert", day(n))
+            inventory = pipeline.get_inventory()
+        finally:
+            clear_caches()
+    store = HistoryStore(f"sqlite:///{home / 'history.db'}")
+    app = create_app(store=lambda: store, inventory=lambda: inventory, evidence_uri=lambda: "")
+    return TestClient(app, root_path=URL_PREFIX), store
+
+
+def test_a_day_that_could_not_run_leads_the_page_with_why_since_when_and_its_ticket(two_failed_days):
+    client, store = two_failed_days
+    html = client.get("/model-risk/models/aml_alert").text
+    failed = store.runs("aml_alert")[-1]
+    (ticket,) = [t for t in BuiltinTracker(store).tickets("aml_alert") if t["control"] == "run.could_not_run"]
+
+    latest = html[html.index('<h2 id="latest">') : html.index('<h2 id="metrics">')]
+    box = latest[latest.index('id="newest-outcome"') : latest.index('class="last-completed"')]
+    assert "could not run</span> <b>2026-09-21</b>: no control was evaluated for this day." in box
+    assert f"<dt>Why</dt><dd>{failed['reason']}</dd>" in box and "not valid Parquet" in failed["reason"]
+    assert "<dt>Since</dt><dd>2026-09-20 (2 days in a row)</dd>" in box
+    assert f'<dd><a href="#tickets">{ticket["key"]}</a> (open since 2026-09-20)</dd>' in box
+    assert '<h2 id="tickets">' in html  # where the ticket's link goes
+    assert '<h3 class="last-completed">Last completed run: 2026-09-19</h3>' in latest
+    assert "every control GREEN" not in html
+
+
+def test_below_it_are_the_last_completed_runs_controls(two_failed_days):
+    client, store = two_failed_days
+    day19 = next(r for r in store.runs("aml_alert") if str(r["logical_date"]) == "2026-09-19")
+    expected = {r["metric"] for r in store.metrics(run_id=day19["run_id"]) if r["status"] != "INFO"}
+
+    table = csv_rows(client.get("/model-risk/models/aml_alert?format=csv&table=latest"))
+
+    assert {t["logical_date"] for t in table} == {"2026-09-19"}
+    assert {t["run_id"] for t in table} == {day19["run_id"]}
+    assert {t["control"].split(".", 1)[1].split("[")[0] for t in table} == expected
+    if all(t["status"] == "GREEN" for t in table):
+        assert "no control AMBER or RED on 2026-09-19" in client.get("/model-risk/models/aml_alert").text
+
+
+def test_a_model_that_never_completed_a_run_says_so_above_its_governance_controls(client):
+    html = client.get("/model-risk/models/aml_alert").text  # conftest: only day 20 (failed) ran
+
+    assert "could not run</span> <b>2026-09-20</b>" in html
+    assert "<dt>Since</dt><dd>2026-09-20 (1 day)</dd>" in html
+    assert "No completed monitoring run in this window · governance run: 2026-09-14" in html
+    assert "every control GREEN" not in html
+
+
+def test_a_model_whose_newest_day_completed_has_no_could_not_run_box(credit_line):
+    assert 'id="newest-outcome"' not in credit_line
+    assert "the newest run&#x27;s, worst first" in credit_line

@@ -54,6 +54,7 @@ MARKER = "mrm-event: "  # + the item key: the last line of every description and
 ESCALATED_LABEL = "mrm-escalated"
 SUMMARY_MAX = 255  # Jira's limit on the summary field
 COMMENTS_CHECKED = 100  # newest comments searched for the marker of a retried event
+WEB_URL = re.compile(r"https?://[^\s<>\"]+")
 
 
 def labels_for(model_id: str, control: str) -> list[str]:
@@ -63,10 +64,27 @@ def labels_for(model_id: str, control: str) -> list[str]:
 
 
 def adf(text: str) -> dict[str, Any]:
-    """``text`` as an Atlassian Document Format document: one paragraph per non-blank line."""
+    """``text`` as an Atlassian Document Format document: one paragraph per non-blank line, its http(s)
+    URLs as links (the Model Risk page's evidence and model page, the Airflow run; a ``file://`` or
+    ``s3://`` storage URI stays text: no browser opens it)."""
     lines = [line for line in text.splitlines() if line.strip()]
-    content = [{"type": "paragraph", "content": [{"type": "text", "text": line}]} for line in lines]
+    content = [{"type": "paragraph", "content": _inline(line)} for line in lines]
     return {"type": "doc", "version": 1, "content": content}
+
+
+def _inline(line: str) -> list[dict[str, Any]]:
+    """The text nodes of one line, each http(s) URL a node with a link mark."""
+    nodes: list[dict[str, Any]] = []
+    at = 0
+    for match in WEB_URL.finditer(line):
+        if match.start() > at:
+            nodes.append({"type": "text", "text": line[at : match.start()]})
+        url = match.group()
+        nodes.append({"type": "text", "text": url, "marks": [{"type": "link", "attrs": {"href": url}}]})
+        at = match.end()
+    if at < len(line):
+        nodes.append({"type": "text", "text": line[at:]})
+    return nodes
 
 
 def plain_text(body: Any) -> str:
