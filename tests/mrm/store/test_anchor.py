@@ -64,10 +64,10 @@ def anchored(any_history, tmp_path):
 
 
 # -- the attacker's tools: the chain's own functions, the worker's credentials, the stolen key ---------
-def entry_hash(ring, prev: str, table: str, key: str, rhash: str) -> str:
-    """The chain hash of one entry as mrm computes it. The attacker holds the chain key (``ring``), so a
-    keyed chain is recomputed here just as well: adapt this one line to the chain's own function."""
-    return chain.link(prev, table, key, rhash)
+def entry_hash(ring, kid, prev: str, table: str, key: str, rhash: str) -> str:
+    """The chain hash of one entry as mrm computes it. The attacker holds the chain key (``ring``), so the
+    keyed chain is recomputed with the chain's own function."""
+    return chain.keyed_link(ring, kid, prev, table, key, rhash)
 
 
 @contextmanager
@@ -92,8 +92,10 @@ def rewrite(store: HistoryStore, change) -> None:
         c, prev = schema.chain, chain.GENESIS
         for e in conn.execute(select(c).order_by(c.c.seq)).mappings().all():
             row = rows[e["table_name"]].get(e["row_key"])
-            rhash = chain.row_hash(e["table_name"], row) if row is not None else e["row_hash"]
-            chash = entry_hash(ring, prev, e["table_name"], e["row_key"], rhash)
+            versioned = e["table_name"] in chain.VERSIONED  # earlier versions keep their own hash
+            rehash = row is not None and not versioned
+            rhash = chain.row_hash(e["table_name"], row) if rehash else e["row_hash"]
+            chash = entry_hash(ring, e["key_id"], prev, e["table_name"], e["row_key"], rhash)
             conn.execute(
                 update(c).where(c.c.seq == e["seq"]).values(row_hash=rhash, prev_hash=prev, chain_hash=chash)
             )
