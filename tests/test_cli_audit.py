@@ -88,7 +88,9 @@ def rewrite_a_breach_as_green() -> tuple[int, int]:
     from mrm.store import schema
 
     m, c = schema.metric_results, schema.chain
-    with wiring.get_store().engine.begin() as conn:
+    store = wiring.get_store()
+    ring = store.keyring()  # the attacker holds the worker's chain key
+    with store.engine.begin() as conn:
         metric_id = conn.execute(select(m.c.id).where(m.c.status != "GREEN").order_by(m.c.id)).first()[0]
         conn.execute(update(m).where(m.c.id == metric_id).values(status="GREEN"))
         row = dict(conn.execute(select(m).where(m.c.id == metric_id)).mappings().one())
@@ -97,7 +99,7 @@ def rewrite_a_breach_as_green() -> tuple[int, int]:
             rhash = e["row_hash"]
             if (e["table_name"], e["row_key"]) == ("mrm_metrics", str(metric_id)):
                 rhash, edited = chain.row_hash("mrm_metrics", row), e["seq"]
-            chash = chain.link(prev, e["table_name"], e["row_key"], rhash)  # keyed chain: with the stolen key
+            chash = chain.keyed_link(ring, e["key_id"], prev, e["table_name"], e["row_key"], rhash)
             conn.execute(
                 update(c).where(c.c.seq == e["seq"]).values(row_hash=rhash, prev_hash=prev, chain_hash=chash)
             )

@@ -95,9 +95,12 @@ def rewrite(store: HistoryStore, change) -> None:
             versioned = e["table_name"] in chain.VERSIONED  # earlier versions keep their own hash
             rehash = row is not None and not versioned
             rhash = chain.row_hash(e["table_name"], row) if rehash else e["row_hash"]
-            chash = entry_hash(ring, e["key_id"], prev, e["table_name"], e["row_key"], rhash)
+            kid = e["key_id"] or ring.current_id  # a forged entry gets the stolen key's id too
+            chash = entry_hash(ring, kid, prev, e["table_name"], e["row_key"], rhash)
             conn.execute(
-                update(c).where(c.c.seq == e["seq"]).values(row_hash=rhash, prev_hash=prev, chain_hash=chash)
+                update(c)
+                .where(c.c.seq == e["seq"])
+                .values(row_hash=rhash, prev_hash=prev, chain_hash=chash, key_id=kid)
             )
             prev = chash
     assert chain.verify(store.engine)[0] == [], "the attacker's rewrite should fool the chain alone"
