@@ -178,7 +178,7 @@ def test_purge_records_the_os_user(capsys, mrm_home, file_inventory, monkeypatch
 
     monkeypatch.setenv("LOGNAME", "auditor")
     assert main(["run", "--model", "card_fraud", "--date", RED_DAY]) == 0
-    code, _, err = run(capsys, "purge", "--before", "2000-01-01")
+    code, _, err = run(capsys, "purge", "--before", "2000-01-01", "--break-glass")
     assert code == 0, err
     with store().engine.connect() as conn:
         (by,) = conn.execute(schema.purges.select().with_only_columns(schema.purges.c.purged_by)).scalars()

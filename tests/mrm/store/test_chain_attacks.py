@@ -123,7 +123,7 @@ def test_an_untouched_history_with_tickets_and_a_purge_verifies(history):
             conn, ticket["ticket_id"], "risk-officer", "threshold recalibrated", date(2025, 3, 5)
         )
     record(history, date(2025, 3, 6))  # opens a new ticket
-    counts = purge(history, date(2025, 3, 2), "auditor", retention_days=200)
+    counts = purge(history, date(2025, 3, 2), "auditor", retention_days=200, break_glass=True)
     assert counts["mrm_runs"] == 1
     found = examine(history.engine)
     assert found.problems == [] and found.legacy == 0
