@@ -114,7 +114,9 @@ def test_a_model_whose_last_day_could_not_run_leads_with_that(server, demo_home)
 
     seen = latest_controls(server.base, "aml_alert")
 
-    assert seen.first_line.startswith("could not run 2026-09-20: no control was evaluated for this day.")
+    assert seen.first_line.startswith("the newest day could not run")
+    notice = "could not run 2026-09-20: no control was evaluated for this day."
+    assert notice in seen.section_text
     assert failed["reason"] in seen.outcome_text and "not valid Parquet" in failed["reason"]
     assert "2026-09-20 (1 day)" in seen.outcome_text
     assert f"{ticket['key']} (open since 2026-09-20)" in seen.outcome_text

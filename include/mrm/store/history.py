@@ -182,6 +182,10 @@ class HistoryStore:
         if revision is None and not migrate.has_tables(self.engine):
             migrate.upgrade(self.engine)
             return
+        if revision is None:  # tables but no revision: another process may have just migrated a new history
+            revision = migrate.current(self.engine)
+            if revision == newest:
+                return
         raise StoreError(
             f"the metrics history at {self.safe_url} is at schema revision "
             f"{revision or 'none (created before migrations)'}, this mrm needs {newest}: run `mrm db upgrade`"
