@@ -1,6 +1,8 @@
 """``mrm_governance``, daily: validations overdue or due soon, approvals missing evidence, approved
 models with no recent monitoring run, missing owners, tier-1 models without a performance control,
-and scoring logs whose model_version differs from the inventory's; then the portfolio's notifications:
+and scoring logs whose model_version differs from the inventory's; then the sweep (RED controls a
+monitoring run recorded but never ticketed, e.g. its worker died between record and tickets, are
+ticketed now); then the portfolio's notifications:
 tickets closed in Jira read back, unresolved REDs escalated, AMBER digests per owner, the portfolio
 summary, and delivery of everything still in the outbox. Thin: one call into mrm per task."""
 
@@ -39,12 +41,18 @@ def mrm_governance():
         return run_governance(day, trigger, wiring.get_inventory(), store, reason)
 
     @task
-    def notify_portfolio(findings: list[dict], **context) -> dict:
+    def ticket_unticketed(findings: list[dict], **context) -> list[dict]:
+        from mrm import governance, wiring
+
+        return governance.ticket_unticketed(logical_date(context), wiring.get_inventory(), wiring.get_store())
+
+    @task
+    def notify_portfolio(swept: list[dict], **context) -> dict:
         from mrm import governance, wiring
 
         return governance.notify_portfolio(logical_date(context), wiring.get_inventory(), wiring.get_store())
 
-    notify_portfolio(assess_inventory())
+    notify_portfolio(ticket_unticketed(assess_inventory()))
 
 
 mrm_governance()

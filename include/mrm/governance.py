@@ -17,6 +17,7 @@ from mrm.errors import MrmError
 from mrm.inventory import Inventory, ModelEntry
 from mrm.notify.outbox import undelivered_error
 from mrm.store import HistoryStore, RunRecord, anchor, reads
+from mrm.ticketing import sweep
 from mrm.ticketing.base import governance_breach
 from mrm.ticketing.lifecycle import TicketLifecycle
 
@@ -159,6 +160,17 @@ def run_governance(
         summary.append({"model_id": entry.model_id, "findings": bad, "tickets": tickets})
         log.info("governance %s %s: %s", entry.model_id, day, ", ".join(bad) or "no findings")
     return summary
+
+
+def ticket_unticketed(day: date, inventory: Inventory, store: HistoryStore) -> list[dict]:
+    """The sweep over every model up to ``day``: RED controls a monitoring run recorded but never
+    ticketed (its worker died between record and tickets) are ticketed now (:mod:`mrm.ticketing.sweep`).
+    Returns what was filed, one entry per run."""
+    filed = sweep.unticketed(TicketLifecycle(store, inventory), day)
+    for run in filed:
+        anchor.after_record(store, run["model_id"], date.fromisoformat(run["logical_date"]))
+    log.info("sweep %s: %d run(s) recorded but not ticketed, ticketed now", day, len(filed))
+    return filed
 
 
 def notify_portfolio(day: date, inventory: Inventory, store: HistoryStore) -> dict:

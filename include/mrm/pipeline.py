@@ -29,6 +29,7 @@ from mrm.notify.outbox import undelivered_error
 from mrm.sources.registry import source_for
 from mrm.store import RunRecord, anchor, reads
 from mrm.ticketing.base import could_not_run_breach
+from mrm.ticketing import sweep
 from mrm.ticketing.lifecycle import TicketLifecycle
 from mrm.wiring import cli_trigger, get_inventory, get_store
 
@@ -270,11 +271,14 @@ def notifier() -> TicketLifecycle:
 def tickets(ctx: RunContext) -> list[dict]:
     """Open a ticket per RED control or add an occurrence to the open one; note controls back to GREEN;
     escalate tickets unresolved too long; queue their mirrors and alerts in the outbox (same transaction).
-    Tickets closed in Jira meanwhile are read back first, so a breach after that opens a new one."""
+    Tickets closed in Jira meanwhile are read back first, so a breach after that opens a new one; the
+    model's earlier days recorded but never ticketed (a crash between record and tickets) are filed
+    first (:mod:`mrm.ticketing.sweep`)."""
     entry = get_inventory().get(ctx.model_id)
     with _guard(entry, ctx.day, ctx.triggered_by, "tickets", ctx.rerun_reason):
         n = notifier()
         n.sync_external(ctx.model_id)
+        sweep.unticketed(n, ctx.day, [ctx.model_id], before=True)
         actions = n.on_run(entry, ctx.run_id, ctx.day)
     anchor.after_record(get_store(), ctx.model_id, ctx.day)  # the ticket events too
     return actions

@@ -1,14 +1,20 @@
 """The SQL of the outbox table: one row per delivery of a ticket event or alert to one channel.
 
 Every function takes an open connection (the caller's transaction: items are inserted in the one that
-records their ticket event). Rows come back as plain dicts, in id order: the order of delivery."""
+records their ticket event). Rows come back as plain dicts, in id order: the order of delivery.
+
+A deliverer works on an item only while it holds the item's claim (:func:`claim`: one atomic UPDATE,
+so of two deliverers one gets it), and records the outcome only under that claim (``claimed_by``); a
+claim not finished by ``lease_until`` (the deliverer died) lapses and the next deliverer takes the item
+over. An item of a ticket is claimed only when no earlier item of that ticket and channel is pending,
+so a ticket's events reach each sink in order whichever deliverer sends them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, exists, or_, select
 
 from mrm.store import schema
 
@@ -40,6 +46,46 @@ def rows(conn: Connection, status: str = PENDING, model_id: str | None = None) -
 
 def update(conn: Connection, item_id: int, **values: Any) -> None:
     conn.execute(_O.update().where(_O.c.id == item_id).values(**values))
+
+
+def claim(conn: Connection, item_id: int, me: str, now: datetime, until: datetime) -> dict | None:
+    """Claim the item for deliverer ``me`` until ``until``: only if it is pending, due, not claimed by
+    another deliverer whose lease still runs, and no earlier item of its ticket and channel is pending.
+    Returns the item as it is now (attempts included), or None when it was not claimed."""
+    earlier = _O.alias("earlier")
+    before = exists().where(
+        earlier.c.channel == _O.c.channel,
+        earlier.c.ticket_id == _O.c.ticket_id,
+        earlier.c.id < _O.c.id,
+        earlier.c.status == PENDING,
+    )
+    q = (
+        _O.update()
+        .where(_O.c.id == item_id, _O.c.status == PENDING, _O.c.next_attempt_at <= now)
+        .where(or_(_O.c.lease_until.is_(None), _O.c.lease_until < now, _O.c.claimed_by == me))
+        .where(or_(_O.c.ticket_id.is_(None), ~before))
+        .values(claimed_by=me, lease_until=until)
+    )
+    if conn.execute(q).rowcount != 1:
+        return None
+    return item(conn, item_id)
+
+
+def renew(conn: Connection, item_id: int, me: str, until: datetime) -> bool:
+    """Extend ``me``'s claim on a pending item; False when the claim was lost (lapsed and taken over)."""
+    q = _O.update().where(_O.c.id == item_id, _O.c.claimed_by == me, _O.c.status == PENDING)
+    return conn.execute(q.values(lease_until=until)).rowcount == 1
+
+
+def update_claimed(conn: Connection, item_id: int, me: str, **values: Any) -> bool:
+    """Change a pending item ``me`` holds the claim of; False when another deliverer holds it now."""
+    q = _O.update().where(_O.c.id == item_id, _O.c.claimed_by == me, _O.c.status == PENDING)
+    return conn.execute(q.values(**values)).rowcount == 1
+
+
+def release(conn: Connection, item_id: int, me: str) -> None:
+    """Give up ``me``'s claim on an item still pending (its next attempt is for a later pass)."""
+    update_claimed(conn, item_id, me, claimed_by=None, lease_until=None)
 
 
 def cancel_pending(conn: Connection, item_id: int, by: str, reason: str) -> str | None:

@@ -1,5 +1,5 @@
 """Tables of the metrics history. Rows are only ever inserted, except a ticket's state (open/closed,
-priority) and an outbox item's delivery state."""
+priority) and an outbox item's delivery state (and its claim by a deliverer)."""
 
 from __future__ import annotations
 
@@ -115,6 +115,9 @@ ticket_events = Table(
     Column("value", Float),
     Column("message", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # one event of a kind per ticket and logical date: two concurrent runs of one model and date count
+    # one occurrence (the second writer's transaction fails and, retried, finds the first's event)
+    Index("ux_ticket_events_once", "ticket_id", "logical_date", "kind", unique=True),
 )
 
 
@@ -184,6 +187,8 @@ outbox = Table(
     Column("receipt", JSON),  # what the channel answered, e.g. {"external_key": "RISK-12"}
     Column("cancelled_by", String(256)),
     Column("cancelled_reason", Text),
+    Column("claimed_by", String(64)),  # the deliverer holding (or, once delivered, that delivered) the item
+    Column("lease_until", DateTime(timezone=True)),  # a claim not finished by then lapses: others may take it
     Index("ix_outbox_pending", "status", "next_attempt_at"),
 )
 

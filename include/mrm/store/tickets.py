@@ -10,7 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from mrm.core.results import control_key
 from mrm.store import chain, schema
+from mrm.store.history import current_run_ids
 
 PREFIX = "MRM"  # ticket keys: MRM-<id>
 
@@ -21,6 +23,14 @@ def ticket_key(ticket_id: int) -> str:
 
 
 _T, _EV = schema.tickets, schema.ticket_events
+FILED = ("opened", "occurrence")  # the events that count a breach of a logical date
+
+
+def serialise(conn: Connection) -> None:
+    """Take the writers' lock first (the chain's: PostgreSQL's advisory lock; SQLite's transactions
+    begin IMMEDIATE), so what the transaction reads before writing cannot change under it: two runs of
+    one model and date then count one occurrence. The unique index on (ticket, date, kind) holds it too."""
+    chain.lock(conn)
 
 
 def open_ticket_id(conn: Connection, model_id: str, control: str) -> int | None:
@@ -110,3 +120,40 @@ def events(conn: Connection, ticket_id: int) -> list[dict]:
     """The ticket's trail, oldest first."""
     q = select(_EV).where(_EV.c.ticket_id == ticket_id).order_by(_EV.c.id)
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def unticketed(conn: Connection, model_id: str, since: date, until: date) -> list[dict]:
+    """The current monitoring runs of ``model_id`` with logical dates in [since, until] that hold a
+    RED control (or, failed, the could-not-run "control") with no opened/occurrence event of that
+    model and control on that date: what a crash between recording a run and ticketing it left
+    behind. Oldest first; each ``{"run_id", "logical_date", "status", "reason", "controls"}``."""
+    r, m = schema.runs, schema.metric_results
+    current = current_run_ids(model_id).scalar_subquery()
+    runs = conn.execute(
+        select(r.c.run_id, r.c.logical_date, r.c.status, r.c.reason)
+        .where(r.c.run_id.in_(current), r.c.kind == "monitoring")
+        .where(r.c.logical_date >= since, r.c.logical_date <= until)
+        .order_by(r.c.logical_date)
+    ).all()
+    if not runs:
+        return []
+    reds: dict[str, set[str]] = {run.run_id: set() for run in runs}
+    q = select(m.c.run_id, m.c.check, m.c.metric, m.c.column, m.c.segment).where(
+        m.c.run_id.in_(list(reds)), m.c.status == "RED"
+    )
+    for row in conn.execute(q):
+        reds[row.run_id].add(control_key(row.check, row.metric, row.column, row.segment))
+    q = (
+        select(_T.c.control, _EV.c.logical_date)
+        .join(_EV, _EV.c.ticket_id == _T.c.ticket_id)
+        .where(_T.c.model_id == model_id, _EV.c.kind.in_(FILED))
+        .where(_EV.c.logical_date >= since, _EV.c.logical_date <= until)
+    )
+    filed = {(row.control, row.logical_date) for row in conn.execute(q)}
+    out = []
+    for run in runs:
+        wanted = reds[run.run_id] if run.status == "completed" else {"run.could_not_run"}
+        missing = sorted(c for c in wanted if (c, run.logical_date) not in filed)
+        if missing:
+            out.append({**run._asdict(), "controls": missing})
+    return out

@@ -34,6 +34,7 @@ from mrm.notify.base import (
 )
 from mrm.store import HistoryStore
 from mrm.store import outbox as store_outbox
+from mrm.store import tickets as store_tickets
 from mrm.ticketing import details
 from mrm.ticketing.base import Breach, breach_from, ticket_text
 from mrm.ticketing.tracker import (
@@ -82,8 +83,9 @@ class TicketLifecycle:
         )
 
     # -- a monitoring run -----------------------------------------------------------------------------
-    def on_run(self, entry: ModelEntry, run_id: str, day: date) -> list[dict]:
-        """File this run's RED controls and the lifecycle events they imply; returns ticket actions."""
+    def on_run(self, entry: ModelEntry, run_id: str, day: date, *, reds_only: bool = False) -> list[dict]:
+        """File this run's RED controls and the lifecycle events they imply; returns ticket actions.
+        ``reds_only``: only the RED controls and their alert (the sweep of an earlier day's run)."""
         run = self.store.run(run_id)
         by_control = {
             control_key(r["check"], r["metric"], r["column"], r["segment"]): r
@@ -91,12 +93,16 @@ class TicketLifecycle:
         }
         trend = details.trends(self.store, entry.model_id, day, self.cfg.trend_points)
         links = details.links(run)
-        # a concurrent run may open the same ticket first: then file against that one
-        return self.store.retry_on_conflict(lambda: self._on_run(entry, run, day, by_control, trend, links))
+        # a concurrent run may open the same ticket or count the same date first: then the second try
+        # files against that ticket and finds the date counted
+        return self.store.retry_on_conflict(
+            lambda: self._on_run(entry, run, day, by_control, trend, links, reds_only)
+        )
 
-    def _on_run(self, entry, run, day, by_control, trend, links) -> list[dict]:
+    def _on_run(self, entry, run, day, by_control, trend, links, reds_only=False) -> list[dict]:
         actions, items, opened = [], [], []
         with self.store.engine.begin() as conn:
+            store_tickets.serialise(conn)
             for row in (r for r in by_control.values() if r["status"] == "RED"):
                 breach = breach_from(entry, run["run_id"], run["logical_date"], row)
                 text = ticket_text(
@@ -110,8 +116,9 @@ class TicketLifecycle:
                 actions.append(_action(filed))
                 items += mirrors
                 opened += self._opened(filed, breach)
-            items += self._returned_to_green(conn, entry, run, by_control, day)
-            items += self._escalations(conn, day, entry.model_id)
+            if not reds_only:
+                items += self._returned_to_green(conn, entry, run, by_control, day)
+                items += self._escalations(conn, day, entry.model_id)
             if opened:
                 items += messages.red_alert(
                     self.inventory, entry, day, opened, links(*sorted({t["check"] for t in opened}))
@@ -122,24 +129,34 @@ class TicketLifecycle:
     def on_failure(self, entry: ModelEntry, breach: Breach) -> dict:
         """A run that could not complete: a ``run.could_not_run`` ticket, mirrored and alerted."""
         text = ticket_text(entry, breach, detail=breach.message)
-        with self.store.engine.begin() as conn:
-            filed, items = self._file(conn, entry, breach, text)
-            if opened := self._opened(filed, breach):
-                items += messages.red_alert(self.inventory, entry, breach.logical_date, opened, {})
-            outbox.enqueue(conn, items)
-        return _action(filed)
+
+        def once() -> Filed:
+            with self.store.engine.begin() as conn:
+                store_tickets.serialise(conn)
+                filed, items = self._file(conn, entry, breach, text)
+                if opened := self._opened(filed, breach):
+                    items += messages.red_alert(self.inventory, entry, breach.logical_date, opened, {})
+                outbox.enqueue(conn, items)
+            return filed
+
+        return _action(self.store.retry_on_conflict(once))
 
     def on_findings(self, entry: ModelEntry, breaches: list[Breach]) -> list[str]:
         """Governance REDs, filed and mirrored; the model risk team owns them. Returns the ticket keys."""
-        keys, items = [], []
-        with self.store.engine.begin() as conn:
-            for breach in breaches:
-                text = ticket_text(entry, breach, detail=breach.message)
-                filed, mirrors = self._file(conn, entry, breach, text)
-                items += mirrors
-                keys.append(filed.action.key)
-            outbox.enqueue(conn, items)
-        return keys
+
+        def once() -> list[str]:
+            keys, items = [], []
+            with self.store.engine.begin() as conn:
+                store_tickets.serialise(conn)
+                for breach in breaches:
+                    text = ticket_text(entry, breach, detail=breach.message)
+                    filed, mirrors = self._file(conn, entry, breach, text)
+                    items += mirrors
+                    keys.append(filed.action.key)
+                outbox.enqueue(conn, items)
+            return keys
+
+        return self.store.retry_on_conflict(once)
 
     # -- the portfolio, daily -------------------------------------------------------------------------
     def daily(self, day: date) -> dict:
@@ -155,9 +172,14 @@ class TicketLifecycle:
             self.tracker.tickets(status="all"),
             len(outbox.pending(self.store, due_only=False)),
         )
-        with self.store.engine.begin() as conn:
-            escalations = self._escalations(conn, day, None)
-            queued = outbox.enqueue(conn, [*escalations, *digests, *summary])
+
+        def once() -> tuple[list[outbox.Item], int]:
+            with self.store.engine.begin() as conn:
+                store_tickets.serialise(conn)
+                escalations = self._escalations(conn, day, None)
+                return escalations, outbox.enqueue(conn, [*escalations, *digests, *summary])
+
+        escalations, queued = self.store.retry_on_conflict(once)
         escalated = len({i.ticket_id for i in escalations if i.kind == TICKET_ESCALATED}) or sum(
             i.kind == ALERT_ESCALATION for i in escalations
         )
@@ -167,6 +189,7 @@ class TicketLifecycle:
         """A person's decision to close a ticket, recorded with who and why, and mirrored."""
         day = day or datetime.now(UTC).date()
         with self.store.engine.begin() as conn:
+            store_tickets.serialise(conn)
             event = self.tracker.close_in(conn, ticket_id, by, reason, day)
             outbox.enqueue(conn, self._mirror(event, f"Closed by {by}: {reason}", day, closed=(by, reason)))
         return event.ticket
@@ -200,6 +223,7 @@ class TicketLifecycle:
         day = datetime.now(UTC).date()
         by = f"jira:{jira_key}"
         with self.store.engine.begin() as conn:
+            store_tickets.serialise(conn)
             try:
                 event = self.tracker.close_in(conn, ticket["ticket_id"], by, reason, day)
             except MrmError:

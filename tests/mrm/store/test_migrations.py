@@ -16,7 +16,7 @@ from mrm.store import HistoryStore, migrate
 
 def test_a_new_history_is_created_by_migration(tmp_path):
     store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
-    assert migrate.current(store.engine) == migrate.head() == "0007"
+    assert migrate.current(store.engine) == migrate.head() == "0008"
     assert migrate.has_tables(store.engine)
 
 
@@ -27,21 +27,21 @@ def test_a_history_at_another_revision_is_refused_until_upgraded(tmp_path, monke
         db.execute("DROP TABLE mrm_alembic_version")
 
     with pytest.raises(
-        StoreError, match=r"none \(created before migrations\), this mrm needs 0007: run `mrm db upgrade`"
+        StoreError, match=r"none \(created before migrations\), this mrm needs 0008: run `mrm db upgrade`"
     ):
         HistoryStore(f"sqlite:///{path}")
 
     monkeypatch.setenv("MRM_DB_URL", f"sqlite:///{path}")
     assert main(["db", "upgrade"]) == 0
-    assert "schema revision none -> 0007" in capsys.readouterr().out
-    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0007"
+    assert "schema revision none -> 0008" in capsys.readouterr().out
+    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0008"
 
 
 def test_postgresql_history_is_migrated_with_its_triggers(pg_url):
     import sqlalchemy as sa
 
     store = HistoryStore(pg_url)
-    assert migrate.current(store.engine) == "0007"
+    assert migrate.current(store.engine) == "0008"
     with store.engine.connect() as conn:
         triggers = conn.execute(sa.text(
             "SELECT count(*) FROM pg_trigger WHERE tgname IN ('mrm_append_only', 'mrm_no_truncate')"
@@ -102,7 +102,7 @@ def test_a_0003_history_with_tickets_upgrades_to_0004_keeping_them(any_history, 
                 "JOIN mrm_ticket_events e ON e.ticket_id = t.ticket_id"
             )
         conn.exec_driver_sql("UPDATE mrm_alembic_version SET version_num = '0003'")
-    with pytest.raises(StoreError, match="is at schema revision 0003, this mrm needs 0007"):
+    with pytest.raises(StoreError, match="is at schema revision 0003, this mrm needs 0008"):
         HistoryStore(store.url)
 
     monkeypatch.setenv("MRM_DB_URL", store.url)

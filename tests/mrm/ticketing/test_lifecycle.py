@@ -22,8 +22,12 @@ from mrm.demo.standins.receiver import Receiver
 from mrm.demo.standins.smtp import SmtpStandIn
 from mrm.errors import DeliveryError, MrmError
 from mrm.notify import outbox
-from mrm.notify.channels.jira import ESCALATED_LABEL, labels_for, plain_text
+from mrm.notify.channels.jira import ESCALATED_LABEL, key_label, labels_for, plain_text
 from mrm.ticketing.tracker import BuiltinTracker, TicketNotFoundError
+
+
+def first_jira_key() -> str:
+    return next(r["key"] for r in outbox.items(pipeline.get_store(), "all") if r["channel"] == "jira")
 
 PROJECT = "RISK"  # the Jira project: its keys (RISK-1) differ from the built-in tracker's (MRM-1)
 MODEL = "card_fraud"
@@ -149,7 +153,8 @@ def test_red_opens_one_issue_and_alerts_once_red_again_comments_green_comments_r
     evidence = pipeline.get_store().run(first["run_id"])["evidence"]["quality_gx"]["uri"]
     assert issue["key"] == "RISK-1" and issue["status"] == "To Do"
     assert issue["summary"] == f"[RED] card_fraud: {CONTROL} breached on 2026-09-05"
-    assert issue["labels"] == labels_for(MODEL, CONTROL)
+    assert issue["labels"][:3] == labels_for(MODEL, CONTROL)  # then the creating item's key label
+    assert issue["labels"][3:] == [key_label(first_jira_key())]
     assert (issue["priority"], issue["assignee"]) == ("High", OWNER)  # tier 1 RED; the owner's Jira user
     assert lines(issue["description"]) == [
         f"What breached: {CONTROL} of Card-not-present fraud score (card_fraud v4.2.0, risk tier 1), "

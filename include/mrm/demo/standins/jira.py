@@ -28,6 +28,9 @@ in Jira does.
 hang past the client's timeout; :mod:`mrm.demo.standins.faults`); with ``apply_first=True`` the request
 is applied to the state before the fault, the ambiguous case where Jira acted but the client saw a
 failure.
+
+``slow(seconds, match)`` delays the matching requests before they are served (outside the state's
+lock, so concurrent clients overlap): tests make two deliverers interleave with it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import json
 import math
 import re
 import threading
+import time
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -93,6 +97,7 @@ class JiraStandIn(HttpStandIn):
         basic = "Basic " + base64.b64encode(f"{login}:{token}".encode()).decode()
         self._accepted = {basic} | ({f"Bearer {token}"} if flavor == "datacenter" else set())
         self._lock = threading.RLock()
+        self._delay: tuple[float, str | None] = (0.0, None)
         self.resources = JiraResources(self.shapes, login)
         self.issues = self.resources.issues
         routes = self.resources.routes()
@@ -132,6 +137,11 @@ class JiraStandIn(HttpStandIn):
             raise ValueError(f"inject() takes an HTTP error status or 'hang', not {status!r}")
         self.faults.add(Fault(status, times, retry_after, match, apply_first, hang_seconds))
 
+    def slow(self, seconds: float, match: str | None = None) -> None:
+        """Delay every request whose "METHOD /path" contains ``match`` (any if None) by ``seconds``
+        before serving it; ``slow(0)`` ends it."""
+        self._delay = (seconds, match)
+
     def close(self, key: str, status: str = "Done") -> None:
         """Set the issue to a done status, as a person closing it in Jira would."""
         if STATUSES.get(status, ("", ""))[1] != "done":
@@ -154,6 +164,9 @@ class JiraStandIn(HttpStandIn):
         path = urlsplit(target).path
         with self._lock:
             self.requests_log.append((method, path))
+        seconds, match = self._delay
+        if seconds > 0 and (match is None or match in f"{method} {path}"):
+            time.sleep(seconds)
         fault = self.faults.take(f"{method} {path}")
         if fault is not None and not fault.apply_first:
             return self._fault_answer(fault, None)

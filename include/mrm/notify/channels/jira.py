@@ -9,13 +9,16 @@ description). Every ticket event first searches the open issue with JQL::
     AND statusCategory != Done ORDER BY created DESC
 
 then comments on it, or creates it when none is open (so nothing is lost when the issue was closed in
-Jira or the mirror was added later). ``ticket.escalated`` also raises the priority, ``ticket.closed``
+Jira or the mirror was added later). An issue mrm creates also carries ``mrm-key-<first 16 hex of
+sha1(item key)>``, the outbox item that created it; before creating, the sink searches that label (any
+status), so an item whose create reached Jira is never created twice, whichever deliverer retries it
+and however many attempts were recorded (a deliverer killed after the create recorded none). ``ticket.escalated`` also raises the priority, ``ticket.closed``
 comments and moves the issue to a status of category done.
 
 Retries are idempotent. Searching before creating finds an issue whose create response was lost. Every
-description and comment ends with the line ``mrm-event: <item key>``; when an earlier attempt may have
-reached Jira (``item.attempts > 0``) the sink looks for that line in the description and the latest
-comments and does not post twice. (Jira Cloud's search index can lag a write by a moment; the outbox's
+description and comment ends with the line ``mrm-event: <item key>``; before commenting, the sink looks
+for that line in the description and the latest comments (also on a first recorded attempt: another
+deliverer may have posted it) and does not post twice. (Jira Cloud's search index can lag a write by a moment; the outbox's
 backoff between attempts covers that.)
 
 Shapes follow Atlassian's references: Jira Cloud platform REST API v3 (bodies in Atlassian Document
@@ -55,6 +58,11 @@ ESCALATED_LABEL = "mrm-escalated"
 SUMMARY_MAX = 255  # Jira's limit on the summary field
 COMMENTS_CHECKED = 100  # newest comments searched for the marker of a retried event
 WEB_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def key_label(item_key: str) -> str:
+    """The label naming the outbox item that created an issue."""
+    return f"mrm-key-{hashlib.sha1(item_key.encode()).hexdigest()[:16]}"
 
 
 def labels_for(model_id: str, control: str) -> list[str]:
@@ -223,13 +231,13 @@ class JiraSink:
     def _comment_or_create(self, item: Delivery) -> dict[str, Any]:
         issue = self._find_open(item)
         if issue is None:
-            return self._create(item)
+            return self._create_once(item)
         return self._receipt(issue["key"], "commented" if self._comment(issue, item) else "already_done")
 
     def _escalate(self, item: Delivery) -> dict[str, Any]:
         issue = self._find_open(item)
         if issue is None:
-            return self._create(item)
+            return self._create_once(item)
         key = issue["key"]
         update = {"labels": [{"add": ESCALATED_LABEL}]}
         self._call(
@@ -258,7 +266,16 @@ class JiraSink:
             f'project = "{self.project}" AND labels = "{model}" AND labels = "{control}" '
             "AND statusCategory != Done ORDER BY created DESC"
         )
-        what = f"search the open issue of {p['model_id']} {p['control']}"
+        return self._search(jql, f"search the open issue of {p['model_id']} {p['control']}")
+
+    def _create_once(self, item: Delivery) -> dict[str, Any]:
+        """Create the item's issue unless an issue carries its key label already (open or not)."""
+        jql = f'project = "{self.project}" AND labels = "{key_label(item.key)}" ORDER BY created DESC'
+        made = self._search(jql, f"search the issue created by {item.key}")
+        return self._create(item) if made is None else self._receipt(made["key"], "already_done")
+
+    def _search(self, jql: str, what: str) -> dict[str, Any] | None:
+        """The first issue the JQL finds (with summary, status and description), or None."""
         fields = ["summary", "status", "description"]
         if self.flavor == "cloud":
             resp = self._call(
@@ -277,7 +294,7 @@ class JiraSink:
             "issuetype": {"name": self.issue_type},
             "summary": " ".join(str(p.get("title") or p["control"]).split())[:SUMMARY_MAX],
             "description": self._body(f"{p.get('text') or p.get('title') or ''}\n{MARKER}{item.key}"),
-            "labels": labels_for(p["model_id"], p["control"]),
+            "labels": [*labels_for(p["model_id"], p["control"]), key_label(item.key)],
             **self._priority(item),
             **self._assignee(p.get("owner")),
         }
@@ -286,9 +303,10 @@ class JiraSink:
         return self._receipt(key, "created")
 
     def _comment(self, issue: dict[str, Any], item: Delivery) -> bool:
-        """Post the event's comment; False when a retried event finds it posted already."""
+        """Post the event's comment; False when it is there already (an earlier attempt, or another
+        deliverer, got through)."""
         key, marker = issue["key"], f"{MARKER}{item.key}"
-        if item.attempts > 0 and self._has_marker(issue, marker):
+        if self._has_marker(issue, marker):
             return False
         text = "\n".join(part for part in (_heading(item), item.payload.get("text") or "", marker) if part)
         self._call("POST", f"/issue/{key}/comment", f"comment on {key}", json={"body": self._body(text)})
