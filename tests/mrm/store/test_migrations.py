@@ -122,3 +122,47 @@ def test_a_0003_history_with_tickets_upgrades_to_0004_keeping_them(any_history, 
         trail = conn.exec_driver_sql("SELECT event, control FROM mrm_v_breach_trail").all()
     assert [tuple(r) for r in trail] == [("opened", "drift.psi[amount]")]
     assert [t["control"] for t in BuiltinTracker(upgraded).tickets()] == ["drift.psi[amount]"]
+
+
+def test_a_0007_history_upgrades_to_0008_keeping_earlier_duplicate_events(any_history):
+    """Revision 0008 adds an outbox item's claim and the unique index on ticket events; duplicates that
+    concurrent runs wrote before it are kept (the chain holds them) and the index covers what follows."""
+    from datetime import UTC, date, datetime
+
+    import sqlalchemy as sa
+    from sqlalchemy.exc import IntegrityError
+
+    from mrm.store import chain
+    from mrm.store import tickets as store_tickets
+    from mrm.ticketing import Breach, BuiltinTracker
+
+    store, day = any_history, date(2026, 9, 1)
+    BuiltinTracker(store).file(
+        Breach("card_fraud", "o@example.com", "drift.psi[amount]", "drift", "psi", "amount", "RED", 0.3, 0.1,
+               0.25, "run-1", day, "psi breached")
+    )  # fmt: skip
+    (ticket,) = BuiltinTracker(store).tickets()
+    now = datetime.now(UTC)
+    with store.engine.begin() as conn:  # back to what 0007 left, plus a duplicate written by a race
+        conn.exec_driver_sql("DROP INDEX ux_ticket_events_once")
+        for column in ("claimed_by", "lease_until"):
+            conn.exec_driver_sql(f"ALTER TABLE mrm_outbox DROP COLUMN {column}")
+        store_tickets.insert_event(conn, ticket["ticket_id"], "run-2", day, "opened", 0.3, "twice", now)
+        conn.exec_driver_sql("UPDATE mrm_alembic_version SET version_num = '0007'")
+    with pytest.raises(StoreError, match="is at schema revision 0007, this mrm needs 0008"):
+        HistoryStore(store.url)
+
+    assert migrate.upgrade(store.engine) == ("0007", "0008")
+
+    upgraded = HistoryStore(store.url)
+    columns = {c["name"] for c in sa.inspect(upgraded.engine).get_columns("mrm_outbox")}
+    assert {"claimed_by", "lease_until"} <= columns
+    assert [e["kind"] for e in BuiltinTracker(upgraded).events(ticket["ticket_id"])] == ["opened", "opened"]
+    with pytest.raises(IntegrityError, match="ux_ticket_events_once|UNIQUE constraint failed"):
+        with upgraded.engine.begin() as conn:
+            store_tickets.insert_event(conn, ticket["ticket_id"], "run-3", day, "opened", 0.3, "thrice", now)
+    with upgraded.engine.begin() as conn:  # another date is a new event
+        store_tickets.insert_event(conn, ticket["ticket_id"], "run-3", date(2026, 9, 2), "occurrence", 0.3,
+                                   "again", now)  # fmt: skip
+    assert chain.verify(upgraded.engine)[0] == []
+    upgraded.engine.dispose()

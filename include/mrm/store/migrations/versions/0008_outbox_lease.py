@@ -4,7 +4,8 @@ the item over), and a unique index on ticket events (ticket, logical date, kind)
 runs of one model and date cannot both count an occurrence.
 
 A history that already holds such duplicates (written before this revision by concurrent runs) keeps
-them, as the chain records them: the index then covers the events after the last duplicate.
+them, as the chain records them: the index leaves out the later copies (by id), so the first of each
+still refuses any new duplicate.
 
 Revision ID: 0008
 """
@@ -32,16 +33,15 @@ def upgrade() -> None:
             op.add_column("mrm_outbox", column)
     if INDEX in {i["name"] for i in inspector.get_indexes("mrm_ticket_events")}:
         return
-    last_duplicate = bind.execute(
+    copies = bind.execute(
         sa.text(
-            "SELECT max(e.id) FROM mrm_ticket_events e WHERE EXISTS (SELECT 1 FROM mrm_ticket_events d "
+            "SELECT e.id FROM mrm_ticket_events e WHERE EXISTS (SELECT 1 FROM mrm_ticket_events d "
             "WHERE d.ticket_id = e.ticket_id AND d.logical_date = e.logical_date AND d.kind = e.kind "
-            "AND d.id < e.id)"
+            "AND d.id < e.id) ORDER BY e.id"
         )
-    ).scalar()
-    where = {} if last_duplicate is None else {
-        f"{dialect}_where": sa.text(f"id > {int(last_duplicate)}") for dialect in ("sqlite", "postgresql")
-    }  # fmt: skip
+    ).scalars().all()
+    predicate = sa.text(f"id NOT IN ({', '.join(str(int(i)) for i in copies)})")
+    where = {f"{dialect}_where": predicate for dialect in ("sqlite", "postgresql")} if copies else {}
     op.create_index(INDEX, "mrm_ticket_events", ["ticket_id", "logical_date", "kind"], unique=True, **where)
 
 
