@@ -28,8 +28,8 @@ from mrm.inventory import ModelEntry
 from mrm.notify.outbox import undelivered_error
 from mrm.sources.registry import source_for
 from mrm.store import RunRecord, anchor, reads
-from mrm.ticketing.base import could_not_run_breach
 from mrm.ticketing import sweep
+from mrm.ticketing.base import could_not_run_breach
 from mrm.ticketing.lifecycle import TicketLifecycle
 from mrm.wiring import cli_trigger, get_inventory, get_store
 

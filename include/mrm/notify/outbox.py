@@ -163,7 +163,9 @@ def deliver(
         lane = _lane(row)
         error = _held(spend, row, lane in blocked)
         if error is None:
-            error = _claimed(claims, row, lambda r: _channel(channels, channel_for, r["channel"]), retry, spend)
+            error = _claimed(
+                claims, row, lambda r: _channel(channels, channel_for, r["channel"]), retry, spend
+            )
         if error is None:
             report.delivered.append(row["key"])
         elif error == ELSEWHERE or blocked.get(lane) == ELSEWHERE:

@@ -104,14 +104,20 @@ def row(store: HistoryStore, key: str) -> dict:
 
 def assert_each_peer_got_everything_once(jira: JiraStandIn, slack: Receiver, webhook: Receiver) -> None:
     issues = list(jira.issues.values())
-    assert sorted(i["summary"] for i in issues) == sorted(f"[RED] card_fraud: drift.psi[feature_{t}] breached "
-                                                          f"on {DAY}" for t in TICKETS)  # fmt: skip
+    wanted = [f"[RED] card_fraud: drift.psi[feature_{t}] breached on {DAY}" for t in TICKETS]
+    assert sorted(i["summary"] for i in issues) == wanted
     for issue in issues:  # the opened event created it; the occurrence is its one comment
         t = int(issue["summary"].split("feature_")[1].split("]")[0])
         assert key_label(f"jira:ticket:{t}:event:{10 * t}") in issue["labels"]
         [comment] = issue["comments"]
-        assert plain_text(comment["body"]).splitlines()[-1] == f"mrm-event: jira:ticket:{t}:event:{10 * t + 1}"
-    assert sorted(doc["text"] for doc in slack.received) == [":red_circle: RED alert 1", ":red_circle: RED alert 2", ":red_circle: RED alert 3"]
+        assert (
+            plain_text(comment["body"]).splitlines()[-1] == f"mrm-event: jira:ticket:{t}:event:{10 * t + 1}"
+        )
+    assert sorted(doc["text"] for doc in slack.received) == [
+        ":red_circle: RED alert 1",
+        ":red_circle: RED alert 2",
+        ":red_circle: RED alert 3",
+    ]
     assert len(slack.requests_log) == 3  # Slack cannot de-duplicate: each message was sent once
     sent = [doc["idempotency_key"] for doc in webhook.received]
     assert len(webhook.requests_log) == len(sent) == 2 * len(TICKETS)  # no delivery sent twice
@@ -134,7 +140,7 @@ def test_two_deliverers_started_together_send_everything_exactly_once(any_histor
         try:
             barrier.wait(timeout=30)
             reports.append(outbox.deliver(any_history, channels_to(*peers), RETRY, sleep=no_sleep))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=deliverer) for _ in range(2)]
@@ -164,7 +170,7 @@ def claim(store: HistoryStore, key: str, me: str, lease: timedelta) -> dict | No
 
 
 def test_an_item_claimed_by_a_live_deliverer_is_left_to_it_with_the_rest_of_its_ticket(any_history, peers):
-    jira, slack, webhook = peers
+    _, _, webhook = peers
     first, later = ticket_item("webhook", 1, 10), ticket_item("webhook", 1, 11, TICKET_OCCURRENCE)
     other = ticket_item("webhook", 2, 20)
     put(any_history, [first, later, other])
@@ -182,7 +188,7 @@ def test_an_item_claimed_by_a_live_deliverer_is_left_to_it_with_the_rest_of_its_
 
 
 def test_an_expired_lease_is_taken_over_and_delivered_once(any_history, peers):
-    jira, slack, webhook = peers
+    _, slack, webhook = peers
     put(any_history, [alert_item(1), ticket_item("webhook", 1, 10)])
     for key in ("slack:red:card_fraud:1", "webhook:ticket:1:event:10"):  # a deliverer that died
         assert claim(any_history, key, "killed-deliverer", timedelta(seconds=-1)) is not None
@@ -211,7 +217,7 @@ def test_a_deliverer_whose_claim_was_taken_over_records_nothing_on_the_item(any_
 
 
 def test_a_failed_item_gives_its_claim_up_for_the_next_pass(any_history, peers):
-    jira, slack, webhook = peers
+    _, slack, _ = peers
     put(any_history, [alert_item(1)])
     slack.inject(400, body="invalid_payload")
 
@@ -243,7 +249,7 @@ class Poisoned:
 
 
 def test_an_exception_from_a_channel_fails_only_its_item_and_the_pass_goes_on(any_history, peers):
-    jira, slack, webhook = peers
+    _, slack, _ = peers
     put(any_history, [alert_item(1), alert_item(2), ticket_item("webhook", 1, 10)])
     real = channels_to(*peers)
 
@@ -268,7 +274,6 @@ def test_an_exception_from_a_channel_fails_only_its_item_and_the_pass_goes_on(an
 
 
 def test_a_channel_whose_set_up_raises_holds_back_only_its_own_items(any_history, peers):
-    jira, slack, webhook = peers
     put(any_history, [alert_item(1), ticket_item("webhook", 1, 10)])
     real = channels_to(*peers)
 

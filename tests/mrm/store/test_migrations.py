@@ -158,9 +158,11 @@ def test_a_0007_history_upgrades_to_0008_keeping_earlier_duplicate_events(any_hi
     columns = {c["name"] for c in sa.inspect(upgraded.engine).get_columns("mrm_outbox")}
     assert {"claimed_by", "lease_until"} <= columns
     assert [e["kind"] for e in BuiltinTracker(upgraded).events(ticket["ticket_id"])] == ["opened", "opened"]
-    with pytest.raises(IntegrityError, match="ux_ticket_events_once|UNIQUE constraint failed"):
-        with upgraded.engine.begin() as conn:
-            store_tickets.insert_event(conn, ticket["ticket_id"], "run-3", day, "opened", 0.3, "thrice", now)
+    with (
+        pytest.raises(IntegrityError, match=r"ux_ticket_events_once|UNIQUE constraint failed"),
+        upgraded.engine.begin() as conn,
+    ):
+        store_tickets.insert_event(conn, ticket["ticket_id"], "run-3", day, "opened", 0.3, "thrice", now)
     with upgraded.engine.begin() as conn:  # another date is a new event
         store_tickets.insert_event(conn, ticket["ticket_id"], "run-3", date(2026, 9, 2), "occurrence", 0.3,
                                    "again", now)  # fmt: skip

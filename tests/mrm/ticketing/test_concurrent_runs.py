@@ -63,7 +63,7 @@ def test_two_concurrent_on_run_for_one_model_and_date_count_one_occurrence(pg):
         try:
             barrier.wait(timeout=30)
             actions[run_id] = lifecycle.on_run(entry, run_id, DAY2)
-        except BaseException as exc:  # noqa: BLE001 - checked below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=ticket, args=(r,)) for r in ("day2-a", "day2-b")]

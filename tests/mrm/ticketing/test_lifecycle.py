@@ -29,6 +29,7 @@ from mrm.ticketing.tracker import BuiltinTracker, TicketNotFoundError
 def first_jira_key() -> str:
     return next(r["key"] for r in outbox.items(pipeline.get_store(), "all") if r["channel"] == "jira")
 
+
 PROJECT = "RISK"  # the Jira project: its keys (RISK-1) differ from the built-in tracker's (MRM-1)
 MODEL = "card_fraud"
 OWNER = "fraud-models@example.com"

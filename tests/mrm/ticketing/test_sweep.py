@@ -40,7 +40,11 @@ def record_then_die(tmp_path, n: int) -> str:
     script = tmp_path / "record_then_die.py"
     script.write_text(KILLED_AFTER_RECORD)
     done = subprocess.run(
-        [sys.executable, str(script), MODEL, str(n)], env=os.environ, capture_output=True, text=True, timeout=600
+        [sys.executable, str(script), MODEL, str(n)],
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
     return done.stdout.strip().splitlines()[-1]
@@ -79,7 +83,9 @@ def test_the_next_run_tickets_the_red_a_killed_process_left_unticketed(history, 
         day(5), day(6), 2
     )  # fmt: skip
     assert ticket["opened_run_id"] == run_id  # filed as the killed run would have filed it
-    assert {"ticket_id": ticket["ticket_id"], "key": ticket["key"], "action": "occurrence"} in result["tickets"]
+    assert {"ticket_id": ticket["ticket_id"], "key": ticket["key"], "action": "occurrence"} in result[
+        "tickets"
+    ]
     assert_history_verifies(capsys)
 
 

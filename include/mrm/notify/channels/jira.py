@@ -12,14 +12,14 @@ then comments on it, or creates it when none is open (so nothing is lost when th
 Jira or the mirror was added later). An issue mrm creates also carries ``mrm-key-<first 16 hex of
 sha1(item key)>``, the outbox item that created it; before creating, the sink searches that label (any
 status), so an item whose create reached Jira is never created twice, whichever deliverer retries it
-and however many attempts were recorded (a deliverer killed after the create recorded none). ``ticket.escalated`` also raises the priority, ``ticket.closed``
-comments and moves the issue to a status of category done.
+and however many attempts were recorded (a deliverer killed after the create recorded none).
+``ticket.escalated`` also raises the priority, ``ticket.closed`` comments and moves the issue to done.
 
 Retries are idempotent. Searching before creating finds an issue whose create response was lost. Every
 description and comment ends with the line ``mrm-event: <item key>``; before commenting, the sink looks
 for that line in the description and the latest comments (also on a first recorded attempt: another
-deliverer may have posted it) and does not post twice. (Jira Cloud's search index can lag a write by a moment; the outbox's
-backoff between attempts covers that.)
+deliverer may have posted it) and does not post twice. (Jira Cloud's search index can lag a write by
+a moment; the outbox's backoff between attempts covers that.)
 
 Shapes follow Atlassian's references: Jira Cloud platform REST API v3 (bodies in Atlassian Document
 Format, enhanced search ``POST /rest/api/3/search/jql``, users by ``accountId``) and Jira Data Center

@@ -28,18 +28,25 @@ def upgrade() -> None:
     bind = op.get_bind()
     inspector = sa.inspect(bind)
     have = {c["name"] for c in inspector.get_columns("mrm_outbox")}
-    for column in (sa.Column("claimed_by", sa.String(64)), sa.Column("lease_until", sa.DateTime(timezone=True))):
+    for column in (
+        sa.Column("claimed_by", sa.String(64)),
+        sa.Column("lease_until", sa.DateTime(timezone=True)),
+    ):
         if column.name not in have:
             op.add_column("mrm_outbox", column)
     if INDEX in {i["name"] for i in inspector.get_indexes("mrm_ticket_events")}:
         return
-    copies = bind.execute(
-        sa.text(
-            "SELECT e.id FROM mrm_ticket_events e WHERE EXISTS (SELECT 1 FROM mrm_ticket_events d "
-            "WHERE d.ticket_id = e.ticket_id AND d.logical_date = e.logical_date AND d.kind = e.kind "
-            "AND d.id < e.id) ORDER BY e.id"
+    copies = (
+        bind.execute(
+            sa.text(
+                "SELECT e.id FROM mrm_ticket_events e WHERE EXISTS (SELECT 1 FROM mrm_ticket_events d "
+                "WHERE d.ticket_id = e.ticket_id AND d.logical_date = e.logical_date AND d.kind = e.kind "
+                "AND d.id < e.id) ORDER BY e.id"
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     predicate = sa.text(f"id NOT IN ({', '.join(str(int(i)) for i in copies)})")
     where = {f"{dialect}_where": predicate for dialect in ("sqlite", "postgresql")} if copies else {}
     op.create_index(INDEX, "mrm_ticket_events", ["ticket_id", "logical_date", "kind"], unique=True, **where)
