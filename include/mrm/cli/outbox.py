@@ -4,9 +4,9 @@ for, or done with, delivery, and the portfolio's daily notifications."""
 from __future__ import annotations
 
 import json
-import sys
 
 from mrm.cli.args import iso_date, who
+from mrm.cli.console import warn
 from mrm.cli.format import emit
 
 # key: the idempotency key (the `mrm-event:` marker of Jira comments, X-MRM-Delivery, Message-ID);
@@ -101,7 +101,7 @@ def cmd_outbox_deliver(args) -> int:
     report = pipeline.notifier().deliver(args.deliver_model or args.model)
     print(f"delivered {len(report.delivered)}, undelivered {len(report.undelivered)}")
     if report.undelivered:
-        print(f"mrm: {report.message()}", file=sys.stderr)
+        warn(report.message())  # once: the outbox logs the same line
         return 1
     return 0
 
