@@ -69,11 +69,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"mrm: {line}", file=sys.stderr)
             return 1
         except MrmError as exc:
-            print(f"mrm: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            shown.error(str(exc))
             return 1
         except Exception:
             if shown.reraised is None:  # not a run that could not complete: a bug, with its traceback
                 raise
-            # the pipeline recorded the run as failed (an unexpected error in a step) and re-raised it
-            print(f"mrm: error: {shown.reraised}", file=sys.stderr)
+            shown.error(shown.reraised)  # the pipeline recorded the failed run (an unexpected error)
             return 1

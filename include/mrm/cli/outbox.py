@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 from mrm.cli.args import iso_date, who
-from mrm.cli.console import warn
 from mrm.cli.format import emit
 
 # key: the idempotency key (the `mrm-event:` marker of Jira comments, X-MRM-Delivery, Message-ID);
@@ -97,12 +96,12 @@ def _at(when) -> str:
 
 def cmd_outbox_deliver(args) -> int:
     from mrm import pipeline
+    from mrm.notify.outbox import undelivered_error
 
     report = pipeline.notifier().deliver(args.deliver_model or args.model)
     print(f"delivered {len(report.delivered)}, undelivered {len(report.undelivered)}")
-    if report.undelivered:
-        warn(report.message())  # once: the outbox logs the same line
-        return 1
+    if error := undelivered_error(report):  # delivering was the job: exit 1 with the outbox's line
+        raise error
     return 0
 
 
