@@ -326,7 +326,9 @@ def test_a_run_against_a_jira_answering_503_makes_at_most_the_budgets_attempts(c
 
     assert code == 0 and len(peers.jira.requests_log) == 3  # the budget, not the 6 retries
     assert err.count("\n") == 1 and "HTTP 503" in err
-    assert err.startswith("mrm: warning: 3 notification(s) undelivered, e.g. jira ticket.opened (outbox #1): ")
+    assert err.startswith(
+        "mrm: warning: 3 notification(s) undelivered, e.g. jira ticket.opened (outbox #1): "
+    )
     assert [(r["channel"], r["attempts"]) for r in outbox_rows(capsys)] == [("jira", 3), ("email", 0),
                                                                           ("slack", 0)]  # fmt: skip
     assert peers.smtp.messages == [] and peers.slack.received == []  # left pending, as the budget says
