@@ -88,8 +88,10 @@ def test_the_executor_in_airflow_cfg_counts_when_airflow_is_loaded(tmp_path):
         k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "MRM_DB_URL", "MRM_EVIDENCE"))
     }
     env.update(AIRFLOW_HOME=str(home), MRM_HOME=str(tmp_path / "home"), PYTHONPATH=str(REPO / "include"))
-    code = "import airflow.configuration\nfrom mrm import settings\nprint(settings.airflow_executors())\n" \
-           "try:\n    settings.db_url()\nexcept Exception as exc:\n    print(type(exc).__name__)\n"  # fmt: skip
+    code = (
+        "import airflow.configuration\nfrom mrm import settings\nprint(settings.airflow_executors())\n"
+        "try:\n    settings.db_url()\nexcept Exception as exc:\n    print(type(exc).__name__)\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert done.stdout.splitlines()[-2:] == ["['CeleryExecutor']", "ConfigError"], done.stderr[-2000:]
 
