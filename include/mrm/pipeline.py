@@ -100,9 +100,10 @@ def record_failure(
     )
     action = notifier().on_failure(entry, could_not_run_breach(entry, run_id, day, step, reason))
     anchor.after_record(store, entry.model_id, day)  # the failed run and its ticket; never raises
-    log.error(
-        "%s %s: run could not complete (%s): %s [ticket %s]", entry.model_id, day, step, reason, action["key"]
-    )
+    log.error(  # for the task log; `mrm` prints the re-raised error instead (reraised: not twice)
+        "%s %s: run could not complete (%s): %s [ticket %s]",
+        entry.model_id, day, step, reason, action["key"], extra={"reraised": True},
+    )  # fmt: skip
     return run_id
 
 

@@ -5,18 +5,16 @@ MRM_DB_URL     SQLAlchemy URL of the metrics history; default ``sqlite:///$MRM_H
 MRM_INVENTORY  folder with one YAML file per model; default ``include/inventory`` of this repo
 MRM_EVIDENCE   URI where evidence files go (``file://...`` or ``s3://...``); default ``$MRM_HOME/evidence``
 MRM_TASK_RETRIES     Airflow retries per monitoring task; default 2
-<<<<<<< HEAD
-MRM_RETENTION_DAYS   how long history records are kept at least; default seven years
+MRM_RETENTION_DAYS   how long history records are kept at least; default seven years, never below 183 days
 MRM_CHAIN_KEY        the chain key (``new,old`` while rotating), read by mrm.store.keys when the Airflow
                      connection ``mrm_chain_key`` is not set; MRM_CHAIN_KEY_FILE: a file holding it
-=======
-MRM_RETENTION_DAYS   how long history records are kept at least; default seven years, never below 183 days
->>>>>>> h-roles
 MRM_CATCHUP          "false": monitoring DAGs do not backfill from the model's start_date; default true
 MRM_ATHENA_POOL      Airflow pool for the tasks of models whose scoring log is an Athena query (unset: none)
 MRM_PROFILE_CACHE    where reference profiles are cached (folder or s3://); default $MRM_EVIDENCE/_profiles
 MRM_SAMPLE_ROWS      rows of the day's seeded sample behind the Evidently report and GX result; default 50000
 MRM_AIRFLOW_URL      base URL of the Airflow UI, for links in tickets and alerts (e.g. https://airflow.bank.example)
+MRM_ALLOW_LOCAL_STATE "1": accept a SQLite history and file:// evidence although Airflow's executor runs
+                     tasks on other machines (Celery, Kubernetes, ...); refused by default
 MRM_AUDIT_ANCHOR     where every run anchors the chain head (``s3://`` with COMPLIANCE Object Lock, or
                      ``file://``); default ``$MRM_HOME/anchors/``; when set, ``mrm audit verify`` checks it
 """
@@ -39,7 +37,10 @@ def home() -> Path:
 
 
 def db_url() -> str:
-    return os.environ.get("MRM_DB_URL") or f"sqlite:///{home() / 'history.db'}"
+    url = os.environ.get("MRM_DB_URL") or f"sqlite:///{home() / 'history.db'}"
+    if url.startswith("sqlite"):
+        _refuse_local_state("MRM_DB_URL", "history", url, "a PostgreSQL URL every worker reaches")
+    return url
 
 
 def inventory_dir() -> Path:
@@ -68,7 +69,47 @@ def inventory_given(folder: str | Path | None) -> Iterator[None]:
 
 
 def evidence_uri() -> str:
-    return os.environ.get("MRM_EVIDENCE") or (home() / "evidence").as_uri()
+    uri = os.environ.get("MRM_EVIDENCE") or (home() / "evidence").as_uri()
+    if uri.startswith("file:"):
+        _refuse_local_state("MRM_EVIDENCE", "evidence", uri, "an s3:// URI every worker reaches")
+    return uri
+
+
+LOCAL_EXECUTORS = {"LocalExecutor", "SequentialExecutor", "DebugExecutor"}  # tasks on this machine only
+
+
+def airflow_executors() -> list[str]:
+    """The executors Airflow is configured with (class names; Airflow 3 allows a comma-separated list,
+    ``alias:module.Class`` items too): AIRFLOW__CORE__EXECUTOR, else Airflow's own configuration when
+    Airflow is already loaded in this process (a task, the scheduler); Airflow's default LocalExecutor
+    when neither says."""
+    import sys
+
+    value = os.environ.get("AIRFLOW__CORE__EXECUTOR", "").strip()
+    config = sys.modules.get("airflow.configuration")
+    if not value and config is not None:
+        try:
+            value = str(config.conf.get("core", "executor", fallback="")).strip()
+        except Exception:  # an unreadable Airflow configuration: Airflow itself will say so
+            value = ""
+    names = [item.split(":")[-1].rsplit(".", 1)[-1].strip() for item in value.split(",") if item.strip()]
+    return names or ["LocalExecutor"]
+
+
+def _refuse_local_state(variable: str, what: str, uri: str, instead: str) -> None:
+    """A SQLite history or file:// evidence is local to one machine: refused when Airflow's executor
+    runs tasks elsewhere (each worker would keep its own), unless MRM_ALLOW_LOCAL_STATE=1."""
+    remote = [e for e in airflow_executors() if e not in LOCAL_EXECUTORS]
+    if not remote or os.environ.get("MRM_ALLOW_LOCAL_STATE", "").strip().lower() in ("1", "true", "yes"):
+        return
+    from mrm.errors import ConfigError
+
+    given = "is" if os.environ.get(variable) else "is unset, so it defaults to"
+    raise ConfigError(
+        f"{variable} {given} {uri}, local to this machine, but Airflow's executor is {remote[0]}: each "
+        f"worker would keep its own {what}; set {variable} to {instead} (or MRM_ALLOW_LOCAL_STATE=1 if "
+        "every worker shares this machine's disk)"
+    )
 
 
 def audit_anchor() -> str | None:

@@ -56,6 +56,7 @@ def cluster(services, tmp_path_factory, demo_files):
         "MRM_INVENTORY": str(local_inventory(home / "inventory", demo_files)),
         "MRM_TASK_RETRIES": "0",
         "MRM_CATCHUP": "false",
+        "MRM_ALLOW_LOCAL_STATE": "1",  # one machine: the worker shares the test's evidence folder
     }
     running = CeleryCluster(home, env, metadata_url, REDIS).start()
     yield running, history_url

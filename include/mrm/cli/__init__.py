@@ -24,7 +24,9 @@
     mrm demo [--days N] [--load-to URI]
     mrm airflow [--port N]
 
-Exit codes: 0 done (a run with breaches is done), 1 could not do it (one line on stderr), 2 usage.
+Exit codes: 0 done (a run with breaches is done, and so is one whose notifications wait in the
+outbox: one warning line), 1 could not do it (one line on stderr), 2 usage (or a rerun without --reason).
+Every problem is printed once, on one line (:mod:`mrm.cli.console`), warnings of dependencies included.
 
 One module per command group (inventory, runs, tickets, outbox, audit, db, demo); each adds its own
 sub-commands to the parser and maps them to their handlers in its ``COMMANDS``.
@@ -33,11 +35,11 @@ sub-commands to the parser and maps them to their handlers in its ``COMMANDS``.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from mrm import settings
 from mrm.cli import audit, db, demo, inventory, outbox, runs, tickets
+from mrm.cli.console import console
 from mrm.cli.outbox import OUTBOX_COLUMNS
 from mrm.cli.runs import HISTORY_COLUMNS
 from mrm.errors import InventoryError, MrmError
@@ -58,15 +60,19 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("mrm.pipeline").setLevel(logging.CRITICAL)  # the CLI prints its own one-line outcome
-    try:
-        with settings.inventory_given(getattr(args, "inventory", None)):
-            return COMMANDS[(args.command, getattr(args, "action", None))](args)
-    except InventoryError as exc:
-        for line in exc.lines():
-            print(f"mrm: {line}", file=sys.stderr)
-        return 1
-    except MrmError as exc:
-        print(f"mrm: error: {exc}", file=sys.stderr)
-        return 1
+    with console() as shown:
+        try:
+            with settings.inventory_given(getattr(args, "inventory", None)):
+                return COMMANDS[(args.command, getattr(args, "action", None))](args)
+        except InventoryError as exc:
+            for line in exc.lines():
+                print(f"mrm: {line}", file=sys.stderr)
+            return 1
+        except MrmError as exc:
+            shown.error(str(exc))
+            return 1
+        except Exception:
+            if shown.reraised is None:  # not a run that could not complete: a bug, with its traceback
+                raise
+            shown.error(shown.reraised)  # the pipeline recorded the failed run (an unexpected error)
+            return 1

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+
+from mrm.core.csvsafe import write_rows
 
 
 def table(rows: list[dict], columns: list[str]) -> str:
@@ -25,10 +25,6 @@ def emit(rows: list[dict], columns: list[str], fmt: str) -> str:
     rows = [{c: r.get(c) for c in columns} for r in rows]
     if fmt == "json":
         return json.dumps(rows, indent=1, default=str)
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return buf.getvalue().rstrip("\n")
+    if fmt == "csv":  # text that a spreadsheet would run as a formula is quoted (mrm.core.csvsafe)
+        return write_rows(rows, columns).rstrip("\n")
     return table(rows, columns) if rows else "(no rows)"

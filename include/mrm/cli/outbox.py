@@ -4,7 +4,6 @@ for, or done with, delivery, and the portfolio's daily notifications."""
 from __future__ import annotations
 
 import json
-import sys
 
 from mrm.cli.args import iso_date, who
 from mrm.cli.format import emit
@@ -97,12 +96,12 @@ def _at(when) -> str:
 
 def cmd_outbox_deliver(args) -> int:
     from mrm import pipeline
+    from mrm.notify.outbox import undelivered_error
 
     report = pipeline.notifier().deliver(args.deliver_model or args.model)
     print(f"delivered {len(report.delivered)}, undelivered {len(report.undelivered)}")
-    if report.undelivered:
-        print(f"mrm: {report.message()}", file=sys.stderr)
-        return 1
+    if error := undelivered_error(report):  # delivering was the job: exit 1 with the outbox's line
+        raise error
     return 0
 
 

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from mrm.cli.args import inventory_arg, iso_date
+from mrm.cli.console import warn
 from mrm.cli.format import emit
 
 HISTORY_COLUMNS = [
     "model_id", "logical_date", "run_id", "check", "metric", "column", "segment",
-    "cohort_start", "cohort_end", "value", "amber_threshold", "red_threshold", "status",
+    "cohort_start", "cohort_end", "value", "amber_threshold", "red_threshold", "status", "reason",
 ]  # fmt: skip
+RUN_EXIT_CODES = """exit codes:
+  0  the run completed and is recorded, whatever its status (GREEN, AMBER, RED); notifications that
+     stayed undelivered are kept in the outbox and retried: one "mrm: warning:" line on stderr
+  1  the run could not run (no partition, a corrupt file, a missing column, a check that failed): it
+     is recorded as a failed run (status ERROR in `mrm history`) with a "could not run" ticket; one
+     "mrm: error:" line on stderr
+  2  usage: a bad argument, or a rerun of a date that has a run without --reason"""
 
 
 def add_parsers(sub) -> None:
-    run = sub.add_parser("run", help="monitor one model for one logical date")
+    run = sub.add_parser(
+        "run",
+        help="monitor one model for one logical date",
+        epilog=RUN_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("--model", required=True, metavar="ID")
     run.add_argument("--date", required=True, type=iso_date, metavar="YYYY-MM-DD")
     run.add_argument(
@@ -72,26 +86,25 @@ def cmd_run(args) -> int:
     sent = result["notifications"]
     if sent["delivered"]:
         print(f"  notifications delivered: {sent['delivered']}")
-    if sent["undelivered"]:
-        first = sent["undelivered"][0]
-        print(
-            f"mrm: {len(sent['undelivered'])} notification(s) undelivered, e.g. {first['channel']} "
-            f"{first['kind']}: {first['error']}; kept in the outbox (`mrm outbox`), retried on the next run",
-            file=sys.stderr,
-        )
-        return 1
+    if sent["undelivered"]:  # the run is done; the outbox retries them (its own log line is this one)
+        from mrm.notify.outbox import Report
+
+        warn(Report(undelivered=sent["undelivered"]).message())
     return 0
 
 
 def cmd_history(args) -> int:
-    """The metric rows; then a ``flag:`` line per rerun that showed its day better than the run it replaced
-    (after a table; on stderr for csv and json, which stay machine-readable)."""
+    """The metric rows, and a row (status ERROR, its reason) for each run that could not run; then a
+    ``flag:`` line per rerun that showed its day better than the run it replaced (after a table; on
+    stderr for csv and json, which stay machine-readable)."""
     from mrm import wiring
     from mrm.store import reads
 
     wiring.get_inventory().get(args.model)
     store = wiring.get_store()
     rows = store.metrics(args.model, args.since, args.until, all_runs=args.all_runs)
+    failed = reads.failed_runs(store.engine, args.model, args.since, args.until, all_runs=args.all_runs)
+    rows = sorted([*rows, *failed], key=lambda r: r["logical_date"])  # stable: metric order kept
     print(emit(rows, HISTORY_COLUMNS, args.format))
     flags = reads.format_flags(reads.rerun_flags(store.engine, args.model, args.since, args.until))
     for line in flags:

@@ -12,6 +12,7 @@ import json
 from datetime import date
 from typing import Any
 
+from mrm.core.csvsafe import write_rows
 from mrm.core.storage import join, store_for
 from mrm.errors import MrmError
 from mrm.store import HistoryStore
@@ -61,14 +62,8 @@ def _table(data: list[dict[str, Any]]):
 def encode(data: list[dict[str, Any]], fmt: str) -> bytes:
     if fmt == "json":
         return json.dumps(data, indent=1).encode()
-    if fmt == "csv":
-        import csv
-
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(data)
-        return buf.getvalue().encode()
+    if fmt == "csv":  # text that a spreadsheet would run as a formula is quoted (mrm.core.csvsafe)
+        return write_rows(data, COLUMNS).encode()
     import pyarrow.parquet as pq
 
     buf = io.BytesIO()

@@ -106,6 +106,13 @@ class Escalation(_Strict):
     alerts: list[AlertChannel] = Field(default_factory=lambda: ["email"])  # to the model risk team
 
 
+class ModelEscalation(_Strict):
+    """A model file's ``notifications.escalation``: the channels of this model's escalation alerts
+    (``alerts: []`` turns them off). When a RED ticket escalates is the policy's (``red_open_days``)."""
+
+    alerts: list[AlertChannel]
+
+
 class Retry(_Strict):
     attempts: Annotated[int, Field(ge=1, le=10)] = 4  # per item within one delivery pass
     backoff_seconds: Annotated[float, Field(ge=0)] = 1.0  # doubled after each failed attempt
@@ -149,6 +156,7 @@ class ModelNotifications(_Strict):
     tickets: list[TicketSink] | None = None
     red_alerts: list[AlertChannel] | None = None
     amber_digest: list[AlertChannel] | None = None
+    escalation: ModelEscalation | None = None
     extra_recipients: list[EmailStr] | None = None
 
 
@@ -156,5 +164,13 @@ def routing(policy: Notifications, model: ModelNotifications | None) -> Routing:
     """The routing that applies to one model: the policy's, with the model file's keys replacing it."""
     base = {k: getattr(policy, k) for k in Routing.model_fields}
     if model is not None:
-        base.update({k: v for k, v in model.model_dump().items() if v is not None})
+        base.update({k: v for k in Routing.model_fields if (v := getattr(model, k, None)) is not None})
     return Routing(**base)
+
+
+def escalation_alerts(policy: Notifications, model: ModelNotifications | None) -> list[str]:
+    """The channels of one model's escalation alerts: the model file's ``escalation.alerts`` if it has
+    one (``[]``: none), else the policy's (e-mail to the model risk team by default)."""
+    if model is not None and model.escalation is not None:
+        return list(model.escalation.alerts)
+    return list(policy.escalation.alerts)

@@ -9,7 +9,7 @@ from datetime import date
 
 from mrm.core.results import control_key
 from mrm.inventory import Inventory, ModelEntry
-from mrm.inventory.notifications import Routing, routing
+from mrm.inventory.notifications import Routing, escalation_alerts, routing
 from mrm.notify import links as page_links
 from mrm.notify.base import ALERT_DIGEST, ALERT_ESCALATION, ALERT_RED, ALERT_SUMMARY
 from mrm.notify.outbox import Item, make_key
@@ -157,7 +157,8 @@ def _summary(day: date, rows: list[dict], open_tickets: int, new_tickets: int, u
 
 # -- a RED ticket unresolved too long -----------------------------------------------------------------
 def escalation(inventory: Inventory, ticket: dict, days_open: int, day: date) -> list[Item]:
-    """To the model risk team, on each channel of ``escalation.alerts``: ``ticket`` (as escalated, with
+    """To the model risk team, on each channel of the model's ``escalation.alerts`` (the model file's,
+    else the policy's; :func:`mrm.inventory.notifications.escalation_alerts`): ``ticket`` (as escalated, with
     its raised priority) has been RED and unresolved for ``days_open`` days."""
     line = (
         f"{ticket['key']}: {ticket['model_id']} {ticket['control']}, open {days_open} days, "
@@ -184,5 +185,5 @@ def escalation(inventory: Inventory, ticket: dict, days_open: int, day: date) ->
             None,
             day,
         )
-        for ch in inventory.policy.notifications.escalation.alerts
+        for ch in escalation_alerts(inventory.policy.notifications, entry.notifications if entry else None)
     ]

@@ -247,6 +247,19 @@ def rerun_flags(
     return [flag for rows in days.values() if (flag := flag_of(rows)) is not None]
 
 
+def failed_runs(
+    engine: Engine, model_id: str, since: date | None, until: date | None, *, all_runs: bool = False
+) -> list[dict]:
+    """The model's runs that could not run (``status`` failed), as rows of ``mrm history``: model_id,
+    logical_date, run_id, ``status`` ERROR and the ``reason``; the current ones only unless ``all_runs``."""
+    r = schema.runs
+    query = select(r.c.model_id, r.c.logical_date, r.c.run_id, r.c.reason).where(r.c.status == "failed")
+    if not all_runs:
+        query = query.where(r.c.run_id.in_(current_run_ids(model_id)))
+    query = _filtered_runs(query, model_id, since, until).order_by(r.c.logical_date, r.c.finished_at)
+    return [{**row, "status": ERROR} for row in _rows(engine, query)]
+
+
 def _filtered_runs(query, model_id: str | None, since: date | None, until: date | None):
     r = schema.runs
     if model_id:

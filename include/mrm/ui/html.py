@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from mrm.controls import AMBER, GREEN, INFO, INSUFFICIENT, RED
+from mrm.core.csvsafe import neutralise
 
 ERROR, NO_RUNS = "ERROR", "NO_RUNS"
 LABELS = {INSUFFICIENT: "INSUFFICIENT", NO_RUNS: "no runs"}
@@ -176,17 +177,16 @@ class Table:
 
 def csv_value(value: Any) -> str:
     """Full precision (floats round-trip), ISO dates, empty for None; text that a spreadsheet would
-    run as a formula is quoted with a leading apostrophe."""
+    run as a formula is quoted with a leading apostrophe (:func:`mrm.core.csvsafe.neutralise`)."""
     if value is None:
         return ""
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, date | datetime):
         return value.isoformat()
-    text = str(value)
-    if not isinstance(value, int | float) and text[:1] in ("=", "+", "-", "@"):
-        return "'" + text
-    return text
+    if isinstance(value, int):
+        return str(value)
+    return neutralise(str(value))  # the one neutraliser of every CSV mrm writes (= + - @ TAB CR)
 
 
 STATUS_ORDER = {RED: 0, ERROR: 1, AMBER: 2, INSUFFICIENT: 3, GREEN: 4, INFO: 5, NO_RUNS: 6}
