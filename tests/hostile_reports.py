@@ -30,6 +30,7 @@ PROBE = """() => ({
     labels: Array.from(document.querySelectorAll('svg text')).map(t => t.textContent),
     images: document.querySelectorAll('img[src="x"]').length,
     violations: window.__violations || [],
+    fonts: Array.from(document.fonts).map(f => f.family.replace(/["']/g, '') + ': ' + f.status),
 })"""
 # before any script of the page: note what the page's CSP blocks
 WATCH = (
@@ -163,7 +164,9 @@ def look(url: str, *, drawn: bool) -> dict:
             page.add_init_script(WATCH)
             page.goto(url, wait_until="load")
             if drawn:
-                page.wait_for_function("document.querySelectorAll('svg text').length > 20", timeout=30000)
+                # a locator, not wait_for_function: that polls with eval, which the report's CSP forbids
+                page.locator("svg text").nth(20).wait_for(state="attached", timeout=30000)
+                page.evaluate("document.fonts.load(\"24px 'Material Icons'\").then(() => true, () => false)")
             return page.evaluate(PROBE)
         finally:
             browser.close()
