@@ -7,14 +7,12 @@ report draws and shows the payloads as text, and the same data in Evidently's ol
 
 from __future__ import annotations
 
-import threading
-import time
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.testclient import TestClient
+from served import directives, serving
 
 from mrm.checks.evidently_report import evidently_lib_files, script_hashes
 from mrm.demo.ui_tour import chromium
@@ -23,14 +21,6 @@ from mrm.inventory import load_inventory
 from mrm.store import HistoryStore, RunRecord
 from mrm.ui import URL_PREFIX
 from mrm.ui.app import create_app
-
-
-def directives(csp: str) -> dict[str, list[str]]:
-    out = {}
-    for part in csp.split(";"):
-        name, *values = part.split()
-        out[name] = values
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -89,28 +79,6 @@ def test_only_the_shared_bundle_is_served_outside_the_apps_dependencies(tmp_path
 
 
 # -- in Chromium, through the real app -----------------------------------------------------------------------
-@contextmanager
-def serving(app):
-    """``app`` mounted at /model-risk under uvicorn on a free port; yields the base URL."""
-    import uvicorn
-
-    from mrm.demo.s3 import free_port
-
-    root = FastAPI()
-    root.mount(URL_PREFIX, app)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(root, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     from hostile_reports import hostile_run
