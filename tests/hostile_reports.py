@@ -64,7 +64,9 @@ def poison(data_uri: str, day) -> None:
         if i % 10 < len(PAYLOADS):
             values[i] = PAYLOADS[i % 10]
     field = table.schema.field(COLUMN)
-    pq.write_table(table.set_column(table.schema.get_field_index(COLUMN), field, pa.array(values, field.type)), part)
+    pq.write_table(
+        table.set_column(table.schema.get_field_index(COLUMN), field, pa.array(values, field.type)), part
+    )
 
 
 def hostile_run(root: Path) -> HostileRun:

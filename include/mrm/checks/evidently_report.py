@@ -106,8 +106,7 @@ _DRAW = (
 # A browser refuses SRI on a file:// page (no CORS there): a report opened from a local folder loads the
 # bundle again without it. Over http(s) (the page's route) the integrity check stands: no fallback.
 _FILE_FALLBACK = (
-    'if(!window.drawDashboard&&location.protocol==="file:")'
-    "document.write('<script src=\"%s\"><\\/script>')"
+    'if(!window.drawDashboard&&location.protocol==="file:")document.write(\'<script src="%s"><\\/script>\')'
 )
 # Evidently's own style block (evidently.legacy.utils.dashboard.file_html_template), with the shared font
 _STYLE = (
@@ -181,35 +180,48 @@ def foreign_scripts(html: bytes) -> list[str]:
     element of another kind, source or text, or an ``on…`` event attribute; empty for a sound report."""
     from html.parser import HTMLParser
 
-    ours = set(inline_scripts())
-    lib = _lib_src()[0]
+    own = _own_script(set(inline_scripts()), _lib_src()[0])
+    found: list[str] = []
 
     class Scripts(HTMLParser):
-        found: list[str]
-        current: dict | None = None
+        """The HTML tokenizer's view: each <script> element as (attributes, text), each on… attribute."""
+
+        def reset(self):
+            super().reset()
+            self.script: tuple[dict, list[str]] | None = None
 
         def handle_starttag(self, tag, attrs):
-            named = dict(attrs)
-            self.found += [f"<{tag} {k}=…>" for k, _ in attrs if k.startswith("on")]
+            found.extend(f"<{tag} {k}=…>" for k, _ in attrs if k.startswith("on"))
             if tag == "script":
-                self.current, self.text = named, ""
+                self.script = (dict(attrs), [])
 
         def handle_data(self, data):
-            if self.current is not None:
-                self.text += data
+            if self.script is not None:
+                self.script[1].append(data)
 
         def handle_endtag(self, tag):
-            if tag != "script" or self.current is None:
-                return
-            a, text, self.current = self.current, self.text, None
-            if a.get("type") == "application/json" and a.get("id") in (DATA_ID, GRAPHS_ID) and "<" not in text:
-                return
-            if (a.get("src") == lib and not text) or (not a.get("src") and a.get("type") is None and text in ours):
-                return
-            self.found.append(f"<script {' '.join(f'{k}={v!r}' for k, v in a.items())}>{text[:60]!r}")
+            if tag == "script" and self.script is not None:
+                (attrs, parts), self.script = self.script, None
+                if not own(attrs, "".join(parts)):
+                    shown = " ".join(f"{k}={v!r}" for k, v in attrs.items())
+                    found.append(f"<script {shown}>{''.join(parts)[:60]!r}")
 
     parser = Scripts(convert_charrefs=True)
-    parser.found = []
     parser.feed(html.decode("utf-8", errors="replace"))
     parser.close()
-    return parser.found
+    return found
+
+
+def _own_script(inline: set[str], lib: str):
+    """Whether a <script> element (attributes, text) is one :func:`page` writes: a JSON block without
+    "<", the shared bundle, or one of the constant inline scripts."""
+
+    def own(attrs: dict, text: str) -> bool:
+        kind, src = attrs.get("type"), attrs.get("src")
+        if kind == "application/json":
+            return attrs.get("id") in (DATA_ID, GRAPHS_ID) and "<" not in text
+        if src is not None:
+            return src == lib and not text and kind is None
+        return kind is None and text in inline
+
+    return own

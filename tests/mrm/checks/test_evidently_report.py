@@ -78,7 +78,7 @@ def test_the_report_data_still_holds_every_payload_exactly(hostile, report):
 def test_the_guard_finds_the_attackers_scripts_in_evidentlys_own_template(report):
     """Finding 1 as it was: the same data through Evidently's template opens attacker <script>s."""
     old = in_evidentlys_template(report)
-    injected = [t for a, t in scripts_of(old) if "window.PWNED=1" == t.strip()]
+    injected = [t for a, t in scripts_of(old) if t.strip() == "window.PWNED=1"]
     assert injected  # the tokenizer closes the data block: the payload's <script> is an element
     found = foreign_scripts(old.encode())
     assert any("window.PWNED" in f for f in found) and any("onerror" in f for f in found)

@@ -74,7 +74,13 @@ def test_only_the_shared_bundle_is_served_outside_the_apps_dependencies(tmp_path
         response = client.get(f"{URL_PREFIX}/evidence/_lib/{name}")
         assert (response.status_code, response.content) == (200, data)
         assert response.headers["access-control-allow-origin"] == "*"
-    for path in ("/", "/breaches", "/models/card_fraud", "/icon.svg", day5["evidently_report"][len(URL_PREFIX) :]):
+    for path in (
+        "/",
+        "/breaches",
+        "/models/card_fraud",
+        "/icon.svg",
+        day5["evidently_report"][len(URL_PREFIX) :],
+    ):
         assert client.get(URL_PREFIX + path).status_code == 401, path
 
 
@@ -89,14 +95,18 @@ def hostile(tmp_path_factory):
 def app_of(hostile) -> FastAPI:
     store = HistoryStore(f"sqlite:///{hostile.home / 'history.db'}")
     inventory = load_inventory(hostile.inventory)[0]
-    return create_app(store=lambda: store, inventory=lambda: inventory, evidence_uri=lambda: hostile.evidence_uri)
+    return create_app(
+        store=lambda: store, inventory=lambda: inventory, evidence_uri=lambda: hostile.evidence_uri
+    )
 
 
 def report_url(run: dict, name: str = "drift_report.html") -> str:
     return f"{URL_PREFIX}/evidence/{run['model_id']}/{run['logical_date'].isoformat()}/{run['run_id']}/{name}"
 
 
-needs_chromium = pytest.mark.skipif(chromium() is None, reason="Chromium not installed (apt-get install -y chromium)")
+needs_chromium = pytest.mark.skipif(
+    chromium() is None, reason="Chromium not installed (apt-get install -y chromium)"
+)
 
 
 @needs_chromium

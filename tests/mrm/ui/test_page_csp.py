@@ -96,7 +96,9 @@ def airflow_like(page_app) -> FastAPI:
     return root
 
 
-needs_chromium = pytest.mark.skipif(chromium() is None, reason="Chromium not installed (apt-get install -y chromium)")
+needs_chromium = pytest.mark.skipif(
+    chromium() is None, reason="Chromium not installed (apt-get install -y chromium)"
+)
 
 
 @needs_chromium
@@ -126,8 +128,10 @@ def test_in_airflows_iframe_the_pages_work_under_their_csp(client):
 
             model = page.frames[1]
             violations = model.evaluate("window.__violations")
-            heat = model.evaluate("(() => { const h = document.getElementById('heat'); "
-                                  "return h ? h.scrollLeft + h.clientWidth >= h.scrollWidth - 1 : null })()")
+            heat = model.evaluate(
+                "(() => { const h = document.getElementById('heat'); "
+                "return h ? h.scrollLeft + h.clientWidth >= h.scrollWidth - 1 : null })()"
+            )
             frame.locator("a", has_text="Airflow run").first.click()  # the Airflow window follows
             page.wait_for_url(f"{base}/dags/**", timeout=30000)
             assert page.title() == "Airflow run"
