@@ -52,11 +52,28 @@ def token(api) -> str:
 
 @pytest.mark.parametrize(
     "path", ["/model-risk/", "/model-risk/breaches", "/model-risk/models/card_fraud", "/model-risk/icon.svg",
-             "/model-risk/dags/mrm_monitor__card_fraud", "/model-risk/evidence/_lib/evidently-0.7.23.js"],
+             "/model-risk/dags/mrm_monitor__card_fraud",
+             "/model-risk/evidence/card_fraud/2026-09-05/run1/drift_report.html"],
 )  # fmt: skip
 def test_every_route_needs_an_airflow_login(api, path):
     response = api.get(path, follow_redirects=False)
     assert (response.status_code, response.json()) == (401, {"detail": "Not authenticated"})
+
+
+def test_only_evidentlys_pinned_bundle_is_served_without_a_login(api):
+    """A report served sandboxed has an opaque origin and sends no cookies, so the shared bundle and font
+    (the installed Evidently's public files, byte for byte) are the one thing served without a login."""
+    from mrm.checks.evidently_report import evidently_lib_files
+    from mrm.evidence.writer import write_shared
+    from mrm.settings import evidence_uri
+
+    write_shared(evidence_uri(), evidently_lib_files())
+    for name, data in evidently_lib_files().items():
+        response = api.get(f"/model-risk/evidence/_lib/{name}")
+        assert (response.status_code, response.content) == (200, data)
+        assert response.headers["access-control-allow-origin"] == "*"
+    for other in ("history.db", "..%2Fhistory.db", "evidently-0.0.1.js"):
+        assert api.get(f"/model-risk/evidence/_lib/{other}").status_code == 404
 
 
 def test_a_bearer_token_opens_the_portfolio(api, token):

@@ -48,10 +48,26 @@ class DriftCheck:
         profile, agg = inputs.day_aggregate()
         results = drift_results(agg, profile, entry)
         write_shared(inputs.evidence_uri, evidently_lib_files())
+        report = drift_report_html(agg, profile, entry, results)
+        _refuse_foreign_scripts(report, entry.model_id, agg)
         return results, {
-            "drift_report": writer.put("drift_report.html", drift_report_html(agg, profile, entry, results)),
+            "drift_report": writer.put("drift_report.html", report),
             "reference": writer.put_json("reference.json", reference_record(profile)),
         }
+
+
+def _refuse_foreign_scripts(report: bytes, model_id: str, agg: DayAggregate) -> None:
+    """The report is written only if a browser would run nothing in it but its own scripts (its data is
+    escaped, :func:`mrm.checks.evidently_report.json_for_html`; this holds it so at the last step)."""
+    from mrm.checks.evidently_report import foreign_scripts
+    from mrm.errors import CheckError
+
+    found = foreign_scripts(report)
+    if found:
+        raise CheckError(
+            f"{model_id} {agg.day.isoformat()}: drift_report.html would carry a script that is not the "
+            f"report's own ({found[0]}); not written: report this to mrm's maintainers"
+        )
 
 
 def reference_record(profile: ReferenceProfile) -> dict[str, Any]:

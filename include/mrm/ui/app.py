@@ -4,10 +4,13 @@ passes Airflow's login check (see :mod:`mrm.airflow.ui_mount`); tests build it b
     /                       portfolio (?tier= &status= &owner= &rag= &sort=; ?format=csv)
     /models/{model_id}      one model (?days=N; ?format=csv&table=latest|psi|runs|tickets|controls|metrics)
     /breaches               open tickets across the portfolio (?format=csv)
-    /evidence/...           evidence files a run recorded, and Evidently's shared library
+    /evidence/...           evidence files a run recorded, and Evidently's shared library (the one
+                            route outside ``dependencies``: public code, see :mod:`mrm.ui.evidence`)
     /dags/{dag_id}          the DAG page's link: redirects to the model the DAG monitors
 
 Every route that shows a model asks ``access`` (:mod:`mrm.ui.access`) whether the user may read it.
+Every response carries the pages' CSP (:data:`mrm.ui.html.PAGE_CSP`) unless it brings its own: evidence
+is served sandboxed (:mod:`mrm.ui.evidence`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mrm.errors import BadRequestError, EvidenceChangedError, EvidenceNotFoundError, MrmError, StoreError
@@ -26,7 +29,7 @@ from mrm.store import HistoryStore
 from mrm.store import reads as queries
 from mrm.ui import breaches, evidence, model, portfolio
 from mrm.ui.access import ModelAccess, everyone, may_read
-from mrm.ui.html import Table, e, link, page
+from mrm.ui.html import PAGE_HEADERS, Table, e, link, page
 
 MONITOR_DAG_PREFIX = "mrm_monitor__"  # dags/mrm_monitor.py: one DAG per model, mrm_monitor__<model_id>
 GOVERNANCE_DAG = "mrm_governance"
@@ -101,15 +104,38 @@ def create_app(
     ``store``, ``inventory`` and ``evidence_uri`` are read per request (defaults: mrm's settings);
     ``access``: a FastAPI dependency giving the request's :class:`~mrm.ui.access.ModelAccess` (Airflow:
     :func:`mrm.airflow.ui_mount.dag_access`; default: everyone reads everything)."""
-    app = FastAPI(
-        title="Model Risk", dependencies=list(dependencies), docs_url=None, redoc_url=None, openapi_url=None
-    )
-
+    app = FastAPI(title="Model Risk", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(PageHeaders)
     _add_error_pages(app)
-    _add_pages(app, store, inventory, access)
-    _add_evidence(app, store, evidence_uri, access)
-    _add_links(app)
+    _add_shared_library(app, evidence_uri)  # public code, fetched by sandboxed reports without cookies
+    private = APIRouter(dependencies=list(dependencies))
+    _add_pages(private, store, inventory, access)
+    _add_evidence(private, store, evidence_uri, access)
+    _add_links(private)
+    app.include_router(private)
     return app
+
+
+class PageHeaders:
+    """ASGI middleware: every response gets the pages' security headers (:data:`mrm.ui.html.PAGE_HEADERS`:
+    their CSP, nosniff, framing by the Airflow UI only) unless it set its own (evidence does)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                have = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k.lower().encode(), v.encode()) for k, v in PAGE_HEADERS.items()]
+                message["headers"] = [*message.get("headers", []), *(h for h in extra if h[0] not in have)]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def _add_error_pages(app: FastAPI) -> None:
@@ -124,7 +150,7 @@ def _add_error_pages(app: FastAPI) -> None:
 
 
 def _add_pages(
-    app: FastAPI,
+    app: APIRouter,
     store: Callable[[], HistoryStore],
     inventory: Callable[[], Inventory],
     access: Callable[..., ModelAccess],
@@ -181,16 +207,22 @@ def _add_pages(
         return HTMLResponse(page("Breaches & tickets", body, _base(request), "breaches"))
 
 
-def _add_evidence(
-    app: FastAPI,
-    store: Callable[[], HistoryStore],
-    evidence_uri: Callable[[], str],
-    access: Callable[..., ModelAccess],
-) -> None:
+def _add_shared_library(app: FastAPI, evidence_uri: Callable[[], str]) -> None:
+    """Evidently's bundle and icon font, byte for byte the installed package's (anything else is 404):
+    the one route without the app's dependencies (the login), because a report served sandboxed has an
+    opaque origin and its requests carry no cookies (:mod:`mrm.ui.evidence`)."""
+
     @app.get("/evidence/_lib/{name}")
     def shared_library(name: str) -> Response:
         return _file(lambda: evidence.shared_library(evidence_uri(), name))
 
+
+def _add_evidence(
+    app: APIRouter,
+    store: Callable[[], HistoryStore],
+    evidence_uri: Callable[[], str],
+    access: Callable[..., ModelAccess],
+) -> None:
     @app.get("/evidence/{model_id}/{day}/{run_id}/{name}")
     def evidence_file(
         model_id: str, day: str, run_id: str, name: str, allowed: ModelAccess = Depends(access)
@@ -202,7 +234,7 @@ def _add_evidence(
         return _file(lambda: evidence.recorded(store().engine, evidence_uri(), model_id, day, run_id, name))
 
 
-def _add_links(app: FastAPI) -> None:
+def _add_links(app: APIRouter) -> None:
     @app.get("/dags/{dag_id}")
     def dag_link(request: Request, dag_id: str) -> Response:
         base = _base(request)

@@ -153,6 +153,5 @@ def heat_map(values: dict[str, dict[date, tuple[float | None, str]]], days: list
         rows.append(f"<tr><th>{e(feature)}</th>{''.join(cells)}</tr>")
     return (
         f'<div class="scroll" id="heat"><table class="heat"><thead><tr><th>feature</th>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-        "<script>var h=document.getElementById('heat');if(h){h.scrollLeft=h.scrollWidth;}</script>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"  # html.PAGE_SCRIPT scrolls it to the newest day
     )

@@ -5,7 +5,9 @@
   out: same scheme and bucket, no ``.``/``..`` segments, no query or fragment; for file:// also after
   resolving links), the run recorded its SHA-256, and the bytes read still have it;
 - the shared JavaScript and icon font that Evidently reports load from ``<evidence>/_lib/``, only if the
-  bytes are those of the files bundled in the installed Evidently package.
+  bytes are those of the files bundled in the installed Evidently package. These are public code, the
+  same for everyone: they are served without a login (a sandboxed report, see :func:`report_csp`, has an
+  opaque origin and sends no cookies) and with ``Access-Control-Allow-Origin: *`` for SRI.
 
 Anything else is EvidenceNotFoundError (404). Refusals for integrity (a URI outside the run's folder, a
 missing hash) give a short answer and log the reason: the page never names what a row pointed at. A
@@ -39,11 +41,23 @@ CONTENT_TYPES = {
     "woff2": "font/woff2",
     "csv": "text/csv; charset=utf-8",
 }
-# Evidently's report runs inline scripts and its shared bundle; it needs nothing from the network.
-REPORT_CSP = (
-    "default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; connect-src 'none'; "
-    "object-src 'none'; base-uri 'none'; form-action 'none'"
-)
+# Every evidence file is served sandboxed (CSP ``sandbox`` without allow-same-origin): the browser gives it
+# an opaque origin, so nothing in it can read Airflow's pages, cookies or API as the viewer. A report may
+# run only the pinned bundle ('self' with SRI) and its own inline scripts (by hash); it needs nothing from
+# the network. Other files are never rendered as a page: no scripts at all, and downloads but JSON.
+FILE_CSP = "sandbox; default-src 'none'; frame-ancestors 'self'"
+INLINE = ("html", "json")
+
+
+def report_csp() -> str:
+    """The CSP of an Evidently report: sandboxed, the shared bundle and the report's own scripts only."""
+    from mrm.checks.evidently_report import script_hashes
+
+    return (
+        f"sandbox allow-scripts; default-src 'none'; script-src 'self' {' '.join(script_hashes())}; "
+        "style-src 'unsafe-inline'; font-src 'self'; img-src 'self' data: blob:; connect-src 'none'; "
+        "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+    )
 
 
 @dataclass(frozen=True)
@@ -51,15 +65,28 @@ class EvidenceFile:
     name: str
     uri: str
     data: bytes
+    shared: bool = False  # a file of <evidence>/_lib/: public code, loaded cross-origin by sandboxed reports
+
+    @property
+    def kind(self) -> str:
+        return self.name.rsplit(".", 1)[-1].lower()
 
     @property
     def content_type(self) -> str:
-        return CONTENT_TYPES.get(self.name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+        return CONTENT_TYPES.get(self.kind, "application/octet-stream")
 
     def headers(self) -> dict[str, str]:
-        out = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=86400"}
-        if self.name.endswith(".html"):
-            out["Content-Security-Policy"] = REPORT_CSP
+        out = {
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=86400",
+            "Content-Security-Policy": report_csp() if self.kind == "html" and not self.shared else FILE_CSP,
+            "Referrer-Policy": "no-referrer",
+        }
+        if self.shared:  # a sandboxed report's origin is opaque: the bundle and font come through CORS
+            out["Access-Control-Allow-Origin"] = "*"
+        elif self.kind not in INLINE:
+            safe = re.sub(r"[^A-Za-z0-9._-]", "_", self.name)
+            out["Content-Disposition"] = f'attachment; filename="{safe}"'
         return out
 
 
@@ -162,7 +189,7 @@ def shared_library(base_uri: str, name: str) -> EvidenceFile:
             f"{uri} is not the file the installed Evidently bundles (SHA-256 {pinned[name][:12]}…): it "
             "was changed; the next monitoring run writes it again",
         )
-    return EvidenceFile(name, uri, data)
+    return EvidenceFile(name, uri, data, shared=True)
 
 
 def _day(text: str) -> date | None:

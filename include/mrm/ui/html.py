@@ -1,9 +1,12 @@
-"""HTML building blocks of the Model Risk page: the layout (inline CSS, no external assets), status
-badges, and tables that render as HTML and as CSV from the same rows."""
+"""HTML building blocks of the Model Risk page: the layout (inline CSS and one script, no external
+assets) and the Content-Security-Policy that allows exactly those, status badges, and tables that
+render as HTML and as CSV from the same rows."""
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -103,18 +106,42 @@ def link(href: str, text: str, *, target: str | None = None) -> str:
     return f'<a href="{e(href)}"{extra}>{e(text)}</a>'
 
 
-# Airflow shows plugin pages in an iframe sandboxed without allow-popups and allow-top-navigation, so
-# links to the Airflow run (target _top) and to evidence (target _blank) would do nothing there. The page
-# is same-origin with the Airflow UI, so it asks the Airflow window to follow such a link instead.
-FRAME_LINKS = (
-    "<script>document.addEventListener('click',function(ev){"
-    "var a=ev.target.closest('a[target]');if(!a||window.top===window)return;"
+# The page's one script (no inline handlers; allowed by hash in PAGE_CSP): submits a filter <select> on
+# change, scrolls the heat map to its newest day, and follows links that Airflow's iframe would block.
+# Airflow shows plugin pages in an iframe sandboxed without allow-popups and allow-top-navigation, so a
+# link to an Airflow run (target _top) or to evidence (target _blank) does nothing there. The frame is
+# same-origin with the Airflow window, so the script puts a plain link with the same href and target in
+# that window's document and clicks it: the browser follows it as the Airflow window's own link. No code
+# runs in the Airflow window (no eval, no Function, no timer there).
+PAGE_SCRIPT = (
+    "(function(){var h=document.getElementById('heat');if(h){h.scrollLeft=h.scrollWidth;}"
+    "document.addEventListener('change',function(ev){var s=ev.target;"
+    "if(s.matches&&s.matches('select[data-submit]')&&s.form)s.form.submit();});"
+    "document.addEventListener('click',function(ev){"
+    "var a=ev.target.closest&&ev.target.closest('a[target]');if(!a||window.top===window)return;"
     "var t=a.getAttribute('target');if(t!=='_top'&&t!=='_blank')return;"
-    "var w;try{w=window.top;void w.document;}catch(x){return;}"
-    "ev.preventDefault();var h=JSON.stringify(a.href);"
-    "w.setTimeout(w.Function(t==='_top'?'window.location.assign('+h+')':'window.open('+h+',\"_blank\",\"noopener\")'),0);"
-    "});</script>"
+    "var d;try{d=window.top.document;}catch(x){return;}"
+    "ev.preventDefault();var b=d.createElement('a');b.href=a.href;b.target=t;b.rel='noopener';"
+    "d.body.appendChild(b);b.click();b.remove();});})();"
 )
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+# The pages' CSP: the inline CSS and PAGE_SCRIPT by hash and nothing else (no other inline script, no
+# eval, no network); forms and framing only by the page itself and the Airflow UI (same origin).
+PAGE_CSP = (
+    f"default-src 'none'; script-src {_sha256(PAGE_SCRIPT)}; style-src {_sha256(CSS)}; img-src 'self' data:; "
+    "connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": PAGE_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def page(title: str, body: str, base: str, active: str = "") -> str:
@@ -126,7 +153,7 @@ def page(title: str, body: str, base: str, active: str = "") -> str:
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{e(title)} · Model Risk</title>'
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>'
         f'<body><header><a class="brand" href="{e(base)}/">Model Risk</a><nav>{nav}</nav></header>'
-        f"<main>{body}</main>{FRAME_LINKS}</body></html>"
+        f"<main>{body}</main><script>{PAGE_SCRIPT}</script></body></html>"
     )
 
 

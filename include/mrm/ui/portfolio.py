@@ -165,7 +165,7 @@ def filters_form(all_rows: list[dict], view: View) -> str:
             f'<option value="{e(o)}"{" selected" if o == current else ""}>{e(labels.get(o, o))}</option>'
             for o in ["", *options]
         )
-        return f'<label>{e(label)}<select name="{name}" onchange="this.form.submit()">{opts}</select></label>'
+        return f'<label>{e(label)}<select name="{name}" data-submit>{opts}</select></label>'
 
     values = {
         k: sorted({str(r[k]) for r in all_rows if r[k] not in (None, "")})

@@ -109,3 +109,37 @@ def test_over_http_a_changed_shared_script_is_not_run(tmp_path, make_entry, make
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- a day whose categorical values carry script payloads (security review finding 1) ------------------------
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    from hostile_reports import hostile_run
+
+    return hostile_run(tmp_path_factory.mktemp("hostile"))
+
+
+def test_a_hostile_days_report_runs_no_injected_script_and_shows_the_values_as_text(hostile):
+    """Served by a plain web server (no CSP): the escaping alone keeps every payload data."""
+    from hostile_reports import PAYLOADS, StaticServer, look
+
+    folder = hostile.home / "evidence"
+    with StaticServer(folder) as server:
+        seen = look(f"{server.base}/{hostile.report.relative_to(folder).as_posix()}", drawn=True)
+
+    assert seen["pwned"] == "undefined" and seen["images"] == 0
+    assert seen["drawn"], "the dashboard was not drawn"
+    for payload in PAYLOADS:  # the category axis of merchant_category's plots shows them verbatim
+        assert payload in seen["labels"], payload
+
+
+def test_the_same_data_in_evidentlys_own_template_runs_the_payload(hostile, tmp_path):
+    """The test above can fail: the data as Evidently's template writes it runs the attacker's script."""
+    from hostile_reports import StaticServer, in_evidentlys_template, look
+
+    old = hostile.report.with_name("old_template.html")
+    old.write_text(in_evidentlys_template(hostile.report.read_text(encoding="utf-8")), encoding="utf-8")
+    folder = hostile.home / "evidence"
+    with StaticServer(folder) as server:
+        seen = look(f"{server.base}/{old.relative_to(folder).as_posix()}", drawn=False)
+    assert seen["pwned"] == "number"
