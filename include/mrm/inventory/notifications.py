@@ -58,9 +58,9 @@ def _jira_project_key(key: str) -> str:
     if not JIRA_PROJECT_KEY.fullmatch(key):
         raise PydanticCustomError(
             "jira_project_key",
-            "'{key}' is not a Jira project key: use the key Jira shows for the project (an upper-case "
+            "{key} is not a Jira project key: use the key Jira shows for the project (an upper-case "
             "letter, then upper-case letters, digits or _, e.g. MRM or RISK_2)",
-            {"key": key},
+            {"key": repr(key)},  # repr: a newline in the value stays on the message's one line
         )
     return key
 

@@ -45,6 +45,14 @@ def _message(subject: str, text: str, lines: list[str], severity: str, links: di
     }
 
 
+def _value_vs_red(ticket: dict) -> str:
+    return f"{number(ticket['value'])} (red {number(ticket['red'])})"
+
+
+def _note(row: dict) -> str:
+    return f" ({row['note']})" if row.get("note") else ""
+
+
 def _plural(n: int, word: str, suffix: str = "s") -> str:
     return f"{n} {word}{suffix if n > 1 else ''}"
 
@@ -57,7 +65,8 @@ def red_alert(
     ``red`` threshold), to the owner and the model risk team, on each channel of ``red_alerts``;
     ``links``: the run's evidence of the breached checks and its Airflow run (the model page is added)."""
     lines = [
-        one_line(f"{t['key']}: {t['control']} = {number(t['value'])} (red {number(t['red'])})") for t in opened
+        one_line(f"{t['key']}: {t['control']} = {number(t['value'])} (red {number(t['red'])})")
+        for t in opened
     ]
     subject = f"[RED] {entry.model_id}: {_plural(len(opened), 'new breach', 'es')} on {day}"
     text = (
@@ -155,7 +164,8 @@ def _summary(day: date, rows: list[dict], open_tickets: int, new_tickets: int, u
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     tally = ", ".join(f"{counts[s]} {s}" for s in SUMMARY_ORDER if counts.get(s))
     lines = [
-        one_line(f"{r['model_id']}: {r['status']}" + (f" ({r['note']})" if r.get("note") else "")) for r in rows
+        one_line(f"{r['model_id']}: {r['status']}" + (f" ({r['note']})" if r.get("note") else ""))
+        for r in rows
     ]
     text = (
         f"Portfolio monitoring on {day}: {len(rows)} models: {tally or 'none'}.\n"

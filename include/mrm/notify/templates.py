@@ -47,7 +47,7 @@ def one_line(text: str) -> str:
 
 
 def _breaks_a_line(ch: str) -> bool:
-    return ch.isspace() and ch != " " or unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+    return (ch.isspace() and ch != " ") or unicodedata.category(ch) in ("Cc", "Zl", "Zp")
 
 
 def number(value: float | None) -> str:

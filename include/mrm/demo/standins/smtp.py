@@ -6,9 +6,10 @@ mbox file when one is given (open it with any mail client, or ``mailbox.mbox``).
 the next messages fail with a temporary (451) or permanent (550) reply, to exercise retries.
 
 With ``tls_context`` (a server-side :class:`ssl.SSLContext`) it offers STARTTLS, or with
-``implicit_tls`` speaks TLS from the first byte (as on port 465); without, it is a plaintext relay (the demo's, on loopback only). ``commands`` lists the command verbs every client
-sent, in order (``EHLO``, ``STARTTLS``, ``AUTH``, ``MAIL``, ...; the message's own lines are not
-commands and are left out), so a test can see that nothing was sent in clear that should not be.
+``implicit_tls`` speaks TLS from the first byte (as on port 465); without, it is a plaintext relay
+(the demo's, on loopback only). ``commands`` lists the command verbs every client sent, in order
+(``EHLO``, ``STARTTLS``, ``AUTH``, ``MAIL``, ...; the message's own lines are not commands and are
+left out), so a test can see that nothing was sent in clear that should not be.
 
     with SmtpStandIn(Path("demo.mbox")) as smtp:
         ...  # send to 127.0.0.1:smtp.port

@@ -3,8 +3,9 @@
 The Airflow connection (``notifications.channels.slack.connection``, default ``mrm_slack``) gives the
 webhook URL: as its password, as its host, or (Airflow's Slack convention) the host
 ``https://hooks.slack.com/services`` with the ``T…/B…/…`` token as the password. The URL is a
-credential, so error messages show only its host (:func:`mrm.notify.http.redact`). Its scheme is the one written (plain http only to
-loopback, or with extra ``{"allow_insecure_http": true}``: :mod:`mrm.airflow.connections`).
+credential, so error messages show only its host (:func:`mrm.notify.http.redact`). Its scheme is the
+one written (plain http only to loopback, or with extra ``{"allow_insecure_http": true}``:
+:mod:`mrm.airflow.connections`).
 
 The message: a header (the subject), a section with the severity and the text, a bulleted section
 with the findings (``lines``), the links as a context line, and a plain ``text`` fallback for

@@ -36,8 +36,8 @@ import hmac
 import json
 import threading
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import requests

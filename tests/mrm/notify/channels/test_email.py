@@ -121,7 +121,9 @@ def test_the_default_refuses_a_plaintext_relay_and_never_sends_auth(plain, monke
 def test_a_starttls_false_without_insecure_is_refused(plain, monkeypatch):
     set_conn(monkeypatch, plain, extra={"starttls": False})
 
-    with pytest.raises(ConfigError, match="sets starttls false, which would send mail and any login in clear"):
+    with pytest.raises(
+        ConfigError, match="sets starttls false, which would send mail and any login in clear"
+    ):
         SmtpAlerts.from_config(EmailChannel(sender=SENDER))
     with pytest.raises(ConfigError, match="plain SMTP would send mail and any login in clear"):
         SmtpAlerts(plain.host, plain.port, security="none")
@@ -156,7 +158,9 @@ def test_insecure_without_a_login_sends_without_a_warning(tmp_path, monkeypatch,
 def test_tls_on_connect_delivers(tls, monkeypatch):
     relay = SmtpStandIn(credentials=("mrm", PASSWORD), tls_context=tls.server_context(), implicit_tls=True)
     with relay:
-        set_conn(monkeypatch, relay, login="mrm", password=PASSWORD, extra={"ssl": True, "ca_file": tls.ca_file})
+        set_conn(
+            monkeypatch, relay, login="mrm", password=PASSWORD, extra={"ssl": True, "ca_file": tls.ca_file}
+        )
         channel = SmtpAlerts.from_config(EmailChannel(sender=SENDER))
         channel.deliver(alert())
 

@@ -101,9 +101,10 @@ def test_scheme_v2_signs_timestamp_delivery_event_and_body_on_separate_lines():
 
     assert signed_string(ts, "d1", TICKET_OPENED, body) == string
     # an independent HMAC-SHA256 over the documented string
-    assert sign(SECRET, ts, "d1", TICKET_OPENED, body) == "v2=" + hmac.new(
-        SECRET.encode(), string, hashlib.sha256
-    ).hexdigest()
+    assert (
+        sign(SECRET, ts, "d1", TICKET_OPENED, body)
+        == "v2=" + hmac.new(SECRET.encode(), string, hashlib.sha256).hexdigest()
+    )
     with pytest.raises(ValueError):
         sign(SECRET, ts, "d1\nticket", "opened", body)  # a newline cannot move a field boundary
 
