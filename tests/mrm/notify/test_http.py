@@ -54,10 +54,12 @@ def server():
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
+    httpd.server_close()
 
 
 def _get(url: str, timeout: float = 5.0):
-    return call(requests.Session(), "GET", url, what="test peer", timeout=timeout)
+    with requests.Session() as session:
+        return call(session, "GET", url, what="test peer", timeout=timeout)
 
 
 def test_success_returns_the_response(server):
@@ -159,8 +161,8 @@ def test_a_closed_port_names_only_scheme_host_and_port(where):
     port = _closed_port()
     url = f"http://127.0.0.1:{port}" + (TOKEN_PATH if where == "path" else f"/hooks?{TOKEN_QUERY}")
 
-    with pytest.raises(DeliveryError) as err:
-        call(requests.Session(), "POST", url, what="webhook ticket.opened k1", timeout=2)
+    with pytest.raises(DeliveryError) as err, requests.Session() as session:
+        call(session, "POST", url, what="webhook ticket.opened k1", timeout=2)
 
     assert err.value.transient
     assert "cannot connect to" in str(err.value)
@@ -177,6 +179,7 @@ def test_a_500_echoing_the_url_names_only_scheme_host_and_port(where):
         sink = WebhookSink(peer.url + url_tail, "s", timeout=2)
         with pytest.raises(DeliveryError) as err:
             sink.deliver(Delivery("webhook:ticket:1:event:1", "webhook", TICKET_OPENED, {"ticket_id": 1}))
+        sink.session.close()
 
     assert err.value.transient and "HTTP 500" in str(err.value)
     assert_redacted(str(err.value), port)
