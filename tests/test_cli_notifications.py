@@ -62,9 +62,8 @@ def peers(tmp_path, monkeypatch, mrm_home, demo_files):
     )
     start_jira(running)
     start_slack(running)
-    set_conn(
-        monkeypatch, "MRM_SMTP", {"conn_type": "smtp", "host": running.smtp.host, "port": running.smtp.port}
-    )
+    smtp = {"conn_type": "smtp", "host": running.smtp.host, "port": running.smtp.port}
+    set_conn(monkeypatch, "MRM_SMTP", smtp | {"extra": {"insecure": True}})  # the plaintext stand-in
     yield running
     for peer in (running.jira, running.smtp, running.slack):
         peer.stop()

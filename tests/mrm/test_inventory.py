@@ -410,3 +410,35 @@ def test_notification_routing_is_validated_and_merged_per_model(tmp_path, exampl
     assert problems == []
     merged = routing(inventory.policy.notifications, inventory.get("credit_line").notifications)
     assert (merged.tickets, merged.red_alerts, merged.amber_digest) == (["jira"], ["sns"], ["email"])
+
+
+@pytest.mark.parametrize("key", ['RISK" OR project = HR', "risk", "R", "1RISK", "RISK-2", "RISK\n"])
+def test_a_jira_project_that_is_not_a_project_key_is_one_line_from_validate(
+    tmp_path, example_raw, write_yaml, capsys, key
+):
+    """The key goes into JQL (finding 26): only Jira's key format is accepted."""
+    from mrm.cli import main
+
+    write_yaml(tmp_path, "credit_line", example_raw())
+    policy = {"notifications": {"channels": {"jira": {"project": key}}}}
+    (tmp_path / "_policy.yaml").write_text(yaml.safe_dump(policy))
+
+    code = main(["inventory", "validate", "--inventory", str(tmp_path)])
+
+    out, err = capsys.readouterr()
+    [line] = [row for row in (out + err).splitlines() if "_policy.yaml" in row]
+    assert code == 1
+    assert line.startswith(f"{tmp_path / '_policy.yaml'}: notifications.channels.jira.project: ")
+    assert "is not a Jira project key: use the key Jira shows for the project" in line
+
+
+@pytest.mark.parametrize("key", ["MRM", "RISK", "RISK_2", "AB9"])
+def test_jira_project_keys_in_jiras_format_load(tmp_path, example_raw, write_yaml, key):
+    write_yaml(tmp_path, "credit_line", example_raw())
+    policy = {"notifications": {"channels": {"jira": {"project": key}}}}
+    (tmp_path / "_policy.yaml").write_text(yaml.safe_dump(policy))
+
+    inventory, problems = load_inventory(tmp_path, strict=False)
+
+    assert problems == []
+    assert inventory.policy.notifications.channels.jira.project == key

@@ -113,8 +113,10 @@ def start_peers(folder: Path, people: dict[str, str], project: str = "RISK") -> 
     os.environ["AIRFLOW_CONN_MRM_JIRA"] = json.dumps(
         {"conn_type": "http", "host": jira_url, "login": DEFAULT_LOGIN, "password": DEFAULT_TOKEN}
     )
+    # the demo's own relay: plain SMTP on loopback, no login. mrm requires STARTTLS by default, so the
+    # demo says insecure: true for this stand-in only; never copy it for a relay across a network
     os.environ["AIRFLOW_CONN_MRM_SMTP"] = json.dumps(
-        {"conn_type": "smtp", "host": smtp.host, "port": smtp.port}
+        {"conn_type": "smtp", "host": smtp.host, "port": smtp.port, "extra": {"insecure": True}}
     )
     os.environ["AIRFLOW_CONN_MRM_SLACK"] = json.dumps({"conn_type": "http", "host": slack.url})
     return Peers(folder, jira, smtp, slack, _sns_topic())

@@ -7,6 +7,7 @@ both equal to ``mrm.notify.registry.CHANNELS``), and any registered at run time 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, EmailStr, Field
@@ -50,13 +51,28 @@ AlertChannel = Annotated[str, _one_of("alerts", ChannelName)]
 TicketSink = Annotated[str, _one_of("tickets", SinkName)]
 
 
+JIRA_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]+$")  # Jira's default key format; it goes into JQL
+
+
+def _jira_project_key(key: str) -> str:
+    if not JIRA_PROJECT_KEY.fullmatch(key):
+        raise PydanticCustomError(
+            "jira_project_key",
+            "{key} is not a Jira project key: use the key Jira shows for the project (an upper-case "
+            "letter, then upper-case letters, digits or _, e.g. MRM or RISK_2)",
+            {"key": repr(key)},  # repr: a newline in the value stays on the message's one line
+        )
+    return key
+
+
 class JiraChannel(_Strict):
     """Jira Cloud (REST API v3, ADF bodies, e-mail + API token) or Data Center (REST API v2, plain
-    text, personal access token as the connection's password)."""
+    text, personal access token as the connection's password). ``project``: the project's key, which
+    mrm writes into JQL, so only Jira's key format is accepted."""
 
     connection: str = "mrm_jira"
     flavor: Literal["cloud", "datacenter"] = "cloud"
-    project: str = "MRM"
+    project: Annotated[str, AfterValidator(_jira_project_key)] = "MRM"
     issue_type: str = "Task"
     timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
 
@@ -69,8 +85,9 @@ class WebhookChannel(_Strict):
 
 
 class EmailChannel(_Strict):
-    """SMTP (e.g. Amazon SES SMTP): the connection gives host, port, login, password; extra
-    {"starttls": true} or {"ssl": true}."""
+    """SMTP (e.g. Amazon SES SMTP): the connection gives host, port, login, password. STARTTLS is
+    required unless its extra says {"ssl": true} (TLS on connect) or {"insecure": true} (plain SMTP,
+    a login in clear: a trusted private relay only); {"ca_file": path} trusts a private CA."""
 
     connection: str = "mrm_smtp"
     sender: EmailStr = "mrm@example.com"

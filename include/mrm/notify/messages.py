@@ -13,7 +13,7 @@ from mrm.inventory.notifications import Routing, escalation_alerts, routing
 from mrm.notify import links as page_links
 from mrm.notify.base import ALERT_DIGEST, ALERT_ESCALATION, ALERT_RED, ALERT_SUMMARY
 from mrm.notify.outbox import Item, make_key
-from mrm.notify.templates import number
+from mrm.notify.templates import number, one_line
 
 SUMMARY_ORDER = ("ERROR", "RED", "AMBER", "INSUFFICIENT_DATA", "GREEN", "NO RUN")  # worst first
 
@@ -34,7 +34,23 @@ def recipients(inventory: Inventory, entry: ModelEntry | None, *, owner: bool = 
 
 
 def _message(subject: str, text: str, lines: list[str], severity: str, links: dict | None = None) -> dict:
-    return {"subject": subject, "text": text, "lines": lines, "links": links or {}, "severity": severity}
+    """An alert's words. The subject and the lines hold values from data (a segment value, a run's
+    reason), so they are made one line each (CR/LF never reach a header or break a list)."""
+    return {
+        "subject": one_line(subject),
+        "text": text,
+        "lines": [one_line(line) for line in lines],
+        "links": links or {},
+        "severity": severity,
+    }
+
+
+def _value_vs_red(ticket: dict) -> str:
+    return f"{number(ticket['value'])} (red {number(ticket['red'])})"
+
+
+def _note(row: dict) -> str:
+    return f" ({row['note']})" if row.get("note") else ""
 
 
 def _plural(n: int, word: str, suffix: str = "s") -> str:
@@ -48,7 +64,10 @@ def red_alert(
     """One alert for the tickets a run opened (``opened``: ticket rows with the breach's ``value`` and
     ``red`` threshold), to the owner and the model risk team, on each channel of ``red_alerts``;
     ``links``: the run's evidence of the breached checks and its Airflow run (the model page is added)."""
-    lines = [f"{t['key']}: {t['control']} = {number(t['value'])} (red {number(t['red'])})" for t in opened]
+    lines = [
+        one_line(f"{t['key']}: {t['control']} = {number(t['value'])} (red {number(t['red'])})")
+        for t in opened
+    ]
     subject = f"[RED] {entry.model_id}: {_plural(len(opened), 'new breach', 'es')} on {day}"
     text = (
         f"{entry.name} ({entry.model_id} v{entry.version}, tier {entry.risk_tier}) breached "
@@ -95,8 +114,10 @@ def digests(inventory: Inventory, rows: list[dict], day: date) -> list[Item]:
 
 def _digest(owner: str, day: date, findings: list[dict]) -> dict:
     lines = [
-        f"{f['model_id']}: {f['control']} = {number(f['value'])} "
-        f"(amber {number(f['amber'])}, red {number(f['red'])})"
+        one_line(
+            f"{f['model_id']}: {f['control']} = {number(f['value'])} "
+            f"(amber {number(f['amber'])}, red {number(f['red'])})"
+        )
         for f in findings
     ]
     models = sorted({f["model_id"] for f in findings})
@@ -142,7 +163,10 @@ def _summary(day: date, rows: list[dict], open_tickets: int, new_tickets: int, u
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     tally = ", ".join(f"{counts[s]} {s}" for s in SUMMARY_ORDER if counts.get(s))
-    lines = [f"{r['model_id']}: {r['status']}" + (f" ({r['note']})" if r.get("note") else "") for r in rows]
+    lines = [
+        one_line(f"{r['model_id']}: {r['status']}" + (f" ({r['note']})" if r.get("note") else ""))
+        for r in rows
+    ]
     text = (
         f"Portfolio monitoring on {day}: {len(rows)} models: {tally or 'none'}.\n"
         f"Tickets: {new_tickets} opened on {day}, {open_tickets} open in all."

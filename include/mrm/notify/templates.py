@@ -4,6 +4,8 @@ channels render it (Jira ADF, Slack blocks, e-mail HTML). The alerts' words are 
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -33,6 +35,19 @@ NEXT_STEPS = {
         "owner); the finding clears on the next governance run."
     ),
 }
+
+
+def one_line(text: str) -> str:
+    """``text`` fit for one header line (a Subject, a title): CR, LF, tabs, every other control character
+    (Unicode category Cc) and every other whitespace (NEL, the line and paragraph separators U+2028 and
+    U+2029, ...) become a space; runs of spaces collapse. Values from data (a segment value, a column
+    name) can hold any of them."""
+    cleaned = "".join(" " if _breaks_a_line(ch) else ch for ch in str(text))
+    return re.sub(r" {2,}", " ", cleaned).strip()
+
+
+def _breaks_a_line(ch: str) -> bool:
+    return (ch.isspace() and ch != " ") or unicodedata.category(ch) in ("Cc", "Zl", "Zp")
 
 
 def number(value: float | None) -> str:

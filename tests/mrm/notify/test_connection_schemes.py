@@ -106,23 +106,34 @@ def test_slack_over_plain_http_on_loopback_as_written(monkeypatch, shape):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_smtp_as_written(monkeypatch, shape):
-    with SmtpStandIn(credentials=("mrm", "s3cret")) as smtp:
-        uri = f"smtp://mrm:s3cret@127.0.0.1:{smtp.port}"
+def test_smtp_as_written(monkeypatch, shape, tls):
+    with SmtpStandIn(credentials=("mrm", "s3cret"), tls_context=tls.server_context()) as smtp:
+        uri = f"smtp://mrm:s3cret@127.0.0.1:{smtp.port}?ca_file={quote(tls.ca_file, safe='')}"
         form = {"conn_type": "smtp", "host": "127.0.0.1", "port": smtp.port, "login": "mrm",
-                "password": "s3cret", "url": "127.0.0.1"}  # fmt: skip
+                "password": "s3cret", "url": "127.0.0.1", "extra": {"ca_file": tls.ca_file}}  # fmt: skip
         connect(monkeypatch, "mrm_smtp", shape, uri, form)
 
         receipt = channel_for("email", Channels()).deliver(Delivery("email:red:1", "email", ALERT_RED, ALERT))
 
         assert receipt["message_id"] == "<email-red-1@mrm>"
         assert [m["Message-ID"] for m in smtp.messages] == ["<email-red-1@mrm>"]
+        assert smtp.commands[:4] == ["EHLO", "STARTTLS", "EHLO", "AUTH"]  # STARTTLS: the default
 
 
 def test_a_smtps_uri_asks_for_tls(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_MRM_SMTP", "smtps://u:p@smtp.example.com")
     channel = channel_for("email", Channels())
-    assert (channel.use_ssl, channel.port) == (True, 465)
+    assert (channel.security, channel.port) == ("ssl", 465)
+
+
+def test_a_smtp_uri_requires_starttls_unless_it_says_insecure(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_MRM_SMTP", "smtp://u:p@smtp.example.com")
+    channel = channel_for("email", Channels())
+    assert (channel.security, channel.port) == ("starttls", 587)
+
+    monkeypatch.setenv("AIRFLOW_CONN_MRM_SMTP", "smtp://relay.internal?insecure=true")
+    channel = channel_for("email", Channels())
+    assert (channel.security, channel.port, channel.insecure) == ("none", 25, True)
 
 
 @pytest.mark.parametrize(

@@ -117,3 +117,54 @@ def test_an_escalation_goes_to_the_model_risk_team_not_the_owner(inventory):
     assert item.payload["recipients"] == [TEAM]
     assert item.payload["subject"] == "[ESCALATED] MRM-3 card_fraud: drift.psi[amount]"
     assert "Priority raised to Highest. The model owner is fraud-models@example.com;" in item.payload["text"]
+
+
+# a segment value from the scoring data, carried into the control key: CR/LF and a line separator
+SEGMENT_CONTROL = "quality.null_rate[device_score]{merchant=ACME\r\nBcc: attacker@evil.example\u2028x}"
+
+
+def test_a_segment_value_with_newlines_gives_one_line_subjects_and_lines(inventory):
+    ticket = {"ticket_id": 3, "key": "MRM-3", "model_id": "card_fraud", "control": SEGMENT_CONTROL,
+              "owner": "fraud-models@example.com", "title": "[RED] card_fraud", "occurrences": 4,
+              "first_logical_date": date(2026, 8, 30), "priority": "Highest"}  # fmt: skip
+    entry = inventory.get("card_fraud")
+    opened = [{"ticket_id": 3, "key": "MRM-3", "control": SEGMENT_CONTROL, "value": 0.4, "red": 0.1}]
+    rows = [metric("card_fraud", "null_rate", "AMBER", 0.07, "device_score") | {"segment": "m=a\nb"}]
+
+    payloads = [
+        messages.escalation(inventory, ticket, 6, DAY)[0].payload,
+        messages.red_alert(inventory, entry, DAY, opened, {})[0].payload,
+        messages.digests(inventory, rows, DAY)[0].payload,
+    ]
+
+    for payload in payloads:
+        for value in (payload["subject"], *payload["lines"]):
+            assert not any(ch in value for ch in "\r\n\u2028"), value
+    assert payloads[0]["subject"] == (
+        "[ESCALATED] MRM-3 card_fraud: quality.null_rate[device_score]{merchant=ACME Bcc: "
+        "attacker@evil.example x}"
+    )
+    assert payloads[1]["lines"] == [
+        "MRM-3: quality.null_rate[device_score]{merchant=ACME Bcc: attacker@evil.example x} = 0.4 (red 0.1)"
+    ]
+
+
+def test_the_escalation_mail_of_such_a_segment_is_delivered_with_a_one_line_subject(inventory, tls):
+    from mrm.demo.standins.smtp import SmtpStandIn
+    from mrm.notify.base import Delivery
+    from mrm.notify.channels.email import SmtpAlerts
+
+    ticket = {"ticket_id": 3, "key": "MRM-3", "model_id": "card_fraud", "control": SEGMENT_CONTROL,
+              "owner": "fraud-models@example.com", "title": "[RED] card_fraud", "occurrences": 4,
+              "first_logical_date": date(2026, 8, 30), "priority": "Highest"}  # fmt: skip
+    (item,) = messages.escalation(inventory, ticket, 6, DAY)
+
+    with SmtpStandIn(tls_context=tls.server_context()) as relay:
+        SmtpAlerts(relay.host, relay.port, cafile=tls.ca_file, timeout=5).deliver(
+            Delivery(item.key, item.channel, item.kind, item.payload)
+        )
+
+    [mail] = relay.messages
+    assert mail["Bcc"] is None
+    assert " ".join(str(mail["Subject"]).split()) == item.payload["subject"]
+    assert mail["X-RcptTo"] == TEAM

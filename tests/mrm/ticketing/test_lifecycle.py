@@ -57,8 +57,9 @@ def peers(monkeypatch):
     running = SimpleNamespace(jira=jira, smtp=smtp, slack=slack, monkeypatch=monkeypatch)
     start_jira(running)
     monkeypatch.setenv(
-        "AIRFLOW_CONN_MRM_SMTP", json.dumps({"conn_type": "smtp", "host": smtp.host, "port": smtp.port})
-    )
+        "AIRFLOW_CONN_MRM_SMTP",
+        json.dumps({"conn_type": "smtp", "host": smtp.host, "port": smtp.port, "extra": {"insecure": True}}),
+    )  # the plaintext stand-in on loopback
     monkeypatch.setenv("AIRFLOW_CONN_MRM_SLACK", json.dumps({"conn_type": "http", "host": slack.url}))
     yield running
     for peer in (jira, smtp, slack):

@@ -40,8 +40,9 @@ def peers(monkeypatch):
     conn = {"conn_type": "http", "host": jira.start(), "login": DEFAULT_LOGIN, "password": DEFAULT_TOKEN}
     monkeypatch.setenv("AIRFLOW_CONN_MRM_JIRA", json.dumps(conn))
     monkeypatch.setenv(
-        "AIRFLOW_CONN_MRM_SMTP", json.dumps({"conn_type": "smtp", "host": smtp.host, "port": smtp.port})
-    )
+        "AIRFLOW_CONN_MRM_SMTP",
+        json.dumps({"conn_type": "smtp", "host": smtp.host, "port": smtp.port, "extra": {"insecure": True}}),
+    )  # the plaintext stand-in on loopback
     monkeypatch.setenv("AIRFLOW_CONN_MRM_SLACK", json.dumps({"conn_type": "http", "host": slack.url}))
     yield SimpleNamespace(jira=jira, smtp=smtp, slack=slack)
     for peer in (jira, smtp, slack):

@@ -4,8 +4,10 @@ Without a secret it behaves like a Slack incoming webhook: it answers 200 "ok" t
 "blocks", and 400 "invalid_payload" / "invalid_blocks" like Slack does (it checks Slack's header
 and section length limits). With a secret it is a receiver of
 :class:`mrm.notify.channels.webhook.WebhookSink` as its docstring asks: it verifies X-MRM-Signature
-(401 if wrong or stale) and de-duplicates on X-MRM-Delivery (a repeated delivery gets 200 and is not
-stored again).
+(scheme v2, over the timestamp, X-MRM-Delivery, X-MRM-Event and the body: 401 if wrong, stale,
+malformed or missing), answers 200 without storing to a request whose signature it accepted within the
+replay window (an exact replay), and de-duplicates on X-MRM-Delivery (a repeated delivery gets 200 and
+is not stored again). ``replays`` counts the requests it recognised as replays or duplicates.
 
 Accepted JSON bodies are kept in ``received`` and, when a file is given, appended to it as JSON lines;
 ``requests_log`` has the path of every request, faulted ones included.
@@ -24,7 +26,7 @@ from typing import Any
 
 from mrm.demo.standins.base import HOST, HttpStandIn, QuietHandler
 from mrm.demo.standins.faults import Fault
-from mrm.notify.channels.webhook import verify_signature
+from mrm.notify.channels.webhook import ReplayCache, verify_signature
 
 SLACK_LIMITS = {"header": 150, "section": 3000}  # max characters of the block's text
 SLACK_MAX_BLOCKS = 50
@@ -55,6 +57,8 @@ class Receiver(HttpStandIn):
         self.received: list[dict[str, Any]] = []
         self.requests_log: list[str] = []  # the path of every request, faulted ones included
         self._deliveries: set[str] = set()
+        self._signatures = ReplayCache()
+        self.replays = 0  # requests answered 200 without storing: a replay or a repeated delivery
         self._lock = threading.Lock()
 
     @property
@@ -85,23 +89,26 @@ class Receiver(HttpStandIn):
 
     def _check(self, headers: Any, raw: bytes) -> tuple[int, str, dict[str, Any] | None]:
         """(status, answer, body to store or None) for one request, before any fault."""
-        if self.secret is not None:
-            timestamp, signature = headers.get("X-MRM-Timestamp"), headers.get("X-MRM-Signature")
-            if not verify_signature(self.secret, timestamp, raw, signature):
-                return 401, "bad or stale signature", None
-            if not headers.get("X-MRM-Delivery"):
-                return 400, "missing X-MRM-Delivery", None
+        if self.secret is not None and not verify_signature(self.secret, headers, raw):
+            return 401, "bad, stale or missing signature", None
         try:
             doc = json.loads(raw)
         except ValueError:
             return 400, "invalid_payload", None
-        problem = _slack_problem(doc) if self.secret is None else None
-        return (400, problem, None) if problem else (200, "ok", doc)
+        if self.secret is None:
+            problem = _slack_problem(doc)
+            return (400, problem, None) if problem else (200, "ok", doc)
+        if not self._signatures.first(headers.get("X-MRM-Signature")):
+            with self._lock:
+                self.replays += 1
+            return 200, "ok (replay: already accepted)", None
+        return 200, "ok", doc
 
     def _store(self, doc: dict[str, Any], delivery: str | None) -> None:
         """Keep ``doc`` unless its ``delivery`` (webhook-sink mode) was stored before."""
         with self._lock:
             if delivery in self._deliveries:
+                self.replays += 1
                 return
             if delivery is not None:
                 self._deliveries.add(delivery)

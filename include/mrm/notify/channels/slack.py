@@ -3,8 +3,9 @@
 The Airflow connection (``notifications.channels.slack.connection``, default ``mrm_slack``) gives the
 webhook URL: as its password, as its host, or (Airflow's Slack convention) the host
 ``https://hooks.slack.com/services`` with the ``T…/B…/…`` token as the password. The URL is a
-credential, so error messages show only its host. Its scheme is the one written (plain http only to
-loopback, or with extra ``{"allow_insecure_http": true}``: :mod:`mrm.airflow.connections`).
+credential, so error messages show only its host (:func:`mrm.notify.http.redact`). Its scheme is the
+one written (plain http only to loopback, or with extra ``{"allow_insecure_http": true}``:
+:mod:`mrm.airflow.connections`).
 
 The message: a header (the subject), a section with the severity and the text, a bulleted section
 with the findings (``lines``), the links as a context line, and a plain ``text`` fallback for
@@ -15,7 +16,6 @@ cutting the text and saying how many findings were left out.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
@@ -23,11 +23,10 @@ from mrm.airflow.connections import Conn, get_connection
 from mrm.errors import ConfigError, DeliveryError
 from mrm.inventory.notifications import SlackChannel
 from mrm.notify.base import ALERT_KINDS, Delivery
-from mrm.notify.http import DEFAULT_TIMEOUT, call
+from mrm.notify.http import DEFAULT_TIMEOUT, call, redact
 
 HEADER_LIMIT = 150
 SECTION_LIMIT = 3000
-MIN_REDACTED = 4  # a shorter leftover of the URL path reveals nothing
 EMOJI = {"RED": ":red_circle:", "AMBER": ":large_orange_circle:", "INFO": ":information_source:"}
 SLACK_HINTS = {  # Slack's error bodies and what a person should do
     "invalid_payload": "mrm built a message Slack refuses; report it with the item",
@@ -72,16 +71,6 @@ def _bullets(lines: list[str], limit: int = SECTION_LIMIT) -> str:
         rows.append(row)
         used += len(row) + 1
     return "\n".join(rows)
-
-
-def redact(text: str, url: str) -> str:
-    """``text`` without the webhook URL's path (its secret), even where a message cut it short."""
-    parts = urlsplit(url)
-    text = text.replace(url, f"{parts.scheme}://{parts.netloc}/…")
-    path = parts.path
-    while len(path) > MIN_REDACTED and path not in text:
-        path = path[:-1]
-    return text.replace(path, "/…") if len(path) > MIN_REDACTED else text
 
 
 def blocks(payload: dict[str, Any]) -> list[dict[str, Any]]:

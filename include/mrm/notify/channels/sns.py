@@ -31,6 +31,7 @@ from mrm import settings
 from mrm.errors import DeliveryError
 from mrm.inventory.notifications import SnsChannel
 from mrm.notify.base import ALERT_KINDS, Delivery
+from mrm.notify.http import redact
 
 SUBJECT_LIMIT = 100
 ASCII_PUNCTUATION = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"'})
@@ -142,7 +143,13 @@ class SnsAlerts:
 
 
 def _error(exc: ClientError | BotoCoreError, arn: str) -> DeliveryError:
-    """A DeliveryError naming the topic, transient for connection trouble, throttling and 5xx."""
+    """A DeliveryError naming the topic, transient for connection trouble, throttling and 5xx; any URL
+    in botocore's text (the endpoint) shows only its scheme, host and port."""
+    error = _error_unredacted(exc, arn)
+    return DeliveryError(redact(str(error)), transient=error.transient)
+
+
+def _error_unredacted(exc: ClientError | BotoCoreError, arn: str) -> DeliveryError:
     if isinstance(exc, UNREACHABLE):
         return DeliveryError(f"SNS publish to {arn}: cannot reach SNS ({exc})", transient=True)
     if isinstance(exc, NoCredentialsError):

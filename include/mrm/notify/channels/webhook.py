@@ -8,18 +8,23 @@ the URL as its host and the signing secret as its password. Each request carries
     X-MRM-Event: ticket.opened                 (the item's kind)
     X-MRM-Delivery: <idempotency key>          (the same on every retry of one item)
     X-MRM-Timestamp: 1767225600                (unix seconds when it was signed)
-    X-MRM-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
+    X-MRM-Signature: v2=<hex HMAC-SHA256(secret, "v2\n<timestamp>\n<delivery>\n<event>\n<body>")>
 
 and the body ``{"idempotency_key", "kind", "sent_at", "payload"}`` (payload fields: see
-:class:`mrm.notify.base.Delivery`).
+:class:`mrm.notify.base.Delivery`). Signature scheme v2 signs the delivery id and the event with the
+body, so neither header can be changed on a captured request; the lines are joined by newlines, which
+no header value can contain. (v1, ``sha256=`` over ``<timestamp>.<body>``, signed neither and is no
+longer sent or accepted.)
 
 Receivers must:
 
-* check the signature with :func:`verify_signature` on the raw body bytes, which also rejects
-  timestamps outside a tolerance (replays);
-* de-duplicate on ``X-MRM-Delivery``: an item is retried when an earlier attempt timed out or failed
-  after the receiver may already have acted, so the same delivery can arrive more than once. Answer
-  2xx to a duplicate without acting again.
+* check the signature with :func:`verify_signature` on the raw body bytes and the four headers, which
+  also rejects timestamps outside a tolerance (300 s either way);
+* remember every signature they accepted for the whole tolerance window and not act on it again
+  (:class:`ReplayCache`): an exact replay within the window carries a valid signature;
+* de-duplicate on ``X-MRM-Delivery``: an item is retried (newly signed) when an earlier attempt timed
+  out or failed after the receiver may already have acted, so the same delivery can arrive more than
+  once. Answer 2xx to a duplicate without acting again.
 
 Any 2xx is success; 429 and 5xx are retried (honouring Retry-After); other 4xx need a person.
 """
@@ -29,7 +34,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,34 +48,83 @@ from mrm.inventory.notifications import WebhookChannel
 from mrm.notify.base import ALERT_KINDS, TICKET_KINDS, Delivery
 from mrm.notify.http import DEFAULT_TIMEOUT, call
 
-SIGNATURE_PREFIX = "sha256="
+SCHEME = "v2"  # the signature scheme: what is signed, and the X-MRM-Signature prefix
+SIGNATURE_PREFIX = f"{SCHEME}="
 DEFAULT_TOLERANCE = 300.0  # seconds a signed request stays acceptable to verify_signature
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The X-MRM-Signature value for ``body`` sent at ``timestamp`` (unix seconds, as sent)."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return SIGNATURE_PREFIX + digest
+def signed_string(timestamp: str, delivery: str, event: str, body: bytes) -> bytes:
+    """What scheme v2 signs: ``v2``, the timestamp, the delivery id and the event, each on its own line,
+    then the raw body."""
+    head = "\n".join((SCHEME, timestamp, delivery, event)) + "\n"
+    return head.encode() + body
+
+
+def sign(secret: str, timestamp: str, delivery: str, event: str, body: bytes) -> str:
+    """The X-MRM-Signature value for ``body`` of ``event`` (X-MRM-Event) and ``delivery``
+    (X-MRM-Delivery) sent at ``timestamp`` (unix seconds, as sent)."""
+    if any(ch in "\r\n" for ch in timestamp + delivery + event):
+        raise ValueError("a header value cannot contain CR or LF")
+    string = signed_string(timestamp, delivery, event, body)
+    return SIGNATURE_PREFIX + hmac.new(secret.encode(), string, hashlib.sha256).hexdigest()
+
+
+def _ascii(*values: object) -> bool:
+    return all(isinstance(v, str) and v.isascii() for v in values)
 
 
 def verify_signature(
     secret: str,
-    timestamp: str | int,
+    headers: dict[str, str] | object,
     body: bytes,
-    header: str | None,
     *,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> bool:
-    """For receivers: True when ``header`` (X-MRM-Signature) signs ``body`` (the raw request bytes)
-    with ``secret`` at ``timestamp`` (X-MRM-Timestamp), and the timestamp is within ``tolerance``
-    seconds of now. Compares in constant time."""
+    """For receivers: True when the request's X-MRM-Signature signs (scheme v2) its raw ``body`` with
+    ``secret`` together with its X-MRM-Timestamp, X-MRM-Delivery and X-MRM-Event, and the timestamp is
+    within ``tolerance`` seconds of now. ``headers``: any mapping with ``.get`` (a missing header, a
+    malformed or non-ASCII value is False, never an exception). Compares in constant time."""
+    get = getattr(headers, "get", None)
+    if get is None:
+        return False
+    timestamp, delivery = get("X-MRM-Timestamp"), get("X-MRM-Delivery")
+    event, header = get("X-MRM-Event"), get("X-MRM-Signature")
+    if not _ascii(timestamp, delivery, event, header) or not (delivery and event):
+        return False
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > tolerance:
+        return False
     try:
-        age = abs(time.time() - int(timestamp))
-    except (TypeError, ValueError):
+        expected = sign(secret, timestamp, delivery, event, body)
+    except ValueError:
         return False
-    if age > tolerance or not header:
-        return False
-    return hmac.compare_digest(sign(secret, str(timestamp), body), header)
+    return hmac.compare_digest(expected.encode(), header.encode())
+
+
+class ReplayCache:
+    """The signatures a receiver accepted, each kept for ``window`` seconds (twice the tolerance: a
+    timestamp is accepted up to ``tolerance`` either side of now). ``first(signature)`` is True once,
+    then False for as long as a replay of that request could still verify. Thread-safe."""
+
+    def __init__(self, window: float = 2 * DEFAULT_TOLERANCE, clock: Callable[[], float] = time.monotonic):
+        self.window = window
+        self._clock = clock
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def first(self, signature: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            for old, at in list(self._seen.items()):  # oldest first: a dict keeps insertion order
+                if now - at <= self.window:
+                    break
+                del self._seen[old]
+            if signature in self._seen:
+                return False
+            self._seen[signature] = now
+            return True
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
 
 class WebhookSink:
@@ -107,6 +163,13 @@ class WebhookSink:
                 f"webhook: unknown event kind '{item.kind}' of item {item.key}", transient=False
             )
         body = self._body(item)
+        try:
+            headers = self._headers(item, body)
+        except ValueError:
+            raise DeliveryError(
+                f"webhook: item {item.key!r} has CR or LF in its key or kind, which no header can carry",
+                transient=False,
+            ) from None
         resp = call(
             self.session,
             "POST",
@@ -114,7 +177,7 @@ class WebhookSink:
             what=f"webhook {item.kind} {item.key}",
             timeout=self.timeout,
             data=body,
-            headers=self._headers(item, body),
+            headers=headers,
         )
         return {"status": resp.status_code}
 
@@ -135,5 +198,5 @@ class WebhookSink:
             "X-MRM-Event": item.kind,
             "X-MRM-Delivery": item.key,
             "X-MRM-Timestamp": timestamp,
-            "X-MRM-Signature": sign(self._secret, timestamp, body),
+            "X-MRM-Signature": sign(self._secret, timestamp, item.key, item.kind, body),
         }

@@ -134,6 +134,20 @@ def test_no_endpoint_is_transient_and_no_secret_is_in_the_message(aws, monkeypat
     assert "mrm-test-secret" not in str(err.value)
 
 
+def test_an_endpoint_path_and_query_never_reach_the_message(aws, monkeypatch):
+    port = free_port()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}/proxy/tok-SECRET-77?key=qs-SECRET-88")
+
+    with pytest.raises(DeliveryError) as err:
+        SnsAlerts({"RED": "arn:aws:sns:us-east-1:123456789012:mrm-red"}).deliver(alert())
+
+    message = str(err.value)
+    assert err.value.transient
+    assert f"http://127.0.0.1:{port}/…" in message
+    assert "SECRET" not in message and "/proxy" not in message
+    assert "arn:aws:sns:us-east-1:123456789012:mrm-red" in message  # the topic is named, not redacted
+
+
 def test_tickets_are_refused(aws):
     with pytest.raises(DeliveryError) as err:
         SnsAlerts().deliver(Delivery(key="t", channel="sns", kind=TICKET_OPENED, payload={}))

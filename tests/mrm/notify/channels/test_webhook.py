@@ -1,8 +1,11 @@
-"""WebhookSink against the signing receiver stand-in on loopback: HMAC, replay window, de-duplication,
-faults and retries."""
+"""WebhookSink against the signing receiver stand-in on loopback: HMAC scheme v2 (timestamp, delivery
+id, event and body signed), the replay window and cache, de-duplication, malformed signatures, faults and
+retries."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 
@@ -13,7 +16,7 @@ from mrm.demo.standins.receiver import Receiver
 from mrm.errors import ConfigError, DeliveryError
 from mrm.inventory.notifications import WebhookChannel
 from mrm.notify.base import ALERT_SUMMARY, TICKET_OPENED, Delivery
-from mrm.notify.channels.webhook import WebhookSink, sign, verify_signature
+from mrm.notify.channels.webhook import ReplayCache, WebhookSink, sign, signed_string, verify_signature
 
 SECRET = "whsec-5h4r3d-between-mrm-and-receiver"
 
@@ -63,6 +66,22 @@ def test_alerts_are_accepted_too(receiver):
     assert receiver.received[0]["kind"] == ALERT_SUMMARY
 
 
+def signed(body: bytes, delivery: str = "d1", event: str = TICKET_OPENED, at: int | None = None) -> dict:
+    """The headers WebhookSink sends for ``body`` (scheme v2), built by hand."""
+    ts = str(int(time.time()) if at is None else at)
+    return {
+        "Content-Type": "application/json",
+        "X-MRM-Event": event,
+        "X-MRM-Delivery": delivery,
+        "X-MRM-Timestamp": ts,
+        "X-MRM-Signature": sign(SECRET, ts, delivery, event, body),
+    }
+
+
+def post(receiver: Receiver, body: bytes, headers: dict) -> requests.Response:
+    return requests.post(receiver.url, data=body, headers=headers, timeout=5)
+
+
 def test_the_headers_carry_event_delivery_and_a_valid_signature(receiver):
     item = ticket()
     body = WebhookSink._body(item)
@@ -72,53 +91,162 @@ def test_the_headers_carry_event_delivery_and_a_valid_signature(receiver):
     assert headers["X-MRM-Event"] == TICKET_OPENED
     assert headers["X-MRM-Delivery"] == item.key
     assert abs(int(headers["X-MRM-Timestamp"]) - time.time()) < 5
-    assert headers["X-MRM-Signature"].startswith("sha256=")
-    assert verify_signature(SECRET, headers["X-MRM-Timestamp"], body, headers["X-MRM-Signature"])
+    assert headers["X-MRM-Signature"].startswith("v2=")
+    assert verify_signature(SECRET, headers, body)
+
+
+def test_scheme_v2_signs_timestamp_delivery_event_and_body_on_separate_lines():
+    body, ts = b'{"kind":"ticket.opened"}', "1767225600"
+    string = b"v2\n1767225600\nd1\nticket.opened\n" + body
+
+    assert signed_string(ts, "d1", TICKET_OPENED, body) == string
+    # an independent HMAC-SHA256 over the documented string
+    assert (
+        sign(SECRET, ts, "d1", TICKET_OPENED, body)
+        == "v2=" + hmac.new(SECRET.encode(), string, hashlib.sha256).hexdigest()
+    )
+    with pytest.raises(ValueError):
+        sign(SECRET, ts, "d1\nticket", "opened", body)  # a newline cannot move a field boundary
 
 
 def test_verify_signature_rejects_tampering_other_secrets_and_stale_timestamps():
     body, now = b'{"kind":"ticket.opened"}', int(time.time())
-    good = sign(SECRET, str(now), body)
+    good = signed(body, at=now)
 
-    assert verify_signature(SECRET, now, body, good)
-    assert not verify_signature(SECRET, now, body + b" ", good)
-    assert not verify_signature("another-secret", now, body, good)
-    assert not verify_signature(SECRET, now + 1, body, good)  # the timestamp is signed too
-    assert not verify_signature(SECRET, now, body, None)
-    assert not verify_signature(SECRET, "yesterday", body, good)
-    old = now - 301
-    assert not verify_signature(SECRET, old, body, sign(SECRET, str(old), body))
-    assert verify_signature(SECRET, old, body, sign(SECRET, str(old), body), tolerance=600)
+    assert verify_signature(SECRET, good, body)
+    assert not verify_signature(SECRET, good, body + b" ")
+    assert not verify_signature("another-secret", good, body)
+    assert not verify_signature(SECRET, good | {"X-MRM-Timestamp": str(now + 1)}, body)  # signed too
+    assert not verify_signature(SECRET, good | {"X-MRM-Delivery": "d2"}, body)
+    assert not verify_signature(SECRET, good | {"X-MRM-Event": "ticket.closed"}, body)
+    assert not verify_signature(SECRET, {k: v for k, v in good.items() if k != "X-MRM-Signature"}, body)
+    assert not verify_signature(SECRET, {k: v for k, v in good.items() if k != "X-MRM-Delivery"}, body)
+    assert not verify_signature(SECRET, good | {"X-MRM-Timestamp": "yesterday"}, body)
+    assert not verify_signature(SECRET, good | {"X-MRM-Timestamp": "\u0661\u0662"}, body)  # int() takes it
+    assert not verify_signature(SECRET, good | {"X-MRM-Signature": "v2=é" + "0" * 63}, body)
+    assert not verify_signature(SECRET, good | {"X-MRM-Signature": good["X-MRM-Signature"][:-1]}, body)
+    v1 = "sha256=" + hmac.new(SECRET.encode(), f"{now}.".encode() + body, hashlib.sha256).hexdigest()
+    assert not verify_signature(SECRET, good | {"X-MRM-Signature": v1}, body)  # v1 is not accepted
+    assert not verify_signature(SECRET, None, body)
+    old = signed(body, at=now - 301)
+    assert not verify_signature(SECRET, old, body)
+    assert verify_signature(SECRET, old, body, tolerance=600)
 
 
 def test_the_receiver_rejects_a_tampered_body(receiver):
-    now = int(time.time())
     body = b'{"kind":"ticket.opened","payload":{"value":0.31}}'
-    headers = {
-        "X-MRM-Delivery": "d1",
-        "X-MRM-Timestamp": str(now),
-        "X-MRM-Signature": sign(SECRET, str(now), body),
-    }
 
-    resp = requests.post(receiver.url, data=body.replace(b"0.31", b"0.01"), headers=headers, timeout=5)
+    resp = post(receiver, body.replace(b"0.31", b"0.01"), signed(body))
 
     assert resp.status_code == 401
     assert receiver.received == []
 
 
 def test_the_receiver_rejects_an_old_timestamp(receiver):
-    then = int(time.time()) - 3600
     body = b'{"kind":"ticket.opened"}'
-    headers = {
-        "X-MRM-Delivery": "d1",
-        "X-MRM-Timestamp": str(then),
-        "X-MRM-Signature": sign(SECRET, str(then), body),
-    }
 
-    resp = requests.post(receiver.url, data=body, headers=headers, timeout=5)
+    resp = post(receiver, body, signed(body, at=int(time.time()) - 3600))
 
     assert resp.status_code == 401
     assert receiver.received == []
+
+
+def captured(receiver: Receiver) -> tuple[bytes, dict]:
+    """One real request of the sink, as an attacker on the path would capture it (it is delivered)."""
+    item = ticket()
+    body = WebhookSink._body(item)
+    headers = sink(receiver)._headers(item, body)
+    assert post(receiver, body, headers).status_code == 200
+    assert len(receiver.received) == 1
+    return body, headers
+
+
+def test_an_exact_replay_is_answered_but_not_stored_again(receiver):
+    body, headers = captured(receiver)
+
+    for _ in range(3):
+        assert post(receiver, body, headers).status_code == 200
+
+    assert len(receiver.received) == 1
+    assert receiver.replays == 3
+
+
+def test_a_replay_with_a_new_delivery_id_is_refused_and_not_stored(receiver):
+    body, headers = captured(receiver)
+
+    for n in range(3):
+        resp = post(receiver, body, headers | {"X-MRM-Delivery": f"{headers['X-MRM-Delivery']}-{n}"})
+        assert resp.status_code == 401
+
+    assert len(receiver.received) == 1
+
+
+def test_a_replay_with_a_changed_event_is_refused(receiver):
+    body, headers = captured(receiver)
+
+    resp = post(receiver, body, headers | {"X-MRM-Event": "ticket.closed"})
+
+    assert resp.status_code == 401
+    assert len(receiver.received) == 1
+
+
+def test_a_replay_within_the_window_is_caught_even_after_the_delivery_id_is_forgotten(receiver):
+    body, headers = captured(receiver)
+    receiver._deliveries.clear()  # a receiver whose de-duplication store lost the id (a restart)
+
+    assert post(receiver, body, headers).status_code == 200
+
+    assert len(receiver.received) == 1  # the replay cache still knows the signature
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "v2=" + "é" * 64,  # non-ASCII: compare_digest on str would raise TypeError
+        "v2=" + "0" * 10,  # wrong length
+        "",
+        None,  # missing
+        "sha256=" + "0" * 64,
+    ],
+    ids=["non-ascii", "short", "empty", "missing", "v1"],
+)
+def test_malformed_signatures_are_401_never_500(receiver, signature):
+    body = b'{"kind":"ticket.opened"}'
+    headers = signed(body)
+    if signature is None:
+        del headers["X-MRM-Signature"]
+    else:
+        headers["X-MRM-Signature"] = signature.encode("latin-1") if not signature.isascii() else signature
+
+    resp = post(receiver, body, headers)
+
+    assert resp.status_code == 401
+    assert receiver.received == []
+
+
+def test_a_non_ascii_timestamp_or_delivery_is_401(receiver):
+    body = b'{"kind":"ticket.opened"}'
+
+    for name in ("X-MRM-Timestamp", "X-MRM-Delivery", "X-MRM-Event"):
+        headers = signed(body) | {name: "\u00e9t\u00e9".encode("latin-1")}
+        assert post(receiver, body, headers).status_code == 401, name
+
+    assert receiver.received == []
+
+
+def test_the_replay_cache_forgets_a_signature_only_after_its_window():
+    now = [1000.0]
+    cache = ReplayCache(window=600, clock=lambda: now[0])
+
+    assert cache.first("v2=aa") and not cache.first("v2=aa")
+    now[0] += 300
+    assert cache.first("v2=bb") and not cache.first("v2=aa")
+    now[0] += 300  # aa is exactly 600 s old: a replay could still verify
+    assert not cache.first("v2=aa")
+    now[0] += 1
+    assert cache.first("v2=cc")
+    assert len(cache) == 2  # aa pruned, bb (301 s old) kept
+    assert cache.first("v2=aa")
 
 
 def test_a_duplicate_delivery_is_answered_but_stored_once(receiver):
