@@ -48,7 +48,7 @@ from mrm.notify.base import (
     TICKET_OPENED,
     Delivery,
 )
-from mrm.notify.http import DEFAULT_TIMEOUT, call
+from mrm.notify.http import DEFAULT_TIMEOUT, call, redact_url
 
 log = logging.getLogger("mrm.notify")
 
@@ -388,7 +388,7 @@ class JiraSink:
             return resp.json()
         except ValueError:
             raise DeliveryError(
-                f"{self._who} {what}: the answer from {resp.url} is not JSON; is the connection's host "
+                f"{self._who} {what}: the answer from {redact_url(resp.url)} is not JSON; is the connection's host "
                 "the Jira base URL (e.g. https://example.atlassian.net)?",
                 transient=False,
             ) from None
