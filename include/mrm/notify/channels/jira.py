@@ -388,7 +388,7 @@ class JiraSink:
             return resp.json()
         except ValueError:
             raise DeliveryError(
-                f"{self._who} {what}: the answer from {redact_url(resp.url)} is not JSON; is the connection's host "
-                "the Jira base URL (e.g. https://example.atlassian.net)?",
+                f"{self._who} {what}: the answer from {redact_url(resp.url)} is not JSON; is the "
+                "connection's host the Jira base URL (e.g. https://example.atlassian.net)?",
                 transient=False,
             ) from None
