@@ -337,3 +337,30 @@ def test_a_run_against_a_jira_answering_503_makes_at_most_the_budgets_attempts(c
     assert (code, out) == (1, "delivered 2, undelivered 1\n")
     assert len(peers.jira.requests_log) == 4  # one attempt for the failing channel
     assert len(peers.smtp.messages) == 1 and len(peers.slack.received) == 1
+
+
+def test_outbox_show_names_the_deliverer_holding_an_item(capsys, peers):
+    """An item another deliverer has claimed says who holds it and until when (a killed deliverer's lease
+    lapses and the next pass takes the item over); `mrm outbox deliver` leaves it to its holder."""
+    from datetime import timedelta
+
+    from mrm.store import outbox as store_outbox
+
+    peers.jira.inject(503, times=2)  # the run's pass leaves the Jira item pending
+    assert main(["run", "--model", "card_fraud", "--date", "2026-09-05"]) == 0
+    capsys.readouterr()
+    store = wiring.get_store()
+    now = datetime.now(UTC)
+    with store.engine.begin() as conn:
+        held = store_outbox.claim(
+            conn, 1, "worker-7:4242", now + timedelta(hours=1), now + timedelta(hours=2)
+        )
+    assert held is not None
+
+    code, out, _ = run(capsys, "outbox", "show", "1")
+    assert code == 0
+    assert out.splitlines()[-1].startswith("  claimed by deliverer worker-7:4242 until ")
+    code, out, _ = run(capsys, "outbox", "deliver")
+    assert out.splitlines()[0].endswith(", left to another deliverer 1")
+    with store.engine.connect() as conn:
+        assert store_outbox.item(conn, 1)["status"] == "pending"

@@ -79,6 +79,9 @@ def show_lines(item: dict, attempts: list[dict]) -> list[str]:
         lines.append(f"  cancelled by {item['cancelled_by']}: {item['cancelled_reason']}")
     elif item["status"] == "pending" and item["attempts"]:
         lines.append(f"  next attempt not before {_at(item['next_attempt_at'])}")
+    if item["status"] == "pending" and item.get("claimed_by"):  # a deliverer holds it (or held it and died)
+        lines.append(f"  claimed by deliverer {item['claimed_by']} until {_at(item.get('lease_until'))}; "
+                     "another deliverer takes it over after that")  # fmt: skip
     return lines
 
 
@@ -99,7 +102,8 @@ def cmd_outbox_deliver(args) -> int:
     from mrm.notify.outbox import undelivered_error
 
     report = pipeline.notifier().deliver(args.deliver_model or args.model)
-    print(f"delivered {len(report.delivered)}, undelivered {len(report.undelivered)}")
+    held = f", left to another deliverer {len(report.elsewhere)}" if report.elsewhere else ""
+    print(f"delivered {len(report.delivered)}, undelivered {len(report.undelivered)}{held}")
     if error := undelivered_error(report):  # delivering was the job: exit 1 with the outbox's line
         raise error
     return 0
