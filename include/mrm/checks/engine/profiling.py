@@ -13,6 +13,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mrm.checks import stats
+from mrm.checks.engine.bounds import (
+    MAX_SEGMENT_VALUE_CHARS,
+    MAX_SEGMENT_VALUES,
+    OTHER_SEGMENT,
+    bounded_table,
+    label,
+)
 from mrm.checks.engine.profile import (
     DISTINCT_KEYS,
     CategoricalProfile,
@@ -80,7 +87,8 @@ def _numeric_profile(values: np.ndarray, settings: ProfileSettings) -> NumericPr
 
 
 def categorical_profile(values) -> CategoricalProfile:
-    """Counts by ``str(value)``; None and NaN are nulls (an Arrow array, pandas Series or list)."""
+    """Counts by the value's label (``str(value)``, :func:`mrm.checks.engine.bounds.label`); None and NaN
+    are nulls (an Arrow array, pandas Series or list)."""
     import pyarrow.compute as pc
 
     counts: dict[str, int] = {}
@@ -89,7 +97,7 @@ def categorical_profile(values) -> CategoricalProfile:
         if item["values"] is None or (isinstance(item["values"], float) and np.isnan(item["values"])):
             nulls += item["counts"]
         else:
-            key = str(item["values"])
+            key = label(item["values"])
             counts[key] = counts.get(key, 0) + item["counts"]
     return CategoricalProfile(counts, nulls)
 
@@ -105,7 +113,9 @@ def _arrow(values) -> pa.Array | pa.ChunkedArray:
 
 # -- segments ---------------------------------------------------------------------------------------------
 def segment_codes(column) -> tuple[np.ndarray, list[str]]:
-    """Per row the index of ``str(value)`` in the sorted list of values (-1 for null), and that list."""
+    """Per row the index of its value's label (``str(value)``, at most ``MAX_SEGMENT_VALUE_CHARS``
+    characters, :func:`mrm.checks.engine.bounds.label`) in the sorted list of labels (-1 for null), and
+    that list."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -114,11 +124,25 @@ def segment_codes(column) -> tuple[np.ndarray, list[str]]:
         arr = arr.combine_chunks() if arr.num_chunks else pa.array([], arr.type)
     if not pa.types.is_dictionary(arr.type):
         arr = pc.dictionary_encode(arr)
-    labels = [str(v) for v in arr.dictionary.to_pylist()]
+    labels = [label(v, MAX_SEGMENT_VALUE_CHARS) for v in arr.dictionary.to_pylist()]
     values = sorted(set(labels))
     position = {v: i for i, v in enumerate(values)}
     remap = np.array([position[label] for label in labels] + [-1], dtype=np.int64)
     return remap[arr.indices.fill_null(len(labels)).to_numpy(zero_copy_only=False)], values
+
+
+def top_segments(codes: np.ndarray, values: list[str]) -> tuple[np.ndarray, list[str]]:
+    """The reference's segment values capped at the ``MAX_SEGMENT_VALUES`` with most rows; the rows of
+    the others are coded as ``OTHER_SEGMENT``."""
+    if len(values) <= MAX_SEGMENT_VALUES:
+        return codes, values
+    rows = np.bincount(codes[codes >= 0], minlength=len(values))
+    top = set(sorted(range(len(values)), key=lambda k: (-rows[k], values[k]))[:MAX_SEGMENT_VALUES])
+    kept = sorted({values[k] for k in top} | {OTHER_SEGMENT})
+    position = {v: i for i, v in enumerate(kept)}
+    named = [values[k] if k in top else OTHER_SEGMENT for k in range(len(values))]
+    remap = np.array([position[v] for v in named] + [-1], dtype=np.int64)
+    return remap[codes], kept
 
 
 def segment_columns(entry: ModelEntry, segment: str) -> list[str]:
@@ -137,7 +161,7 @@ def segment_profiles(
         return {}
     out: dict[str, dict[str, SegmentProfile]] = {}
     for seg in entry.monitoring.segments.columns:
-        codes, values = segment_codes(column(seg))
+        codes, values = top_segments(*segment_codes(column(seg)))
         found = {v: SegmentProfile(int(np.count_nonzero(codes == k))) for k, v in enumerate(values)}
         for c in segment_columns(entry, seg):
             _profile_within(found, codes, c, _arrow(column(c)), c in numeric_columns(entry), settings)
@@ -181,7 +205,9 @@ def profile_from_frame(
     categorical = {c: categorical_profile(frame[c]) for c in categorical_columns(entry)}
     rows = len(frame)
     pick = _sample_positions(rows, settings)
-    sample = pa.Table.from_pandas(frame[required_columns(entry)].iloc[pick], preserve_index=False)
+    sample = bounded_table(
+        pa.Table.from_pandas(frame[required_columns(entry)].iloc[pick], preserve_index=False)
+    )
     segments = segment_profiles(entry, lambda c: frame[c], settings)
     return ReferenceProfile(
         entry.model_id, fingerprint, settings, rows, numeric, categorical, dict(info), sample, segments
@@ -220,7 +246,15 @@ def profile_from_files(
     missing = [d for d in ref.days() if not daily.get(d)]
     info = reference_info(entry, files, rows, daily, nulls, missing)
     return ReferenceProfile(
-        entry.model_id, fingerprint, settings, rows, numeric, categorical, info, pa.table(sample), segments
+        entry.model_id,
+        fingerprint,
+        settings,
+        rows,
+        numeric,
+        categorical,
+        info,
+        bounded_table(pa.table(sample)),
+        segments,
     )
 
 

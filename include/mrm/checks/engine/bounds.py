@@ -1,0 +1,92 @@
+"""The stated limits on what a day's scoring data can put into a run: its counts, its segments, its
+sample and so its evidence. Hostile or odd values (a 1M-character category, a newline in a segment
+value, a million distinct segment values) are made small where they enter, counted, and reported.
+
+- A string value longer than :data:`MAX_VALUE_CHARS` (a category, the decision, any text column of the
+  sample) is kept as its first characters plus a marker with its length and a short SHA-256, so distinct
+  long values stay distinct (:func:`label`); the rows of each categorical column holding one are counted
+  (``oversized_value_rate``, AMBER by default, :mod:`mrm.metrics`).
+- A segment value is cut at :data:`MAX_SEGMENT_VALUE_CHARS`, so that a control such as
+  ``drift.psi[amount]@country=<value>`` fits the history's 256-character columns.
+- CR and LF never survive into a label: they are shown as the two characters ``\\r`` and ``\\n``, so no
+  value can put a line break into a control name, a ticket title or an e-mail header.
+- At most :data:`MAX_SEGMENT_VALUES` values of a segment column are segments of their own (the
+  reference's largest by rows, then today's new ones while room is left); the rest are counted together
+  as :data:`OTHER_SEGMENT`.
+- At most :data:`MAX_NEW_CATEGORIES` values of a categorical column that are neither in the reference
+  nor in the inventory are counted one by one; the rest are counted together under
+  :data:`OTHER_CATEGORIES`. Every metric only sees such values as "not in the reference" or "not
+  allowed", so folding them changes no metric.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+MAX_VALUE_CHARS = 200
+MAX_SEGMENT_VALUE_CHARS = 100
+MAX_SEGMENT_VALUES = 50
+MAX_NEW_CATEGORIES = 1_000
+HASH_DIGITS = 12
+OTHER_SEGMENT = "(other)"
+OTHER_CATEGORIES = "\n(other values)"  # a key no label can equal: labels never hold a line feed
+
+
+def escaped(text: str) -> str:
+    """``text`` with CR and LF shown as ``\\r`` and ``\\n``."""
+    if "\r" in text or "\n" in text:
+        return text.replace("\r", "\\r").replace("\n", "\\n")
+    return text
+
+
+def label(value: object, limit: int = MAX_VALUE_CHARS) -> str:
+    """``str(value)`` as mrm keeps it: CR/LF escaped, and if longer than ``limit`` its first characters
+    and ``…[<length> chars, sha256 <12 hex digits>]``, ``limit`` characters in all."""
+    text = value if isinstance(value, str) else str(value)
+    shown = escaped(text)
+    if len(shown) <= limit:
+        return shown
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:HASH_DIGITS]
+    marker = f"…[{len(text)} chars, sha256 {digest}]"
+    return shown[: max(limit - len(marker), 0)] + marker
+
+
+def oversized(value: object) -> bool:
+    """True if the value is longer than :data:`MAX_VALUE_CHARS` (as text)."""
+    return len(value if isinstance(value, str) else str(value)) > MAX_VALUE_CHARS
+
+
+def bounded_column(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A text column with every value :func:`label`-ed where needed (other columns as they are)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        column = (
+            column.cast(kind.value_type)
+            if isinstance(column, pa.ChunkedArray)
+            else column.dictionary_decode()
+        )
+        kind = column.type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)) or len(column) == 0:
+        return column
+    long = pc.greater(pc.utf8_length(column), MAX_VALUE_CHARS)
+    breaks = pc.match_substring_regex(column, "[\r\n]")
+    if not pc.any(pc.or_kleene(long, breaks)).as_py():
+        return column
+    return pa.array([None if v is None else label(v) for v in column.to_pylist()], kind)
+
+
+def bounded_table(table: pa.Table) -> pa.Table:
+    """``table`` with its text columns :func:`bounded_column`-ed (e.g. a sample kept as evidence)."""
+    for i, name in enumerate(table.column_names):
+        column = table.column(i)
+        bounded = bounded_column(column)
+        if bounded is not column:
+            table = table.set_column(i, name, bounded)
+    return table
