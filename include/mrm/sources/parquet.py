@@ -58,24 +58,33 @@ class PartitionedParquet:
         return found
 
     def day_input(self, day: date) -> DayInput:
-        """The partition's objects, to stream; NoDataError if it has none."""
+        """The partition's objects, to stream; NoDataError if it has none. Every message about the day
+        names the model, the day and the partition (or file)."""
         files = self.files(day)
         if not files:
             raise self._no_partition(day)
-        return DayInput(self.entry, day, self.describe(day), files, empty=self._empty(day))
+        where = f"{self.what} of {day} at {self.partition_uri(day)}"
+        return DayInput(self.entry, day, where, files, empty=self._empty(day))
+
+    @property
+    def _who(self) -> str:
+        return f"{self.entry.model_id}: " if self.entry is not None else ""
 
     def _no_partition(self, day: date) -> NoDataError:
         return NoDataError(
-            f"no {self.what} partition for {day}: nothing under {self.partition_uri(day)}; "
+            f"{self._who}no {self.what} partition for {day}: nothing under {self.partition_uri(day)}; "
             "check the upstream export, then rerun this date"
         )
 
     def _empty(self, day: date) -> str:
-        return f"{self.what} partition for {day} at {self.partition_uri(day)} has 0 rows"
+        return (
+            f"{self._who}{self.what} partition for {day} at {self.partition_uri(day)} has 0 rows; check "
+            "that the upstream export wrote the day's rows, then rerun this date"
+        )
 
     def _nothing(self, days: list[date]) -> str:
         return (
-            f"no {self.what} data at all for {days[0]}..{days[-1]} under {self.uri}; "
+            f"{self._who}no {self.what} data at all for {days[0]}..{days[-1]} under {self.uri}; "
             "the reference window in the inventory must point at days that exist"
         )
 
@@ -103,10 +112,10 @@ class PartitionedParquet:
             parquet = pq.ParquetFile(io.BytesIO(self.store.get(info.uri)))
             return parquet.read(columns=[c for c in columns if c in parquet.schema_arrow.names])
         except (pa.ArrowException, OSError, ValueError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = " ".join(str(exc).split())[:300] if str(exc) else type(exc).__name__
             raise SourceError(
-                f"cannot read {self.what} file {info.uri} ({info.size} bytes): not valid Parquet ({reason}); "
-                "re-export the partition, then rerun this date"
+                f"{self._who}cannot read {self.what} file {info.uri} ({info.size} bytes): not valid Parquet "
+                f"({reason}); re-export the partition, then rerun this date"
             ) from None
 
     def read_day(self, day: date, columns: Sequence[str] | None = None) -> DayData:
@@ -120,8 +129,10 @@ class PartitionedParquet:
         try:
             table = pa.concat_tables(tables, promote_options="permissive")
         except pa.ArrowException as exc:
+            reason = " ".join(str(exc).split())[:300]
             raise SourceError(
-                f"{self.what} files for {day} under {self.uri} disagree on schema: {exc}"
+                f"{self._who}{self.what} files for {day} under {self.uri} disagree on schema: {reason}; "
+                "re-export the partition with one schema, then rerun this date"
             ) from None
         if table.num_rows == 0:
             raise NoDataError(self._empty(day))

@@ -131,8 +131,11 @@ def test_day_input_locates_the_objects_a_run_streams_without_reading_them(root, 
     found = source.day_input(DAY)
 
     assert [Path(f.uri).name for f in found.files] == ["part-0.parquet"] and found.frame is None
-    assert found.where == f"scoring log {root.as_uri()}/dt=2026-09-01/"
-    assert found.empty == f"scoring log partition for 2026-09-01 at {root.as_uri()}/dt=2026-09-01/ has 0 rows"
+    assert found.where == f"scoring log of 2026-09-01 at {root.as_uri()}/dt=2026-09-01/"
+    assert found.empty == (
+        f"scoring log partition for 2026-09-01 at {root.as_uri()}/dt=2026-09-01/ has 0 rows; check that "
+        "the upstream export wrote the day's rows, then rerun this date"
+    )
     with pytest.raises(NoDataError, match=r"no scoring log partition for 2026-09-02: nothing under "):
         source.day_input(date(2026, 9, 2))
 

@@ -35,6 +35,7 @@ from mrm.inventory import ModelEntry
 from mrm.sources.contract import (
     categorical_columns,
     check_columns,
+    check_readable,
     dtype_name,
     not_numeric,
     numeric_columns,
@@ -237,6 +238,7 @@ def profile_from_files(
     files = [f for day in sorted(files_by_day) for f in files_by_day[day]]
     with parquet_columns(files, "reference file", prefix="mrm_profile_") as reader:
         check_columns(reader.names, entry, where)
+        check_readable(((c, reader.type(c)) for c in reader.names), entry, where)
         rows = sum(reader.file_rows)
         positions = pa.array(_sample_positions(rows, settings))
         numeric, categorical, nulls, sample = _column_profiles(reader, entry, settings, positions, where)
@@ -298,8 +300,9 @@ def reference_info(
     daily = [int(n) for n in daily_rows.values() if n]
     if not daily:
         raise NoDataError(
-            f"no reference scoring log data at all for {ref.start}..{ref.end}: "
-            f"{entry.monitoring.scoring_log} has 0 rows there"
+            f"{entry.model_id}: no reference scoring log data at all for {ref.start}..{ref.end}: "
+            f"{entry.monitoring.scoring_log} has 0 rows there; point the inventory's reference window "
+            "at days with data, then rerun"
         )
     return {
         "window": [ref.start.isoformat(), ref.end.isoformat()],
