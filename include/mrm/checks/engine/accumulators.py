@@ -279,7 +279,7 @@ class Reservoir:
             return
         if chosen.size > self.size:  # e.g. the first batch: only its smallest keys can stay
             chosen = chosen[keys[chosen] <= np.partition(keys[chosen], self.size - 1)[self.size - 1]]
-        self._parts.append(bounded_table(pa.Table.from_batches([_decoded(batch.take(pa.array(chosen)))])))
+        self._parts.append(bounded_table(pa.Table.from_batches([batch.take(pa.array(chosen))])))
         self._keys = np.r_[self._keys, keys[chosen]]
         if self._keys.size >= self.size:
             self._bar = np.partition(self._keys, self.size - 1)[self.size - 1]
@@ -302,13 +302,6 @@ class Reservoir:
         table = pa.concat_tables(self._parts, promote_options="permissive")
         order = np.argsort(self._keys, kind="stable")[: self.size]
         return table.take(pa.array(order))
-
-
-def _decoded(batch: pa.RecordBatch) -> pa.RecordBatch:
-    import pyarrow as pa
-
-    columns = [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in batch.columns]
-    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 @dataclass

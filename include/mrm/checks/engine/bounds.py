@@ -66,20 +66,31 @@ def bounded_column(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedA
     import pyarrow.compute as pc
 
     kind = column.type
+    if isinstance(column, pa.ChunkedArray):
+        if not (pa.types.is_dictionary(kind) or _is_text(kind)):
+            return column
+        chunks = [bounded_column(c) for c in column.chunks]
+        if all(a is b for a, b in zip(chunks, column.chunks, strict=True)):
+            return column
+        return pa.chunked_array(chunks, kind.value_type if pa.types.is_dictionary(kind) else kind)
     if pa.types.is_dictionary(kind):
-        column = (
-            column.cast(kind.value_type)
-            if isinstance(column, pa.ChunkedArray)
-            else column.dictionary_decode()
-        )
-        kind = column.type
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)) or len(column) == 0:
+        values = bounded_column(column.dictionary)  # the distinct values only: a long one is cut once
+        return pa.DictionaryArray.from_arrays(column.indices, values).dictionary_decode()
+    if not _is_text(kind) or len(column) == 0:
         return column
     long = pc.greater(pc.utf8_length(column), MAX_VALUE_CHARS)
     breaks = pc.match_substring_regex(column, "[\r\n]")
     if not pc.any(pc.or_kleene(long, breaks)).as_py():
         return column
-    return pa.array([None if v is None else label(v) for v in column.to_pylist()], kind)
+    flagged = pc.or_kleene(long, breaks).fill_null(False).to_numpy(zero_copy_only=False)
+    out = [label(column[i].as_py()) if flagged[i] else column[i].as_py() for i in range(len(column))]
+    return pa.array(out, kind)
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
 def bounded_table(table: pa.Table) -> pa.Table:
