@@ -58,7 +58,10 @@ def not_numeric(column: str, kind: object) -> str:
 
 
 def wrong_types(entry: ModelEntry, where: str, wrong: list[str]) -> SchemaError:
-    return SchemaError(f"{entry.model_id}: {where} has wrong column types: {'; '.join(wrong)}")
+    return SchemaError(
+        f"{entry.model_id}: {where} has wrong column types: {'; '.join(wrong)}; fix the export (or the "
+        "inventory's feature types), then rerun this date"
+    )
 
 
 def dtype_name(t: pa.DataType) -> str:

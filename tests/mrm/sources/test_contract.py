@@ -66,7 +66,8 @@ def test_a_numeric_feature_holding_strings_is_a_schema_error_naming_the_column(e
 
     assert str(exc.value) == (
         "toy_model: the test day has wrong column types: "
-        "score is object, expected numeric; amount is object, expected numeric"
+        "score is object, expected numeric; amount is object, expected numeric; fix the export (or the "
+        "inventory's feature types), then rerun this date"
     )
 
 

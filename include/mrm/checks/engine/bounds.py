@@ -32,6 +32,7 @@ MAX_SEGMENT_VALUE_CHARS = 100
 MAX_SEGMENT_VALUES = 50
 MAX_NEW_CATEGORIES = 1_000
 HASH_DIGITS = 12
+MAX_DAY_EVIDENCE_BYTES = 32 * 1024 * 1024  # a run's evidence files for one day, whatever the data
 OTHER_SEGMENT = "(other)"
 OTHER_CATEGORIES = "\n(other values)"  # a key no label can equal: labels never hold a line feed
 
