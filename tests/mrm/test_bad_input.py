@@ -11,7 +11,6 @@ security review finding 15) runs on PostgreSQL too.
 
 from __future__ import annotations
 
-import copy
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import TOY_ENTRY
 from support import INVENTORY, clear_caches
 
 from mrm.checks.engine.bounds import MAX_DAY_EVIDENCE_BYTES, MAX_SEGMENT_VALUES
@@ -105,6 +103,11 @@ def map_region(frame: pd.DataFrame) -> dict[str, bytes]:
     return {"part-0.parquet": parquet_bytes(table.append_column("region", region))}
 
 
+def extra_nested(frame: pd.DataFrame) -> dict[str, bytes]:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return {"part-0.parquet": parquet_bytes(table.append_column("debug", pa.array([{"a": 1}] * len(frame))))}
+
+
 def zero_rows(frame: pd.DataFrame) -> dict[str, bytes]:
     return one(frame.iloc[:0])
 
@@ -149,10 +152,12 @@ NOT_RUN, FINDING, FINE = "could not run", "finding", "fine"
 
 CASES = [
     Case("missing partition", lambda f: None, NOT_RUN, "no scoring log partition for"),
-    Case("empty prefix (only _SUCCESS)", lambda f: {"_SUCCESS": b""}, NOT_RUN, "no scoring log partition for"),
+    Case("empty prefix (only _SUCCESS)", lambda f: {"_SUCCESS": b""}, NOT_RUN,
+         "no scoring log partition for"),
     Case("zero-row file", zero_rows, NOT_RUN, "has 0 rows"),
     Case("truncated file", truncated, NOT_RUN, "not valid Parquet"),
-    Case("non-Parquet bytes", lambda f: {"part-0.parquet": bytes(range(256)) * 64}, NOT_RUN, "not valid Parquet"),
+    Case("non-Parquet bytes", lambda f: {"part-0.parquet": bytes(range(256)) * 64}, NOT_RUN,
+         "not valid Parquet"),
     Case("CSV named .parquet", lambda f: {"part-0.parquet": f.to_csv(index=False).encode()}, NOT_RUN,
          "not valid Parquet"),
     Case("wrong column type (score as text)", lambda f: one(f.assign(score=f["score"].map("{:.3f}".format))),
@@ -179,7 +184,7 @@ CASES = [
          lambda f: one(replaced(f, "region", 0.0005, lambda k: f"{k}-" + "long segment " * 23)), FINDING,
          amber=["quality.oversized_value_rate[region]"]),
     Case("CR/LF in categories",
-         lambda f: one(replaced(f, "region", 0.05, lambda k: "north\r\nBcc: x@example.com" if k % 2 else "a\nb")),
+         lambda f: one(replaced(f, "region", 0.05, lambda k: "north\r\nBcc: x@x.org" if k % 2 else "a\nb")),
          FINDING, red=["quality.unexpected_category_rate[region]"]),
     Case(f"more than {MAX_SEGMENT_VALUES} distinct segment values",
          lambda f: one(replaced(f, "region", 0.5, lambda k: f"r{k}")), FINDING,
@@ -190,8 +195,7 @@ CASES = [
     Case("extra unexpected columns", lambda f: one(f.assign(**{f"x{i}": 1.0 for i in range(6)})), FINDING,
          red=["quality.extra_column_count"]),
     Case("extra nested column (not in the contract)",
-         lambda f: {"part-0.parquet": parquet_bytes(pa.Table.from_pandas(f, preserve_index=False).append_column(
-             "debug", pa.array([{"a": 1}] * len(f))))},
+         extra_nested,
          FINDING, amber=["quality.extra_column_count"]),
     Case("integer and float files for one numeric column", widened_types, FINE,
          green_because="int64 and double are one numeric column (Arrow widens int64 to double); the values "
@@ -214,9 +218,26 @@ def write_inventory(folder: Path, feed: Path) -> None:
     policy = yaml.safe_load((INVENTORY / "_policy.yaml").read_text())
     policy.pop("notifications", None)
     (folder / "_policy.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
-    raw = copy.deepcopy(TOY_ENTRY)
-    raw["monitoring"]["scoring_log"] = feed.as_uri() + "/"
-    raw["monitoring"]["segments"] = {"columns": ["region"], "metrics": ["null_rate", "psi"], "min_rows": 30}
+    raw = {
+        "model_id": MODEL, "name": "Toy model", "version": "1.0.0", "purpose": "Bad-input test model.",
+        "business_line": "Testing", "model_type": "logistic regression", "owner": "toy-owner@example.com",
+        "developer": "toy-developer@example.com", "validator": "toy-validator@example.com", "risk_tier": 2,
+        "tier_rationale": "Only used in tests; no customer impact at all.", "status": "approved",
+        "approval": {"approver": "toy-approver@example.com", "date": "2026-07-01"},
+        "monitoring": {
+            "start_date": "2026-09-01",
+            "scoring_log": feed.as_uri() + "/",  # no model id in the prefix
+            "reference": {"start": REFERENCE_DAYS[0].isoformat(), "end": REFERENCE_DAYS[-1].isoformat()},
+            "decisions": ["approve", "review", "decline"],
+            "features": [
+                {"name": "amount", "type": "numeric", "min": 0, "max": 100},
+                {"name": "tenure", "type": "numeric", "min": 0, "max": 50},
+                {"name": "region", "type": "categorical", "categories": REGIONS},
+            ],
+            "controls": {"null_rate": {"amber": 0.05, "red": 0.10}},  # the rest: the tier's policy
+            "segments": {"columns": ["region"], "metrics": ["null_rate", "psi"], "min_rows": 30},
+        },
+    }  # fmt: skip
     (folder / f"{MODEL}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
@@ -272,7 +293,7 @@ def run_case(case: Case, day: date, feed: Path, home: Path, good_run: str) -> di
         assert MODEL in reason and day.isoformat() in reason, reason
         assert "\n" not in reason and "\r" not in reason and "Traceback" not in reason, reason
         assert "unexpected" not in reason, reason
-        assert ("rerun" in reason or "re-export" in reason), reason  # says what to do
+        assert "rerun" in reason or "re-export" in reason, reason  # says what to do
     else:
         assert raised is None and run["status"] == "completed", (case.kind, raised)
         status = {m_key(m): m["status"] for m in store.metrics(run_id=run["run_id"])}
@@ -314,9 +335,9 @@ def test_a_bad_partition_ends_as_a_finding_or_one_could_not_run_line(setting, in
 def test_a_long_segment_value_is_recorded_on_postgresql(setting, pg_url):
     """Finding 15: one 300-character segment value made the whole day unrecordable on PostgreSQL
     (segment String(256)); now it is a finding, and every metric of the day is recorded."""
-    from mrm import pipeline
-
     from support import empty_history
+
+    from mrm import pipeline
 
     mp = setting["mp"]
     mp.setenv("MRM_DB_URL", pg_url)
@@ -330,3 +351,35 @@ def test_a_long_segment_value_is_recorded_on_postgresql(setting, pg_url):
     finally:
         mp.delenv("MRM_DB_URL")
         clear_caches()
+
+
+def test_the_1m_character_case_keeps_the_days_evidence_within_the_bound(setting):
+    """2.5 % of 20,000 rows hold one of ten distinct 1M-character regions (before: a 4.4 MB partition
+    gave 803 MB of evidence). The values are counted truncated with a hash, so the ten stay distinct; the
+    share is RED; the evidence is within the bound."""
+    import json
+
+    from mrm import pipeline
+
+    day = date(2026, 10, 25)
+    case = next(c for c in CASES if c.kind == "1M-character strings in a categorical")
+    frame = replaced(
+        day_frame(day, rows=20_000, seed=7), "region", 0.025, lambda k: f"{k % 10:02d}" + "x" * 1_000_000
+    )
+    write_partition(setting["feed"], day, one(frame))
+    partition = sum(p.stat().st_size for p in (setting["feed"] / f"dt={day}").iterdir())
+    run = run_case(Case(case.kind, lambda f: None, FINDING, red=case.red), day, setting["feed"],
+                   setting["home"], setting["good"]["run_id"])  # fmt: skip
+    oversized = next(
+        m for m in pipeline.get_store().metrics(run_id=run["run_id"])
+        if m["metric"] == "oversized_value_rate" and m["column"] == "region"
+    )  # fmt: skip
+    assert oversized["value"] == pytest.approx(500 / 20_000) and oversized["detail"]["values"] == 500
+    folder = setting["home"] / "evidence" / MODEL / day.isoformat() / run["run_id"]
+    with np.load(folder / "day_aggregate.npz") as npz:
+        counts = json.loads(npz["meta"].tobytes())["categorical"]["region"][0]
+    long = sorted(k for k in counts if "chars, sha256" in k)
+    assert len(long) == 10 and all(len(k) <= 200 and "…[1000002 chars, sha256 " in k for k in long)
+    sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
+    print(f"partition {partition:,} bytes; evidence {run['evidence_bytes']:,} bytes: {sizes}")
+    assert run["evidence_bytes"] <= MAX_DAY_EVIDENCE_BYTES

@@ -25,6 +25,7 @@ from mrm.checks.engine.bounds import (
     OTHER_CATEGORIES,
     OTHER_SEGMENT,
     bounded_table,
+    folded_sample,
     label,
     oversized,
 )
@@ -261,8 +262,9 @@ class Reservoir:
     ``size`` smallest keys are the sample. Candidates are appended and compacted once they reach twice
     the size, so each kept row is copied a few times, not once per batch."""
 
-    def __init__(self, size: int, seed: int):
+    def __init__(self, size: int, seed: int, categorical: list[str] | None = None):
         self.size, self.seed = size, seed
+        self.categorical = categorical or []  # folded to their most frequent values (bounds.folded_sample)
         self._rng = np.random.default_rng(seed)
         self._keys = np.empty(0)
         self._parts: list[pa.Table] = []
@@ -301,7 +303,7 @@ class Reservoir:
             return None
         table = pa.concat_tables(self._parts, promote_options="permissive")
         order = np.argsort(self._keys, kind="stable")[: self.size]
-        return table.take(pa.array(order))
+        return folded_sample(table.take(pa.array(order)), self.categorical)
 
 
 @dataclass

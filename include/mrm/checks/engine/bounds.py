@@ -31,8 +31,10 @@ MAX_VALUE_CHARS = 200
 MAX_SEGMENT_VALUE_CHARS = 100
 MAX_SEGMENT_VALUES = 50
 MAX_NEW_CATEGORIES = 1_000
+MAX_SAMPLE_CATEGORIES = 1_000  # distinct values of a categorical column in a sample kept as evidence
+MAX_TIMESTAMP_CHARS = 64  # an event_ts given as text, in a sample
 HASH_DIGITS = 12
-MAX_DAY_EVIDENCE_BYTES = 32 * 1024 * 1024  # a run's evidence files for one day, whatever the data
+MAX_DAY_EVIDENCE_BYTES = 64 * 1024 * 1024  # a run's evidence of one day (up to 20 features, default sample)
 OTHER_SEGMENT = "(other)"
 OTHER_CATEGORIES = "\n(other values)"  # a key no label can equal: labels never hold a line feed
 
@@ -61,8 +63,11 @@ def oversized(value: object) -> bool:
     return len(value if isinstance(value, str) else str(value)) > MAX_VALUE_CHARS
 
 
-def bounded_column(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """A text column with every value :func:`label`-ed where needed (other columns as they are)."""
+def bounded_column(
+    column: pa.Array | pa.ChunkedArray, limit: int = MAX_VALUE_CHARS
+) -> pa.Array | pa.ChunkedArray:
+    """A text column with every value :func:`label`-ed (at most ``limit`` characters) where needed
+    (other columns as they are)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -70,21 +75,21 @@ def bounded_column(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedA
     if isinstance(column, pa.ChunkedArray):
         if not (pa.types.is_dictionary(kind) or _is_text(kind)):
             return column
-        chunks = [bounded_column(c) for c in column.chunks]
+        chunks = [bounded_column(c, limit) for c in column.chunks]
         if all(a is b for a, b in zip(chunks, column.chunks, strict=True)):
             return column
         return pa.chunked_array(chunks, kind.value_type if pa.types.is_dictionary(kind) else kind)
     if pa.types.is_dictionary(kind):
-        values = bounded_column(column.dictionary)  # the distinct values only: a long one is cut once
+        values = bounded_column(column.dictionary, limit)  # the distinct values only: a long one is cut once
         return pa.DictionaryArray.from_arrays(column.indices, values).dictionary_decode()
     if not _is_text(kind) or len(column) == 0:
         return column
-    long = pc.greater(pc.utf8_length(column), MAX_VALUE_CHARS)
+    long = pc.greater(pc.utf8_length(column), limit)
     breaks = pc.match_substring_regex(column, "[\r\n]")
     if not pc.any(pc.or_kleene(long, breaks)).as_py():
         return column
     flagged = pc.or_kleene(long, breaks).fill_null(False).to_numpy(zero_copy_only=False)
-    out = [label(column[i].as_py()) if flagged[i] else column[i].as_py() for i in range(len(column))]
+    out = [label(column[i].as_py(), limit) if flagged[i] else column[i].as_py() for i in range(len(column))]
     return pa.array(out, kind)
 
 
@@ -95,10 +100,32 @@ def _is_text(kind: pa.DataType) -> bool:
 
 
 def bounded_table(table: pa.Table) -> pa.Table:
-    """``table`` with its text columns :func:`bounded_column`-ed (e.g. a sample kept as evidence)."""
+    """``table`` with its text columns :func:`bounded_column`-ed (e.g. a sample kept as evidence); an
+    ``event_ts`` given as text is cut at :data:`MAX_TIMESTAMP_CHARS`."""
     for i, name in enumerate(table.column_names):
         column = table.column(i)
-        bounded = bounded_column(column)
+        bounded = bounded_column(column, MAX_TIMESTAMP_CHARS if name == "event_ts" else MAX_VALUE_CHARS)
         if bounded is not column:
             table = table.set_column(i, name, bounded)
+    return table
+
+
+def folded_sample(table: pa.Table, categorical: list[str]) -> pa.Table:
+    """A sample with at most :data:`MAX_SAMPLE_CATEGORIES` distinct values in each ``categorical``
+    column (those with most rows, ties by value); the others read :data:`OTHER_CATEGORIES`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for c in categorical:
+        if c not in table.column_names:
+            continue
+        column = table.column(c)
+        counts = pc.value_counts(column.drop_null()).to_pylist()
+        if len(counts) <= MAX_SAMPLE_CATEGORIES or not _is_text(column.type):
+            continue
+        ranked = sorted(counts, key=lambda item: (-item["counts"], item["values"]))
+        keep = pa.array([item["values"] for item in ranked[:MAX_SAMPLE_CATEGORIES]], column.type)
+        other = pa.scalar(OTHER_CATEGORIES, column.type)
+        kept = pc.if_else(pc.or_kleene(pc.is_in(column, keep), pc.is_null(column)), column, other)
+        table = table.set_column(table.column_names.index(c), c, kept)
     return table

@@ -148,7 +148,7 @@ class DayAggregator:
         start = datetime.combine(day, time(), tzinfo=UTC)
         ns = int(start.timestamp()) * 10**9
         self.times = TimeAgg(ns, ns + 86_400 * 10**9)
-        self.reservoir = Reservoir(sample_rows, seed)
+        self.reservoir = Reservoir(sample_rows, seed, categorical_columns(entry))
         self.rows = 0
         self.columns: set[str] = set()
         self.segments = {}

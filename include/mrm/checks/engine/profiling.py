@@ -18,6 +18,7 @@ from mrm.checks.engine.bounds import (
     MAX_SEGMENT_VALUES,
     OTHER_SEGMENT,
     bounded_table,
+    folded_sample,
     label,
 )
 from mrm.checks.engine.profile import (
@@ -206,9 +207,8 @@ def profile_from_frame(
     categorical = {c: categorical_profile(frame[c]) for c in categorical_columns(entry)}
     rows = len(frame)
     pick = _sample_positions(rows, settings)
-    sample = bounded_table(
-        pa.Table.from_pandas(frame[required_columns(entry)].iloc[pick], preserve_index=False)
-    )
+    sample = pa.Table.from_pandas(frame[required_columns(entry)].iloc[pick], preserve_index=False)
+    sample = folded_sample(bounded_table(sample), categorical_columns(entry))
     segments = segment_profiles(entry, lambda c: frame[c], settings)
     return ReferenceProfile(
         entry.model_id, fingerprint, settings, rows, numeric, categorical, dict(info), sample, segments
@@ -255,7 +255,7 @@ def profile_from_files(
         numeric,
         categorical,
         info,
-        bounded_table(pa.table(sample)),
+        folded_sample(bounded_table(pa.table(sample)), categorical_columns(entry)),
         segments,
     )
 
