@@ -12,6 +12,7 @@ security review finding 15) runs on PostgreSQL too.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -146,6 +147,7 @@ class Case:
     red: list[str] = field(default_factory=list)  # control keys that must be RED
     amber: list[str] = field(default_factory=list)  # control keys that must be AMBER or RED
     green_because: str = ""  # why an all-GREEN outcome is legitimately fine
+    segment: str = ""  # a segment the run must have recorded (a regular expression)
 
 
 NOT_RUN, FINDING, FINE = "could not run", "finding", "fine"
@@ -182,13 +184,15 @@ CASES = [
          red=["quality.oversized_value_rate[region]", "quality.unexpected_category_rate[region]"]),
     Case("300-character segment values",
          lambda f: one(replaced(f, "region", 0.0005, lambda k: f"{k}-" + "long segment " * 23)), FINDING,
-         amber=["quality.oversized_value_rate[region]"]),
+         amber=["quality.oversized_value_rate[region]"],
+         segment=r"region=0-(long segment )+.*…\[301 chars, sha256 [0-9a-f]{12}\]"),
     Case("CR/LF in categories",
          lambda f: one(replaced(f, "region", 0.05, lambda k: "north\r\nBcc: x@x.org" if k % 2 else "a\nb")),
-         FINDING, red=["quality.unexpected_category_rate[region]"]),
+         FINDING, red=["quality.unexpected_category_rate[region]"],
+         segment=re.escape("region=north\\r\\nBcc: x@x.org")),
     Case(f"more than {MAX_SEGMENT_VALUES} distinct segment values",
          lambda f: one(replaced(f, "region", 0.5, lambda k: f"r{k}")), FINDING,
-         red=["quality.unexpected_category_rate[region]"]),
+         red=["quality.unexpected_category_rate[region]"], segment=re.escape("region=(other)")),
     Case("timestamps from another day",
          lambda f: one(f.assign(event_ts=f["event_ts"] - pd.Timedelta(days=3))), FINDING,
          red=["quality.out_of_day_rate"]),
@@ -310,6 +314,7 @@ def run_case(case: Case, day: date, feed: Path, home: Path, good_run: str) -> di
             assert m["segment"] is None or len(m["segment"]) <= 256
         segments = {m["segment"] for m in store.metrics(run_id=run["run_id"]) if m["segment"]}
         assert len(segments) <= MAX_SEGMENT_VALUES + 1
+        assert not case.segment or any(re.fullmatch(case.segment, g) for g in segments), sorted(segments)
     problems, _, _ = chain.verify(store.engine)
     assert problems == [], (case.kind, problems)
     assert store.metrics(run_id=good_run) == before  # the earlier run is untouched
@@ -383,3 +388,86 @@ def test_the_1m_character_case_keeps_the_days_evidence_within_the_bound(setting)
     sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
     print(f"partition {partition:,} bytes; evidence {run['evidence_bytes']:,} bytes: {sizes}")
     assert run["evidence_bytes"] <= MAX_DAY_EVIDENCE_BYTES
+
+
+# -- a SageMaker capture feed with a deeply nested record ----------------------------------------------
+def capture_lines(day: date, rows: int, seed: int) -> list[str]:
+    import json
+
+    frame = day_frame(day, rows, seed)
+    lines = []
+    for r in frame.itertuples():
+        data_in = json.dumps({"amount": r.amount, "tenure": r.tenure, "region": r.region})
+        meta = {"eventId": r.event_id, "inferenceTime": r.event_ts.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        capture = {"endpointInput": {"observedContentType": "application/json", "mode": "INPUT",
+                                     "data": data_in, "encoding": "JSON"},
+                   "endpointOutput": {"observedContentType": "application/json", "mode": "OUTPUT",
+                                      "data": json.dumps({"score": r.score}),
+                                      "encoding": "JSON"}}  # fmt: skip
+        lines.append(json.dumps({"captureData": capture, "eventMetadata": meta, "eventVersion": "0"}))
+    return lines
+
+
+def write_capture(root: Path, day: date, lines: list[str]) -> None:
+    folder = root / f"{day:%Y/%m/%d}" / "07"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "00-00-000-x.jsonl").write_text("".join(line + "\n" for line in lines))
+
+
+def capture_inventory(folder: Path, capture: Path, max_bad_records: int) -> None:
+    write_inventory(folder, capture)
+    path = folder / f"{MODEL}.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["monitoring"]["scoring_log"] = {"sagemaker_capture": {
+        "uri": capture.as_uri() + "/", "input_format": "json", "output_format": "json", "score_path": "score",
+        "json_fields": {"amount": "amount", "tenure": "tenure", "region": "region"},
+        "decision_thresholds": [[0.0, "approve"], [0.3, "review"], [0.7, "decline"]],
+        "max_bad_records": max_bad_records}}  # fmt: skip
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def test_a_deeply_nested_capture_record_is_a_bad_record_of_the_run(tmp_path, monkeypatch):
+    """Finding 14 through the pipeline: with max_bad_records 0 the day is one could-not-run line naming
+    the model, the date and the file; allowed one bad record, the run completes without it. That run is
+    legitimately GREEN: the inventory allows a bad record, the 1,999 good ones are like the reference."""
+    import json
+
+    from mrm import pipeline
+    from mrm.store import chain
+
+    capture = tmp_path / "capture" / "endpoint" / "AllTraffic"
+    for i, day in enumerate(REFERENCE_DAYS):
+        write_capture(capture, day, capture_lines(day, 2_000, seed=100 + i))
+    monkeypatch.setenv("MRM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MRM_INVENTORY", str(tmp_path / "inventory"))
+    deep = '{"amount": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    for max_bad, day in ((0, date(2026, 9, 2)), (1, date(2026, 9, 3))):
+        capture_inventory(tmp_path / "inventory", capture, max_bad)
+        lines = capture_lines(day, 2_000, seed=day.day)
+        hostile = json.loads(lines[7])
+        hostile["captureData"]["endpointInput"]["data"] = deep
+        lines[7] = json.dumps(hostile)
+        write_capture(capture, day, lines)
+        clear_caches()
+        try:
+            summary = pipeline.run_model(MODEL, day)
+        except MrmError:
+            summary = None
+        run = next(r for r in pipeline.get_store().runs(MODEL) if r["logical_date"] == day)
+        if max_bad == 0:
+            assert summary is None and run["status"] == "failed"
+            reason = run["reason"]
+            assert reason.startswith(
+                f"read scoring log: {MODEL}: SageMaker capture for {day} has 1 unreadable"
+            )
+            assert "00-00-000-x.jsonl line 8: endpointInput.data is not JSON (nested 100001 levels" in reason
+            assert "\n" not in reason and "Traceback" not in reason
+        else:
+            statuses = {m_key(m): m["status"] for m in pipeline.get_store().metrics(run_id=run["run_id"])}
+            assert run["status"] == "completed" and run["overall_status"] == "GREEN", {
+                k: v for k, v in statuses.items() if v not in ("GREEN", "INFO")
+            }
+            assert summary["rows"] == 1_999
+        assert chain.verify(pipeline.get_store().engine)[0] == []
+        assert evidence_bytes(tmp_path / "home", day) <= MAX_DAY_EVIDENCE_BYTES
+    clear_caches()
