@@ -245,7 +245,8 @@ def check_quality_extras(
         present = current[col].dropna().astype(str)
         long = int((present.str.len() > 200).sum())
         rate = long / len(present) if len(present) else 0.0
-        results.append(MetricResult("quality", "oversized_value_rate", col, rate, {"values": long, "limit_chars": 200}))
+        detail = {"values": long, "limit_chars": 200}
+        results.append(MetricResult("quality", "oversized_value_rate", col, rate, detail))
     extra = sorted(set(current.columns) - declared_columns(entry))
     results.append(MetricResult("quality", "extra_column_count", None, float(len(extra)), {"columns": extra}))
     return results

@@ -67,24 +67,25 @@ class PartitionedParquet:
         return DayInput(self.entry, day, where, files, empty=self._empty(day))
 
     @property
-    def _who(self) -> str:
-        return f"{self.entry.model_id}: " if self.entry is not None else ""
+    def _of(self) -> str:
+        """Names the model in messages (`` of model <id>``), if the source is a model's."""
+        return f" of model {self.entry.model_id}" if self.entry is not None else ""
 
     def _no_partition(self, day: date) -> NoDataError:
         return NoDataError(
-            f"{self._who}no {self.what} partition for {day}: nothing under {self.partition_uri(day)}; "
+            f"no {self.what} partition for {day}{self._of}: nothing under {self.partition_uri(day)}; "
             "check the upstream export, then rerun this date"
         )
 
     def _empty(self, day: date) -> str:
         return (
-            f"{self._who}{self.what} partition for {day} at {self.partition_uri(day)} has 0 rows; check "
+            f"{self.what} partition for {day}{self._of} at {self.partition_uri(day)} has 0 rows; check "
             "that the upstream export wrote the day's rows, then rerun this date"
         )
 
     def _nothing(self, days: list[date]) -> str:
         return (
-            f"{self._who}no {self.what} data at all for {days[0]}..{days[-1]} under {self.uri}; "
+            f"no {self.what} data at all for {days[0]}..{days[-1]}{self._of} under {self.uri}; "
             "the reference window in the inventory must point at days that exist"
         )
 
@@ -114,7 +115,7 @@ class PartitionedParquet:
         except (pa.ArrowException, OSError, ValueError) as exc:
             reason = " ".join(str(exc).split())[:300] if str(exc) else type(exc).__name__
             raise SourceError(
-                f"{self._who}cannot read {self.what} file {info.uri} ({info.size} bytes): not valid Parquet "
+                f"cannot read {self.what} file {info.uri}{self._of} ({info.size} bytes): not valid Parquet "
                 f"({reason}); re-export the partition, then rerun this date"
             ) from None
 
@@ -131,7 +132,7 @@ class PartitionedParquet:
         except pa.ArrowException as exc:
             reason = " ".join(str(exc).split())[:300]
             raise SourceError(
-                f"{self._who}{self.what} files for {day} under {self.uri} disagree on schema: {reason}; "
+                f"{self.what} files for {day}{self._of} under {self.uri} disagree on schema: {reason}; "
                 "re-export the partition with one schema, then rerun this date"
             ) from None
         if table.num_rows == 0:

@@ -44,7 +44,7 @@ def batches(
     """The record batches of ``columns`` (those a file has) in each file in turn; ``dictionary``
     columns arrive dictionary-encoded. Every column name of each file opened is added to ``seen``.
     ``normalise``: applied to the schema and each batch first (e.g. an Athena result's). ``context``:
-    what an unreadable file's message starts with (the model and the day, :func:`context_of`)."""
+    what an unreadable file's message says after its name (the model and the day, :func:`context_of`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -121,15 +121,15 @@ def _open(source) -> tuple[str, Any]:
 
 
 def context_of(entry: ModelEntry, where: str) -> str:
-    """How a message about one of the day's files starts: the model and the day's data (``where``,
-    e.g. ``scoring log of 2026-09-01 at s3://.../dt=2026-09-01/``)."""
-    return f"{entry.model_id}: {where}: "
+    """What a message about one of the day's files says after the file's name: the model and the day's
+    data (``where``, e.g. ``scoring log of 2026-09-01 at s3://.../dt=2026-09-01/``)."""
+    return f" (model {entry.model_id}, {where})"
 
 
 def _unreadable(name: str, exc: Exception, context: str = "") -> SourceError:
     reason = " ".join(str(exc).split())[:300] if str(exc) else type(exc).__name__
     return SourceError(
-        f"{context}cannot read scoring log file {name}: not valid Parquet ({reason}); "
+        f"cannot read scoring log file {name}{context}: not valid Parquet ({reason}); "
         "re-export the partition, then rerun this date"
     )
 
