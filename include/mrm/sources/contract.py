@@ -125,6 +125,8 @@ def check_unified(schemas: Sequence[tuple[str, pa.Schema]], entry: ModelEntry, w
 
     for c in required_columns(entry):
         found = [(name, s.field(c).type) for name, s in schemas if c in s.names]
+        if len({t for _, t in found}) < 2:
+            continue
         try:
             pa.unify_schemas([pa.schema([(c, t)]) for _, t in found], promote_options="permissive")
         except (pa.ArrowException, TypeError):
