@@ -109,7 +109,7 @@ class NumericAgg:
 @dataclass
 class CategoricalAgg:
     """Rows per value (as its :func:`~mrm.checks.engine.bounds.label`) and the nulls. ``keep``: the values
-    always counted one by one (the reference's, the inventory's); at most ``MAX_NEW_CATEGORIES`` others
+    always counted one by one (the reference's, the inventory's); at most ``new`` others
     are, the rest are counted under ``OTHER_CATEGORIES`` (no metric tells them apart). ``oversized``: the
     rows whose value was longer than ``MAX_VALUE_CHARS``."""
 
@@ -117,6 +117,7 @@ class CategoricalAgg:
     nulls: int = 0
     oversized: int = 0
     keep: frozenset[str] = frozenset()
+    new: int = MAX_NEW_CATEGORIES  # how many values not in keep are counted one by one
 
     def add(self, column: pa.Array) -> None:
         import pyarrow as pa
@@ -134,14 +135,14 @@ class CategoricalAgg:
                 if oversized(value):
                     self.oversized += n
                 self.counts[key] = self.counts.get(key, 0) + n
-        if len(self.counts) > 2 * MAX_NEW_CATEGORIES + len(self.keep):
+        if len(self.counts) > 2 * self.new + len(self.keep):
             self.fold()
 
     def fold(self) -> None:
-        """Count the values beyond the ``MAX_NEW_CATEGORIES`` largest that are not in ``keep`` together."""
+        """Count the values beyond the ``new`` largest that are not in ``keep`` together."""
         new = sorted((k for k in self.counts if k not in self.keep and k != OTHER_CATEGORIES),
                      key=lambda k: (-self.counts[k], k))  # fmt: skip
-        folded = sum(self.counts.pop(k) for k in new[MAX_NEW_CATEGORIES:])
+        folded = sum(self.counts.pop(k) for k in new[self.new :])
         if folded:
             self.counts[OTHER_CATEGORIES] = self.counts.get(OTHER_CATEGORIES, 0) + folded
 
@@ -385,7 +386,8 @@ class SegmentAgg:
                 self.counts[(v, c)] = self.counts.get((v, c), 0) + found
             elif column is not None:
                 keep = frozenset(ref.categorical[c].counts) if c in ref.categorical else frozenset()
-                self.categories.setdefault((v, c), CategoricalAgg(keep=keep)).add(
+                # within a segment only the reference's values count (segment PSI): the others together
+                self.categories.setdefault((v, c), CategoricalAgg(keep=keep, new=0)).add(
                     column.slice(starts[k], starts[k + 1] - starts[k])
                 )
 
