@@ -1,6 +1,7 @@
 """Controls: metric results + the inventory's thresholds -> GREEN / AMBER / RED (pure functions).
 
-A metric without a control is recorded with status INFO. A controlled metric that could not be
+A metric without a control (in the inventory, its tier's policy, or :data:`mrm.metrics.DEFAULT_CONTROLS`)
+is recorded with status INFO. A controlled metric that could not be
 computed is INSUFFICIENT_DATA, never GREEN.
 """
 
@@ -33,7 +34,7 @@ class Evaluated:
 def thresholds(entry: ModelEntry, metric: str, column: str | None) -> tuple[float, float] | None:
     control = entry.monitoring.controls.get(metric)
     if control is None:
-        return None
+        return metrics.DEFAULT_CONTROLS.get(metric)
     override = control.columns.get(column) if column else None
     chosen = override or control
     return chosen.amber, chosen.red

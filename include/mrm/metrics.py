@@ -74,6 +74,13 @@ _ROWS: list[tuple[str, str, bool, Direction, str]] = [
         "above",
         "hours between the newest event of the day and the end of the day",
     ),
+    (
+        "oversized_value_rate",
+        "quality",
+        True,
+        "above",
+        "share of non-null values of a categorical column longer than 200 characters (kept truncated)",
+    ),
     # drift
     (
         "psi",
@@ -155,6 +162,13 @@ EVIDENTLY_METHODS = {
     "jensenshannon": "jensenshannon",
     "wasserstein": "wasserstein",
 }
+
+# Controls that apply to every model unless its inventory (or its tier's policy) sets its own: (amber, red).
+# oversized_value_rate: any value over the limit is AMBER (it is stored truncated, so the evidence no
+# longer shows exactly what the model was given, and a 200+ character category is a feed defect or an
+# injection attempt); 1 % of the column's values is RED (the column's category metrics are then
+# dominated by such values).
+DEFAULT_CONTROLS: dict[str, tuple[float, float]] = {"oversized_value_rate": (1e-9, 0.01)}
 
 CATALOGUE: dict[str, MetricDef] = {row[0]: MetricDef(*row) for row in _ROWS}
 

@@ -174,11 +174,13 @@ def test_an_empty_partition_is_no_data_naming_the_partition(mrm_home, file_inven
     assert reference_uri != raw["monitoring"]["scoring_log"]
 
     with pytest.raises(
-        NoDataError, match=r"scoring log partition for 2026-09-02 at .*dt=2026-09-02/ has 0 rows"
+        NoDataError,
+        match=r"scoring log partition for 2026-09-02 of model aml_alert at .*dt=2026-09-02/ has 0 rows",
     ):
         pipeline.start("aml_alert", date(2026, 9, 2), "test")
     (failed,) = pipeline.get_store().runs("aml_alert")
-    assert failed["reason"].startswith("read scoring log: scoring log partition for 2026-09-02")
+    why = "read scoring log: scoring log partition for 2026-09-02 of model aml_alert"
+    assert failed["reason"].startswith(why)
 
 
 @pytest.mark.parametrize("value", ["lots", "10"])

@@ -240,6 +240,13 @@ def check_quality_extras(
     newest = ts[(ts >= start) & (ts < end)].max()
     gap = None if pd.isna(newest) else max((end - newest).total_seconds() / 3600, 0.0)
     results.append(MetricResult("quality", "freshness_hours", None, gap, {"newest_event": str(newest)}))
+    categorical = [*(f.name for f in entry.monitoring.features if f.type == "categorical"), "decision"]
+    for col in categorical:  # values longer than 200 characters (mrm keeps them truncated)
+        present = current[col].dropna().astype(str)
+        long = int((present.str.len() > 200).sum())
+        rate = long / len(present) if len(present) else 0.0
+        detail = {"values": long, "limit_chars": 200}
+        results.append(MetricResult("quality", "oversized_value_rate", col, rate, detail))
     extra = sorted(set(current.columns) - declared_columns(entry))
     results.append(MetricResult("quality", "extra_column_count", None, float(len(extra)), {"columns": extra}))
     return results

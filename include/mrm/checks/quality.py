@@ -137,6 +137,24 @@ def _quality_extras(agg: DayAggregate, profile: ReferenceProfile, entry: ModelEn
     newest = pd.Timestamp(t.newest, tz="UTC") if t.newest != NAT else pd.NaT
     gap = None if t.newest == NAT else max((t.end - t.newest) / 1e9 / 3600, 0.0)
     out.append(MetricResult("quality", "freshness_hours", None, gap, {"newest_event": str(newest)}))
+    out += _oversized(agg)
     extra = sorted(set(agg.columns) - declared_columns(entry))
     out.append(MetricResult("quality", "extra_column_count", None, float(len(extra)), {"columns": extra}))
+    return out
+
+
+def _oversized(agg: DayAggregate) -> list[MetricResult]:
+    """Per categorical column, the share of its non-null values longer than ``MAX_VALUE_CHARS`` (kept
+    truncated with a hash, :mod:`mrm.checks.engine.bounds`); AMBER by default."""
+    from mrm.checks.engine.bounds import MAX_VALUE_CHARS
+
+    out = []
+    for c, a in agg.categorical.items():
+        present = a.rows - a.nulls
+        detail = {"values": a.oversized, "limit_chars": MAX_VALUE_CHARS}
+        out.append(
+            MetricResult(
+                "quality", "oversized_value_rate", c, a.oversized / present if present else 0.0, detail
+            )
+        )
     return out

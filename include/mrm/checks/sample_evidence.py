@@ -124,7 +124,7 @@ def drift_report_html(
 
     _register_full_stattests()
     values = _stored_values(results)
-    ref, cur = sample_frames(agg, profile, entry)
+    ref, cur = (_finite(f, entry) for f in sample_frames(agg, profile, entry))
     categorical = [f.name for f in entry.monitoring.features if f.type == "categorical"]
     columns = [c for c in [*(f.name for f in entry.monitoring.features), "score"]
                if c in categorical or (values.get((c, "psi")) is not None and cur[c].notna().any()
@@ -141,6 +141,18 @@ def drift_report_html(
     finally:
         _full_values.reset(token)
     return _with_banner(render_html(snapshot), agg, profile, results)
+
+
+def _finite(frame, entry: ModelEntry):
+    """The frame with ±inf in its numeric columns as missing: a plot cannot show them (the whole-day
+    metrics count them, as out of range)."""
+    import numpy as np
+
+    numeric = [*(f.name for f in entry.monitoring.features if f.type == "numeric"), "score"]
+    for c in numeric:
+        if c in frame and np.isinf(frame[c].to_numpy(dtype="float64")).any():
+            frame[c] = frame[c].mask(np.isinf(frame[c].to_numpy(dtype="float64")))
+    return frame
 
 
 def _with_banner(

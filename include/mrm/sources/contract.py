@@ -58,7 +58,10 @@ def not_numeric(column: str, kind: object) -> str:
 
 
 def wrong_types(entry: ModelEntry, where: str, wrong: list[str]) -> SchemaError:
-    return SchemaError(f"{entry.model_id}: {where} has wrong column types: {'; '.join(wrong)}")
+    return SchemaError(
+        f"{entry.model_id}: {where} has wrong column types: {'; '.join(wrong)}; fix the export (or the "
+        "inventory's feature types), then rerun this date"
+    )
 
 
 def dtype_name(t: pa.DataType) -> str:
@@ -93,8 +96,58 @@ def numeric_values(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype="float64")
 
 
+def unreadable_type(t: pa.DataType) -> bool:
+    """True for an Arrow type no contract column may have: nested (struct, list, map, union), or a
+    dictionary of one."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.types.is_nested(t) or pa.types.is_union(t)
+
+
+def check_readable(fields: Iterable[tuple[str, pa.DataType]], entry: ModelEntry, where: str) -> None:
+    """No contract column is of a type mrm cannot read (:func:`unreadable_type`); checked on the Arrow
+    schema before any value is read."""
+    wanted = set(required_columns(entry))
+    bad = {name: t for name, t in fields if name in wanted and unreadable_type(t)}
+    if bad:
+        shown = "; ".join(f"{name} is {_short(t)}" for name, t in sorted(bad.items()))
+        raise SchemaError(
+            f"{entry.model_id}: {where} has column(s) of a type mrm cannot read: {shown}; export them as "
+            "plain strings, numbers or timestamps (not struct, list or map), then rerun this date"
+        )
+
+
+def check_unified(schemas: Sequence[tuple[str, pa.Schema]], entry: ModelEntry, where: str) -> None:
+    """The files of one day agree on the type of each contract column (up to numeric widening)."""
+    import pyarrow as pa
+
+    for c in required_columns(entry):
+        found = [(name, s.field(c).type) for name, s in schemas if c in s.names]
+        if len({t for _, t in found}) < 2:
+            continue
+        try:
+            pa.unify_schemas([pa.schema([(c, t)]) for _, t in found], promote_options="permissive")
+        except (pa.ArrowException, TypeError):
+            first = found[0]
+            other = next((n, t) for n, t in found if t != first[1])
+            raise SchemaError(
+                f"{entry.model_id}: {where} has files that disagree on the type of column {c}: "
+                f"{_short(first[1])} in {first[0]}, {_short(other[1])} in {other[0]}; re-export the "
+                "partition with one schema, then rerun this date"
+            ) from None
+
+
+def _short(t: object, limit: int = 80) -> str:
+    text = " ".join(str(t).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def check_batch_types(batch: pa.RecordBatch, entry: ModelEntry, where: str) -> None:
-    """The numeric columns of an Arrow record batch are numeric, or entirely null."""
+    """The contract columns of an Arrow record batch are readable, the numeric ones numeric or entirely
+    null."""
+    check_readable(zip(batch.schema.names, batch.schema.types, strict=True), entry, where)
     wrong = []
     for c in numeric_columns(entry):
         if c in batch.schema.names:

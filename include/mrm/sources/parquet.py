@@ -58,24 +58,34 @@ class PartitionedParquet:
         return found
 
     def day_input(self, day: date) -> DayInput:
-        """The partition's objects, to stream; NoDataError if it has none."""
+        """The partition's objects, to stream; NoDataError if it has none. Every message about the day
+        names the model, the day and the partition (or file)."""
         files = self.files(day)
         if not files:
             raise self._no_partition(day)
-        return DayInput(self.entry, day, self.describe(day), files, empty=self._empty(day))
+        where = f"{self.what} of {day} at {self.partition_uri(day)}"
+        return DayInput(self.entry, day, where, files, empty=self._empty(day))
+
+    @property
+    def _of(self) -> str:
+        """Names the model in messages (`` of model <id>``), if the source is a model's."""
+        return f" of model {self.entry.model_id}" if self.entry is not None else ""
 
     def _no_partition(self, day: date) -> NoDataError:
         return NoDataError(
-            f"no {self.what} partition for {day}: nothing under {self.partition_uri(day)}; "
+            f"no {self.what} partition for {day}{self._of}: nothing under {self.partition_uri(day)}; "
             "check the upstream export, then rerun this date"
         )
 
     def _empty(self, day: date) -> str:
-        return f"{self.what} partition for {day} at {self.partition_uri(day)} has 0 rows"
+        return (
+            f"{self.what} partition for {day}{self._of} at {self.partition_uri(day)} has 0 rows; check "
+            "that the upstream export wrote the day's rows, then rerun this date"
+        )
 
     def _nothing(self, days: list[date]) -> str:
         return (
-            f"no {self.what} data at all for {days[0]}..{days[-1]} under {self.uri}; "
+            f"no {self.what} data at all for {days[0]}..{days[-1]}{self._of} under {self.uri}; "
             "the reference window in the inventory must point at days that exist"
         )
 
@@ -103,10 +113,10 @@ class PartitionedParquet:
             parquet = pq.ParquetFile(io.BytesIO(self.store.get(info.uri)))
             return parquet.read(columns=[c for c in columns if c in parquet.schema_arrow.names])
         except (pa.ArrowException, OSError, ValueError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = " ".join(str(exc).split())[:300] if str(exc) else type(exc).__name__
             raise SourceError(
-                f"cannot read {self.what} file {info.uri} ({info.size} bytes): not valid Parquet ({reason}); "
-                "re-export the partition, then rerun this date"
+                f"cannot read {self.what} file {info.uri}{self._of} ({info.size} bytes): not valid Parquet "
+                f"({reason}); re-export the partition, then rerun this date"
             ) from None
 
     def read_day(self, day: date, columns: Sequence[str] | None = None) -> DayData:
@@ -120,8 +130,10 @@ class PartitionedParquet:
         try:
             table = pa.concat_tables(tables, promote_options="permissive")
         except pa.ArrowException as exc:
+            reason = " ".join(str(exc).split())[:300]
             raise SourceError(
-                f"{self.what} files for {day} under {self.uri} disagree on schema: {exc}"
+                f"{self.what} files for {day}{self._of} under {self.uri} disagree on schema: {reason}; "
+                "re-export the partition with one schema, then rerun this date"
             ) from None
         if table.num_rows == 0:
             raise NoDataError(self._empty(day))

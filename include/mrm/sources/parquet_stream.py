@@ -18,6 +18,8 @@ from mrm.errors import SourceError
 from mrm.inventory import ModelEntry
 from mrm.sources.contract import (
     check_columns,
+    check_readable,
+    check_unified,
     dtype_name,
     is_numeric_type,
     not_numeric,
@@ -37,10 +39,12 @@ def batches(
     batch_rows: int,
     seen: set[str],
     normalise: Callable | None = None,
+    context: str = "",
 ) -> Iterator[pa.RecordBatch]:
     """The record batches of ``columns`` (those a file has) in each file in turn; ``dictionary``
     columns arrive dictionary-encoded. Every column name of each file opened is added to ``seen``.
-    ``normalise``: applied to the schema and each batch first (e.g. an Athena result's)."""
+    ``normalise``: applied to the schema and each batch first (e.g. an Athena result's). ``context``:
+    what an unreadable file's message says after its name (the model and the day, :func:`context_of`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -55,7 +59,7 @@ def batches(
             for batch in reader.iter_batches(batch_size=batch_rows, columns=wanted):
                 yield normalise(batch) if normalise else batch
         except (pa.ArrowException, OSError, ValueError) as exc:
-            raise _unreadable(where, exc) from None
+            raise _unreadable(where, exc, context) from None
 
 
 def prefetched(items: Iterator, depth: int = 2) -> Iterator:
@@ -116,29 +120,38 @@ def _open(source) -> tuple[str, Any]:
     return uri, pa.BufferReader(store_for(uri).get(uri))
 
 
-def _unreadable(name: str, exc: Exception) -> SourceError:
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+def context_of(entry: ModelEntry, where: str) -> str:
+    """What a message about one of the day's files says after the file's name: the model and the day's
+    data (``where``, e.g. ``scoring log of 2026-09-01 at s3://.../dt=2026-09-01/``)."""
+    return f" (model {entry.model_id}, {where})"
+
+
+def _unreadable(name: str, exc: Exception, context: str = "") -> SourceError:
+    reason = " ".join(str(exc).split())[:300] if str(exc) else type(exc).__name__
     return SourceError(
-        f"cannot read scoring log file {name}: not valid Parquet ({reason}); "
+        f"cannot read scoring log file {name}{context}: not valid Parquet ({reason}); "
         "re-export the partition, then rerun this date"
     )
 
 
 def scan_day(sources: Iterable, entry: ModelEntry, where: str) -> int:
-    """The day's row count from the Parquet footers alone, after checking the required columns exist
-    and the numeric ones are numeric or entirely null (:func:`mrm.sources.contract.conform`'s checks,
-    same messages): what the run's first step needs without reading the data."""
+    """The day's row count from the Parquet footers alone, after checking the required columns exist,
+    are of types mrm reads (not nested), agree across the files, and the numeric ones are numeric or
+    entirely null (:func:`mrm.sources.contract.conform`'s checks, same messages): what the run's first
+    step needs without reading the data."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows, names, wrong = 0, set(), {}
+    rows, names, wrong, schemas = 0, set(), {}, []
     for source in sources:
         name, handle = _open(source)
         try:
             meta = pq.ParquetFile(handle).metadata
+            schema = meta.schema.to_arrow_schema()
         except (pa.ArrowException, OSError, ValueError) as exc:
-            raise _unreadable(name, exc) from None
-        schema = meta.schema.to_arrow_schema()
+            raise _unreadable(name, exc, context_of(entry, where)) from None
+        check_readable(zip(schema.names, schema.types, strict=True), entry, where)
+        schemas.append((name, schema))
         names.update(schema.names)
         rows += meta.num_rows
         for c in numeric_columns(entry):
@@ -147,6 +160,7 @@ def scan_day(sources: Iterable, entry: ModelEntry, where: str) -> int:
     check_columns(names, entry, where)
     if wrong:
         raise wrong_types(entry, where, list(wrong.values()))
+    check_unified(schemas, entry, where)
     return rows
 
 
@@ -207,5 +221,6 @@ def parquet_columns(files: list[ObjectInfo], what: str, prefix: str) -> Iterator
         try:
             metas = [pq.ParquetFile(p).metadata for p in paths]
         except Exception as exc:  # pyarrow raises several types for a damaged file
-            raise SourceError(f"cannot read {what}: not valid Parquet ({exc})") from None
+            reason = " ".join(str(exc).split())[:300]
+            raise SourceError(f"cannot read {what}: not valid Parquet ({reason})") from None
         yield ParquetColumns(paths, metas)

@@ -391,8 +391,8 @@ def test_a_damaged_file_is_a_source_error_naming_it(entry, profile, tmp_path):
     bad.write_bytes(b"PAR1 not really")
 
     message = (
-        r"cannot read scoring log file .*part-0\.parquet: not valid Parquet \(.+\); "
-        r"re-export the partition, then rerun this date$"
+        r"cannot read scoring log file .*part-0\.parquet \(model toy_model, [^)]*\): "
+        r"not valid Parquet \(.+\); re-export the partition, then rerun this date$"
     )
     with pytest.raises(SourceError, match=message):
         scan_day([bad.as_uri()], entry, "day")  # what the run's first step does first

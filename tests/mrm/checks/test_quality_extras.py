@@ -225,5 +225,7 @@ def test_every_extra_metric_is_a_quality_metric(entry):
         "null_rate_increase",
         "out_of_day_rate",
         "freshness_hours",
+        "oversized_value_rate",
+        "oversized_value_rate",
         "extra_column_count",
     ]

@@ -264,3 +264,21 @@ def test_the_history_gives_the_hashes_its_runs_recorded_for_a_profile(any_histor
     assert profile_hashes(any_history.engine, "toy_model", "fp-a") == {"1" * 64, "2" * 64}
     assert profile_hashes(any_history.engine, "toy_model", "fp-b") == {"3" * 64}
     assert profile_hashes(any_history.engine, "other_model", "fp-a") == set()
+
+
+def test_a_nested_reference_column_is_a_schema_error_naming_the_window(
+    make_entry, make_scoring_frame, tmp_path
+):
+    root = tmp_path / "scoring"
+    entry = make_entry(scoring_log=root.as_uri() + "/")
+    folder = root / "dt=2026-08-20"
+    folder.mkdir(parents=True)
+    frame = make_scoring_frame(entry, 50)
+    table = pa.Table.from_pandas(frame.drop(columns="region"), preserve_index=False)
+    table = table.append_column("region", pa.array([{"code": r} for r in frame["region"]]))
+    pq.write_table(table, folder / "part-0.parquet")
+
+    with pytest.raises(
+        SchemaError, match=r"^toy_model: reference window .* cannot read: region is struct<code"
+    ):
+        reference_profile(entry, (tmp_path / "p").as_uri())

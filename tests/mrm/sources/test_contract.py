@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from mrm.errors import SchemaError
-from mrm.sources.contract import conform, required_columns
+from mrm.sources.contract import check_readable, check_unified, conform, required_columns
 
 
 @pytest.fixture
@@ -66,7 +67,8 @@ def test_a_numeric_feature_holding_strings_is_a_schema_error_naming_the_column(e
 
     assert str(exc.value) == (
         "toy_model: the test day has wrong column types: "
-        "score is object, expected numeric; amount is object, expected numeric"
+        "score is object, expected numeric; amount is object, expected numeric; fix the export (or the "
+        "inventory's feature types), then rerun this date"
     )
 
 
@@ -76,3 +78,40 @@ def test_an_entirely_null_numeric_column_is_accepted_as_float(entry, day):
     out = conform(day, entry, "the test day")
 
     assert out["amount"].dtype == np.float64 and out["amount"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("kind", "shown"),
+    [
+        (pa.struct([("code", pa.string())]), "region is struct<code: string>"),
+        (pa.list_(pa.string()), "region is list<item: string>"),
+        (pa.map_(pa.string(), pa.string()), "region is map<string, string>"),
+        (pa.dictionary(pa.int32(), pa.list_(pa.int64())), "region is dictionary<values=list<item: int64>"),
+    ],
+    ids=["struct", "list", "map", "dictionary of lists"],
+)
+def test_a_nested_contract_column_is_one_schema_error_before_any_value_is_read(entry, kind, shown):
+    schema = pa.schema(
+        [("event_id", pa.string()), ("region", kind), ("debug", pa.struct([("a", pa.int8())]))]
+    )
+
+    with pytest.raises(SchemaError) as exc:
+        check_readable(zip(schema.names, schema.types, strict=True), entry, "scoring log of 2026-09-01")
+
+    message = str(exc.value)
+    assert message.startswith(
+        "toy_model: scoring log of 2026-09-01 has column(s) of a type mrm cannot read: "
+    )
+    assert shown in message and "debug" not in message and "\n" not in message  # extra columns are not read
+    assert message.endswith("then rerun this date")
+
+
+def test_files_of_a_day_must_agree_on_each_contract_columns_type(entry):
+    text = pa.schema([("region", pa.string()), ("amount", pa.int64())])
+    floats = pa.schema([("region", pa.string()), ("amount", pa.float64())])
+    codes = pa.schema([("region", pa.int64()), ("amount", pa.float64())])
+
+    check_unified([("a.parquet", text), ("b.parquet", floats)], entry, "day")  # int64 widens to double
+    with pytest.raises(SchemaError, match=r"^toy_model: day has files that disagree on the type of column "
+                       r"region: string in a\.parquet, int64 in c\.parquet; re-export"):  # fmt: skip
+        check_unified([("a.parquet", text), ("c.parquet", codes)], entry, "day")

@@ -131,8 +131,11 @@ def test_day_input_locates_the_objects_a_run_streams_without_reading_them(root, 
     found = source.day_input(DAY)
 
     assert [Path(f.uri).name for f in found.files] == ["part-0.parquet"] and found.frame is None
-    assert found.where == f"scoring log {root.as_uri()}/dt=2026-09-01/"
-    assert found.empty == f"scoring log partition for 2026-09-01 at {root.as_uri()}/dt=2026-09-01/ has 0 rows"
+    assert found.where == f"scoring log of 2026-09-01 at {root.as_uri()}/dt=2026-09-01/"
+    assert found.empty == (
+        f"scoring log partition for 2026-09-01 at {root.as_uri()}/dt=2026-09-01/ has 0 rows; check that "
+        "the upstream export wrote the day's rows, then rerun this date"
+    )
     with pytest.raises(NoDataError, match=r"no scoring log partition for 2026-09-02: nothing under "):
         source.day_input(date(2026, 9, 2))
 
@@ -173,3 +176,19 @@ def test_reference_files_of_days_without_any_is_no_data_naming_the_window(tmp_pa
 def test_an_unsupported_uri_scheme_lists_the_supported_ones():
     with pytest.raises(SourceError, match=r"unsupported URI scheme in 'gs://b/p/': use s3://.* or file://"):
         store_for("gs://b/p/")
+
+
+def test_a_models_source_names_the_model_in_every_message(root, make_entry):
+    """The prefix need not contain the model id: the messages name it themselves."""
+    entry = make_entry(scoring_log=root.as_uri() + "/")
+    source = PartitionedParquet.from_entry(entry, "scoring log")
+    assert "toy_model" not in root.as_uri()
+    with pytest.raises(NoDataError, match=r"^no scoring log partition for 2026-09-01 of model toy_model: "):
+        source.day_input(DAY)
+    path = write_part(root, DAY, "part-0.parquet", {"event_id": ["a"]})
+    found = source.day_input(DAY)
+    assert found.where == f"scoring log of 2026-09-01 at {root.as_uri()}/dt=2026-09-01/"
+    assert found.empty.startswith("scoring log partition for 2026-09-01 of model toy_model at ")
+    path.write_bytes(b"not parquet")
+    with pytest.raises(SourceError, match=r"^cannot read scoring log file file://.* of model toy_model \("):
+        source.read_day(DAY)

@@ -585,3 +585,81 @@ def test_decode_speed_at_100k_records(root, entry, capsys):
     assert data.frame["score"].to_numpy() == pytest.approx(np.round(score[index], 6))
     with capsys.disabled():
         print(f"\n  decoded {n:,} capture records in {seconds:.2f} s ({n / seconds:,.0f} records/s)")
+
+
+# -- bounds: hostile records are bad records, never a crash -------------------------------------------
+def json_config(root_uri: str, **kw) -> CaptureSourceConfig:
+    return CaptureSourceConfig(
+        **{"uri": root_uri, "input_format": "json", "json_fields": {"amount": "amount"},
+           "output_format": "json", "score_path": "score", "decision_thresholds": THRESHOLDS,
+           "model_version": "1", **kw}
+    )  # fmt: skip
+
+
+def json_record(i: int, data_in: str, data_out: str = '{"score": 0.2}') -> str:
+    return record(
+        data_in, data_out, event_id=f"e{i}", at="2026-09-01T07:00:00Z", enc_in="JSON", enc_out="JSON"
+    )
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # json.loads: RecursionError
+
+
+@pytest.mark.parametrize(
+    ("payload", "response", "reason"),
+    [
+        (
+            '{"amount": ' + DEEP + "}",
+            '{"score": 0.2}',
+            "endpointInput.data is not JSON (nested 100001 levels deep",
+        ),
+        (
+            '{"amount": 1}',
+            '{"score": ' + DEEP + "}",
+            "endpointOutput.data is not JSON (nested 100001 levels deep",
+        ),
+        ('{"amount": 1, "pad": "' + "x" * 1_100_000 + '"}', '{"score": 0.2}', "characters, more than the"),
+    ],
+    ids=["deep request", "deep response", "huge request"],
+)
+def test_a_hostile_payload_is_one_bad_record_within_max_bad_records(root, payload, response, reason):
+    """Security review finding 14: a deeply nested body raised RecursionError past max_bad_records."""
+    bad = put(root, DAY, 7, "x.jsonl", [json_record(1, '{"amount": 5}'), json_record(2, payload, response)])
+
+    data = CaptureSource(json_config(root, max_bad_records=1), model_id="m").read_day(DAY)
+    assert data.frame["event_id"].tolist() == ["e1"]
+    assert len(data.unreadable) == 1 and data.unreadable[0].startswith(f"{bad} line 2: ")
+    assert reason in data.unreadable[0]
+
+    with pytest.raises(SchemaError) as exc:
+        CaptureSource(json_config(root), model_id="m").read_day(DAY)
+    message = str(exc.value)
+    assert message.startswith("m: SageMaker capture for 2026-09-01 has 1 unreadable record(s) of 2")
+    assert "\n" not in message and "allow them with max_bad_records" in message
+
+
+def test_a_deeply_nested_envelope_line_is_a_bad_record(root):
+    line = (
+        '{"captureData": '
+        + DEEP
+        + ', "eventMetadata": {"eventId": "x", "inferenceTime": "2026-09-01T07:00:00Z"}}'
+    )
+    put(root, DAY, 7, "x.jsonl", [json_record(1, '{"amount": 5}'), line])
+
+    data = CaptureSource(json_config(root, max_bad_records=1), model_id="m").read_day(DAY)
+    assert data.frame["event_id"].tolist() == ["e1"] and len(data.unreadable) == 1
+    assert (
+        "line 2: not JSON (nested" in data.unreadable[0]
+        or "line 2: no captureData object" in data.unreadable[0]
+    )
+
+
+def test_the_depth_is_found_outside_strings():
+    from mrm.sources.sagemaker import safejson
+
+    assert safejson.depth('{"a": [1, {"b": "[[[[{{{{"}], "c": "\\"]]"}') == 3
+    assert safejson.depth("[]") == 1 and safejson.depth('"x"') == 0
+    nested = "[" * 64 + "]" * 64
+    assert safejson.loads(nested) is not None  # the limit itself is allowed
+    with pytest.raises(ValueError, match="nested 65 levels deep, more than the 64 allowed"):
+        safejson.loads("[" + nested + "]")

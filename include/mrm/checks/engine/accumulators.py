@@ -19,6 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mrm.checks.engine.bounds import (
+    MAX_NEW_CATEGORIES,
+    MAX_SEGMENT_VALUES,
+    OTHER_CATEGORIES,
+    OTHER_SEGMENT,
+    bounded_table,
+    folded_sample,
+    label,
+    oversized,
+)
 from mrm.checks.engine.profile import NumericProfile, SegmentProfile
 from mrm.checks.engine.profiling import segment_codes
 
@@ -98,8 +108,16 @@ class NumericAgg:
 
 @dataclass
 class CategoricalAgg:
-    counts: dict[str, int] = field(default_factory=dict)  # str(value) -> rows
+    """Rows per value (as its :func:`~mrm.checks.engine.bounds.label`) and the nulls. ``keep``: the values
+    always counted one by one (the reference's, the inventory's); at most ``new`` others
+    are, the rest are counted under ``OTHER_CATEGORIES`` (no metric tells them apart). ``oversized``: the
+    rows whose value was longer than ``MAX_VALUE_CHARS``."""
+
+    counts: dict[str, int] = field(default_factory=dict)  # label -> rows
     nulls: int = 0
+    oversized: int = 0
+    keep: frozenset[str] = frozenset()
+    new: int = MAX_NEW_CATEGORIES  # how many values not in keep are counted one by one
 
     def add(self, column: pa.Array) -> None:
         import pyarrow as pa
@@ -113,8 +131,20 @@ class CategoricalAgg:
         found = np.bincount(codes, minlength=size + 1)[:size]
         for value, n in zip(column.dictionary.to_pylist(), found.tolist(), strict=True):
             if n:
-                key = str(value)
+                key = label(value)
+                if oversized(value):
+                    self.oversized += n
                 self.counts[key] = self.counts.get(key, 0) + n
+        if len(self.counts) > 2 * self.new + len(self.keep):
+            self.fold()
+
+    def fold(self) -> None:
+        """Count the values beyond the ``new`` largest that are not in ``keep`` together."""
+        new = sorted((k for k in self.counts if k not in self.keep and k != OTHER_CATEGORIES),
+                     key=lambda k: (-self.counts[k], k))  # fmt: skip
+        folded = sum(self.counts.pop(k) for k in new[self.new :])
+        if folded:
+            self.counts[OTHER_CATEGORIES] = self.counts.get(OTHER_CATEGORIES, 0) + folded
 
     @property
     def rows(self) -> int:
@@ -233,8 +263,9 @@ class Reservoir:
     ``size`` smallest keys are the sample. Candidates are appended and compacted once they reach twice
     the size, so each kept row is copied a few times, not once per batch."""
 
-    def __init__(self, size: int, seed: int):
+    def __init__(self, size: int, seed: int, categorical: list[str] | None = None):
         self.size, self.seed = size, seed
+        self.categorical = categorical or []  # folded to their most frequent values (bounds.folded_sample)
         self._rng = np.random.default_rng(seed)
         self._keys = np.empty(0)
         self._parts: list[pa.Table] = []
@@ -251,7 +282,7 @@ class Reservoir:
             return
         if chosen.size > self.size:  # e.g. the first batch: only its smallest keys can stay
             chosen = chosen[keys[chosen] <= np.partition(keys[chosen], self.size - 1)[self.size - 1]]
-        self._parts.append(pa.Table.from_batches([_decoded(batch.take(pa.array(chosen)))]))
+        self._parts.append(bounded_table(pa.Table.from_batches([batch.take(pa.array(chosen))])))
         self._keys = np.r_[self._keys, keys[chosen]]
         if self._keys.size >= self.size:
             self._bar = np.partition(self._keys, self.size - 1)[self.size - 1]
@@ -273,14 +304,7 @@ class Reservoir:
             return None
         table = pa.concat_tables(self._parts, promote_options="permissive")
         order = np.argsort(self._keys, kind="stable")[: self.size]
-        return table.take(pa.array(order))
-
-
-def _decoded(batch: pa.RecordBatch) -> pa.RecordBatch:
-    import pyarrow as pa
-
-    columns = [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in batch.columns]
-    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+        return folded_sample(table.take(pa.array(order)), self.categorical)
 
 
 @dataclass
@@ -301,7 +325,7 @@ class SegmentAgg:
     def add(self, batch: pa.RecordBatch, numeric: dict[str, np.ndarray]) -> None:
         if self.column not in batch.schema.names:
             return
-        codes, values = segment_codes(batch.column(self.column))
+        codes, values = self._capped(*segment_codes(batch.column(self.column)))
         order = np.argsort(codes, kind="stable")
         starts = np.searchsorted(codes[order], np.arange(len(values) + 1))
         valid = codes >= 0
@@ -315,6 +339,24 @@ class SegmentAgg:
         self._add_score(codes, values, numeric["score"])
         for c in self.psi:
             self._add_psi(batch, c, numeric.get(c), order, starts, values)
+
+    def _capped(self, codes: np.ndarray, values: list[str]) -> tuple[np.ndarray, list[str]]:
+        """The batch's codes and values with every value beyond ``MAX_SEGMENT_VALUES`` (the reference's
+        values, then today's new ones in the order they came) as ``OTHER_SEGMENT``."""
+        room = MAX_SEGMENT_VALUES - len((set(self.profiles) | set(self.rows)) - {OTHER_SEGMENT})
+        named = []
+        for v in values:
+            if v not in self.profiles and v not in self.rows:
+                if room <= 0:
+                    v = OTHER_SEGMENT
+                room -= v != OTHER_SEGMENT
+            named.append(v)
+        if named == values:
+            return codes, values
+        kept = sorted(set(named))
+        position = {v: i for i, v in enumerate(kept)}
+        remap = np.array([position[v] for v in named] + [-1], dtype=np.int64)
+        return remap[codes], kept
 
     def _add_score(self, codes: np.ndarray, values: list[str], score: np.ndarray) -> None:
         ok = (codes >= 0) & ~np.isnan(score)
@@ -343,7 +385,9 @@ class SegmentAgg:
                 found = np.bincount(np.searchsorted(edges, part, side="right"), minlength=edges.size + 1)
                 self.counts[(v, c)] = self.counts.get((v, c), 0) + found
             elif column is not None:
-                self.categories.setdefault((v, c), CategoricalAgg()).add(
+                keep = frozenset(ref.categorical[c].counts) if c in ref.categorical else frozenset()
+                # within a segment only the reference's values count (segment PSI): the others together
+                self.categories.setdefault((v, c), CategoricalAgg(keep=keep, new=0)).add(
                     column.slice(starts[k], starts[k + 1] - starts[k])
                 )
 

@@ -15,7 +15,7 @@ from mrm.checks.engine.day_aggregate import DayAggregate, DayAggregator
 from mrm.checks.engine.profile import ReferenceProfile
 from mrm.inventory import ModelEntry
 from mrm.sources.contract import categorical_columns, check_batch_types, check_columns, required_columns
-from mrm.sources.parquet_stream import batches, prefetched
+from mrm.sources.parquet_stream import batches, context_of, prefetched
 
 BATCH_ROWS = 131_072
 SAMPLE_ROWS = 50_000
@@ -54,6 +54,7 @@ def aggregate_day(
         batch_rows=batch_rows,
         seen=agg.columns,
         normalise=normalise,
+        context=context_of(entry, where),
     )
     checked = False
     for batch in prefetched(read):

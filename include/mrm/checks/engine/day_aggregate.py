@@ -22,6 +22,7 @@ from mrm.checks.engine.accumulators import (
     SegmentAgg,
     TimeAgg,
 )
+from mrm.checks.engine.bounds import label
 from mrm.checks.engine.profile import ReferenceProfile
 from mrm.checks.engine.profiling import segment_columns
 from mrm.inventory import ModelEntry
@@ -69,7 +70,7 @@ class DayAggregate:
         meta = {"day": self.day.isoformat(), "rows": self.rows, "columns": self.columns, "info": self.info,
                 "ids": [self.ids.nulls, self.ids.n, self.ids.duplicated],
                 "times": [t.start, t.end, t.nulls, t.outside, t.newest],
-                "categorical": {c: [a.counts, a.nulls] for c, a in self.categorical.items()},
+                "categorical": {c: [a.counts, a.nulls, a.oversized] for c, a in self.categorical.items()},
                 "numeric": {}, "segments": {}}  # fmt: skip
         for c, a in self.numeric.items():
             meta["numeric"][c] = a.state()
@@ -107,8 +108,8 @@ class DayAggregate:
             template.numeric[c].restore(
                 state, arrays.get(f"numeric/{c}/counts"), arrays.get(f"numeric/{c}/sums")
             )
-        for c, (counts, nulls) in meta["categorical"].items():
-            template.categorical[c] = CategoricalAgg(counts, nulls)
+        for c, (counts, nulls, *more) in meta["categorical"].items():
+            template.categorical[c] = CategoricalAgg(counts, nulls, *more)
         for seg, m in meta["segments"].items():
             g = template.segments[seg]
             g.rows, g.score = m["rows"], m["score"]
@@ -137,12 +138,17 @@ class DayAggregator:
             c: NumericAgg(profile.numeric[c], *bounds[c], with_sums=c in sums, with_total=c == "score")
             for c in numeric_columns(entry)
         }
-        self.categorical = {c: CategoricalAgg() for c in categorical_columns(entry)}
+        allowed = {f.name: f.categories or [] for f in entry.monitoring.features if f.type == "categorical"}
+        allowed["decision"] = entry.monitoring.decisions
+        self.categorical = {
+            c: CategoricalAgg(keep=frozenset(profile.categorical[c].counts) | {label(v) for v in allowed[c]})
+            for c in categorical_columns(entry)
+        }
         self.ids = IdAgg()
         start = datetime.combine(day, time(), tzinfo=UTC)
         ns = int(start.timestamp()) * 10**9
         self.times = TimeAgg(ns, ns + 86_400 * 10**9)
-        self.reservoir = Reservoir(sample_rows, seed)
+        self.reservoir = Reservoir(sample_rows, seed, categorical_columns(entry))
         self.rows = 0
         self.columns: set[str] = set()
         self.segments = {}
@@ -183,6 +189,11 @@ class DayAggregator:
 
     def finish(self, day: date, info: dict[str, Any]) -> DayAggregate:
         self.ids.finish()
+        for agg in [
+            *self.categorical.values(),
+            *(a for g in self.segments.values() for a in g.categories.values()),
+        ]:
+            agg.fold()
         sample = self.reservoir.table()
         info = {**info, "sample": {"rows": 0 if sample is None else sample.num_rows,
                                    "size": self.reservoir.size, "seed": self.reservoir.seed,

@@ -30,7 +30,7 @@ from mrm.inventory import ModelEntry
 if TYPE_CHECKING:
     import pyarrow as pa
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2  # 2: bounded labels (mrm.checks.engine.bounds)
 DISTINCT_KEYS = 20  # Evidently bins a numeric column by value when its reference has <= 20 distinct values
 
 

@@ -13,6 +13,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mrm.checks import stats
+from mrm.checks.engine.bounds import (
+    MAX_SEGMENT_VALUE_CHARS,
+    MAX_SEGMENT_VALUES,
+    OTHER_SEGMENT,
+    bounded_table,
+    folded_sample,
+    label,
+)
 from mrm.checks.engine.profile import (
     DISTINCT_KEYS,
     CategoricalProfile,
@@ -28,6 +36,7 @@ from mrm.inventory import ModelEntry
 from mrm.sources.contract import (
     categorical_columns,
     check_columns,
+    check_readable,
     dtype_name,
     not_numeric,
     numeric_columns,
@@ -80,7 +89,8 @@ def _numeric_profile(values: np.ndarray, settings: ProfileSettings) -> NumericPr
 
 
 def categorical_profile(values) -> CategoricalProfile:
-    """Counts by ``str(value)``; None and NaN are nulls (an Arrow array, pandas Series or list)."""
+    """Counts by the value's label (``str(value)``, :func:`mrm.checks.engine.bounds.label`); None and NaN
+    are nulls (an Arrow array, pandas Series or list)."""
     import pyarrow.compute as pc
 
     counts: dict[str, int] = {}
@@ -89,7 +99,7 @@ def categorical_profile(values) -> CategoricalProfile:
         if item["values"] is None or (isinstance(item["values"], float) and np.isnan(item["values"])):
             nulls += item["counts"]
         else:
-            key = str(item["values"])
+            key = label(item["values"])
             counts[key] = counts.get(key, 0) + item["counts"]
     return CategoricalProfile(counts, nulls)
 
@@ -105,7 +115,9 @@ def _arrow(values) -> pa.Array | pa.ChunkedArray:
 
 # -- segments ---------------------------------------------------------------------------------------------
 def segment_codes(column) -> tuple[np.ndarray, list[str]]:
-    """Per row the index of ``str(value)`` in the sorted list of values (-1 for null), and that list."""
+    """Per row the index of its value's label (``str(value)``, at most ``MAX_SEGMENT_VALUE_CHARS``
+    characters, :func:`mrm.checks.engine.bounds.label`) in the sorted list of labels (-1 for null), and
+    that list."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -114,11 +126,25 @@ def segment_codes(column) -> tuple[np.ndarray, list[str]]:
         arr = arr.combine_chunks() if arr.num_chunks else pa.array([], arr.type)
     if not pa.types.is_dictionary(arr.type):
         arr = pc.dictionary_encode(arr)
-    labels = [str(v) for v in arr.dictionary.to_pylist()]
+    labels = [label(v, MAX_SEGMENT_VALUE_CHARS) for v in arr.dictionary.to_pylist()]
     values = sorted(set(labels))
     position = {v: i for i, v in enumerate(values)}
     remap = np.array([position[label] for label in labels] + [-1], dtype=np.int64)
     return remap[arr.indices.fill_null(len(labels)).to_numpy(zero_copy_only=False)], values
+
+
+def top_segments(codes: np.ndarray, values: list[str]) -> tuple[np.ndarray, list[str]]:
+    """The reference's segment values capped at the ``MAX_SEGMENT_VALUES`` with most rows; the rows of
+    the others are coded as ``OTHER_SEGMENT``."""
+    if len(values) <= MAX_SEGMENT_VALUES:
+        return codes, values
+    rows = np.bincount(codes[codes >= 0], minlength=len(values))
+    top = set(sorted(range(len(values)), key=lambda k: (-rows[k], values[k]))[:MAX_SEGMENT_VALUES])
+    kept = sorted({values[k] for k in top} | {OTHER_SEGMENT})
+    position = {v: i for i, v in enumerate(kept)}
+    named = [values[k] if k in top else OTHER_SEGMENT for k in range(len(values))]
+    remap = np.array([position[v] for v in named] + [-1], dtype=np.int64)
+    return remap[codes], kept
 
 
 def segment_columns(entry: ModelEntry, segment: str) -> list[str]:
@@ -137,7 +163,7 @@ def segment_profiles(
         return {}
     out: dict[str, dict[str, SegmentProfile]] = {}
     for seg in entry.monitoring.segments.columns:
-        codes, values = segment_codes(column(seg))
+        codes, values = top_segments(*segment_codes(column(seg)))
         found = {v: SegmentProfile(int(np.count_nonzero(codes == k))) for k, v in enumerate(values)}
         for c in segment_columns(entry, seg):
             _profile_within(found, codes, c, _arrow(column(c)), c in numeric_columns(entry), settings)
@@ -182,6 +208,7 @@ def profile_from_frame(
     rows = len(frame)
     pick = _sample_positions(rows, settings)
     sample = pa.Table.from_pandas(frame[required_columns(entry)].iloc[pick], preserve_index=False)
+    sample = folded_sample(bounded_table(sample), categorical_columns(entry))
     segments = segment_profiles(entry, lambda c: frame[c], settings)
     return ReferenceProfile(
         entry.model_id, fingerprint, settings, rows, numeric, categorical, dict(info), sample, segments
@@ -211,6 +238,7 @@ def profile_from_files(
     files = [f for day in sorted(files_by_day) for f in files_by_day[day]]
     with parquet_columns(files, "reference file", prefix="mrm_profile_") as reader:
         check_columns(reader.names, entry, where)
+        check_readable(((c, reader.type(c)) for c in reader.names), entry, where)
         rows = sum(reader.file_rows)
         positions = pa.array(_sample_positions(rows, settings))
         numeric, categorical, nulls, sample = _column_profiles(reader, entry, settings, positions, where)
@@ -220,7 +248,15 @@ def profile_from_files(
     missing = [d for d in ref.days() if not daily.get(d)]
     info = reference_info(entry, files, rows, daily, nulls, missing)
     return ReferenceProfile(
-        entry.model_id, fingerprint, settings, rows, numeric, categorical, info, pa.table(sample), segments
+        entry.model_id,
+        fingerprint,
+        settings,
+        rows,
+        numeric,
+        categorical,
+        info,
+        folded_sample(bounded_table(pa.table(sample)), categorical_columns(entry)),
+        segments,
     )
 
 
@@ -264,8 +300,9 @@ def reference_info(
     daily = [int(n) for n in daily_rows.values() if n]
     if not daily:
         raise NoDataError(
-            f"no reference scoring log data at all for {ref.start}..{ref.end}: "
-            f"{entry.monitoring.scoring_log} has 0 rows there"
+            f"{entry.model_id}: no reference scoring log data at all for {ref.start}..{ref.end}: "
+            f"{entry.monitoring.scoring_log} has 0 rows there; point the inventory's reference window "
+            "at days with data, then rerun"
         )
     return {
         "window": [ref.start.isoformat(), ref.end.isoformat()],

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mrm.errors import SchemaError, SourceError
 from mrm.inventory.sources import CaptureSourceConfig, parse_path
+from mrm.sources.sagemaker import safejson
 from mrm.sources.sagemaker.keypath import MISSING, getter
 from mrm.sources.sagemaker.values import NESTED, Bad, as_text, nan_text, objects, shown
 
@@ -117,8 +118,6 @@ class FeatureDecoder:
 
         A key a payload leaves out is a null feature (clients omit unknown values), but a path no
         payload of the day has is a config error, and a batch ([*]) that is not there is a bad record."""
-        import json
-
         import numpy as np
 
         values: dict[str, list] = {name: [] for name in self._paths}
@@ -129,7 +128,7 @@ class FeatureDecoder:
             if text is None or r in bad:
                 continue
             try:
-                doc = json.loads(text)
+                doc = safejson.loads(text)
             except ValueError as exc:
                 ctype = cols["in_type"][r]
                 bad.add(r, f"endpointInput.data is not JSON ({exc}); observedContentType {ctype!r}")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mrm.sources.sagemaker import safejson
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -45,10 +47,8 @@ def _flatten(table) -> dict[str, list]:
 
 def line_record(text: str) -> tuple[dict | None, str | None]:
     """One capture line, parsed in Python: (flat record, None) or (None, what is wrong)."""
-    import json
-
     try:
-        doc = json.loads(text)
+        doc = safejson.loads(text)
     except ValueError as exc:
         return None, f"not JSON ({exc})"
     if not isinstance(doc, dict):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mrm.inventory.sources import CaptureSourceConfig, parse_path
+from mrm.sources.sagemaker import safejson
 from mrm.sources.sagemaker.keypath import MISSING, walk
 from mrm.sources.sagemaker.values import NESTED, Bad, as_text, objects, shown
 
@@ -84,11 +85,9 @@ class ResponseDecoder:
         return s, d, None, None
 
     def _json(self, text: str, want: int, ctype: str | None) -> _Answer:
-        import json
-
         cfg = self.config
         try:
-            doc = json.loads(text)
+            doc = safejson.loads(text)
         except ValueError as exc:
             return None, None, None, f"endpointOutput.data is not JSON ({exc}); observedContentType {ctype!r}"
         got = {}

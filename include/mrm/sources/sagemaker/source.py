@@ -74,7 +74,7 @@ class CaptureSource:
         return '{"sagemaker_capture":' + self.config.model_dump_json() + "}"
 
     def describe(self, day: date) -> str:
-        return f"{self.what} {self.day_prefix(day)}"
+        return f"{self.what} of {day} at {self.day_prefix(day)}"
 
     def identity(self, days: list[date]) -> dict[str, Any]:
         return files_identity([f for d in days for f in self.files(d)])
@@ -156,7 +156,8 @@ class CaptureSource:
             raise self._too_many_bad(day, where, n + len(bad_lines))
         if frame.empty:
             raise NoDataError(
-                f"{self.model_id}: no readable SageMaker capture records for {day} under {self.uri}"
+                f"{self.model_id}: no readable SageMaker capture records for {day} under {self.uri}; "
+                "fix the endpoint's capture or the inventory's capture config, then rerun this date"
             )
         unreadable = [f"{uri} line {ln}: {why} (skipped)" for uri, ln, why in where]
         out_of_day = _out_of_day(frame, day)
