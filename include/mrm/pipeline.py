@@ -116,11 +116,20 @@ def _guard(
     except MrmError as exc:
         record_failure(entry, day, str(exc), triggered_by, step, rerun_reason)
         raise
-    except Exception as exc:  # a bug or an unexpected failure: still recorded, then re-raised
-        record_failure(
-            entry, day, f"unexpected {type(exc).__name__}: {exc}", triggered_by, step, rerun_reason
-        )
+    except Exception as exc:  # a bug or an unexpected failure: still recorded (one line), then re-raised
+        record_failure(entry, day, unexpected(exc), triggered_by, step, rerun_reason)
         raise
+
+
+def unexpected(exc: BaseException) -> str:
+    """The one-line reason recorded for an exception that is not an MrmError: its type and message with
+    whitespace folded, cut at 300 characters, and what to do (the traceback stays in the task log)."""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 300 else text[:299] + "…"
+    return (
+        f"unexpected {type(exc).__name__}: {text or '(no message)'}; the task log has the traceback: "
+        "report it with the log, then rerun this date"
+    )
 
 
 # -- steps ------------------------------------------------------------------------------------------

@@ -29,3 +29,30 @@ def test_the_record_step_logs_the_controls_table_worst_first(mrm_home, file_inve
         if m["metric"] == "psi" and m["column"] == "amount"
     )  # fmt: skip
     assert rows["drift.psi[amount]"][2] == f"{metric['value']:.4f}"  # the same number as the history
+
+
+class _BrokenCheck:
+    """A check with a bug: it raises something that is not an MrmError, with a multi-line message."""
+
+    name = "drift"
+    evidence_key = "drift_report"
+
+    def compute(self, inputs):
+        raise RuntimeError("boom\n  at line two\n" + "x" * 1000)
+
+
+def test_a_bug_in_a_step_is_recorded_as_one_line_that_says_what_to_do(mrm_home, file_inventory, monkeypatch):
+    import pytest
+
+    from mrm.checks import base
+
+    monkeypatch.setitem(base.CHECKS, "drift", _BrokenCheck())
+    with pytest.raises(RuntimeError):  # re-raised: the task fails (Airflow retries it) with its traceback
+        pipeline.run_model("card_fraud", date(2026, 9, 5))
+
+    store = pipeline.get_store()
+    (run,) = [r for r in store.runs("card_fraud") if r["status"] == "failed"]
+    reason = run["reason"]
+    assert "\n" not in reason and len(reason) < 450
+    assert reason.startswith("drift: unexpected RuntimeError: boom at line two xxx")
+    assert reason.endswith("…; the task log has the traceback: report it with the log, then rerun this date")
