@@ -60,7 +60,7 @@ def test_a_missing_partition_exits_1_with_one_line(mrm_home, file_inventory):
     done = mrm("run", "--model", "credit_line", "--date", "2026-10-03")
     assert (done.returncode, done.stdout) == (1, "")
     assert one_line_each(done.stderr) == [
-        "mrm: error: no scoring log partition for 2026-10-03: nothing under "
+        "mrm: error: no scoring log partition for 2026-10-03 of model credit_line: nothing under "
         f"{_data_uri(file_inventory)}/scoring/credit_line/dt=2026-10-03/; "
         "check the upstream export, then rerun this date"
     ]
