@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 
 VERSION_TABLE = "mrm_alembic_version"  # not Airflow's alembic_version, should both share a database
+MIGRATION_LOCK = 7277002  # PostgreSQL advisory lock of migrations (the chain's writers use 7277001)
 
 
 def _config(conn=None):
@@ -55,4 +56,7 @@ def upgrade_on(conn: Connection) -> None:
     owner role)."""
     from alembic import command
 
+    if conn.dialect.name == "postgresql":  # two first tasks opening a new history at once: one migrates,
+        # the other waits here and then finds the schema at head (DDL is transactional on PostgreSQL)
+        conn.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
     command.upgrade(_config(conn), "head")
