@@ -123,8 +123,9 @@ def matured_day(day: date, perf: Performance) -> date:
 
 
 def estimation_error(inputs: CheckInputs, perf: Performance) -> list[MetricResult]:
-    """|the estimated AUC the history stores for the matured day − its realised AUC|; None (with the
-    reason) when either is missing."""
+    """|the estimated AUC the history stores for the matured day − its realised AUC on the labels known
+    now| (the realised values of the day's labelled events beside the other estimates in the detail);
+    None, with the reason, when either is missing."""
     then = matured_day(inputs.day, perf)
     span = {"cohort_start": then.isoformat(), "cohort_end": then.isoformat()}
     estimated = inputs.stored_estimate(then, "estimated_auc")
@@ -142,8 +143,14 @@ def estimation_error(inputs: CheckInputs, perf: Performance) -> list[MetricResul
             f"{perf.min_positives} / {perf.min_negatives} are needed"
         )
         return [MetricResult("performance", "estimation_error_auc", None, None, detail, **span)]
-    realised = performance_stats.auc(y, joined["score"].to_numpy(dtype="float64"))
+    s = joined["score"].to_numpy(dtype="float64")
+    realised = performance_stats.auc(y, s)
+    at = performance_stats.confusion_at(y, s, perf.threshold)
     detail["realised"] = realised
+    detail["beside"] = {  # the other estimates of that day beside their realised values
+        name: {"estimated": inputs.stored_estimate(then, f"estimated_{name}"), "realised": at[name]}
+        for name in ("precision", "recall", "f1", "positive_rate")
+    }
     if realised is None:
         detail["insufficient"] = "the realised AUC is undefined"
         return [MetricResult("performance", "estimation_error_auc", None, None, detail, **span)]

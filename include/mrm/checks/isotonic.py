@@ -29,19 +29,22 @@ class Isotonic:
 
 def pava(y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """The weighted least-squares non-decreasing fit of ``y`` (in the given order), by
-    pool-adjacent-violators: O(n), one pass with a stack of blocks."""
-    n = y.size
-    mean, weight, size = np.empty(n), np.empty(n), np.empty(n, dtype=np.intp)
-    top = -1
-    for i in range(n):
-        top += 1
-        mean[top], weight[top], size[top] = y[i], w[i], 1
-        while top > 0 and mean[top - 1] >= mean[top]:  # a violation (or a tie): pool the two blocks
-            total = weight[top - 1] + weight[top]
-            mean[top - 1] = (mean[top - 1] * weight[top - 1] + mean[top] * weight[top]) / total
-            weight[top - 1], size[top - 1] = total, size[top - 1] + size[top]
-            top -= 1
-    return np.repeat(mean[: top + 1], size[: top + 1])
+    pool-adjacent-violators: O(n), one pass with a stack of blocks (Python floats: faster per step
+    than numpy scalars)."""
+    mean: list[float] = []
+    weight: list[float] = []
+    size: list[int] = []
+    for value, wt in zip(y.tolist(), w.tolist(), strict=True):
+        count = 1
+        while mean and mean[-1] >= value:  # a violation (or a tie): pool with the block before
+            before, w_before = mean.pop(), weight.pop()
+            value = (before * w_before + value * wt) / (w_before + wt)
+            wt += w_before
+            count += size.pop()
+        mean.append(value)
+        weight.append(wt)
+        size.append(count)
+    return np.repeat(np.array(mean, dtype="float64"), size)
 
 
 def fit(score: np.ndarray, label: np.ndarray, weight: np.ndarray | None = None) -> Isotonic:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import precision_score, roc_auc_score
 
 from mrm import inputs, pipeline
 from mrm.demo.data import day as demo_day
@@ -114,6 +114,10 @@ def test_when_the_labels_mature_the_estimation_error_is_stored(mrm_home, file_in
     )
     assert row["value"] == pytest.approx(abs(estimate - realised), abs=1e-12)
     assert row["cohort_start"] == row["cohort_end"] == estimated_on
+    pred = (joined["score"] >= entry.monitoring.performance.threshold).astype(int)
+    beside = row["detail"]["beside"]
+    assert beside["precision"]["realised"] == pytest.approx(precision_score(joined["label"], pred), abs=1e-12)
+    assert beside["recall"]["estimated"] == stored(MODEL, estimated_on)["estimated_recall"]["value"]
 
 
 def test_calibration_none_takes_the_scores_as_probabilities(mrm_home, file_inventory):
