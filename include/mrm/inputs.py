@@ -103,6 +103,42 @@ def reference_performance(model_id: str, inventory_hash: str) -> dict | None:
     return stats
 
 
+def reference_calibration(entry: ModelEntry):
+    """The calibrator of label-free estimates, fit on the reference window's scores joined to the labels
+    known by its end + maturity (as :func:`reference_performance`), cached per inventory hash."""
+    return _reference_calibration(entry.model_id, entry.fingerprint())
+
+
+@process_cache(maxsize=16)
+def _reference_calibration(model_id: str, inventory_hash: str):
+    from mrm.checks.estimation import calibration
+    from mrm.checks.performance import labelled
+
+    entry = get_inventory().get(model_id)
+    perf, ref = entry.monitoring.performance, entry.monitoring.reference
+    known_by = ref.end + timedelta(days=perf.label_maturity_days)
+    joined, _ = labelled(_reference_scores(entry), known_between(entry, ref.start, known_by), known_by)
+    return calibration(joined, perf)
+
+
+def day_scores(entry: ModelEntry, day: date):
+    """The scores of the day's events (each event id once) as float64, or None without a partition."""
+    from mrm.errors import NoDataError
+
+    try:
+        frame, _ = _scores(entry, [day], f"scoring log of {day}")
+    except NoDataError:
+        return None
+    return frame.drop_duplicates("event_id")["score"].to_numpy(dtype="float64")
+
+
+def stored_estimate(entry: ModelEntry, day: date, metric: str):
+    """The value the history's current monitoring run of ``day`` stored for ``metric`` (or None)."""
+    from mrm.store import reads
+
+    return reads.stored_value(get_store().engine, entry.model_id, day, metric)
+
+
 def labelled_cohort(entry: ModelEntry, day: date, start: date, end: date):
     """The cohort scored on [start, end] joined to the labels known by ``day``: (joined, label coverage or
     None without scores, the cohort's missing and unreadable days)."""

@@ -153,6 +153,25 @@ _ROWS: list[tuple[str, str, bool, Direction, str]] = [
         "below",
         "share of the cohort's events with a label known by the run date",
     ),
+    # performance estimated without labels (CBPE) on the run's own day, from its calibrated scores
+    ("estimated_auc", "performance", False, "below", "expected ROC AUC of the day from calibrated scores"),
+    ("estimated_precision", "performance", False, "below", "expected precision at the threshold of the day"),
+    ("estimated_recall", "performance", False, "below", "expected recall at the threshold of the day"),
+    ("estimated_f1", "performance", False, "below", "expected F1 at the threshold of the day"),
+    (
+        "estimated_positive_rate",
+        "performance",
+        False,
+        "above",
+        "share of the day's events at or above the threshold (known without labels)",
+    ),
+    (
+        "estimation_error_auc",
+        "performance",
+        False,
+        "above",
+        "|estimated AUC stored for the matured cohort's end day - that day's realised AUC|",
+    ),
 ]
 
 # Evidently's drift methods that an inventory feature may request besides PSI, and their metric names

@@ -188,6 +188,9 @@ def _check_step(ctx: RunContext, name: str) -> dict:
             day_aggregate=lambda: inputs.day_aggregate(entry, writer, ctx.aggregate, ctx.profile, ctx.day),
             labelled_cohort=lambda start, end: inputs.labelled_cohort(entry, ctx.day, start, end),
             reference_performance=lambda: inputs.reference_performance(entry.model_id, entry.fingerprint()),
+            reference_calibration=lambda: inputs.reference_calibration(entry),
+            day_scores=lambda: inputs.day_scores(entry, ctx.day),
+            stored_estimate=lambda day, metric: inputs.stored_estimate(entry, day, metric),
         )
         results, evidence = check.compute(given)
         evidence[f"{name}_results"] = writer.put_json(results_file(name), [r.to_dict() for r in results])

@@ -22,10 +22,12 @@ from mrm.errors import CheckError
 from mrm.inventory import ModelEntry
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from mrm.checks.engine.day_aggregate import DayAggregate
     from mrm.checks.engine.profile import ReferenceProfile
+    from mrm.checks.estimation import Calibration
     from mrm.evidence.writer import EvidenceWriter
 
 
@@ -43,6 +45,11 @@ class CheckInputs:
     """The scores of the events scored on [start, end] joined to the labels known by the logical date:
     (joined rows, label coverage or None without scores, a note on missing or unreadable days)."""
     reference_performance: Callable[[], dict[str, Any] | None]  # the reference cohort's statistics
+    # label-free estimates (mrm.checks.estimation): the reference's calibrator, the day's scores (None
+    # without any), and the value the history stores for a metric of an earlier logical date
+    reference_calibration: Callable[[], Calibration] = lambda: None
+    day_scores: Callable[[], np.ndarray | None] = lambda: None
+    stored_estimate: Callable[[date, str], float | None] = lambda day, metric: None
 
 
 class Check(Protocol):

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mrm.checks import performance_stats
+from mrm.checks.estimation import estimates
 from mrm.core.results import MetricResult
 from mrm.inventory import Performance
 
@@ -38,7 +39,8 @@ class PerformanceCheck:
         start, end = cohort_window(inputs.day, perf)
         joined, coverage, note = inputs.labelled_cohort(start, end)
         reference = inputs.reference_performance()
-        return check_performance(joined, coverage, perf, reference, (start, end), note), {}
+        results = check_performance(joined, coverage, perf, reference, (start, end), note)
+        return results + estimates(inputs, perf), {}  # label-free estimates of the day (CBPE), if enabled
 
 
 def cohort_window(day: date, perf: Performance) -> tuple[date, date]:

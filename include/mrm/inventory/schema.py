@@ -87,6 +87,20 @@ def check_controls(controls: dict[str, Control]) -> dict[str, Control]:
     return controls
 
 
+class Estimation(_Strict):
+    """Label-free performance estimates (CBPE) of each run's own day, whose labels are not known yet:
+    the day's scores calibrated on the reference window's labelled rows."""
+
+    enabled: bool = False
+    calibration: Literal["isotonic", "none"] = Field(
+        "isotonic",
+        description="isotonic: fit on the reference's (score, label) pairs; none: scores are probabilities",
+    )
+    confidence: Annotated[float, Field(gt=0, lt=1, description="two-sided level of each estimate's band")] = (
+        0.95
+    )
+
+
 class Performance(_Strict):
     """Outcome analysis on matured labels: each run evaluates the cohort scored
     ``label_maturity_days`` before its logical date (``cohort_days`` wide)."""
@@ -96,6 +110,7 @@ class Performance(_Strict):
     threshold: Annotated[float, Field(gt=0, lt=1, description="operating threshold: score >= t is positive")]
     min_positives: Annotated[int, Field(ge=1)] = 30
     min_negatives: Annotated[int, Field(ge=1)] = 30
+    estimation: Estimation = Estimation()  # label-free estimates of the run's own day (off by default)
 
 
 class Segments(_Strict):

@@ -141,6 +141,24 @@ def metrics(engine: Engine, model_id: str, since: date) -> list[dict]:
     return _rows(engine, query)
 
 
+def stored_value(engine: Engine, model_id: str, day: date, metric: str) -> float | None:
+    """The whole-population value of ``metric`` in the current monitoring run of ``day`` (None if not
+    stored or not computed): e.g. the estimate a run made before that day's labels matured."""
+    m, r = schema.metric_results, schema.runs
+    query = (
+        select(m.c.value)
+        .join(r, r.c.run_id == m.c.run_id)
+        .where(
+            m.c.model_id == model_id, m.c.logical_date == day, m.c.metric == metric, r.c.kind == "monitoring"
+        )
+        .where(m.c.column.is_(None), m.c.segment.is_(None), m.c.run_id.in_(current_run_ids(model_id)))
+        .order_by(m.c.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
 def runs(engine: Engine, model_id: str, since: date) -> list[dict]:
     """Every run of the model (all kinds, reruns included) from ``since`` on, newest first."""
     r = schema.runs

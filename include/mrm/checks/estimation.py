@@ -1,0 +1,159 @@
+"""Label-free performance estimates (confidence-based performance estimation, CBPE) of a run's own day,
+whose labels are not known yet, and, once a day's labels have matured, the error of its estimate.
+
+The day's scores are turned into probabilities of a positive by a calibrator fit on the reference
+window's labelled rows (isotonic regression, :mod:`mrm.checks.isotonic`), or taken as they are when
+the inventory says they already are calibrated probabilities (``calibration: none``, clipped to
+[0, 1]); :mod:`mrm.checks.estimation_stats` gives the expected AUC, precision, recall, F1 and positive
+rate at the operating threshold, each with its band (``ci_low``/``ci_high`` in the detail).
+
+The day's scores are read as a column (the events of the day, duplicate event ids once, as the
+performance cohort counts them), not taken from the day's aggregate: the fine sketch's ~2,000 bins
+have the reference's order statistics as edges, not the operating threshold, so the rows of the bin
+holding the threshold could not be split into predicted positive and negative, and the isotonic steps
+fall inside bins. One float a row is read (with its event id); nothing else of the day.
+
+``estimation_error_auc`` = |estimated AUC stored for the day D − maturity − |realised AUC of that day's
+events on the labels known by D|: the estimate is only trusted while it holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mrm.checks import estimation_stats, isotonic, performance_stats
+from mrm.core.results import MetricResult
+from mrm.inventory import Performance
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mrm.checks.base import CheckInputs
+
+BAND = (
+    "normal approximation, delta-method SE under labels ~ Bernoulli(calibrated p); "
+    "calibration error not included"
+)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The reference window's calibrator, or why there is none (too few labelled rows of a class)."""
+
+    model: isotonic.Isotonic | None
+    positives: int
+    negatives: int
+    insufficient: str | None = None
+
+    def probabilities(self, score: np.ndarray) -> np.ndarray:
+        return self.model.predict(score)
+
+
+def calibration(joined: pd.DataFrame, perf: Performance) -> Calibration:
+    """The isotonic calibrator of the reference's labelled (score, label) rows; none below the minimum
+    positives / negatives the performance check needs."""
+    y = joined["label"].to_numpy(dtype="float64")
+    s = joined["score"].to_numpy(dtype="float64")
+    keep = np.isfinite(s)
+    y, s = y[keep], s[keep]
+    positives = int(y.sum())
+    negatives = int(y.size - positives)
+    if positives < perf.min_positives or negatives < perf.min_negatives:
+        reason = (
+            f"the reference window has {positives} positives / {negatives} negatives labelled; the "
+            f"calibrator needs at least {perf.min_positives} / {perf.min_negatives}"
+        )
+        return Calibration(None, positives, negatives, reason)
+    return Calibration(isotonic.fit(s, y), positives, negatives)
+
+
+def _empty(day: date, detail: dict[str, Any]) -> list[MetricResult]:
+    span = {"cohort_start": day.isoformat(), "cohort_end": day.isoformat()}
+    names = estimation_stats.METRICS
+    return [MetricResult("performance", f"estimated_{m}", None, None, dict(detail), **span) for m in names]
+
+
+def estimates(inputs: CheckInputs, perf: Performance) -> list[MetricResult]:
+    """The estimated_* metrics of the run's day (none when estimation is off) and the estimation error
+    of the matured day."""
+    est = perf.estimation
+    if not est.enabled:
+        return []
+    return day_estimates(inputs, perf) + estimation_error(inputs, perf)
+
+
+def day_estimates(inputs: CheckInputs, perf: Performance) -> list[MetricResult]:
+    est, day = perf.estimation, inputs.day
+    detail: dict[str, Any] = {"calibration": est.calibration, "confidence": est.confidence, "ci": BAND}
+    cal = None
+    if est.calibration == "isotonic":
+        cal = inputs.reference_calibration()
+        detail |= {"reference_positives": cal.positives, "reference_negatives": cal.negatives}
+        if cal.insufficient:
+            return _empty(day, detail | {"insufficient": cal.insufficient})
+    scores = inputs.day_scores()
+    scores = scores[np.isfinite(scores)] if scores is not None else np.empty(0)
+    if scores.size == 0:
+        return _empty(day, detail | {"insufficient": f"no scores on {day.isoformat()}"})
+    p = cal.probabilities(scores) if cal else np.clip(scores, 0.0, 1.0)
+    stats = estimation_stats.estimates(p, scores, perf.threshold, est.confidence)
+    c = stats["confusion"]
+    detail |= {"rows": c["n"], "expected_positives": c["tp"] + c["fn"], "expected_confusion": c}
+    span = {"cohort_start": day.isoformat(), "cohort_end": day.isoformat()}
+    return [
+        MetricResult(
+            "performance",
+            f"estimated_{name}",
+            None,
+            stats[name][0],
+            {**detail, "ci_low": stats[name][1], "ci_high": stats[name][2]},
+            **span,
+        )
+        for name in estimation_stats.METRICS
+    ]
+
+
+def matured_day(day: date, perf: Performance) -> date:
+    """The day whose labels mature on ``day``: the last day of the run's performance cohort."""
+    return day - timedelta(days=perf.label_maturity_days)
+
+
+def estimation_error(inputs: CheckInputs, perf: Performance) -> list[MetricResult]:
+    """|the estimated AUC the history stores for the matured day − its realised AUC on the labels known
+    now| (the realised values of the day's labelled events beside the other estimates in the detail);
+    None, with the reason, when either is missing."""
+    then = matured_day(inputs.day, perf)
+    span = {"cohort_start": then.isoformat(), "cohort_end": then.isoformat()}
+    estimated = inputs.stored_estimate(then, "estimated_auc")
+    detail: dict[str, Any] = {"estimated": estimated, "estimated_on": then.isoformat(), "realised": None}
+    if estimated is None:
+        detail["insufficient"] = f"no estimated AUC stored for {then.isoformat()}"
+        return [MetricResult("performance", "estimation_error_auc", None, None, detail, **span)]
+    joined, _, _ = inputs.labelled_cohort(then, then)
+    y = joined["label"].to_numpy(dtype="int64")
+    positives, negatives = int(y.sum()), int(y.size - y.sum())
+    detail |= {"labelled_rows": int(y.size), "positives": positives, "negatives": negatives}
+    if positives < perf.min_positives or negatives < perf.min_negatives:
+        detail["insufficient"] = (
+            f"{positives} positives / {negatives} negatives labelled on {then.isoformat()}; at least "
+            f"{perf.min_positives} / {perf.min_negatives} are needed"
+        )
+        return [MetricResult("performance", "estimation_error_auc", None, None, detail, **span)]
+    s = joined["score"].to_numpy(dtype="float64")
+    realised = performance_stats.auc(y, s)
+    at = performance_stats.confusion_at(y, s, perf.threshold)
+    detail["realised"] = realised
+    detail["beside"] = {  # the other estimates of that day beside their realised values
+        name: {"estimated": inputs.stored_estimate(then, f"estimated_{name}"), "realised": at[name]}
+        for name in ("precision", "recall", "f1", "positive_rate")
+    }
+    if realised is None:
+        detail["insufficient"] = "the realised AUC is undefined"
+        return [MetricResult("performance", "estimation_error_auc", None, None, detail, **span)]
+    return [
+        MetricResult("performance", "estimation_error_auc", None, abs(estimated - realised), detail, **span)
+    ]

@@ -1,0 +1,103 @@
+"""Expected performance of a day whose labels are not known yet, from calibrated probabilities (the
+statistics of confidence-based performance estimation, CBPE), in plain numpy.
+
+Conventions (as :mod:`mrm.checks.performance_stats`): ``s`` holds the day's scores, ``p`` the calibrated
+probability of a positive of each row; predicted positive means ``s >= threshold``. Each row's label is
+taken as an independent Bernoulli(p_i) draw, so that:
+
+- the **expected confusion matrix** is TP = Σ p_i·[s_i ≥ t], FP = Σ (1 − p_i)·[s_i ≥ t],
+  FN = Σ p_i·[s_i < t], TN = Σ (1 − p_i)·[s_i < t];
+- precision = TP / K (K the rows predicted positive, known without labels), recall = TP / Σp,
+  F1 = 2·TP / (K + Σp): ratios of expectations (as NannyML's CBPE); None when the denominator is 0;
+  positive rate = K / n is known exactly without labels;
+- **expected AUC** = Σ_{i≠j} p_i (1 − p_j)·([s_i > s_j] + ½[s_i = s_j]) / (Σp·Σ(1 − p) − Σ p(1 − p)):
+  the expected Mann–Whitney count over the expected number of (positive, negative) pairs, computed in
+  O(n log n) over the distinct scores (NannyML's trapezoid also counts each row paired with itself,
+  half a tie, in numerator and denominator: a difference of order 1/n);
+- the **band** is a normal approximation: estimate ± z·SE, z the two-sided quantile of ``confidence``,
+  SE from the delta method (the first-order variance of the realised metric as a function of the
+  Bernoulli labels, Var(y_i) = p_i(1 − p_i)), clipped to [0, 1]. It is the range in which the realised
+  value is expected to fall with the stated confidence *if the calibration holds*; the calibrator's own
+  error (a finite reference) is not in it. The positive rate's band is the value itself.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+
+METRICS = ("auc", "precision", "recall", "f1", "positive_rate")
+
+
+def _checked(p: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p, s = np.asarray(p, dtype="float64"), np.asarray(s, dtype="float64")
+    if p.shape != s.shape or p.ndim != 1:
+        raise ValueError(f"p and s must be one-dimensional and equal in length, got {p.shape} and {s.shape}")
+    if not (np.isfinite(s).all() and np.isfinite(p).all()) or ((p < 0) | (p > 1)).any():
+        raise ValueError("p must be probabilities in [0, 1] and s finite scores")
+    return p, s
+
+
+def expected_confusion(p: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, float]:
+    """Expected TP, FP, FN, TN at ``s >= threshold``, and the rows predicted positive (K) and all (n)."""
+    p, s = _checked(p, s)
+    predicted = s >= threshold
+    tp, fn = float(p[predicted].sum()), float(p[~predicted].sum())
+    k = int(predicted.sum())
+    return {"tp": tp, "fp": k - tp, "fn": fn, "tn": (s.size - k) - fn, "predicted": k, "n": int(s.size)}
+
+
+def _band(value: float | None, variance: float, z: float) -> tuple[float | None, float | None]:
+    if value is None:
+        return None, None
+    half = z * math.sqrt(max(variance, 0.0))
+    return max(0.0, value - half), min(1.0, value + half)
+
+
+def expected_auc(p: np.ndarray, s: np.ndarray) -> tuple[float | None, float]:
+    """(expected AUC, its delta-method variance); None when no (positive, negative) pair is expected."""
+    p, s = _checked(p, s)
+    q, v = 1.0 - p, p * (1.0 - p)
+    distinct, group = np.unique(s, return_inverse=True)
+    pos = np.bincount(group, weights=p, minlength=distinct.size)  # expected positives per distinct score
+    neg = np.bincount(group, weights=q, minlength=distinct.size)
+    neg_below = np.cumsum(neg) - neg
+    pos_above = pos.sum() - np.cumsum(pos)
+    m, n = float(p.sum()), float(q.sum())
+    pairs = m * n - float(v.sum())
+    if pairs <= 0.0:
+        return None, 0.0
+    count = float(np.dot(pos, neg_below)) + 0.5 * (float(np.dot(pos, neg)) - float(v.sum()))
+    value = min(1.0, max(0.0, count / pairs))
+    below = neg_below[group] + 0.5 * (neg[group] - q)  # a_k: expected negatives ranked below row k
+    above = pos_above[group] + 0.5 * (pos[group] - p)  # b_k: expected positives ranked above row k
+    gradient = ((below - above) - value * (n - m)) / pairs
+    return value, float(np.dot(gradient**2, v))
+
+
+def estimates(p: np.ndarray, s: np.ndarray, threshold: float, confidence: float = 0.95) -> dict:
+    """Every estimate of this module with its band: ``{metric: (value, low, high)}`` plus ``confusion``."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+    p, s = _checked(p, s)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    c = expected_confusion(p, s, threshold)
+    v = p * (1.0 - p)
+    d = (s >= threshold).astype("float64")
+    k, m, tp = c["predicted"], float(p.sum()), c["tp"]
+    out: dict = {"confusion": c}
+    precision = tp / k if k else None
+    out["precision"] = (precision, *_band(precision, float(np.dot(d, v)) / k**2 if k else 0.0, z))
+    recall = tp / m if m > 0 else None
+    var = float(np.dot((d - recall) ** 2, v)) / m**2 if recall is not None else 0.0
+    out["recall"] = (recall, *_band(recall, var, z))
+    f1 = 2 * tp / (k + m) if k + m > 0 else None
+    var = float(np.dot(((2 * d - f1) / (k + m)) ** 2, v)) if f1 is not None else 0.0
+    out["f1"] = (f1, *_band(f1, var, z))
+    rate = k / s.size if s.size else None
+    out["positive_rate"] = (rate, rate, rate)
+    value, var = expected_auc(p, s)
+    out["auc"] = (value, *_band(value, var, z))
+    return out
