@@ -135,7 +135,11 @@ def check_drift(reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntr
             "psi",
             f.name,
             values.get((f.name, psi)),
-            {"method": psi, "bins": entry.monitoring.psi_bins, **binning_detail(reference, current, entry, f.name)},
+            {
+                "method": psi,
+                "bins": entry.monitoring.psi_bins,
+                **binning_detail(reference, current, entry, f.name),
+            },
         )
         for f in entry.monitoring.features
     ]

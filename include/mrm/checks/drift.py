@@ -2,11 +2,11 @@
 
 From the day's aggregate and the reference profile (:mod:`mrm.checks.engine`): the PSI in the
 credit-risk convention (:mod:`mrm.checks.stats`, the reference binned as ``psi_binning`` says) of every
-feature (CSI) and of the score, its detail naming the binning used and the PSI under each convention
-(:func:`binning_detail`), the drift methods each feature asks for (KS, Wasserstein, Jensen-Shannon, chi-square:
-:mod:`mrm.checks.drift_methods`), the share of drifted features, the shift of each decision's rate, the
-mean score, and the same within segments (:mod:`mrm.checks.segments`). PSI, decision shifts and mean
-score are exact.
+feature (CSI) and of the score, its detail naming the binning and the PSI under each convention
+(:func:`binning_detail`); the drift methods each feature asks for (KS, Wasserstein, Jensen-Shannon,
+chi-square: :mod:`mrm.checks.drift_methods`), the share of drifted features, the shift of each
+decision's rate, the mean score, and the same within segments (:mod:`mrm.checks.segments`). PSI,
+decision shifts and mean score are exact.
 
 Evidence: Evidently's drift report over the reference and current samples, showing the whole-day values
 (:mod:`mrm.checks.sample_evidence`), and the reference window's information (``reference.json``).

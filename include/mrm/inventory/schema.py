@@ -32,7 +32,8 @@ class Feature(_Strict):
         description="Evidently methods computed besides PSI (metric names in mrm.metrics)",
     )
     psi_binning: PsiBinning | None = Field(
-        default=None, description="numeric features: this feature's PSI binning (monitoring.psi_binning if unset)"
+        default=None,
+        description="numeric features: this feature's PSI binning (monitoring.psi_binning if unset)",
     )
 
     @model_validator(mode="after")

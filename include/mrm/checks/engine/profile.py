@@ -210,7 +210,9 @@ def _numeric_from(meta: dict[str, Any], name: str, arrays: dict[str, np.ndarray]
         distinct=None if meta["distinct"] is None else dict(meta["distinct"]),
         ordered=arrays.get(f"{name}/ordered"),
         binning=meta.get("binning", stats.DEFAULT_BINNING),
-        other_edges={b: arrays[f"{name}/psi_edges_{b}"] for b in stats.BINNINGS if f"{name}/psi_edges_{b}" in arrays},
+        other_edges={
+            b: arrays[f"{name}/psi_edges_{b}"] for b in stats.BINNINGS if f"{name}/psi_edges_{b}" in arrays
+        },
         not_computable=meta.get("not_computable", {}),
     )
 

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 def numeric_profile(
     values: np.ndarray, settings: ProfileSettings, binning: str = stats.DEFAULT_BINNING
 ) -> NumericProfile:
-    """A numeric column's profile, its PSI edges under ``binning`` (:func:`mrm.checks.stats.binning_edges`)."""
+    """A numeric column's profile; its PSI edges follow ``binning`` (see stats.binning_edges)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return _numeric_profile(np.asarray(values, dtype="float64"), settings, binning)
 
@@ -70,12 +70,15 @@ def _numeric_profile(values: np.ndarray, settings: ProfileSettings, binning: str
     if present.size == 0:
         return NumericProfile(0, nulls, binning=stats.binning_edges(present, settings.psi_bins, binning)[1])
     ordered = np.sort(present)
-    psi_edges, used = stats.binning_edges(ordered, settings.psi_bins, binning)  # order does not matter
+    every = stats.all_binning_edges(ordered, settings.psi_bins)  # quantiles do not depend on the order
+    psi_edges, used = every[binning]
     required = np.r_[psi_edges, ordered[0], np.nextafter(ordered[-1], np.inf)]
+    if used != stats.DEFAULT_BINNING:  # the default's sketch stays as it was: its numbers do not change
+        required = np.r_[required, *(edges for edges, _ in every.values())]
     sketch = FineSketch.build(ordered, required, settings.fine_levels, settings.grid_cells)
     distinct = distinct_values(ordered, DISTINCT_KEYS)
     exact = present.size <= settings.exact_limit
-    other, missing = other_binnings(ordered, settings.psi_bins, used, sketch)
+    other, missing = other_binnings(ordered, every, used, sketch)
     return NumericProfile(
         n=int(present.size),
         nulls=nulls,
@@ -95,12 +98,13 @@ def _numeric_profile(values: np.ndarray, settings: ProfileSettings, binning: str
     )
 
 
-def other_binnings(ordered: np.ndarray, bins: int, used: str, sketch: FineSketch
-                   ) -> tuple[dict[str, np.ndarray], dict[str, str]]:  # fmt: skip
-    """The PSI edges of the conventions other than ``used`` whose edges are all fine edges (so a day's
-    PSI under each comes from its fine counts), and why each other one is not given."""
+def other_binnings(ordered: np.ndarray, every: dict[str, tuple[np.ndarray, str]], used: str,
+                   sketch: FineSketch) -> tuple[dict[str, np.ndarray], dict[str, str]]:  # fmt: skip
+    """Of ``every`` convention's (edges, convention followed), the edges of those other than ``used``
+    that are all fine edges (so a day's PSI under each comes from its fine counts), and why each other
+    one is not given."""
     edges, missing = {}, {}
-    for binning, (found, follows) in stats.all_binning_edges(ordered, bins).items():
+    for binning, (found, follows) in every.items():
         if binning == used:
             continue
         if follows != binning:
