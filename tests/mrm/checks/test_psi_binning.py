@@ -249,3 +249,27 @@ def test_a_changed_binning_rebuilds_the_cached_profile(tmp_path, make_entry, mak
     assert first.numeric["amount"].psi_edges.tolist() == [0.0, 5e-324, 1.0, 3.0, 5.0]
     assert changed.numeric["amount"].psi_edges.tolist() == [0.0, 1.0, 3.0, 5.0]
     assert cached_again and again.fingerprint == first.fingerprint
+
+
+def test_the_reports_banner_names_the_binning_and_the_psi_under_the_others(make_entry, make_scoring_frame):
+    from mrm.checks import sample_evidence as se
+
+    entry = entry_with(make_entry, None, amount="deciles")
+    reference = make_scoring_frame(entry, 21, seed=1)
+    current = make_scoring_frame(entry, 20, seed=2, shift=0.3)
+    reference["amount"], current["amount"] = REFERENCE, CURRENT
+    reference["_dt"] = date(2026, 8, 20)
+    reference, current = conform(reference, entry, "reference"), conform(current, entry, "current")
+    info = {"daily_rows": [21], "median_daily_rows": 21.0,
+            "null_rates": {c: 0.0 for c in required_columns(entry)}}  # fmt: skip
+    profile = profile_from_frame(reference, entry, info)
+    agg = ag.aggregate_frame(current, entry, profile, DAY)
+    results = drift_results(agg, profile, entry)
+
+    html = se.drift_report_html(agg, profile, entry, results).decode()
+
+    other = f"deciles_mass_points {HAND_PSI['deciles_mass_points']:.6g}"
+    assert (
+        f"exact, binned by deciles (PSI by {other}, distinct_values {HAND_PSI['distinct_values']:.6g})"
+        in html
+    )
