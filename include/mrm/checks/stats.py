@@ -76,7 +76,8 @@ def all_binning_edges(reference: np.ndarray, bins: int = DEFAULT_BINS) -> dict[s
 def _sorted(reference: np.ndarray) -> np.ndarray:
     """The non-null values in order (sorted only if they are not already)."""
     ref = np.asarray(reference, dtype="float64")
-    ref = ref[~np.isnan(ref)]
+    missing = np.isnan(ref)
+    ref = ref[~missing] if missing.any() else ref  # no copy of a profile's sorted column
     return ref if ref.size < 2 or np.all(ref[1:] >= ref[:-1]) else np.sort(ref)
 
 
