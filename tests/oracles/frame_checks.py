@@ -135,7 +135,11 @@ def check_drift(reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntr
             "psi",
             f.name,
             values.get((f.name, psi)),
-            {"method": psi, "bins": entry.monitoring.psi_bins},
+            {
+                "method": psi,
+                "bins": entry.monitoring.psi_bins,
+                **binning_detail(reference, current, entry, f.name),
+            },
         )
         for f in entry.monitoring.features
     ]
@@ -146,7 +150,8 @@ def check_drift(reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntr
                 MetricResult("drift", name, f.name, values.get((f.name, method)), {"method": method})
             )
     results.append(drifted_share(results, entry))
-    results.append(MetricResult("drift", "score_psi", None, values.get(("score", psi)), {"method": psi}))
+    score_detail = {"method": psi, **binning_detail(reference, current, entry, "score")}
+    results.append(MetricResult("drift", "score_psi", None, values.get(("score", psi)), score_detail))
     results.extend(_decision_shift(reference, current, entry))
     results.append(
         MetricResult(
@@ -158,6 +163,47 @@ def check_drift(reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntr
         )
     )
     return DriftOutcome(results, html)
+
+
+def numpy_binning_edges(ref: np.ndarray, bins: int) -> dict[str, np.ndarray | None]:
+    """Each PSI binning's inner edges, in plain numpy from the non-null reference values: the quantiles
+    by numpy's default (linear) rule de-duplicated; those plus the next double above each one that
+    several quantiles share; the distinct values (None above stats.MAX_DISTINCT_BINS of them)."""
+    quantiles = np.quantile(ref, np.arange(1, bins) / bins)
+    deciles, repeats = np.unique(quantiles, return_counts=True)
+    singles = np.nextafter(deciles[repeats > 1], np.inf)
+    distinct = np.unique(ref)
+    return {
+        "deciles": deciles,
+        "deciles_mass_points": np.unique(np.r_[deciles, singles]),
+        "distinct_values": distinct if distinct.size <= stats.MAX_DISTINCT_BINS else None,
+    }
+
+
+def numpy_psi(ref: np.ndarray, cur: np.ndarray, edges: np.ndarray) -> float:
+    """PSI over half-open bins [e_k, e_{k+1}) with open ends, empty bins at 1e-4, in plain numpy."""
+    e = np.histogram(ref, np.r_[-np.inf, edges, np.inf])[0] / ref.size  # last bin closed: +inf only
+    a = np.histogram(cur, np.r_[-np.inf, edges, np.inf])[0] / cur.size
+    e, a = np.maximum(e, 1e-4), np.maximum(a, 1e-4)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def binning_detail(reference: pd.DataFrame, current: pd.DataFrame, entry: ModelEntry, column: str) -> dict:
+    """The PSI detail's binning, PSI under each binning and why one is not given, from the frames."""
+    if column != "score" and entry.feature(column).type == "categorical":
+        return {"binning": "categories"}
+    ref, cur = (f[column].to_numpy(dtype="float64") for f in (reference, current))
+    ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
+    wanted = entry.monitoring.binning_of(column)
+    if ref.size == 0:
+        return {"binning": wanted, "psi_by_binning": dict.fromkeys(stats.BINNINGS)}
+    edges = numpy_binning_edges(ref, entry.monitoring.psi_bins)
+    used = "deciles_mass_points" if edges[wanted] is None else wanted
+    values = {b: None if e is None or cur.size == 0 else numpy_psi(ref, cur, e) for b, e in edges.items()}
+    out = {"binning": used, "psi_by_binning": values}
+    if edges["distinct_values"] is None:
+        out["not_computable"] = {"distinct_values": stats.too_many_distinct(ref)}
+    return out
 
 
 # -- segments ---------------------------------------------------------------------------------------------

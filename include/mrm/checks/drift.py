@@ -1,11 +1,12 @@
 """The drift check: how far the day moved from the reference window, on every row of the day.
 
 From the day's aggregate and the reference profile (:mod:`mrm.checks.engine`): the PSI in the
-credit-risk convention (:mod:`mrm.checks.stats`, reference deciles) of every feature (CSI) and of the
-score, the drift methods each feature asks for (KS, Wasserstein, Jensen-Shannon, chi-square:
-:mod:`mrm.checks.drift_methods`), the share of drifted features, the shift of each decision's rate, the
-mean score, and the same within segments (:mod:`mrm.checks.segments`). PSI, decision shifts and mean
-score are exact.
+credit-risk convention (:mod:`mrm.checks.stats`, the reference binned as ``psi_binning`` says) of every
+feature (CSI) and of the score, its detail naming the binning and the PSI under each convention
+(:func:`binning_detail`); the drift methods each feature asks for (KS, Wasserstein, Jensen-Shannon,
+chi-square: :mod:`mrm.checks.drift_methods`), the share of drifted features, the shift of each
+decision's rate, the mean score, and the same within segments (:mod:`mrm.checks.segments`). PSI,
+decision shifts and mean score are exact.
 
 Evidence: Evidently's drift report over the reference and current samples, showing the whole-day values
 (:mod:`mrm.checks.sample_evidence`), and the reference window's information (``reference.json``).
@@ -87,16 +88,18 @@ def drift_results(agg: DayAggregate, profile: ReferenceProfile, entry: ModelEntr
     psi = stattest_name(bins)
     features = entry.monitoring.features
     out = [
-        MetricResult("drift", "psi", f.name, psi_value(agg, profile, f.name), {"method": psi, "bins": bins})
+        MetricResult("drift", "psi", f.name, psi_value(agg, profile, f.name),
+                     {"method": psi, "bins": bins, **binning_detail(agg, profile, f.name)})
         for f in features
-    ]
+    ]  # fmt: skip
     for f in features:
         for method in f.drift_methods:
             value, detail = method_value(agg, profile, f.name, method)
             name = metrics.EVIDENTLY_METHODS[method]
             out.append(MetricResult("drift", name, f.name, value, {"method": method, **detail}))
     out.append(drifted_share(out, entry))
-    out.append(MetricResult("drift", "score_psi", None, psi_value(agg, profile, "score"), {"method": psi}))
+    score_detail = {"method": psi, **binning_detail(agg, profile, "score")}
+    out.append(MetricResult("drift", "score_psi", None, psi_value(agg, profile, "score"), score_detail))
     out += _decision_shifts(agg, profile, entry)
     score = agg.numeric["score"]
     mean = score.total / score.n if score.n else None
@@ -114,6 +117,23 @@ def psi_value(agg: DayAggregate, profile: ReferenceProfile, column: str) -> floa
     if p.n == 0 or a.n == 0:
         return None
     return stats.psi_from_shares(p.psi_counts(p.counts) / p.n, p.psi_counts(a.counts) / a.n)
+
+
+def binning_detail(agg: DayAggregate, profile: ReferenceProfile, column: str) -> dict[str, Any]:
+    """How a column's PSI binned the reference: ``binning`` (the convention followed; "categories" for
+    a categorical column), ``psi_by_binning`` (the day's PSI under each convention, from the same counts;
+    None where not computable) and, where one is None, ``not_computable`` (convention -> why)."""
+    if column in profile.categorical:
+        return {"binning": "categories"}
+    p, a = profile.numeric[column], agg.numeric[column]
+    values: dict[str, float | None] = dict.fromkeys(stats.BINNINGS)
+    if p.n and a.n:
+        for binning, edges in p.edges_by_binning().items():
+            values[binning] = stats.psi_from_shares(
+                p.psi_counts(p.counts, edges) / p.n, p.psi_counts(a.counts, edges) / a.n
+            )
+    out: dict[str, Any] = {"binning": p.binning, "psi_by_binning": values}
+    return {**out, "not_computable": dict(p.not_computable)} if p.not_computable else out
 
 
 def drifted_share(results: list[MetricResult], entry: ModelEntry) -> MetricResult:

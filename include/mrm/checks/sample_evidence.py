@@ -191,6 +191,9 @@ def _bound(detail: dict) -> str:
         return f"within ±{detail['error_bound']:.3g}"
     if "uncertain_mass" in detail:
         return f"approximate (mass near bin edges {detail['uncertain_mass']:.3g})"
+    if "psi_by_binning" in detail:  # PSI: the binning it followed, and the PSI under the others
+        others = [f"{b} {_fmt(v)}" for b, v in detail["psi_by_binning"].items() if b != detail["binning"]]
+        return f"exact, binned by {detail['binning']} (PSI by {', '.join(others)})"
     return "exact"
 
 

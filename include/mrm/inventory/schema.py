@@ -13,6 +13,12 @@ from mrm.inventory.base import RESERVED_COLUMNS
 from mrm.inventory.base import Strict as _Strict
 from mrm.inventory.sources import AthenaSourceConfig, CaptureSourceConfig
 
+# How numeric PSI bins the reference (mrm.checks.stats.BINNINGS holds the same names; a test holds it):
+# "deciles": the reference quantiles (numpy's linear rule), half-open [q_k, q_{k+1}), open ends;
+# "deciles_mass_points" (the default): the same, plus a bin of its own for a value several quantiles share;
+# "distinct_values": one bin per distinct reference value (at most 50, else deciles_mass_points).
+PsiBinning = Literal["deciles", "deciles_mass_points", "distinct_values"]
+
 
 class Feature(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -25,6 +31,10 @@ class Feature(_Strict):
         default_factory=list,
         description="Evidently methods computed besides PSI (metric names in mrm.metrics)",
     )
+    psi_binning: PsiBinning | None = Field(
+        default=None,
+        description="numeric features: this feature's PSI binning (monitoring.psi_binning if unset)",
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> Feature:
@@ -34,6 +44,8 @@ class Feature(_Strict):
             raise ValueError("min/max apply to numeric features only")
         if self.type == "numeric" and self.categories is not None:
             raise ValueError("categories apply to categorical features only")
+        if self.type == "categorical" and self.psi_binning is not None:
+            raise ValueError("psi_binning applies to numeric features only (categories are their own bins)")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min {self.min} is greater than max {self.max}")
         wrong = {"numeric": {"chisquare"}, "categorical": {"ks", "wasserstein"}}[self.type] & set(
@@ -164,6 +176,9 @@ class Monitoring(_Strict):
     controls: dict[str, Control] = Field(default_factory=dict)
     persistence: Persistence = Persistence()
     psi_bins: Annotated[int, Field(ge=2, le=50, description="reference quantile bins of numeric PSI")] = 10
+    psi_binning: PsiBinning = Field(
+        default="deciles_mass_points", description="how numeric PSI bins the reference (and the score)"
+    )
     performance: Performance | None = None
     segments: Segments | None = None
 
@@ -195,6 +210,11 @@ class Monitoring(_Strict):
             if unknown:
                 raise ValueError(f"control {name} overrides unknown columns: {', '.join(unknown)}")
         return self
+
+    def binning_of(self, column: str) -> str:
+        """The PSI binning of a numeric column: its feature's ``psi_binning``, else the model's."""
+        found = next((f.psi_binning for f in self.features if f.name == column), None)
+        return found or self.psi_binning
 
     @property
     def uses_athena_pool(self) -> bool:

@@ -20,7 +20,8 @@ def test_psi_bins_from_the_inventory_are_used_in_the_evidently_report(make_entry
     assert r20[("psi", "amount")].value == pytest.approx(stats.psi_numeric(ref, cur, 20), abs=1e-12)
     assert r10[("psi", "amount")].value == pytest.approx(stats.psi_numeric(ref, cur, 10), abs=1e-12)
     assert r20[("psi", "amount")].value != pytest.approx(r10[("psi", "amount")].value, abs=1e-6)
-    assert r20[("psi", "amount")].detail == {"method": "mrm_psi_20", "bins": 20}
+    detail = r20[("psi", "amount")].detail
+    assert (detail["method"], detail["bins"], detail["binning"]) == ("mrm_psi_20", 20, "deciles_mass_points")
     assert r10[("score_psi", None)].detail["method"] == "mrm_psi"
 
 

@@ -2,7 +2,9 @@
 (:mod:`mrm.checks.engine.profiling`) and cached (:mod:`mrm.checks.reference`) as three files.
 
 Per numeric column (the numeric features and the score): the PSI edges of :mod:`mrm.checks.stats`
-(reference deciles with mass points, exactly), a :class:`~mrm.checks.engine.sketch.FineSketch` with the
+under the column's ``psi_binning`` (exactly; the convention followed is recorded, and the edges of the
+other conventions too wherever they are edges of the fine sketch, so a day's PSI under each comes from
+the same counts), a :class:`~mrm.checks.engine.sketch.FineSketch` with the
 reference's count and sum in each fine bin, the null count, min, max, mean and standard deviation, the
 distinct values when there are at most 20 (Evidently's Jensen-Shannon keys), and, up to ``exact_limit``
 values, the sorted reference itself (exact KS and Wasserstein on days small enough to be held whole). Per
@@ -30,7 +32,7 @@ from mrm.inventory import ModelEntry
 if TYPE_CHECKING:
     import pyarrow as pa
 
-PROFILE_VERSION = 2  # 2: bounded labels (mrm.checks.engine.bounds)
+PROFILE_VERSION = 3  # 2: bounded labels (mrm.checks.engine.bounds); 3: PSI binning conventions
 DISTINCT_KEYS = 20  # Evidently bins a numeric column by value when its reference has <= 20 distinct values
 
 
@@ -42,10 +44,18 @@ class ProfileSettings:
     exact_limit: int = 200_000  # keep the sorted reference for exact KS/Wasserstein up to this many values
     sample_rows: int = 50_000  # reference rows kept for the evidence reports
     seed: int = 0
+    psi_binning: str = stats.DEFAULT_BINNING  # the model's (and the score's) PSI binning
+    psi_binning_columns: dict[str, str] = field(default_factory=dict)  # features that set their own
 
     @classmethod
     def for_entry(cls, entry: ModelEntry, **overrides: Any) -> ProfileSettings:
-        return cls(**{"psi_bins": entry.monitoring.psi_bins, **overrides})
+        plan = entry.monitoring
+        own = {f.name: f.psi_binning for f in plan.features if f.psi_binning is not None}
+        found = {"psi_bins": plan.psi_bins, "psi_binning": plan.psi_binning, "psi_binning_columns": own}
+        return cls(**{**found, **overrides})
+
+    def binning_of(self, column: str) -> str:
+        return self.psi_binning_columns.get(column, self.psi_binning)
 
 
 # -- column profiles --------------------------------------------------------------------------------------
@@ -63,12 +73,20 @@ class NumericProfile:
     sums: np.ndarray | None = None  # sum of the reference values in each fine bin
     distinct: dict[float, int] | None = None  # value -> count, if at most DISTINCT_KEYS values
     ordered: np.ndarray | None = None  # the sorted reference, if at most exact_limit values
+    binning: str = stats.DEFAULT_BINNING  # the convention psi_edges follow (stats.binning_edges)
+    other_edges: dict[str, np.ndarray] = field(default_factory=dict)  # other conventions' edges (fine edges)
+    not_computable: dict[str, str] = field(default_factory=dict)  # convention -> why its PSI is not given
 
-    def psi_counts(self, fine_counts: np.ndarray) -> np.ndarray:
-        """Counts per PSI bin from counts per fine bin (the PSI edges are fine edges)."""
-        lefts = np.r_[-np.inf, self.sketch.edges]
-        which = np.searchsorted(self.psi_edges, lefts, side="right")
-        return np.bincount(which, weights=fine_counts, minlength=self.psi_edges.size + 1).astype(np.int64)
+    def psi_counts(self, fine_counts: np.ndarray, edges: np.ndarray | None = None) -> np.ndarray:
+        """Counts per PSI bin (of ``edges``, by default the PSI edges) from counts per fine bin (the
+        edges are fine edges)."""
+        edges = self.psi_edges if edges is None else edges
+        which = np.searchsorted(edges, np.r_[-np.inf, self.sketch.edges], side="right")
+        return np.bincount(which, weights=fine_counts, minlength=edges.size + 1).astype(np.int64)
+
+    def edges_by_binning(self) -> dict[str, np.ndarray]:
+        """The PSI edges of each convention whose PSI the day's counts give (the chosen one first)."""
+        return {self.binning: self.psi_edges, **self.other_edges}
 
 
 @dataclass
@@ -124,6 +142,8 @@ class ReferenceProfile:
                     arrays[f"{name}/{part}"] = getattr(p, part)
             if p.sketch is not None:
                 arrays[f"{name}/edges"] = p.sketch.edges
+            for binning, edges in p.other_edges.items():
+                arrays[f"{name}/psi_edges_{binning}"] = edges
         meta = {
             "version": self.version,
             "model_id": self.model_id,
@@ -164,6 +184,7 @@ class ReferenceProfile:
 
 def _numeric_meta(p: NumericProfile) -> dict[str, Any]:
     meta: dict[str, Any] = {k: getattr(p, k) for k in ("n", "nulls", "min", "max", "mean", "std")}
+    meta["binning"], meta["not_computable"] = p.binning, p.not_computable
     meta["distinct"] = None if p.distinct is None else [[k, v] for k, v in p.distinct.items()]
     sketch = p.sketch
     meta["sketch"] = (
@@ -188,6 +209,11 @@ def _numeric_from(meta: dict[str, Any], name: str, arrays: dict[str, np.ndarray]
         sums=arrays.get(f"{name}/sums"),
         distinct=None if meta["distinct"] is None else dict(meta["distinct"]),
         ordered=arrays.get(f"{name}/ordered"),
+        binning=meta.get("binning", stats.DEFAULT_BINNING),
+        other_edges={
+            b: arrays[f"{name}/psi_edges_{b}"] for b in stats.BINNINGS if f"{name}/psi_edges_{b}" in arrays
+        },
+        not_computable=meta.get("not_computable", {}),
     )
 
 

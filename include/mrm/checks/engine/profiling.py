@@ -54,24 +54,31 @@ if TYPE_CHECKING:
 
 
 # -- columns ----------------------------------------------------------------------------------------------
-def numeric_profile(values: np.ndarray, settings: ProfileSettings) -> NumericProfile:
+def numeric_profile(
+    values: np.ndarray, settings: ProfileSettings, binning: str = stats.DEFAULT_BINNING
+) -> NumericProfile:
+    """A numeric column's profile; its PSI edges follow ``binning`` (see stats.binning_edges)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        return _numeric_profile(np.asarray(values, dtype="float64"), settings)
+        return _numeric_profile(np.asarray(values, dtype="float64"), settings, binning)
 
 
-def _numeric_profile(values: np.ndarray, settings: ProfileSettings) -> NumericProfile:
+def _numeric_profile(values: np.ndarray, settings: ProfileSettings, binning: str) -> NumericProfile:
     import pandas as pd
 
     present = values[~np.isnan(values)]
     nulls = int(values.size - present.size)
     if present.size == 0:
-        return NumericProfile(0, nulls)
+        return NumericProfile(0, nulls, binning=stats.binning_edges(present, settings.psi_bins, binning)[1])
     ordered = np.sort(present)
-    psi_edges = stats.decile_edges(ordered, settings.psi_bins)  # quantiles do not depend on the order
+    every = stats.all_binning_edges(ordered, settings.psi_bins)  # quantiles do not depend on the order
+    psi_edges, used = every[binning]
     required = np.r_[psi_edges, ordered[0], np.nextafter(ordered[-1], np.inf)]
+    if used != stats.DEFAULT_BINNING:  # the default's sketch stays as it was: its numbers do not change
+        required = np.r_[required, *(edges for edges, _ in every.values())]
     sketch = FineSketch.build(ordered, required, settings.fine_levels, settings.grid_cells)
     distinct = distinct_values(ordered, DISTINCT_KEYS)
     exact = present.size <= settings.exact_limit
+    other, missing = other_binnings(ordered, every, used, sketch)
     return NumericProfile(
         n=int(present.size),
         nulls=nulls,
@@ -85,7 +92,28 @@ def _numeric_profile(values: np.ndarray, settings: ProfileSettings) -> NumericPr
         sums=sorted_sums(ordered, sketch.edges),
         distinct=None if distinct is None else dict(zip(*(a.tolist() for a in distinct), strict=True)),
         ordered=ordered if exact else None,
+        binning=used,
+        other_edges=other,
+        not_computable=missing,
     )
+
+
+def other_binnings(ordered: np.ndarray, every: dict[str, tuple[np.ndarray, str]], used: str,
+                   sketch: FineSketch) -> tuple[dict[str, np.ndarray], dict[str, str]]:  # fmt: skip
+    """Of ``every`` convention's (edges, convention followed), the edges of those other than ``used``
+    that are all fine edges (so a day's PSI under each comes from its fine counts), and why each other
+    one is not given."""
+    edges, missing = {}, {}
+    for binning, (found, follows) in every.items():
+        if binning == used:
+            continue
+        if follows != binning:
+            missing[binning] = stats.too_many_distinct(ordered)
+        elif np.isin(found, sketch.edges).all():
+            edges[binning] = found
+        else:
+            missing[binning] = "its edges are not edges of the fine sketch: not computable from the counts"
+    return edges, missing
 
 
 def categorical_profile(values) -> CategoricalProfile:
@@ -183,7 +211,7 @@ def _profile_within(found: dict[str, SegmentProfile], codes: np.ndarray, c: str,
             continue
         present = x[codes == k]
         present = present[~np.isnan(present)]
-        edges = stats.decile_edges(present, settings.psi_bins)
+        edges = stats.binning_edges(present, settings.psi_bins, settings.binning_of(c))[0]
         counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=edges.size + 1)
         found[v].numeric[c] = NumericSegment(edges, counts, int(present.size))
 
@@ -202,7 +230,8 @@ def profile_from_frame(
 
     settings = settings or ProfileSettings.for_entry(entry)
     numeric = {
-        c: numeric_profile(frame[c].to_numpy(dtype="float64"), settings) for c in numeric_columns(entry)
+        c: numeric_profile(frame[c].to_numpy(dtype="float64"), settings, settings.binning_of(c))
+        for c in numeric_columns(entry)
     }
     categorical = {c: categorical_profile(frame[c]) for c in categorical_columns(entry)}
     rows = len(frame)
@@ -275,7 +304,7 @@ def _column_profiles(reader: ParquetColumns, entry: ModelEntry, settings: Profil
             if values is None:
                 wrong.append(not_numeric(c, dtype_name(reader.type(c))))
                 continue
-            numeric[c] = numeric_profile(values, settings)
+            numeric[c] = numeric_profile(values, settings, settings.binning_of(c))
             nulls[c] = numeric[c].nulls
     if wrong:
         raise wrong_types(entry, where, wrong)
