@@ -19,11 +19,15 @@ if TYPE_CHECKING:
     from mrm.inventory import ModelEntry
 
 
-def _psi(frame: pd.DataFrame, rest: pd.DataFrame, column: str, categorical: bool, bins: int = 10) -> float:
+def _psi(
+    frame: pd.DataFrame, rest: pd.DataFrame, column: str, categorical: bool, bins: int = 10, binning: str = ""
+) -> float:
+    """PSI of one reference day against the other days, binned as the run would (the column's
+    ``psi_binning``)."""
     if categorical:
         return stats.psi_categorical(rest[column].tolist(), frame[column].tolist())
     ref_values, cur_values = rest[column].to_numpy(dtype="float64"), frame[column].to_numpy(dtype="float64")
-    return stats.psi_numeric(ref_values, cur_values, bins)
+    return stats.psi_numeric(ref_values, cur_values, bins, binning or stats.DEFAULT_BINNING)
 
 
 def day_profile(reference: pd.DataFrame, entry: ModelEntry) -> dict[str, dict[str | None, list[float]]]:
@@ -38,10 +42,19 @@ def day_profile(reference: pd.DataFrame, entry: ModelEntry) -> dict[str, dict[st
         for f in features:
             if frame[f.name].notna().any() and rest[f.name].notna().any():
                 out["psi"].setdefault(f.name, []).append(
-                    _psi(frame, rest, f.name, f.type == "categorical", entry.monitoring.psi_bins)
+                    _psi(
+                        frame,
+                        rest,
+                        f.name,
+                        f.type == "categorical",
+                        entry.monitoring.psi_bins,
+                        entry.monitoring.binning_of(f.name),
+                    )
                 )
             out["null_rate"].setdefault(f.name, []).append(float(frame[f.name].isna().mean()))
-        out["score_psi"][None].append(_psi(frame, rest, "score", False, entry.monitoring.psi_bins))
+        out["score_psi"][None].append(
+            _psi(frame, rest, "score", False, entry.monitoring.psi_bins, entry.monitoring.psi_binning)
+        )
         shares, rest_shares = (
             frame["decision"].value_counts(normalize=True),
             rest["decision"].value_counts(normalize=True),
