@@ -120,8 +120,8 @@ def record_failure(
         ticket = notifier().on_failure(entry, could_not_run_breach(entry, run_id, day, step, reason))["key"]
     anchor.after_record(store, entry.model_id, day)  # the failed run and its ticket; never raises
     log.error(  # for the task log; `mrm` prints the re-raised error instead (reraised: not twice)
-        "%s %s: %s run could not complete (%s): %s [ticket %s]",
-        entry.model_id, day, kind, step, reason, ticket, extra={"reraised": True},
+        "%s %s: %s could not complete (%s): %s [ticket %s]", entry.model_id, day,
+        "run" if kind == "monitoring" else f"{kind} run", step, reason, ticket, extra={"reraised": True},
     )  # fmt: skip
     return run_id
 
