@@ -59,11 +59,13 @@ def build(entry: ModelEntry):
 
             return pipeline.drift(pipeline.RunContext.from_dict(ctx))
 
-        @task(pool=reads_pool)
-        def performance(ctx: dict) -> dict:
-            from mrm import pipeline
+        # all_done: the matured cohort is evaluated even when the day could not be read (ctx is then None)
+        @task(pool=reads_pool, trigger_rule="all_done")
+        def performance(ctx: dict | None, **context) -> dict:
+            from mrm import outcomes
 
-            return pipeline.performance(pipeline.RunContext.from_dict(ctx))
+            day, trigger, reason = logical_date(context), trigger_of(context), rerun_reason(context)
+            return outcomes.performance_task(ctx, model_id, day, trigger, reason)
 
         @task
         def record_results(ctx: dict, *evidence: dict) -> dict:

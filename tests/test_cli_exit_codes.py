@@ -58,7 +58,9 @@ def test_undelivered_notifications_exit_0_with_one_warning_line(mrm_home, tmp_pa
 
 def test_a_missing_partition_exits_1_with_one_line(mrm_home, file_inventory):
     done = mrm("run", "--model", "credit_line", "--date", "2026-10-03")
-    assert (done.returncode, done.stdout) == (1, "")
+    assert done.returncode == 1  # the matured cohort is still evaluated (mrm.outcomes): one line on stdout
+    assert done.stdout.startswith("credit_line 2026-10-03 performance cohort ")
+    assert done.stdout.count("\n") == 1
     assert one_line_each(done.stderr) == [
         "mrm: error: no scoring log partition for 2026-10-03 of model credit_line: nothing under "
         f"{_data_uri(file_inventory)}/scoring/credit_line/dt=2026-10-03/; "
@@ -133,8 +135,13 @@ def test_history_shows_a_date_that_could_not_run_with_its_reason(capsys, mrm_hom
     (failed,) = [r for r in rows if r["status"] == "ERROR"]
     assert failed["logical_date"] == "2026-10-03" and failed["metric"] is None
     assert failed["reason"].startswith("read scoring log: no scoring log partition for 2026-10-03")
-    assert rows[-1] == failed  # in date order, after 2026-10-02's metrics
-    assert {r["logical_date"] for r in rows[:-1]} == {"2026-10-02"}
+    # in date order, after 2026-10-02's metrics; 2026-10-03's matured cohort was evaluated all the same
+    day2 = [r for r in rows if r["logical_date"] == "2026-10-03" and r is not failed]
+    assert day2 and {r["check"] for r in day2} == {"performance"}
+    dates = [r["logical_date"] for r in rows]
+    assert dates == sorted(dates) and set(dates) == {"2026-10-02", "2026-10-03"}
+    assert main(["history", "--model", "credit_line", "--format", "json", "--kind", "monitoring"]) == 0
+    assert json.loads(capsys.readouterr().out)[-1] == failed
 
     assert main(["history", "--model", "credit_line", "--format", "csv"]) == 0
     import csv
@@ -144,7 +151,7 @@ def test_history_shows_a_date_that_could_not_run_with_its_reason(capsys, mrm_hom
     assert [
         (r["logical_date"], r["status"], r["reason"][:17]) for r in csv_rows if r["status"] == "ERROR"
     ] == [("2026-10-03", "ERROR", "read scoring log:")]
-    assert main(["history", "--model", "credit_line", "--since", "2026-10-03"]) == 0
+    assert main(["history", "--model", "credit_line", "--since", "2026-10-03", "--kind", "monitoring"]) == 0
     header, line = capsys.readouterr().out.splitlines()
     assert header.split()[-2:] == ["status", "reason"]
     assert line.split()[:2] == ["credit_line", "2026-10-03"] and "ERROR" in line.split()
@@ -157,9 +164,10 @@ def test_history_of_a_date_rerun_after_it_could_not_run_shows_the_rerun_unless_a
     assert main(["run", "--model", "credit_line", "--date", "2026-10-03"]) == 1
     assert main(["run", "--model", "credit_line", "--date", "2026-10-03", "--reason", "again"]) == 1
     capsys.readouterr()
-    assert main(["history", "--model", "credit_line", "--format", "json"]) == 0
+    monitoring = ["--format", "json", "--kind", "monitoring"]
+    assert main(["history", "--model", "credit_line", *monitoring]) == 0
     assert [r["status"] for r in json.loads(capsys.readouterr().out)] == ["ERROR"]  # the current run only
-    assert main(["history", "--model", "credit_line", "--format", "json", "--all-runs"]) == 0
+    assert main(["history", "--model", "credit_line", *monitoring, "--all-runs"]) == 0
     assert [r["status"] for r in json.loads(capsys.readouterr().out)] == ["ERROR", "ERROR"]
 
 

@@ -2,6 +2,11 @@
 
     start -> quality + drift + performance -> record -> tickets -> notify
 
+When ``start`` cannot run (no partition for the day, a corrupt file), the monitoring run is recorded as
+failed and the matured cohort is still evaluated, as a run of kind ``performance`` for the date
+(:mod:`mrm.outcomes`): the cohort was scored weeks earlier and does not need the day's log.
+``mrm backtest`` records the same evaluation as runs of kind ``backtest``: analysis, never ticketed.
+
 Each step takes and returns small JSON-able values (a run context, evidence references), so the same
 functions back the Airflow tasks (XCom carries the context, never frames) and ``mrm run``. A step that
 cannot complete records a failed run with its reason, files a "could not run" ticket, and re-raises.
@@ -52,6 +57,7 @@ class RunContext:
     aggregate: dict[str, Any] = field(default_factory=dict)  # evidence reference of day_aggregate.npz
     engine: dict[str, Any] = field(default_factory=dict)  # how the day was computed (sizes, sample, sketches)
     rerun_reason: str | None = None  # why the date is run again (None: its first run)
+    kind: str = "monitoring"  # monitoring | performance (the cohort alone) | backtest
 
     @property
     def day(self) -> date:
@@ -75,10 +81,20 @@ def _writer(ctx: RunContext) -> EvidenceWriter:
 
 
 # -- failure path -----------------------------------------------------------------------------------
+PERFORMANCE, BACKTEST = "performance", "backtest"  # the kinds of run that evaluate the cohort alone
+
+
 def record_failure(
-    entry: ModelEntry, day: date, reason: str, triggered_by: str, step: str, rerun_reason: str | None = None
+    entry: ModelEntry,
+    day: date,
+    reason: str,
+    triggered_by: str,
+    step: str,
+    rerun_reason: str | None = None,
+    kind: str = "monitoring",
 ) -> str:
-    """Record that the run could not complete, and file a 'could not run' ticket. Returns the run id."""
+    """Record that the run could not complete, and file a 'could not run' ticket (not for a back-test,
+    which is analysis). Returns the run id."""
     run_id = uuid.uuid4().hex
     now = _now()
     store = get_store()
@@ -96,28 +112,36 @@ def record_failure(
             triggered_by=triggered_by,
             inventory_hash=entry.fingerprint(),
             rerun_reason=rerun_reason,
+            kind=kind,
         )
     )
-    action = notifier().on_failure(entry, could_not_run_breach(entry, run_id, day, step, reason))
+    ticket = "none: a back-test"
+    if kind != BACKTEST:
+        ticket = notifier().on_failure(entry, could_not_run_breach(entry, run_id, day, step, reason))["key"]
     anchor.after_record(store, entry.model_id, day)  # the failed run and its ticket; never raises
     log.error(  # for the task log; `mrm` prints the re-raised error instead (reraised: not twice)
-        "%s %s: run could not complete (%s): %s [ticket %s]",
-        entry.model_id, day, step, reason, action["key"], extra={"reraised": True},
+        "%s %s: %s could not complete (%s): %s [ticket %s]", entry.model_id, day,
+        "run" if kind == "monitoring" else f"{kind} run", step, reason, ticket, extra={"reraised": True},
     )  # fmt: skip
     return run_id
 
 
 @contextmanager
 def _guard(
-    entry: ModelEntry, day: date, triggered_by: str, step: str, rerun_reason: str | None = None
+    entry: ModelEntry,
+    day: date,
+    triggered_by: str,
+    step: str,
+    rerun_reason: str | None = None,
+    kind: str = "monitoring",
 ) -> Iterator[None]:
     try:
         yield
     except MrmError as exc:
-        record_failure(entry, day, str(exc), triggered_by, step, rerun_reason)
+        record_failure(entry, day, str(exc), triggered_by, step, rerun_reason, kind)
         raise
     except Exception as exc:  # a bug or an unexpected failure: still recorded (one line), then re-raised
-        record_failure(entry, day, unexpected(exc), triggered_by, step, rerun_reason)
+        record_failure(entry, day, unexpected(exc), triggered_by, step, rerun_reason, kind)
         raise
 
 
@@ -178,7 +202,7 @@ def _check_step(ctx: RunContext, name: str) -> dict:
     check = check_for(name)
     entry = get_inventory().get(ctx.model_id)
     started = time.perf_counter()
-    with _guard(entry, ctx.day, ctx.triggered_by, name, ctx.rerun_reason):
+    with _guard(entry, ctx.day, ctx.triggered_by, name, ctx.rerun_reason, ctx.kind):
         writer = _writer(ctx)
         given = CheckInputs(
             entry,
@@ -307,8 +331,14 @@ def notify(ctx: RunContext) -> dict:
 
 
 def run_model(model_id: str, day: date, triggered_by: str | None = None, reason: str | None = None) -> dict:
-    """All steps in sequence: what ``mrm run`` does, and what the DAG does task by task."""
-    ctx = start(model_id, day, triggered_by, reason)
+    """All steps in sequence, as the DAG does them task by task when the day can be read (``mrm run``
+    calls :func:`mrm.outcomes.run_day`, which evaluates the matured cohort alone when it cannot)."""
+    return complete(start(model_id, day, triggered_by, reason))
+
+
+def complete(ctx: RunContext) -> dict:
+    """The steps after ``start``, in sequence: checks, record, tickets, delivery."""
+    model_id = ctx.model_id
     evidence = [quality(ctx), drift(ctx), performance(ctx)]
     result = record(ctx, *evidence)
     result["rows"], result["sample_rows"] = ctx.row_count, ctx.engine.get("sample", {}).get("rows")

@@ -33,6 +33,10 @@ def test_dag_shape_and_schedule(dagbag):
     assert upstream["record_results"] == {"read_scoring_log", "data_quality", "drift", "performance"}
     assert upstream["open_tickets"] == {"read_scoring_log", "record_results"}
     assert upstream["deliver_notifications"] == {"read_scoring_log", "open_tickets"}
+    # the matured cohort is evaluated when the day cannot be read; the rest wait for read_scoring_log
+    rules = {t: str(dag.get_task(t).trigger_rule.value) for t in TASKS}
+    assert rules.pop("performance") == "all_done"
+    assert set(rules.values()) == {"all_success"}
     assert "fraud-models@example.com" in dag.doc_md
 
 

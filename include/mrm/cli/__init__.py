@@ -5,7 +5,8 @@
     mrm inventory list [--status S] [--tier N] [--format table|csv|json] [--inventory DIR]
     mrm inventory show ID [--inventory DIR]
     mrm run --model ID --date YYYY-MM-DD [--reason TEXT] [--inventory DIR]
-    mrm history --model ID [--since DATE] [--until DATE] [--format table|csv|json] [--all-runs]
+    mrm history --model ID [--since DATE] [--until DATE] [--format table|csv|json] [--all-runs] [--kind K]
+    mrm backtest --model ID --since DATE --until DATE [--reason TEXT] [--inventory DIR]
     mrm tickets [--model ID] [--status open|closed|all] [--format table|json]
     mrm tickets show ID
     mrm tickets close ID --reason TEXT [--by NAME]
@@ -28,7 +29,7 @@ Exit codes: 0 done (a run with breaches is done, and so is one whose notificatio
 outbox: one warning line), 1 could not do it (one line on stderr), 2 usage (or a rerun without --reason).
 Every problem is printed once, on one line (:mod:`mrm.cli.console`), warnings of dependencies included.
 
-One module per command group (inventory, runs, tickets, outbox, audit, db, demo); each adds its own
+One module per command group (inventory, runs, backtest, tickets, outbox, audit, db, demo); each adds its own
 sub-commands to the parser and maps them to their handlers in its ``COMMANDS``.
 """
 
@@ -38,7 +39,7 @@ import argparse
 import sys
 
 from mrm import settings
-from mrm.cli import audit, db, demo, inventory, outbox, runs, tickets
+from mrm.cli import audit, backtest, db, demo, inventory, outbox, runs, tickets
 from mrm.cli.console import console
 from mrm.cli.outbox import OUTBOX_COLUMNS
 from mrm.cli.runs import HISTORY_COLUMNS
@@ -46,7 +47,7 @@ from mrm.errors import InventoryError, MrmError
 
 __all__ = ["COMMANDS", "HISTORY_COLUMNS", "OUTBOX_COLUMNS", "main", "parser"]
 
-GROUPS = (inventory, runs, tickets, outbox, audit, db, demo)
+GROUPS = (inventory, runs, backtest, tickets, outbox, audit, db, demo)
 COMMANDS = {command: handler for group in GROUPS for command, handler in group.COMMANDS.items()}
 
 

@@ -18,8 +18,17 @@ RUN_EXIT_CODES = """exit codes:
      stayed undelivered are kept in the outbox and retried: one "mrm: warning:" line on stderr
   1  the run could not run (no partition, a corrupt file, a missing column, a check that failed): it
      is recorded as a failed run (status ERROR in `mrm history`) with a "could not run" ticket; one
-     "mrm: error:" line on stderr
+     "mrm: error:" line on stderr. When the day's scoring log could not be read, the matured cohort is
+     still evaluated and recorded as a run of kind performance (one line on stdout before the error)
   2  usage: a bad argument, or a rerun of a date that has a run without --reason"""
+KINDS = ("monitoring", "governance", "performance", "backtest")
+
+
+def kinds_of(kind: str | None) -> tuple[str, ...] | None:
+    """``--kind``: one kind; ``all``: every kind (None); not given: every kind but backtest."""
+    if kind == "all":
+        return None
+    return (kind,) if kind else tuple(k for k in KINDS if k != "backtest")
 
 
 def add_parsers(sub) -> None:
@@ -42,6 +51,11 @@ def add_parsers(sub) -> None:
     hist.add_argument("--until", type=iso_date, metavar="DATE")
     hist.add_argument("--format", choices=["table", "csv", "json"], default="table")
     hist.add_argument("--all-runs", action="store_true", help="include runs superseded by a rerun")
+    hist.add_argument(
+        "--kind",
+        choices=[*KINDS, "all"],
+        help="runs of one kind (default: every kind but backtest; `mrm backtest` records backtest runs)",
+    )
 
 
 def refuse_rerun_without_reason(model_id: str, day, reason: str | None) -> str | None:
@@ -61,12 +75,14 @@ def refuse_rerun_without_reason(model_id: str, day, reason: str | None) -> str |
 
 
 def cmd_run(args) -> int:
-    from mrm import pipeline
+    from mrm import outcomes
 
     if refusal := refuse_rerun_without_reason(args.model, args.date, args.reason):
         print(f"mrm: error: {refusal}", file=sys.stderr)
         return 2
-    result = pipeline.run_model(args.model, args.date, reason=(args.reason or "").strip() or None)
+    reason = (args.reason or "").strip() or None
+    alone = lambda r: print(outcomes.line(r))  # noqa: E731  # the cohort alone, when the day cannot be read
+    result = outcomes.run_day(args.model, args.date, reason=reason, on_alone=alone)
     rerun = f"; a rerun replacing run {result['supersedes']}" if result["supersedes"] else ""
     print(
         f"{result['model_id']} {result['logical_date']}: {result['overall_status']} "
@@ -102,8 +118,11 @@ def cmd_history(args) -> int:
 
     wiring.get_inventory().get(args.model)
     store = wiring.get_store()
-    rows = store.metrics(args.model, args.since, args.until, all_runs=args.all_runs)
-    failed = reads.failed_runs(store.engine, args.model, args.since, args.until, all_runs=args.all_runs)
+    kinds = kinds_of(args.kind)
+    rows = store.metrics(args.model, args.since, args.until, all_runs=args.all_runs, kinds=kinds)
+    failed = reads.failed_runs(
+        store.engine, args.model, args.since, args.until, all_runs=args.all_runs, kinds=kinds
+    )
     rows = sorted([*rows, *failed], key=lambda r: r["logical_date"])  # stable: metric order kept
     print(emit(rows, HISTORY_COLUMNS, args.format))
     flags = reads.format_flags(reads.rerun_flags(store.engine, args.model, args.since, args.until))

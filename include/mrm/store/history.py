@@ -35,7 +35,7 @@ class RunRecord:
     input_files: list[dict[str, Any]] = field(default_factory=list)
     reference: dict[str, Any] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
-    kind: str = "monitoring"  # monitoring | governance
+    kind: str = "monitoring"  # monitoring | governance | performance (the cohort alone) | backtest
     lineage: dict[str, Any] = field(default_factory=dict)  # software versions, git commit, step timings
     rerun_reason: str | None = None  # why the date was run again (CLI: --reason; Airflow: conf or run/try)
     supersedes: str | None = None  # filled by record_run: the run that was current for this date and kind
@@ -125,8 +125,9 @@ def append_only_sql(conn, tables: tuple[str, ...] = APPEND_ONLY_TABLES) -> None:
         )
 
 
-def current_run_ids(model_id: str | None = None):
-    """The ids of the latest run per model, logical date and kind (a rerun supersedes earlier runs)."""
+def current_run_ids(model_id: str | None = None, kinds: tuple[str, ...] | None = None):
+    """The ids of the latest run per model, logical date and kind (a rerun supersedes earlier runs);
+    ``kinds``: of those kinds only."""
     r = schema.runs
     ranked = select(
         r.c.run_id,
@@ -139,6 +140,8 @@ def current_run_ids(model_id: str | None = None):
     )
     if model_id:
         ranked = ranked.where(r.c.model_id == model_id)
+    if kinds:
+        ranked = ranked.where(r.c.kind.in_(kinds))
     ranked = ranked.subquery()
     return select(ranked.c.run_id).where(ranked.c.rn == 1)
 
@@ -336,13 +339,18 @@ class HistoryStore:
         *,
         all_runs: bool = False,
         run_id: str | None = None,
+        kinds: tuple[str, ...] | None = None,
     ) -> list[dict]:
-        m = schema.metric_results
+        """Metric rows of the current runs (``all_runs``: of every run; ``run_id``: of one), of runs of
+        ``kinds`` only if given."""
+        m, r = schema.metric_results, schema.runs
         q = select(m).order_by(m.c.model_id, m.c.logical_date, m.c.id)
         if run_id:
             q = q.where(m.c.run_id == run_id)
         elif not all_runs:
-            q = q.where(m.c.run_id.in_(current_run_ids()))
+            q = q.where(m.c.run_id.in_(current_run_ids(kinds=kinds)))
+        elif kinds:
+            q = q.where(m.c.run_id.in_(select(r.c.run_id).where(r.c.kind.in_(kinds))))
         q = _filtered(q, m, model_id, since, until)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]

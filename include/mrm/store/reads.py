@@ -9,7 +9,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, func, or_, select
 
 from mrm.controls import GREEN, RED, SEVERITY
 from mrm.store import schema
@@ -17,6 +17,9 @@ from mrm.store.history import current_run_ids
 from mrm.store.outbox import PENDING
 
 RUN_COLUMNS = ("run_id", "model_id", "kind", "logical_date", "status", "overall_status", "reason")
+BACKTEST, PERFORMANCE = "backtest", "performance"  # kinds of run (mrm.outcomes); back-tests are analysis
+PAGE_KINDS = ("monitoring", "governance", PERFORMANCE)  # what the page's charts and runs show
+BACKTEST_METRICS = ("auc", "gini", "ks", "label_coverage")  # the page's back-test table
 
 
 def _aware(value: Any) -> Any:
@@ -121,13 +124,30 @@ def undelivered(engine: Engine) -> list[dict]:
 
 # -- one model ----------------------------------------------------------------------------------------
 def last_logical_date(engine: Engine, model_id: str) -> date | None:
+    """The newest logical date of the model's runs, back-tests aside."""
     r = schema.runs
+    query = select(func.max(r.c.logical_date)).where(r.c.model_id == model_id, r.c.kind != BACKTEST)
     with engine.connect() as conn:
-        return conn.execute(select(func.max(r.c.logical_date)).where(r.c.model_id == model_id)).scalar()
+        return conn.execute(query).scalar()
+
+
+def shown_run_ids(model_id: str):
+    """The current runs the page charts: monitoring and governance, and the ``performance`` runs of dates
+    whose current monitoring run did not complete (a rerun that completed holds the cohort itself);
+    never back-tests (their own table, :func:`backtests`)."""
+    r, done = schema.runs, schema.runs.alias("done")
+    completed = select(done.c.logical_date).where(
+        done.c.run_id.in_(current_run_ids(model_id, ("monitoring",))), done.c.status == "completed"
+    )
+    return select(r.c.run_id).where(
+        r.c.run_id.in_(current_run_ids(model_id, PAGE_KINDS)),
+        or_(r.c.kind != PERFORMANCE, r.c.logical_date.not_in(completed)),
+    )
 
 
 def metrics(engine: Engine, model_id: str, since: date) -> list[dict]:
-    """The model's metric rows of its current runs from ``since`` on, in date order."""
+    """The model's metric rows of the current runs the page shows (:func:`shown_run_ids`) from ``since``
+    on, in date order."""
     m = schema.metric_results
     columns = [
         c for c in m.c if c.name not in ("detail", "model_id")
@@ -135,7 +155,7 @@ def metrics(engine: Engine, model_id: str, since: date) -> list[dict]:
     query = (
         select(*columns)
         .where(m.c.model_id == model_id, m.c.logical_date >= since)
-        .where(m.c.run_id.in_(current_run_ids(model_id)))
+        .where(m.c.run_id.in_(shown_run_ids(model_id)))
         .order_by(m.c.logical_date, m.c.id)
     )
     return _rows(engine, query)
@@ -160,15 +180,48 @@ def stored_value(engine: Engine, model_id: str, day: date, metric: str) -> float
 
 
 def runs(engine: Engine, model_id: str, since: date) -> list[dict]:
-    """Every run of the model (all kinds, reruns included) from ``since`` on, newest first."""
+    """Every run of the model (all kinds but back-tests, reruns included) from ``since`` on, newest
+    first."""
     r = schema.runs
     columns = [c for c in r.c if c.name not in ("input_files", "reference", "lineage")]
     query = (
         select(*columns)
-        .where(r.c.model_id == model_id, r.c.logical_date >= since)
+        .where(r.c.model_id == model_id, r.c.logical_date >= since, r.c.kind != BACKTEST)
         .order_by(r.c.logical_date.desc(), r.c.finished_at.desc())
     )
     return _rows(engine, query)
+
+
+def backtests(engine: Engine, model_id: str, limit: int = 1000) -> list[dict]:
+    """The model's current back-test runs (newest date first, at most ``limit``), each with its cohort
+    and ``values[metric]`` of :data:`BACKTEST_METRICS` (None: insufficient labels)."""
+    r, m = schema.runs, schema.metric_results
+    chosen = (
+        select(r.c.run_id)
+        .where(r.c.run_id.in_(current_run_ids(model_id, (BACKTEST,))))
+        .order_by(r.c.logical_date.desc())
+        .limit(limit)
+    )
+    query = (
+        select(
+            r.c.run_id, r.c.logical_date, r.c.status, r.c.overall_status, r.c.reason, r.c.finished_at,
+            r.c.triggered_by, r.c.row_count, m.c.metric, m.c.value, m.c.cohort_start, m.c.cohort_end,
+        )
+        .select_from(r.outerjoin(m, and_(m.c.run_id == r.c.run_id, m.c.metric.in_(BACKTEST_METRICS),
+                                         m.c.segment.is_(None))))
+        .where(r.c.run_id.in_(chosen.scalar_subquery()))
+        .order_by(r.c.logical_date.desc())
+    )  # fmt: skip
+    keys = ("run_id", "logical_date", "status", "overall_status", "reason", "finished_at", "triggered_by")
+    out: dict[str, dict] = {}
+    for row in _rows(engine, query):
+        run = out.setdefault(
+            row["run_id"],
+            {k: row[k] for k in (*keys, "row_count", "cohort_start", "cohort_end")} | {"values": {}},
+        )
+        if row["metric"] is not None:
+            run["values"][row["metric"]] = row["value"]
+    return list(out.values())
 
 
 def run(engine: Engine, run_id: str) -> dict | None:
@@ -181,10 +234,10 @@ def run(engine: Engine, run_id: str) -> dict | None:
 def airflow_run(engine: Engine, dag_id: str, run_id: str) -> dict | None:
     """The history's run written by this Airflow DAG run (its last try), or None."""
     r = schema.runs
-    query = (
+    query = (  # the day's monitoring run, not the performance run of its cohort alone (recorded after)
         select(r)
         .where(r.c.triggered_by.like(f"airflow:{dag_id}/{run_id}/%"))
-        .order_by(r.c.finished_at.desc())
+        .order_by((r.c.kind == PERFORMANCE).asc(), r.c.finished_at.desc())
         .limit(1)
     )
     found = _rows(engine, query)
@@ -266,12 +319,21 @@ def rerun_flags(
 
 
 def failed_runs(
-    engine: Engine, model_id: str, since: date | None, until: date | None, *, all_runs: bool = False
+    engine: Engine,
+    model_id: str,
+    since: date | None,
+    until: date | None,
+    *,
+    all_runs: bool = False,
+    kinds: tuple[str, ...] | None = None,
 ) -> list[dict]:
     """The model's runs that could not run (``status`` failed), as rows of ``mrm history``: model_id,
-    logical_date, run_id, ``status`` ERROR and the ``reason``; the current ones only unless ``all_runs``."""
+    logical_date, run_id, ``status`` ERROR and the ``reason``; the current ones only unless ``all_runs``;
+    of ``kinds`` only if given."""
     r = schema.runs
     query = select(r.c.model_id, r.c.logical_date, r.c.run_id, r.c.reason).where(r.c.status == "failed")
+    if kinds:
+        query = query.where(r.c.kind.in_(kinds))
     if not all_runs:
         query = query.where(r.c.run_id.in_(current_run_ids(model_id)))
     query = _filtered_runs(query, model_id, since, until).order_by(r.c.logical_date, r.c.finished_at)

@@ -2,7 +2,8 @@
 passes Airflow's login check (see :mod:`mrm.airflow.ui_mount`); tests build it bare.
 
     /                       portfolio (?tier= &status= &owner= &rag= &sort=; ?format=csv)
-    /models/{model_id}      one model (?days=N; ?format=csv&table=latest|psi|runs|tickets|controls|metrics)
+    /models/{model_id}      one model (?days=N; ?format=csv&table=latest|psi|runs|backtests|tickets|controls|
+                            metrics)
     /breaches               open tickets across the portfolio (?format=csv)
     /evidence/...           evidence files a run recorded, and Evidently's shared library (the one
                             route outside ``dependencies``: public code, see :mod:`mrm.ui.evidence`)
@@ -275,8 +276,9 @@ def _model_data(engine, inv: Inventory, model_id: str, days: int, allowed: Model
             f"Model '{model_id}' is not in the inventory (models: {known}) nor in the history.",
         )
     tickets = queries.tickets(engine, model_id, open_only=False)
+    tested = queries.backtests(engine, model_id) if visible else []
     if last is None:
-        return model.ModelData(model_id, entry, [], [], tickets, None, None)
+        return model.ModelData(model_id, entry, [], [], tickets, None, None, tested)
     since = last - timedelta(days=days - 1)
     rows, runs = queries.metrics(engine, model_id, since), queries.runs(engine, model_id, since)
-    return model.ModelData(model_id, entry, rows, runs, tickets, since, last)
+    return model.ModelData(model_id, entry, rows, runs, tickets, since, last, tested)

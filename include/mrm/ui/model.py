@@ -3,7 +3,7 @@ its runs with links to Airflow and the evidence, and its tickets. Built from row
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import quote
 
@@ -13,7 +13,7 @@ from mrm.core.results import control_key
 from mrm.inventory import ModelEntry
 from mrm.store import reads
 from mrm.store.tickets import ticket_key
-from mrm.ui import charts, outcome
+from mrm.ui import backtests, charts, outcome
 from mrm.ui.html import STATUS_ORDER, Column, Table, badge, e, fmt, link
 
 KEY_METRICS = (
@@ -27,7 +27,7 @@ KEY_METRICS = (
     "label_coverage",
 )
 EVIDENCE_LABELS = {"drift_report": "Evidently report", "quality_gx": "GX result"}
-TABLES = ("latest", "psi", "runs", "tickets", "controls", "metrics")
+TABLES = ("latest", "psi", "runs", "backtests", "tickets", "controls", "metrics")
 DEFAULT_DAYS = 90  # the window of the page, counted back from the model's newest logical date
 
 
@@ -40,6 +40,7 @@ class ModelData:
     tickets: list[dict]
     since: date | None
     last: date | None
+    backtests: list[dict] = field(default_factory=list)  # current backtest runs, newest first (any date)
 
 
 # -- series and heat map ----------------------------------------------------------------------------------
@@ -268,6 +269,7 @@ def tables(data: ModelData, base: str, ui_root: str) -> dict[str, Table]:
         "latest": latest_table(data.metrics),
         "psi": psi_table(values, days),
         "runs": runs_table(data.runs, base, ui_root),
+        "backtests": backtests.table(data.backtests),
         "tickets": tickets_table(data.tickets),
         "controls": controls_table(data.entry),
         "metrics": metrics_table(data.metrics),
@@ -381,6 +383,7 @@ def body(data: ModelData, base: str, ui_root: str, days: int) -> str:
         + section("Key metrics over time", "metrics", charts_html(data), f"{window}; " + CHART_HINT, days)
         + section("PSI by feature and day", "psi", heat, days=days)
         + section("Runs", "runs", t["runs"].html(), days=days)
+        + section("Back-tests", "backtests", t["backtests"].html(), backtests.HINT)
         + section("Tickets", "tickets", t["tickets"].html(), "open first")
         + section("Thresholds", "controls", t["controls"].html(), "from the inventory, tier defaults merged")
     )

@@ -218,7 +218,7 @@ def test_an_unknown_model_is_a_404_that_says_so_and_links_back(client):
 def test_an_unknown_table_is_a_400_that_lists_the_tables(client):
     response = client.get("/model-risk/models/card_fraud?format=csv&table=nope")
     assert response.status_code == 400
-    assert "table must be one of latest, psi, runs, tickets, controls, metrics" in response.text
+    assert "table must be one of latest, psi, runs, backtests, tickets, controls, metrics" in response.text
 
 
 # -- the newest day leads: a day that could not run is never shown as a clean one ----------------------
