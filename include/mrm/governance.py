@@ -16,7 +16,7 @@ from mrm.core.results import MetricResult
 from mrm.errors import MrmError
 from mrm.inventory import Inventory, ModelEntry
 from mrm.notify.outbox import undelivered_error
-from mrm.store import HistoryStore, RunRecord, anchor, reads
+from mrm.store import HistoryStore, RunRecord, anchor, reruns
 from mrm.ticketing import sweep
 from mrm.ticketing.base import governance_breach
 from mrm.ticketing.lifecycle import TicketLifecycle
@@ -145,7 +145,7 @@ def run_governance(
     for entry in sorted(inventory.entries.values(), key=lambda e: e.model_id):
         findings = assess(entry, day, store, inventory)
         now = datetime.now(UTC)
-        why = reads.rerun_reason(store.engine, entry.model_id, day, triggered_by, reason, "governance")
+        why = reruns.rerun_reason(store.engine, entry.model_id, day, triggered_by, reason, "governance")
         run = RunRecord(
             run_id=uuid.uuid4().hex, model_id=entry.model_id, model_version=entry.version, logical_date=day,
             status="completed", overall_status=worst([f.status for f in findings]), started_at=now,

@@ -30,7 +30,7 @@ from mrm.core.results import MetricResult
 from mrm.errors import MrmError
 from mrm.evidence.lineage import TIMING, lineage
 from mrm.pipeline import BACKTEST, PERFORMANCE, RunContext
-from mrm.store import RunRecord, anchor, reads
+from mrm.store import RunRecord, anchor, reruns
 from mrm.wiring import cli_trigger, get_inventory, get_store
 
 log = logging.getLogger("mrm.pipeline")
@@ -50,7 +50,7 @@ def outcome_context(
         started_at=pipeline._now().isoformat(),
         triggered_by=trigger,
         inventory_hash=entry.fingerprint(),
-        rerun_reason=reads.rerun_reason(get_store().engine, model_id, day, trigger, reason, kind),
+        rerun_reason=reruns.rerun_reason(get_store().engine, model_id, day, trigger, reason, kind),
         kind=kind,
     )
 

@@ -32,7 +32,7 @@ from mrm.evidence.writer import EvidenceWriter
 from mrm.inventory import ModelEntry
 from mrm.notify.outbox import undelivered_error
 from mrm.sources.registry import source_for
-from mrm.store import RunRecord, anchor, reads
+from mrm.store import RunRecord, anchor, reruns
 from mrm.ticketing import sweep
 from mrm.ticketing.base import could_not_run_breach
 from mrm.ticketing.lifecycle import TicketLifecycle
@@ -162,7 +162,7 @@ def start(model_id: str, day: date, triggered_by: str | None = None, reason: str
     metric is computed from (:mod:`mrm.checks.aggregate`), kept as the run's ``day_aggregate.npz``; return
     the context the other steps share. Memory does not grow with the day's rows for Parquet sources.
     ``reason``: why the date is run again (``mrm run --reason``, an Airflow DAG run's conf); a rerun from
-    Airflow without one records its run and try (:func:`mrm.store.reads.rerun_reason`)."""
+    Airflow without one records its run and try (:func:`mrm.store.reruns.rerun_reason`)."""
     from mrm.checks import sample_evidence as se
 
     entry = get_inventory().get(model_id)
@@ -170,7 +170,7 @@ def start(model_id: str, day: date, triggered_by: str | None = None, reason: str
         why = "has monitoring disabled" if entry.status == "approved" else f"is {entry.status}, not approved"
         raise InventoryError([f"model '{model_id}' {why}; only approved models with monitoring enabled run"])
     trigger = triggered_by or cli_trigger()
-    why = reads.rerun_reason(get_store().engine, model_id, day, trigger, reason)
+    why = reruns.rerun_reason(get_store().engine, model_id, day, trigger, reason)
     with _guard(entry, day, trigger, "read scoring log", why):
         day_input = source_for(entry).day_input(day)
     with _guard(entry, day, trigger, "read reference", why):

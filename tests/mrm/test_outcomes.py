@@ -15,7 +15,7 @@ from mrm import outcomes, pipeline
 from mrm.cli import main
 from mrm.demo.data import day
 from mrm.errors import MrmError
-from mrm.store import chain, reads
+from mrm.store import chain, reads, reruns
 
 PAST_THE_LOG = day(35)  # the test data has 34 days: card_fraud's 2026-10-05 has no partition
 CREDIT_MISSING = day(33)  # credit_line's nightly export failed: no partition (mrm.demo.data)
@@ -54,7 +54,7 @@ def test_a_missing_partition_inside_the_log_is_evaluated_too_and_shown_on_the_pa
     with pytest.raises(MrmError):
         outcomes.run_day("credit_line", CREDIT_MISSING)
     engine = pipeline.get_store().engine
-    alone = reads.current_run(engine, "credit_line", CREDIT_MISSING, "performance")
+    alone = reruns.current_run(engine, "credit_line", CREDIT_MISSING, "performance")
     assert alone is not None and alone["status"] == "completed"
     shown = reads.metrics(engine, "credit_line", CREDIT_MISSING)
     assert {r["run_id"] for r in shown} == {alone["run_id"]}  # the page charts the cohort of the day
@@ -145,7 +145,7 @@ def test_a_retired_model_back_tests_past_its_log_and_reruns_say_why(mrm_home, fi
     assert store.runs("aml_alert", kind="monitoring") == []  # retired: it is never monitored
 
     assert main(["backtest", "--model", "aml_alert", "--since", str(until), "--until", str(until)]) == 0
-    again = reads.current_run(store.engine, "aml_alert", until, "backtest")
+    again = reruns.current_run(store.engine, "aml_alert", until, "backtest")
     assert store.run(again["run_id"])["rerun_reason"] == f"back-test {until}..{until} again"
     assert chain.verify(store.engine)[0] == []
 

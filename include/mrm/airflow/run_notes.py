@@ -3,7 +3,7 @@
     2 RED: psi(amount)=0.31 > 0.25; null_rate(device_score)=0.28 > 0.1; 1 AMBER: volume_ratio=0.78 —
     tickets MRM-12, MRM-13
 
-A rerun that shows its day better than a run it replaced (:func:`mrm.store.reads.rerun_flags`) starts
+A rerun that shows its day better than a run it replaced (:func:`mrm.store.reruns.rerun_flags`) starts
 with ``flag: rerun turned RED into GREEN — reason: ... by ...; ``.
 
 Set by the listener in ``plugins/mrm_run_notes.py`` when the run ends (scheduler side), so it works
@@ -13,7 +13,7 @@ under any executor and in ``dag.test()``.
 from __future__ import annotations
 
 from mrm.core.results import control_key
-from mrm.store import HistoryStore, reads
+from mrm.store import HistoryStore, reads, reruns
 from mrm.store.tickets import ticket_key
 
 MAX_NOTE = 1000  # Airflow's limit on a DAG run note
@@ -43,8 +43,8 @@ def note_for(store: HistoryStore, dag_id: str, run_id: str) -> str | None:
     if run is None:
         return None
     day = run["logical_date"]
-    flags = reads.rerun_flags(store.engine, run["model_id"], day, day)
-    flag = next((f"flag: {reads.flag_text(f)}; " for f in flags if f["run_id"] == run["run_id"]), "")
+    flags = reruns.rerun_flags(store.engine, run["model_id"], day, day)
+    flag = next((f"flag: {reruns.flag_text(f)}; " for f in flags if f["run_id"] == run["run_id"]), "")
     return _cut(flag + _summary(store, run))
 
 

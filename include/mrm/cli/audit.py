@@ -74,7 +74,7 @@ def cmd_evidence_pack(args) -> int:
 
 def cmd_audit_verify(args) -> int:
     from mrm import settings, wiring
-    from mrm.store.reads import format_flags, rerun_flags
+    from mrm.store.reruns import format_flags, rerun_flags
     from mrm.store.verify import examine
 
     store = wiring.get_store()

@@ -40,7 +40,7 @@ def add_parsers(sub) -> None:
 def cmd_backtest(args) -> int:
     from mrm import outcomes, pipeline, wiring
     from mrm.errors import MrmError
-    from mrm.store import reads
+    from mrm.store import reruns
 
     days = (args.until - args.since).days + 1
     if days < 1 or days > MAX_DAYS:
@@ -57,7 +57,7 @@ def cmd_backtest(args) -> int:
     failed: list[str] = []
     for n in range(days):
         day = args.since + timedelta(days=n)
-        again = reads.current_run(engine, args.model, day, "backtest") is not None
+        again = reruns.current_run(engine, args.model, day, "backtest") is not None
         given = (args.reason or "").strip()
         reason = given or (f"back-test {args.since}..{args.until} again" if again else None)
         try:

@@ -61,11 +61,11 @@ def add_parsers(sub) -> None:
 def refuse_rerun_without_reason(model_id: str, day, reason: str | None) -> str | None:
     """The one-line refusal of a rerun without ``--reason`` (a rerun replaces the day's run), or None."""
     from mrm import wiring
-    from mrm.store import reads
+    from mrm.store import reruns
 
     if reason and reason.strip():
         return None
-    run = reads.current_run(wiring.get_store().engine, model_id, day)
+    run = reruns.current_run(wiring.get_store().engine, model_id, day)
     if run is None:
         return None
     return (
@@ -114,18 +114,18 @@ def cmd_history(args) -> int:
     ``flag:`` line per rerun that showed its day better than the run it replaced (after a table; on
     stderr for csv and json, which stay machine-readable)."""
     from mrm import wiring
-    from mrm.store import reads
+    from mrm.store import reruns
 
     wiring.get_inventory().get(args.model)
     store = wiring.get_store()
     kinds = kinds_of(args.kind)
     rows = store.metrics(args.model, args.since, args.until, all_runs=args.all_runs, kinds=kinds)
-    failed = reads.failed_runs(
+    failed = reruns.failed_runs(
         store.engine, args.model, args.since, args.until, all_runs=args.all_runs, kinds=kinds
     )
     rows = sorted([*rows, *failed], key=lambda r: r["logical_date"])  # stable: metric order kept
     print(emit(rows, HISTORY_COLUMNS, args.format))
-    flags = reads.format_flags(reads.rerun_flags(store.engine, args.model, args.since, args.until))
+    flags = reruns.format_flags(reruns.rerun_flags(store.engine, args.model, args.since, args.until))
     for line in flags:
         print(line, file=sys.stdout if args.format == "table" else sys.stderr)
     return 0

@@ -11,7 +11,7 @@ from mrm import metrics
 from mrm.controls import AMBER, GREEN, INFO, RED
 from mrm.core.results import control_key
 from mrm.inventory import ModelEntry
-from mrm.store import reads
+from mrm.store import reruns
 from mrm.store.tickets import ticket_key
 from mrm.ui import backtests, charts, outcome
 from mrm.ui.html import STATUS_ORDER, Column, Table, badge, e, fmt, link
@@ -166,7 +166,7 @@ def runs_table(runs: list[dict], base: str, ui_root: str) -> Table:
         seen.add(key)
     flags = rerun_flags(rows)
     for r in rows:
-        r["rerun_flag"] = reads.flag_text(flags[r["run_id"]]) if r["run_id"] in flags else ""
+        r["rerun_flag"] = reruns.flag_text(flags[r["run_id"]]) if r["run_id"] in flags else ""
 
     def status(r: dict) -> str:
         note = "" if r["current"] else ' <span class="muted small">superseded by a rerun</span>'
@@ -210,11 +210,11 @@ def runs_table(runs: list[dict], base: str, ui_root: str) -> Table:
 
 def rerun_flags(rows: list[dict]) -> dict[str, dict]:
     """``{run_id: flag}``: the current runs (rows from :func:`runs_table`) that show their day better than a
-    run they replaced (:func:`mrm.store.reads.flag_of`)."""
+    run they replaced (:func:`mrm.store.reruns.flag_of`)."""
     days: dict[tuple[date, str], list[dict]] = {}
     for r in sorted(rows, key=lambda r: r["finished_at"]):
         days.setdefault((r["logical_date"], r["kind"]), []).append(r)
-    found = (reads.flag_of(group) for group in days.values())
+    found = (reruns.flag_of(group) for group in days.values())
     return {f["run_id"]: f for f in found if f is not None}
 
 

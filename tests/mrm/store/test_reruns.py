@@ -11,7 +11,7 @@ import pytest
 from mrm.airflow.run_notes import note_for
 from mrm.controls import AMBER, GREEN, INSUFFICIENT, RED, Evaluated
 from mrm.core.results import MetricResult
-from mrm.store import HistoryStore, RunRecord, chain, reads
+from mrm.store import HistoryStore, RunRecord, chain, reruns
 
 DAY = date(2026, 9, 5)
 T0 = datetime(2026, 9, 6, 6, 0, tzinfo=UTC)
@@ -97,7 +97,7 @@ def test_a_forged_green_rerun_of_a_red_day_is_flagged_though_the_chain_is_intact
 
     assert chain.verify(store.engine)[0] == []  # chained like a real rerun: the chain alone cannot tell
     assert [m["status"] for m in store.metrics()] == [GREEN]  # and the current history hides the RED
-    (flag,) = reads.rerun_flags(store.engine)
+    (flag,) = reruns.rerun_flags(store.engine)
 
     assert {k: flag[k] for k in ("run_id", "status", "replaced_run_id", "replaced_status", "supersedes")} == {
         "run_id": "forged", "status": GREEN, "replaced_run_id": "real", "replaced_status": RED,
@@ -106,7 +106,7 @@ def test_a_forged_green_rerun_of_a_red_day_is_flagged_though_the_chain_is_intact
     assert (flag["model_id"], flag["logical_date"], flag["kind"], flag["reason"]) == (
         "toy_model", DAY, "monitoring", None,
     )  # fmt: skip
-    assert reads.format_flags([flag]) == [
+    assert reruns.format_flags([flag]) == [
         f"flag: toy_model 2026-09-05 monitoring: run forged replaced run real: rerun turned RED into GREEN "
         f"— reason: none given by {AIRFLOW.format(n=1)}"
     ]
@@ -117,7 +117,7 @@ def test_two_forged_reruns_in_a_row_are_still_flagged_against_the_red(store):
     store.record_run(run("green1", GREEN, minutes=10, reason="first"))
     store.record_run(run("green2", GREEN, minutes=20, reason="launder the flag"))
 
-    (flag,) = reads.rerun_flags(store.engine)
+    (flag,) = reruns.rerun_flags(store.engine)
 
     assert (flag["run_id"], flag["supersedes"], flag["replaced_run_id"], flag["reason"]) == (
         "green2", "green1", "real", "launder the flag",
@@ -133,7 +133,7 @@ def test_a_run_inserted_without_record_run_is_flagged_too(store):
         values = {**run("byhand", GREEN, minutes=10).__dict__}
         conn.execute(schema.runs.insert().values(**values))
 
-    assert [f["run_id"] for f in reads.rerun_flags(store.engine)] == ["byhand"]
+    assert [f["run_id"] for f in reruns.rerun_flags(store.engine)] == ["byhand"]
     assert any("byhand" in p for p in chain.verify(store.engine)[0])  # and verify names it (not chained)
 
 
@@ -147,7 +147,7 @@ def test_a_run_inserted_without_record_run_is_flagged_too(store):
     ],
 )  # fmt: skip
 def test_which_reruns_are_flagged(before, after, flagged):
-    assert reads.better(after, before) is flagged
+    assert reruns.better(after, before) is flagged
 
 
 def test_only_the_current_run_is_flagged_and_a_worse_rerun_is_not(store):
@@ -155,7 +155,7 @@ def test_only_the_current_run_is_flagged_and_a_worse_rerun_is_not(store):
     store.record_run(run("b", GREEN, minutes=10))
     store.record_run(run("c", RED, minutes=20, reason="back to the truth"))  # current again: RED
 
-    assert reads.rerun_flags(store.engine) == []
+    assert reruns.rerun_flags(store.engine) == []
 
 
 def test_flags_are_per_kind_and_filtered_by_model_and_dates(store):
@@ -165,7 +165,7 @@ def test_flags_are_per_kind_and_filtered_by_model_and_dates(store):
     store.record_run(run("n1", AMBER, day=DAY + timedelta(days=1), model_id="other"))
     store.record_run(run("n2", GREEN, minutes=10, day=DAY + timedelta(days=1), model_id="other"))
 
-    flags = lambda **kw: [f["run_id"] for f in reads.rerun_flags(store.engine, **kw)]  # noqa: E731
+    flags = lambda **kw: [f["run_id"] for f in reruns.rerun_flags(store.engine, **kw)]  # noqa: E731
     assert flags() == ["m2", "n2"]
     assert flags(model_id="other") == ["n2"]
     assert flags(since=DAY + timedelta(days=1)) == ["n2"] and flags(until=DAY) == ["m2"]
@@ -174,20 +174,20 @@ def test_flags_are_per_kind_and_filtered_by_model_and_dates(store):
 def test_an_untouched_history_has_no_flags(store):
     store.record_run(run("a", RED))
     store.record_run(run("b", GREEN, day=DAY + timedelta(days=1)))
-    assert reads.rerun_flags(store.engine) == []
+    assert reruns.rerun_flags(store.engine) == []
 
 
 def test_a_flag_is_one_line_whatever_the_reason_holds():
     flag = {"model_id": "m", "logical_date": DAY, "kind": "monitoring", "run_id": "b", "replaced_run_id": "a",
             "status": GREEN, "replaced_status": RED, "triggered_by": "cli:eve",
             "reason": "ok\nflag: fake\n" * 80}  # fmt: skip
-    (line,) = reads.format_flags([flag])
+    (line,) = reruns.format_flags([flag])
     assert "\n" not in line and line.endswith("… by cli:eve") and len(line) < 450
 
 
 # -- the reason a run records ---------------------------------------------------------------------------
 def test_the_first_airflow_run_of_a_day_records_no_reason_and_a_retry_its_run_and_try(store):
-    reason = lambda by, given=None: reads.rerun_reason(store.engine, "toy_model", DAY, by, given)  # noqa: E731
+    reason = lambda by, given=None: reruns.rerun_reason(store.engine, "toy_model", DAY, by, given)  # noqa: E731
     assert reason(AIRFLOW.format(n=1)) is None
     assert reason(AIRFLOW.format(n=2)) == f"Airflow {DAG}/scheduled__2026-09-05T00:00:00+00:00 try 2"
     assert reason(AIRFLOW.format(n=3), "source late") == "source late"
@@ -196,14 +196,14 @@ def test_the_first_airflow_run_of_a_day_records_no_reason_and_a_retry_its_run_an
     second = "airflow:mrm_monitor__toy_model/manual__2026-09-07T10:00:00+00:00/try1"  # a new DAG run
     assert reason(second) == "Airflow mrm_monitor__toy_model/manual__2026-09-07T10:00:00+00:00 try 1"
     assert reason(second, "labels corrected") == "labels corrected"
-    assert reads.rerun_reason(store.engine, "toy_model", DAY, second, None, "governance") is None
+    assert reruns.rerun_reason(store.engine, "toy_model", DAY, second, None, "governance") is None
 
 
 def test_other_triggers_record_the_reason_given():
-    assert reads.rerun_reason(None, "m", DAY, "cli:alice (os user, …)", "why") == "why"  # type: ignore[arg-type]
-    assert reads.rerun_reason(None, "m", DAY, "demo", None) is None  # type: ignore[arg-type]
-    assert reads.airflow_try("airflow:d/r/with/slash/try12") == ("d", "r/with/slash", 12)
-    assert reads.airflow_try("airflow:d/try2") is None and reads.airflow_try("cli:x") is None
+    assert reruns.rerun_reason(None, "m", DAY, "cli:alice (os user, …)", "why") == "why"  # type: ignore[arg-type]
+    assert reruns.rerun_reason(None, "m", DAY, "demo", None) is None  # type: ignore[arg-type]
+    assert reruns.airflow_try("airflow:d/r/with/slash/try12") == ("d", "r/with/slash", 12)
+    assert reruns.airflow_try("airflow:d/try2") is None and reruns.airflow_try("cli:x") is None
 
 
 # -- the Airflow run note -------------------------------------------------------------------------------
