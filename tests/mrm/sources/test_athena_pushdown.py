@@ -82,7 +82,11 @@ def hostile(frame: pd.DataFrame, entry: ModelEntry) -> pd.DataFrame:
 
 
 CASES = [("card_fraud", 5, False), ("card_fraud", 6, True), ("aml_alert", 10, False), ("aml_alert", 45, True),
-         ("aml_alert", 30, False), ("credit_line", 22, True)]  # fmt: skip
+         ("aml_alert", 30, False), ("aml_alert", 12, False), ("credit_line", 22, True)]  # fmt: skip
+
+
+def view(model_id: str, k: int, bad: bool) -> str:
+    return f"{model_id}_{k}_{'hostile' if bad else 'plain'}"
 
 
 @pytest.fixture(scope="module")
@@ -100,24 +104,20 @@ def world(tmp_path_factory):
             [scoring_log(model_id, k).assign(_dt=demo_day(k)) for k in (-2, -1, 0)], ignore_index=True
         )
         profiles[model_id] = (entry, profile_from_frame(conform(ref, entry, "reference"), entry, {}))
-    for model_id, k, bad in CASES:
+    for model_id, k, bad in CASES:  # a table per case: a Glue table has one schema for all its days
         entry = profiles[model_id][0]
         frame = scoring_log(model_id, k)
         frame = hostile(frame, entry) if bad else frame
         frames[(model_id, k, bad)] = frame
-        folder = root / f"{model_id}_{bad}" / f"dt={demo_day(k).isoformat()}"
+        folder = root / view(model_id, k, bad) / f"dt={demo_day(k).isoformat()}"
         folder.mkdir(parents=True)
         pq.write_table(pa.Table.from_pandas(frame.assign(model_id=model_id), preserve_index=False),
                        folder / "part-0000.parquet")  # fmt: skip
-    for model_id in profiles:
-        for bad in (False, True):
-            if (root / f"{model_id}_{bad}").is_dir():
-                pattern = (root / f"{model_id}_{bad}" / "dt=*" / "*.parquet").as_posix()
-                con.execute(
-                    f"CREATE VIEW mrm.{model_id}_{'hostile' if bad else 'plain'} AS SELECT * FROM "
-                    f"read_parquet("
-                    f"'{pattern}', hive_partitioning = true, hive_types_autocast = false)"
-                )
+        pattern = (folder.parent / "dt=*" / "*.parquet").as_posix()
+        con.execute(
+            f"CREATE VIEW mrm.{view(model_id, k, bad)} AS SELECT * FROM read_parquet('{pattern}', "
+            "hive_partitioning = true, hive_types_autocast = false)"
+        )
     yield profiles, frames, con
     con.close()
 
@@ -143,7 +143,7 @@ def pushed(world, model_id, k, bad) -> DayAggregate:
     profiles, _, con = world
     entry, profile = profiles[model_id]
     day = demo_day(k)
-    pushdown = duck_day(con, f"{model_id}_{'hostile' if bad else 'plain'}", model_id, day)
+    pushdown = duck_day(con, view(model_id, k, bad), model_id, day)
     return aggregate_counted(pushdown, entry, profile, day, sample_rows=SAMPLE, seed=0, where="test",
                              empty="no rows")  # fmt: skip
 
@@ -217,6 +217,8 @@ def test_what_leaves_the_engine_is_the_counts_and_a_seeded_sample(world):
     assert got.sample.num_rows == SAMPLE < len(frame)
     assert set(got.sample.column("event_id").to_pylist()) <= set(frame["event_id"])
     assert got.sample.equals(again.sample)  # the same rows every time (seeded hash, not a random draw)
+    streamed = aggregate_frame(frame.assign(model_id="card_fraud"), *world[0]["card_fraud"], demo_day(6))
+    assert got.sample.column_names == streamed.sample.column_names  # the contract's columns only
     assert got.info["sample"]["method"].startswith("smallest xxhash64")
     counts = info["queries"]["counts"]
     assert counts["rows_returned"] < 20_000 and counts["bytes_returned"] < 1_000_000
@@ -247,7 +249,7 @@ def test_the_counts_returned_do_not_grow_with_the_rows(world):
 def test_an_empty_day_is_no_data(world):
     profiles, _, con = world
     entry, profile = profiles["aml_alert"]
-    pushdown = duck_day(con, "aml_alert_plain", "aml_alert", date(2026, 8, 1))
+    pushdown = duck_day(con, view("aml_alert", 10, False), "aml_alert", date(2026, 8, 1))
     with pytest.raises(NoDataError, match="no rows here"):
         aggregate_counted(pushdown, entry, profile, date(2026, 8, 1), sample_rows=SAMPLE, seed=0, where="t",
                           empty="no rows here")  # fmt: skip

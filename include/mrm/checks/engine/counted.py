@@ -34,7 +34,13 @@ from mrm.checks.engine.profile import ReferenceProfile
 from mrm.errors import NoDataError
 from mrm.inventory import ModelEntry
 from mrm.sources.athena.pushdown import CategoricalSpec, NumericSpec, Plan, SegmentSpec
-from mrm.sources.contract import categorical_columns, check_batch_types, check_columns, numeric_columns
+from mrm.sources.contract import (
+    categorical_columns,
+    check_batch_types,
+    check_columns,
+    numeric_columns,
+    required_columns,
+)
 
 
 def plan_for(agg: DayAggregator, sample_rows: int, seed: int) -> Plan:
@@ -84,8 +90,9 @@ def aggregate_counted(
     agg.ids.finish()
     for a in [*agg.categorical.values(), *(a for g in agg.segments.values() for a in g.categories.values())]:
         a.fold()
-    kept = folded_sample(bounded_table(pa.Table.from_batches(sample.to_batches(), sample.schema)),
-                         categorical_columns(entry))  # fmt: skip
+    sample = pa.Table.from_batches(sample.to_batches(), sample.schema)  # the contract's columns, as streamed
+    sample = sample.select([c for c in required_columns(entry) if c in sample.column_names])
+    kept = folded_sample(bounded_table(sample), categorical_columns(entry))
     info = {"files": 0, "batch_rows": 0, "seconds": round(clock.perf_counter() - started, 3),
             "pushdown": pushdown.info(),
             "sample": {"rows": kept.num_rows, "size": sample_rows, "seed": seed, "population": agg.rows,

@@ -240,6 +240,22 @@ def load_pushdown_template() -> PushdownTemplate:
         ) from None
 
 
+_ATHENA_EDGES = re.compile(
+    r"transform\(sequence\(0, \d+\), i -> from_ieee754_64\(substr\(from_base64\('([A-Za-z0-9+/=]*)'\), "
+    r"8 \* i \+ 1, 8\)\)\)"
+)
+
+
+def to_duckdb(sql: str) -> str:
+    """A query as sent to Athena, in DuckDB's spelling (the tests play Athena's part on DuckDB): the base64
+    edges as an array literal of the same doubles, and :data:`DUCKDB_SPELLING`."""
+    decoded = lambda m: edges_sql(np.frombuffer(base64.b64decode(m[1]), dtype=">f8"), "duckdb")  # noqa: E731
+    sql = _ATHENA_EDGES.sub(decoded, sql)
+    for trino, duck in DUCKDB_SPELLING.items():
+        sql = sql.replace(trino, duck)
+    return sql
+
+
 def duckdb_dialect(con) -> None:
     """Define on a DuckDB connection the Trino functions the template uses (the tests' engine)."""
     con.execute("SET TimeZone = 'UTC'")
