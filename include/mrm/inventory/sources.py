@@ -36,7 +36,8 @@ class AthenaSourceConfig(BaseModel):
     aggregate: Literal["stream", "pushdown"] = Field(
         "stream",
         description="stream: the day's rows are streamed to the worker and counted there; pushdown: Athena "
-        "computes the day's counts in one query and returns them with a seeded sample (docs/sources.md)",
+        "computes the day's counts in one query and returns them with a seeded sample "
+        "(include/sql/scoring_log_aggregate.sql)",
     )
     partition_columns: list[Identifier] = Field(
         default_factory=lambda: ["dt"], description="columns the query returns for filtering only; dropped"

@@ -285,3 +285,50 @@ def test_a_hostile_literal_stays_a_literal(world):
             double(bad)
     with pytest.raises(ConfigError):
         ident('amount"; DROP TABLE x; --')
+
+
+def test_what_returns_stays_bounded_whatever_the_distinct_values(world):
+    """3,000 new categories and 300 new segment values: Athena returns at most the stated limits
+    (bounds: MAX_NEW_CATEGORIES one by one, MAX_SEGMENT_VALUES segments), the rest counted together."""
+    from mrm.checks.engine.bounds import MAX_NEW_CATEGORIES, MAX_SEGMENT_VALUES, OTHER_SEGMENT
+
+    profiles, _, _ = world
+    entry, profile = profiles["card_fraud"]
+    frame = scoring_log("card_fraud", 7, rows=6_000).assign(model_id="card_fraud")
+    frame["merchant_category"] = [f"m{i % 3000}" for i in range(len(frame))]
+    frame.loc[:2999, "country"] = [f"c{i % 300}" for i in range(3000)]
+    con = duckdb.connect()
+    duckdb_dialect(con)
+    con.execute("CREATE SCHEMA mrm")
+    con.register("f", pa.Table.from_pandas(frame, preserve_index=False))
+    con.execute(f"CREATE VIEW mrm.wide AS SELECT *, '{demo_day(7)}' AS dt FROM f")
+    pushdown = duck_day(con, "wide", "card_fraud", demo_day(7))
+
+    got = aggregate_counted(
+        pushdown, entry, profile, demo_day(7), sample_rows=SAMPLE, seed=0, where="t", empty="e"
+    )
+
+    counts = got.categorical["merchant_category"]
+    assert len(counts.counts) <= MAX_NEW_CATEGORIES + len(counts.keep) + 1
+    assert sum(counts.counts.values()) + counts.nulls == got.rows == len(frame)
+    g = got.segments["country"]
+    assert len(g.rows) <= MAX_SEGMENT_VALUES + 1 and OTHER_SEGMENT in g.rows
+    assert sum(g.rows.values()) == len(frame)
+    limit = sum(s.edges.size + 1 for s in pushdown_plan(entry, profile).numeric)
+    assert pushdown.queries["counts"]["rows_returned"] < limit + 2 * MAX_NEW_CATEGORIES + 60 * 20
+    con.close()
+
+
+def pushdown_plan(entry, profile):
+    return plan_for(DayAggregator(entry, profile, demo_day(7), SAMPLE, 0), SAMPLE, 0)
+
+
+def test_stream_is_the_default_and_the_setting_is_checked():
+    from pydantic import ValidationError
+
+    from mrm.inventory.sources import AthenaSourceConfig
+
+    assert AthenaSourceConfig().aggregate == "stream"
+    assert AthenaSourceConfig(aggregate="pushdown").aggregate == "pushdown"
+    with pytest.raises(ValidationError, match="aggregate"):
+        AthenaSourceConfig(aggregate="push")

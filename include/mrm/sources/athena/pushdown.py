@@ -84,15 +84,6 @@ class Plan:
     segment_limit: int  # segment values returned one by one besides the reference's
 
 
-@dataclass
-class Result:
-    """What one pushdown returned: the counts (one row per fact), the sample, the queries' statistics."""
-
-    counts: Any  # pa.Table
-    sample: Any  # pa.Table
-    info: dict[str, Any]
-
-
 # -- literals ---------------------------------------------------------------------------------------------
 def ident(name: str) -> str:
     if not (re.fullmatch(IDENTIFIER, name) or name in CONTRACT_NAMES):
@@ -294,7 +285,10 @@ class PushdownDay:
         event id (all columns, normalised); its schema is the day's columns."""
         _, sql = load_pushdown_template().render(plan, self.day_sql, self.engine)
         table = self._run("sample", sql, plan)
-        return self.normalise(table) if self.normalise else table
+        table = self.normalise(table) if self.normalise else table
+        if "event_id" in table.column_names and table.num_rows:  # UNLOAD files come in no order
+            table = table.sort_by([("event_id", "ascending")])
+        return table
 
     def counts(self, plan: Plan):
         """The counts query's result: one row per fact (see the template's header)."""
