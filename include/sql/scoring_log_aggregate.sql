@@ -2,9 +2,10 @@
 --
 -- Sections start with a line "-- @name". mrm renders one @numeric section per numeric column, one
 -- @categorical per categorical column, @ids, @times, and one @segment per (segment column, column), joins
--- them with UNION ALL into {{branches}} of @query, and runs @query once; @sample is the second query
--- (the evidence sample). Each branch reads only its own columns of the Parquet table, so the query
--- scans each column about once.
+-- them with UNION ALL into {{branches}} of @query, and runs @query once (a model too wide for Athena's
+-- 262,144-byte query text gets its branches split over as few queries as fit); @sample is the other
+-- query (the evidence sample). Each branch reads only its own columns of the Parquet table, so the
+-- counts scan each column about once however they are split.
 --
 -- What is never written into the text from data: values are bound (%(dt)s, %(model_id)s, %(day)s,
 -- %(seed)s, by pyathena for Athena, by DuckDB in tests). What mrm renders into the text:

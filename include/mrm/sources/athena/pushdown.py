@@ -28,6 +28,7 @@ from mrm.inventory.sources import IDENTIFIER
 TEMPLATE = "scoring_log_aggregate.sql"
 SECTIONS = ("numeric", "categorical", "ids", "times", "segment", "query", "sample")
 MAX_QUERY_BYTES = 262_144  # Athena's limit on a query string
+_MARGIN = 4_096  # for the values pyathena writes in (the model id, the date, the seed)
 MAX_SEQUENCE = 10_000  # Trino's sequence(): the most edges one base64 literal may carry
 PARAMETERS = ("model_id", "dt", "day", "seed")
 CONTRACT_NAMES = ("event_id", "event_ts", "score", "decision")
@@ -164,24 +165,35 @@ class PushdownTemplate:
                 text = text.replace(trino, duck)
         return text
 
-    def render(self, plan: Plan, day_sql: str, engine: Literal["athena", "duckdb"]) -> tuple[str, str]:
-        """(the counts query, the sample query) for ``day_sql``, the day's query already rendered."""
-        branches = [self._numeric(s, engine) for s in plan.numeric]
+    def render(
+        self, plan: Plan, day_sql: str, engine: Literal["athena", "duckdb"], max_bytes: int = MAX_QUERY_BYTES
+    ) -> tuple[list[str], str]:
+        """(the counts queries, the sample query) for ``day_sql``, the day's query already rendered. The
+        counts are one query unless its text would pass ``max_bytes`` (Athena's limit, less a margin for
+        the bound values): then the branches are split over as few queries as fit. Each branch reads only
+        its own columns, so splitting scans no more bytes."""
+        branches = [self.section("ids", engine), self.section("times", engine)]
         branches += [
             self.section("categorical", engine, name=string(s.name), column=ident(s.name),
                          cut=str(plan.cut), limit=str(int(s.limit) + len(s.keep)), kept=kept_sql("v", s.keep))
             for s in plan.categorical
         ]  # fmt: skip
-        branches += [self.section("ids", engine), self.section("times", engine)]
         branches += [self._segment(s, plan, engine) for s in plan.segments]
-        body = "".join(f"  UNION ALL\n{b}\n" for b in branches)
-        counts = self.section("query", engine, day=day_sql, branches=body.rstrip("\n"))
+        branches += [self._numeric(s, engine) for s in plan.numeric]
+        room = max_bytes - _MARGIN - len(self.section("query", engine, day=day_sql, branches="").encode())
+        chunks: list[list[str]] = [[]]
+        for branch in (f"  UNION ALL\n{b}" for b in branches):
+            size = len(branch.encode()) + 1
+            if size > room:
+                raise ConfigError(
+                    f"one branch of the pushdown query is {size} bytes, more than an Athena query may hold "
+                    f"({max_bytes}); set aggregate: stream in the model's Athena source"
+                )
+            if sum(len(b.encode()) + 1 for b in chunks[-1]) + size > room:
+                chunks.append([])
+            chunks[-1].append(branch)
+        counts = [self.section("query", engine, day=day_sql, branches="\n".join(c)) for c in chunks]
         sample = self.section("sample", engine, day=day_sql, limit=str(int(plan.sample_rows)))
-        if engine == "athena" and len(counts.encode()) > MAX_QUERY_BYTES:
-            raise ConfigError(
-                f"the pushdown query is {len(counts.encode())} bytes, over Athena's {MAX_QUERY_BYTES}: "
-                "too many numeric columns for one query; set aggregate: stream in the model's Athena source"
-            )
         return counts, sample
 
     def _numeric(self, s: NumericSpec, engine: str) -> str:
@@ -271,6 +283,7 @@ class PushdownDay:
     values: dict[str, Any]
     execute: Execute
     normalise: Callable | None = None
+    max_bytes: int = MAX_QUERY_BYTES  # the longest query text (the counts are split to fit)
     queries: dict[str, dict[str, Any]] = field(default_factory=dict)  # statistics by query
 
     def _run(self, which: str, sql: str, plan: Plan):
@@ -283,7 +296,7 @@ class PushdownDay:
     def sample(self, plan: Plan):
         """The day's evidence sample: the ``plan.sample_rows`` rows with the smallest seeded hash of their
         event id (all columns, normalised); its schema is the day's columns."""
-        _, sql = load_pushdown_template().render(plan, self.day_sql, self.engine)
+        _, sql = load_pushdown_template().render(plan, self.day_sql, self.engine, self.max_bytes)
         table = self._run("sample", sql, plan)
         table = self.normalise(table) if self.normalise else table
         if "event_id" in table.column_names and table.num_rows:  # UNLOAD files come in no order
@@ -291,9 +304,13 @@ class PushdownDay:
         return table
 
     def counts(self, plan: Plan):
-        """The counts query's result: one row per fact (see the template's header)."""
-        sql, _ = load_pushdown_template().render(plan, self.day_sql, self.engine)
-        return self._run("counts", sql, plan)
+        """The counts queries' result: one row per fact (see the template's header)."""
+        import pyarrow as pa
+
+        queries, _ = load_pushdown_template().render(plan, self.day_sql, self.engine, self.max_bytes)
+        names = ["counts", *(f"counts_{i}" for i in range(2, len(queries) + 1))]
+        tables = [self._run(name, sql, plan) for name, sql in zip(names, queries, strict=True)]
+        return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
 
     def info(self) -> dict[str, Any]:
         """Per query its statistics, and the totals of bytes scanned and returned (what is known)."""
