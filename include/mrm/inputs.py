@@ -26,6 +26,13 @@ def aggregate(day_input, profile):
     from mrm.sources.parquet_stream import scan_day
 
     rows = settings.sample_rows()
+    if day_input.pushdown is not None:  # the source counts the day itself (Athena pushdown)
+        from mrm.checks.engine.counted import aggregate_counted
+
+        pushed = dict(sample_rows=rows, seed=ag.SEED, where=day_input.where, empty=day_input.empty)
+        return without_raw_ids(
+            aggregate_counted(day_input.pushdown, day_input.entry, profile, day_input.day, **pushed)
+        )
     if day_input.frame is not None:
         agg = ag.aggregate_frame(day_input.frame, day_input.entry, profile, day_input.day, sample_rows=rows)
         return without_raw_ids(agg)

@@ -33,6 +33,12 @@ class AthenaSourceConfig(BaseModel):
     poll_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
     timeout_seconds: Annotated[float, Field(gt=0, le=24 * 3600)] = 1800.0
     unload: bool = True
+    aggregate: Literal["stream", "pushdown"] = Field(
+        "stream",
+        description="stream: the day's rows are streamed to the worker and counted there; pushdown: Athena "
+        "computes the day's counts in one query and returns them with a seeded sample "
+        "(include/sql/scoring_log_aggregate.sql)",
+    )
     partition_columns: list[Identifier] = Field(
         default_factory=lambda: ["dt"], description="columns the query returns for filtering only; dropped"
     )

@@ -51,6 +51,7 @@ class DayInput:
     frame: Any = None
     normalise: Callable | None = None  # applied to each record batch first (an Athena result's)
     empty: str = ""  # the message when the files hold no rows
+    pushdown: Any = None  # the source counts the day itself (Athena pushdown: sources.athena.pushdown)
 
     @classmethod
     def of_frame(cls, entry: ModelEntry, day: date, where: str, data: DayData) -> DayInput:

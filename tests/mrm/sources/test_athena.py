@@ -40,6 +40,7 @@ from mrm.inventory import load_inventory
 from mrm.inventory.sources import AthenaSourceConfig
 from mrm.settings import REPO_ROOT
 from mrm.sources.athena.client import AthenaHook, QueryWait
+from mrm.sources.athena.pushdown import duckdb_dialect, to_duckdb
 from mrm.sources.athena.source import AthenaSource
 from mrm.sources.athena.template import Template, load_template, query_parameters
 from mrm.sources.contract import conform
@@ -341,7 +342,7 @@ def unload_on_duckdb(duck):
             return
         if qid not in done:
             m = re.search(r"UNLOAD\s*\(\s*(?P<select>.*)\)\s*TO\s*'(?P<to>s3://[^']+)'\s*WITH", query, re.S)
-            table = duck.sql(m["select"]).to_arrow_table()
+            table = duck.sql(to_duckdb(m["select"])).to_arrow_table()  # the pushdown's Trino spelling
             for i, field in enumerate(table.schema):  # Athena's timestamp: milliseconds, no zone
                 if pa.types.is_timestamp(field.type):
                     naive = pc.cast(table.column(i), pa.timestamp("ms"), safe=False)
@@ -737,6 +738,7 @@ def athena_inventory(moto, mrm_home, file_inventory, demo_files, monkeypatch):
     import yaml
 
     con = duckdb.connect()
+    duckdb_dialect(con)
     con.execute("CREATE SCHEMA mrm")
     pattern = f"{unquote(urlparse(demo_files).path)}/scoring/card_fraud/dt=*/*.parquet"
     con.execute(
@@ -793,3 +795,36 @@ def test_an_athena_sourced_run_equals_the_parquet_run_and_queries_the_reference_
 
     assert_same_quality_and_drift(store, parquet_run["run_id"], athena_run["run_id"])  # Athena keeps ms
     assert athena_run["overall_status"] == parquet_run["overall_status"] == "RED"
+
+
+def test_a_pushdown_run_equals_the_parquet_run_and_records_the_bytes_athena_returned(athena_inventory):
+    """aggregate: pushdown through the real client (pyathena renders the values; UNLOAD played on DuckDB):
+    the day's quality and drift metrics equal the Parquet run's; the run records both queries' bytes."""
+    import yaml
+    from support import assert_same_quality_and_drift, clear_caches
+
+    from mrm import pipeline
+
+    parquet_run = pipeline.run_model("card_fraud", CARD_DAY)
+    path, athena_yaml, ran = athena_inventory
+    raw = yaml.safe_load(athena_yaml)
+    raw["monitoring"]["scoring_log"]["athena"]["aggregate"] = "pushdown"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    clear_caches()
+
+    pushed = pipeline.run_model("card_fraud", CARD_DAY)
+
+    day_queries = [sql for sql in ran.values() if "'2026-09-05'" in sql]
+    assert len(day_queries) == 2  # the sample, then the counts; no query returns the day's rows
+    assert any("from_ieee754_64(substr(from_base64(" in sql for sql in day_queries)
+    store = pipeline.get_store()
+    assert_same_quality_and_drift(store, parquet_run["run_id"], pushed["run_id"])
+    assert pushed["overall_status"] == parquet_run["overall_status"] == "RED"
+    engine = store.run(pushed["run_id"])["lineage"]["engine"]
+    info = engine["pushdown"]
+    assert info["engine"] == "athena" and set(info["queries"]) == {"sample", "counts"}
+    counts = info["queries"]["counts"]
+    assert counts["query_id"] and 0 < counts["bytes_returned"] < 1_000_000
+    assert info["bytes_returned"] == counts["bytes_returned"] + info["queries"]["sample"]["bytes_returned"]
+    assert "bytes_scanned" in counts  # Athena's DataScannedInBytes (moto reports none)
+    assert engine["rows"] == store.run(parquet_run["run_id"])["row_count"]

@@ -144,6 +144,7 @@ class AthenaHook:
 
     def __init__(self, config: AthenaSourceConfig):
         self.config = config
+        self.statistics: dict[str, Any] = {}
 
     def settings(self, purpose: str) -> ConnectionSettings:
         """The connection's settings with the config's overrides; ConfigError names what is missing."""
@@ -222,6 +223,12 @@ class AthenaHook:
             cursor.execute(sql, values)
             arrow = cursor.as_arrow() if fetch else None
             files = self.result_objects(conn, cursor, label)
+            self.statistics = {  # of the last query run (the pushdown records them)
+                "query_id": cursor.query_id,
+                "bytes_scanned": cursor.data_scanned_in_bytes,
+                "bytes_returned": sum(f.size for f in files),
+                "engine_ms": cursor.engine_execution_time_in_millis,
+            }
             log.info(
                 "%s: Athena query %s: %s rows, %s bytes scanned, %s ms in the engine, %d result object(s)",
                 label,

@@ -12,6 +12,7 @@ from mrm.core.storage import ObjectInfo
 from mrm.errors import ConfigError, NoDataError
 from mrm.inventory.sources import AthenaSourceConfig
 from mrm.sources.athena.client import AthenaHook, ConnectionSettings
+from mrm.sources.athena.pushdown import PushdownDay
 from mrm.sources.athena.template import load_template, query_parameters, quoted_table
 from mrm.sources.base import DayData, DayInput, concat_days, read_each_day
 
@@ -74,6 +75,9 @@ class AthenaSource:
     def day_input(self, day: date) -> DayInput:
         """With UNLOAD the day's Parquet result objects, to stream; else the CSV result, read."""
         where = self.describe(day)
+        if self.config.aggregate == "pushdown":
+            empty = f"{where}: the day holds no rows; check that its partition exists, then rerun this date"
+            return DayInput(self.entry, day, where, [], empty=empty, pushdown=self.pushdown_day(day))
         if not self.config.unload:
             return DayInput.of_frame(self.entry, day, where, self.read_day(day))
         empty = f"{where}: the UNLOAD result holds no rows; rerun this date"
@@ -95,6 +99,17 @@ class AthenaSource:
                 )
             table = quoted_table(settings.database, settings.table)
         return self.template.render("athena", table), self.template.values(params), settings, label
+
+    def pushdown_day(self, day: date) -> PushdownDay:
+        """The day for Athena to count (``aggregate: pushdown``): its queries wrap the model's own."""
+        sql, values, settings, label = self._query(day)
+
+        def execute(text: str, bound: dict[str, Any], which: str):
+            arrow, _, _ = self.hook.run(text, bound, settings, f"{label} ({which} pushdown)")
+            return arrow, dict(self.hook.statistics)
+
+        values = {**values, **query_parameters(self.model_id, day)}
+        return PushdownDay("athena", sql, values, execute, self.normalise)
 
     def _no_rows(self, label: str, qid: str, settings: ConnectionSettings) -> NoDataError:
         return NoDataError(
