@@ -464,6 +464,8 @@ def test_property_ks_and_brier_lie_in_the_unit_interval(case):
     y, score = case
     assert 0.0 <= ps.ks_statistic(y, score) <= 1.0
     assert ps.ks_statistic(y, score) == pytest.approx(
-        scipy_stats.ks_2samp(score[y == 1], score[y == 0]).statistic, abs=TOL
+        # the statistic only: method="asymp" skips the exact p-value, which scipy cannot always compute
+        # (it then warns, e.g. for 13 positives at 0 or 1 against 13 negatives)
+        scipy_stats.ks_2samp(score[y == 1], score[y == 0], method="asymp").statistic, abs=TOL
     )
     assert 0.0 <= ps.brier(y, score) <= 1.0
