@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from mrm.errors import NoDataError
+from mrm.errors import NoDataError, SourceError
 from mrm.sources.parquet import PartitionedParquet
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from mrm.inventory import ModelEntry
@@ -26,3 +27,60 @@ def known_between(entry: ModelEntry, first: date, last: date) -> pd.DataFrame:
         return source.read_days(days, skip_unreadable=True).frame
     except NoDataError:
         return pd.DataFrame({"event_id": [], "label": [], "label_ts": []})
+
+
+def latest_known(entry: ModelEntry, first: date, last: date, known_by: date, among: np.ndarray):
+    """The latest label known by the end of ``known_by`` (UTC) of each event among the ``among`` hashes
+    (ascending, :func:`mrm.sources.scores.event_hashes`), from the label partitions of ``first``..``last``
+    streamed batch by batch: (hashes ascending, labels as float64). Labels of other events are dropped
+    as they are read, so memory grows with the cohort's labels only. Equal label times: the one read
+    last wins. A day whose files cannot be read is skipped (as :func:`known_between`)."""
+    import numpy as np
+
+    source = PartitionedParquet(entry.monitoring.labels, what="labels")
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    cutoff = _ns(known_by + timedelta(days=1))
+    for day in (first + timedelta(days=i) for i in range((last - first).days + 1)):
+        try:
+            parts.extend(list(_day_labels(source.files(day), among, cutoff)))  # a day whole, or not
+        except SourceError:
+            continue
+    if not parts:
+        return np.zeros(0, dtype="uint64"), np.zeros(0)
+    hashes, when, labels = (np.concatenate(column) for column in zip(*parts, strict=True))
+    order = np.lexsort((np.arange(hashes.size), when, hashes))  # by hash, then time, then read order
+    hashes, labels = hashes[order], labels[order]
+    last_of_each = np.append(hashes[1:] != hashes[:-1], True)
+    return hashes[last_of_each], labels[last_of_each]
+
+
+def _ns(day: date) -> int:
+    """Nanoseconds since the epoch of midnight UTC starting ``day``."""
+    return (day - date(1970, 1, 1)).days * 86_400 * 1_000_000_000
+
+
+def _day_labels(files: list, among: np.ndarray, cutoff: int):
+    """(hashes, label times in ns, labels) of one day's label files, only events among ``among`` and
+    labels known before ``cutoff``."""
+    import numpy as np
+    import pandas as pd
+
+    from mrm.core.storage import local_copies
+    from mrm.sources.contract import numeric_values
+    from mrm.sources.parquet_stream import batches
+    from mrm.sources.scores import event_hashes
+
+    columns = ("event_id", "label", "label_ts")
+    with local_copies(files, prefix="mrm_labels_") as copies:
+        for batch in batches(copies, columns, batch_rows=262_144, seen=set()):
+            if not set(columns) <= set(batch.schema.names):
+                continue
+            hashes = event_hashes(batch.column("event_id"))
+            at = np.minimum(np.searchsorted(among, hashes), max(among.size - 1, 0))
+            ours = (among[at] == hashes) if among.size else np.zeros(hashes.size, dtype=bool)
+            when = pd.to_datetime(batch.column("label_ts").to_pandas(), utc=True, format="ISO8601")
+            ns = pd.DatetimeIndex(when).as_unit("ns").asi8
+            keep = ours & np.asarray(when.notna()) & (ns < cutoff)
+            if keep.any():
+                labels = numeric_values(batch.column("label"))
+                yield hashes[keep], ns[keep], np.asarray(labels, dtype="float64")[keep]
