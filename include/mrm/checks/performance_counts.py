@@ -51,7 +51,8 @@ class ScoreCounts:
             raise ValueError(f"y and score must be one-dimensional and paired, got {labels.shape}, {s.shape}")
         bad = ~np.isin(labels, (0, 1))
         if bad.any():
-            raise ValueError(f"y must hold only 0 and 1; found {labels[bad][0]!r} in {int(bad.sum())} rows")
+            found = labels[bad][0].item()
+            raise ValueError(f"y must hold only 0 and 1; found {found!r} in {int(bad.sum())} rows")
         values, inverse = np.unique(s, return_inverse=True)  # NaN scores sort last, one value each
         positives = np.bincount(inverse[labels == 1], minlength=values.size).astype("int64")
         negatives = np.bincount(inverse[labels == 0], minlength=values.size).astype("int64")
@@ -88,11 +89,11 @@ def _checked(c: ScoreCounts, probabilities: bool = False) -> ScoreCounts:
     bad = present & ~np.isfinite(c.values)
     if bad.any():
         rows = int(c.totals[bad].sum())
-        raise ValueError(f"score must be finite; found {c.values[bad][0]!r} in {rows} rows")
+        raise ValueError(f"score must be finite; found {c.values[bad][0].item()!r} in {rows} rows")
     if probabilities:
         bad = present & ((c.values < 0) | (c.values > 1))
         if bad.any():
-            found = c.values[bad][0]
+            found = c.values[bad][0].item()
             raise ValueError(
                 f"score must be a probability in [0, 1]; found {found!r} in {int(c.totals[bad].sum())} rows"
             )
