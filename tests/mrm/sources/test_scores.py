@@ -164,3 +164,34 @@ def test_event_hashes_are_stable_and_the_same_from_arrow_pandas_and_integers():
 
 
 PINNED = [6744810807989902084, 16625600382444758993, 1760245841805064774]  # measured once, then pinned
+
+
+def test_a_frame_already_read_gives_the_same_compact_scores(logs):
+    from mrm.sources.scores import compact_frame
+
+    entry, *_ = logs
+    source = PartitionedParquet.from_entry(entry, "scoring log")
+    frame = source.read_days(DAYS).frame
+    from_frame = compact_frame(frame, entry, "reference")
+    from_files = read_scores(source, entry, DAYS, "cohort")
+
+    assert np.array_equal(from_frame.hashes, from_files.hashes)
+    assert np.array_equal(from_frame.scores, from_files.scores)
+
+
+def test_the_reference_performance_equals_the_frame_based_one_on_the_demo_data(mrm_home, file_inventory):
+    from mrm.checks import performance_stats
+    from mrm.wiring import get_inventory
+
+    entry = get_inventory().get("card_fraud")
+    perf, ref = entry.monitoring.performance, entry.monitoring.reference
+    known_by = ref.end + timedelta(days=perf.label_maturity_days)
+    frame = PartitionedParquet.from_entry(entry, "scoring log").read_days(ref.days()).frame
+    joined, _ = labelled(frame, known_between(entry, ref.start, known_by), known_by)
+    y, score = joined["label"].to_numpy(), joined["score"].to_numpy()
+    want = performance_stats.performance(y, score, perf.threshold)
+
+    got = inputs.reference_performance(entry.model_id, entry.fingerprint())
+    assert got.keys() == want.keys()  # the row-based statistics of the frame-based join
+    assert got == pytest.approx(want, abs=1e-12)
+    assert got["n"] == len(joined) > 1000
