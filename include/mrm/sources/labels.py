@@ -48,7 +48,7 @@ def latest_known(entry: ModelEntry, first: date, last: date, known_by: date, amo
     if not parts:
         return np.zeros(0, dtype="uint64"), np.zeros(0)
     hashes, when, labels = (np.concatenate(column) for column in zip(*parts, strict=True))
-    order = np.lexsort((np.arange(hashes.size), when, hashes))  # by hash, then time, then read order
+    order = np.lexsort((when, hashes))  # by hash, then time; stable, so equal times stay in read order
     hashes, labels = hashes[order], labels[order]
     last_of_each = np.append(hashes[1:] != hashes[:-1], True)
     return hashes[last_of_each], labels[last_of_each]
@@ -63,12 +63,11 @@ def _day_labels(files: list, among: np.ndarray, cutoff: int):
     """(hashes, label times in ns, labels) of one day's label files, only events among ``among`` and
     labels known before ``cutoff``."""
     import numpy as np
-    import pandas as pd
 
     from mrm.core.storage import local_copies
     from mrm.sources.contract import numeric_values
     from mrm.sources.parquet_stream import batches
-    from mrm.sources.scores import event_hashes
+    from mrm.sources.scores import event_hashes, found_in
 
     columns = ("event_id", "label", "label_ts")
     with local_copies(files, prefix="mrm_labels_") as copies:
@@ -76,11 +75,23 @@ def _day_labels(files: list, among: np.ndarray, cutoff: int):
             if not set(columns) <= set(batch.schema.names):
                 continue
             hashes = event_hashes(batch.column("event_id"))
-            at = np.minimum(np.searchsorted(among, hashes), max(among.size - 1, 0))
-            ours = (among[at] == hashes) if among.size else np.zeros(hashes.size, dtype=bool)
-            when = pd.to_datetime(batch.column("label_ts").to_pandas(), utc=True, format="ISO8601")
-            ns = pd.DatetimeIndex(when).as_unit("ns").asi8
-            keep = ours & np.asarray(when.notna()) & (ns < cutoff)
+            ours = found_in(among, hashes)
+            ns, known = _instants(batch.column("label_ts"))
+            keep = ours & known & (ns < cutoff)
             if keep.any():
                 labels = numeric_values(batch.column("label"))
                 yield hashes[keep], ns[keep], np.asarray(labels, dtype="float64")[keep]
+
+
+def _instants(column) -> tuple[np.ndarray, np.ndarray]:
+    """(nanoseconds since the epoch, known) of label times: an Arrow timestamp as stored (UTC instants;
+    without a zone, read as UTC), anything else parsed as ISO 8601 by pandas (an offset is honoured)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(column.type):
+        ns = column.cast(pa.timestamp("ns", tz=column.type.tz)).cast(pa.int64()).fill_null(0)
+        return ns.to_numpy(), np.asarray(column.is_valid())
+    when = pd.to_datetime(column.to_pandas(), utc=True, format="ISO8601")  # as known_between
+    return pd.DatetimeIndex(when).as_unit("ns").asi8, np.asarray(when.notna())

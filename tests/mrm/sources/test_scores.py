@@ -54,7 +54,9 @@ def logs(tmp_path, make_entry):
         frame = pd.DataFrame({"event_id": some, "label": rng.integers(0, 2, 300), "label_ts": when})
         frame.loc[frame.index[:5], "label_ts"] = pd.NaT  # a label without a time is not known
         text = frame.assign(label_ts=frame["label_ts"].map(lambda t: None if pd.isna(t) else t.isoformat()))
-        if k % 2:  # ISO strings in another offset on odd days
+        if k == 4:  # timestamps without a zone: UTC
+            frame["label_ts"] = frame["label_ts"].dt.tz_localize(None)
+        elif k % 2:  # ISO strings in another offset on odd days
             text["label_ts"] = frame["label_ts"].map(
                 lambda t: None if pd.isna(t) else t.tz_convert("Europe/Amsterdam").isoformat()
             )
@@ -152,18 +154,49 @@ def test_a_cohort_without_any_day_is_no_data_and_has_no_coverage(logs, tmp_path,
     assert (len(counts), coverage) == (0, None)
 
 
-def test_event_hashes_are_stable_and_the_same_from_arrow_pandas_and_integers():
+def fnv1a_fmix(text: str) -> int:
+    """The hash written out byte by byte in Python: FNV-1a 64, then MurmurHash3's fmix64 of h ^ length."""
+    mask, data = 2**64 - 1, text.encode()
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001B3) & mask
+    h ^= len(data)
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & mask
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & mask
+    return h ^ (h >> 33)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        ["e1", "evt-00042", "", "ü-ß-漢字", "a" * 40],
+        [f"card_fraud-20260901-{i:06d}" for i in range(50)],
+        ["", ""],
+    ],
+    ids=["mixed-lengths", "one-length", "empty"],
+)
+def test_event_hashes_equal_the_hash_written_out_in_python(ids):
     import pyarrow as pa
 
-    ids = ["e1", "evt-00042", ""]
-    pinned = event_hashes(ids).tolist()
-    assert pinned == event_hashes(pa.array(ids)).tolist() == event_hashes(pd.Series(ids)).tolist()
+    want = [fnv1a_fmix(x) for x in ids]
+    assert event_hashes(ids).tolist() == want
+    assert event_hashes(pa.array(ids)).tolist() == event_hashes(pd.Series(ids)).tolist() == want
+    assert event_hashes(pa.array(ids).dictionary_encode()).tolist() == want
+    chunked = pa.chunked_array([pa.array(["x", *ids[:1]]), pa.array(ids[1:], type=pa.string())]).slice(1)
+    assert event_hashes(chunked).tolist() == want
+
+
+def test_event_hashes_are_stable_and_integers_hash_as_their_text():
+    import pyarrow as pa
+
     assert event_hashes(pa.array([42, 7])).tolist() == event_hashes(["42", "7"]).tolist()
-    assert event_hashes(pa.array(ids).dictionary_encode()).tolist() == pinned
-    assert pinned == PINNED  # SipHash-2-4 with pandas' fixed key: the same in every process
+    assert event_hashes(pa.array(["a", None])).tolist() == event_hashes(["a", ""]).tolist()
+    assert event_hashes(["e1", "evt-00042", ""]).tolist() == PINNED  # the same in every process, forever
 
 
-PINNED = [6744810807989902084, 16625600382444758993, 1760245841805064774]  # measured once, then pinned
+PINNED = [7929245055008955962, 2463457337727848351, 17280346270528514342]  # computed once, then pinned
 
 
 def test_a_frame_already_read_gives_the_same_compact_scores(logs):
