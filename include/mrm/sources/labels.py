@@ -32,9 +32,10 @@ def known_between(entry: ModelEntry, first: date, last: date) -> pd.DataFrame:
 def latest_known(entry: ModelEntry, first: date, last: date, known_by: date, among: np.ndarray):
     """The latest label known by the end of ``known_by`` (UTC) of each event among the ``among`` hashes
     (ascending, :func:`mrm.sources.scores.event_hashes`), from the label partitions of ``first``..``last``
-    streamed batch by batch: (hashes ascending, labels as float64). Labels of other events are dropped
-    as they are read, so memory grows with the cohort's labels only. Equal label times: the one read
-    last wins. A day whose files cannot be read is skipped (as :func:`known_between`)."""
+    streamed batch by batch: (hashes ascending, labels as float32; 20 bytes held per label kept). Labels
+    of other events are dropped as they are read, so memory grows with the cohort's labels only. Equal
+    label times: the one read last wins. A day whose files cannot be read is skipped (as
+    :func:`known_between`)."""
     import numpy as np
 
     source = PartitionedParquet(entry.monitoring.labels, what="labels")
@@ -47,11 +48,24 @@ def latest_known(entry: ModelEntry, first: date, last: date, known_by: date, amo
             continue
     if not parts:
         return np.zeros(0, dtype="uint64"), np.zeros(0)
-    hashes, when, labels = (np.concatenate(column) for column in zip(*parts, strict=True))
+    columns = [list(column) for column in zip(*parts, strict=True)]
+    parts.clear()
+    hashes, when, labels = (_joined(column) for column in columns)  # each column's parts freed as joined
     order = np.lexsort((when, hashes))  # by hash, then time; stable, so equal times stay in read order
+    del when
     hashes, labels = hashes[order], labels[order]
+    del order
     last_of_each = np.append(hashes[1:] != hashes[:-1], True)
     return hashes[last_of_each], labels[last_of_each]
+
+
+def _joined(pieces: list) -> np.ndarray:
+    """The pieces as one array; the list is emptied (so each piece is freed once copied)."""
+    import numpy as np
+
+    out = np.concatenate(pieces)
+    pieces.clear()
+    return out
 
 
 def _ns(day: date) -> int:
@@ -80,7 +94,7 @@ def _day_labels(files: list, among: np.ndarray, cutoff: int):
             keep = ours & known & (ns < cutoff)
             if keep.any():
                 labels = numeric_values(batch.column("label"))
-                yield hashes[keep], ns[keep], np.asarray(labels, dtype="float64")[keep]
+                yield hashes[keep], ns[keep], np.asarray(labels, dtype="float32")[keep]  # 0/1 exact
 
 
 def _instants(column) -> tuple[np.ndarray, np.ndarray]:
