@@ -104,8 +104,8 @@ def reference_performance(model_id: str, inventory_hash: str) -> dict | None:
 def labelled_cohort(entry: ModelEntry, day: date, start: date, end: date):
     """The cohort scored on [start, end] joined to the labels known by ``day``, as per-distinct-score
     counts (:class:`mrm.checks.performance_counts.ScoreCounts`): (counts, label coverage or None without
-    scores, the cohort's missing and unreadable days). Held meanwhile: 16 bytes per distinct scored
-    event (:mod:`mrm.sources.scores`) and the cohort's labels."""
+    scores, the cohort's missing and unreadable days). Held meanwhile: 16 to 32 bytes per scored row
+    (:mod:`mrm.sources.scores`) and 20 per label of a scored event (:mod:`mrm.sources.labels`)."""
     from mrm.errors import NoDataError
 
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
