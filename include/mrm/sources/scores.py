@@ -106,9 +106,12 @@ def first_occurrences(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.nd
     order. The parts list is emptied as they are joined."""
     if not parts:
         return np.zeros(0, dtype="uint64"), np.zeros(0)
-    hashes = np.concatenate([h for h, _ in parts])
-    scores = np.concatenate([s for _, s in parts])
+    hash_parts, score_parts = [h for h, _ in parts], [s for _, s in parts]
     parts.clear()
+    hashes = np.concatenate(hash_parts)
+    hash_parts.clear()  # each column's parts freed as soon as it is joined
+    scores = np.concatenate(score_parts)
+    score_parts.clear()
     order = np.argsort(hashes)  # not stable: the first occurrence is the least position of each hash
     ordered = hashes[order]
     del hashes
