@@ -23,11 +23,11 @@ from mrm.inventory import ModelEntry
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
     from mrm.checks.engine.day_aggregate import DayAggregate
     from mrm.checks.engine.profile import ReferenceProfile
     from mrm.checks.estimation import Calibration
+    from mrm.checks.performance_counts import ScoreCounts
     from mrm.evidence.writer import EvidenceWriter
 
 
@@ -41,9 +41,10 @@ class CheckInputs:
     writer: EvidenceWriter  # the run's evidence folder
     evidence_uri: str  # the evidence root, for files many reports share
     day_aggregate: Callable[[], tuple[ReferenceProfile, DayAggregate]]  # as the run's first step kept it
-    labelled_cohort: Callable[[date, date], tuple[pd.DataFrame, float | None, dict[str, Any]]]
+    labelled_cohort: Callable[[date, date], tuple[ScoreCounts, float | None, dict[str, Any]]]
     """The scores of the events scored on [start, end] joined to the labels known by the logical date:
-    (joined rows, label coverage or None without scores, a note on missing or unreadable days)."""
+    (their per-distinct-score counts, label coverage or None without scores, a note on missing or
+    unreadable days)."""
     reference_performance: Callable[[], dict[str, Any] | None]  # the reference cohort's statistics
     # label-free estimates (mrm.checks.estimation): the reference's calibrator, the day's scores (None
     # without any), and the value the history stores for a metric of an earlier logical date

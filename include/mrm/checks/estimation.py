@@ -25,14 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mrm.checks import estimation_stats, isotonic, performance_stats
+from mrm.checks import estimation_stats, isotonic, performance_counts
 from mrm.core.results import MetricResult
 from mrm.inventory import Performance
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from mrm.checks.base import CheckInputs
+    from mrm.checks.performance_counts import ScoreCounts
 
 BAND = (
     "normal approximation, delta-method SE under labels ~ Bernoulli(calibrated p); "
@@ -53,22 +52,24 @@ class Calibration:
         return self.model.predict(score)
 
 
-def calibration(joined: pd.DataFrame, perf: Performance) -> Calibration:
-    """The isotonic calibrator of the reference's labelled (score, label) rows; none below the minimum
-    positives / negatives the performance check needs."""
-    y = joined["label"].to_numpy(dtype="float64")
-    s = joined["score"].to_numpy(dtype="float64")
-    keep = np.isfinite(s)
-    y, s = y[keep], s[keep]
-    positives = int(y.sum())
-    negatives = int(y.size - positives)
+def calibration(counts: ScoreCounts, perf: Performance) -> Calibration:
+    """The isotonic calibrator of the reference's labelled events, given as per-distinct-score counts
+    (:class:`mrm.checks.performance_counts.ScoreCounts`): fit on each distinct score's share of positives
+    weighted by its events, which is the fit on the rows (ties are pooled either way); none below the
+    minimum positives / negatives the performance check needs."""
+    totals = counts.totals
+    keep = np.isfinite(counts.values) & (totals > 0)
+    s, w = counts.values[keep], totals[keep].astype("float64")
+    y = counts.positives[keep] / w
+    positives = int(counts.positives[keep].sum())
+    negatives = int(counts.negatives[keep].sum())
     if positives < perf.min_positives or negatives < perf.min_negatives:
         reason = (
             f"the reference window has {positives} positives / {negatives} negatives labelled; the "
             f"calibrator needs at least {perf.min_positives} / {perf.min_negatives}"
         )
         return Calibration(None, positives, negatives, reason)
-    return Calibration(isotonic.fit(s, y), positives, negatives)
+    return Calibration(isotonic.fit(s, y, w), positives, negatives)
 
 
 def _empty(day: date, detail: dict[str, Any]) -> list[MetricResult]:
@@ -133,19 +134,17 @@ def estimation_error(inputs: CheckInputs, perf: Performance) -> list[MetricResul
     if estimated is None:
         detail["insufficient"] = f"no estimated AUC stored for {then.isoformat()}"
         return [MetricResult("performance", "estimation_error_auc", None, None, detail, **span)]
-    joined, _, _ = inputs.labelled_cohort(then, then)
-    y = joined["label"].to_numpy(dtype="int64")
-    positives, negatives = int(y.sum()), int(y.size - y.sum())
-    detail |= {"labelled_rows": int(y.size), "positives": positives, "negatives": negatives}
+    counts, _, _ = inputs.labelled_cohort(then, then)  # per-distinct-score counts (ScoreCounts)
+    positives, negatives = counts.n_positive, counts.n_negative
+    detail |= {"labelled_rows": counts.rows, "positives": positives, "negatives": negatives}
     if positives < perf.min_positives or negatives < perf.min_negatives:
         detail["insufficient"] = (
             f"{positives} positives / {negatives} negatives labelled on {then.isoformat()}; at least "
             f"{perf.min_positives} / {perf.min_negatives} are needed"
         )
         return [MetricResult("performance", "estimation_error_auc", None, None, detail, **span)]
-    s = joined["score"].to_numpy(dtype="float64")
-    realised = performance_stats.auc(y, s)
-    at = performance_stats.confusion_at(y, s, perf.threshold)
+    realised = performance_counts.auc(counts)
+    at = performance_counts.confusion_at(counts, perf.threshold)
     detail["realised"] = realised
     detail["beside"] = {  # the other estimates of that day beside their realised values
         name: {"estimated": inputs.stored_estimate(then, f"estimated_{name}"), "realised": at[name]}

@@ -13,8 +13,9 @@ import math
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mrm.checks import performance_stats
+from mrm.checks import performance_counts
 from mrm.checks.estimation import estimates
+from mrm.checks.performance_counts import ScoreCounts
 from mrm.core.results import MetricResult
 from mrm.inventory import Performance
 
@@ -63,28 +64,40 @@ def labelled(scored: pd.DataFrame, labels: pd.DataFrame, known_by: date) -> tupl
     return joined, len(joined) / len(events)
 
 
-def statistics(joined: pd.DataFrame, perf: Performance) -> tuple[dict[str, Any] | None, str | None]:
+def counts_of(joined: pd.DataFrame | ScoreCounts) -> ScoreCounts:
+    """A labelled cohort as per-distinct-score counts (a frame of ``score`` and ``label`` rows, or
+    counts already)."""
+    if isinstance(joined, ScoreCounts):
+        return joined
+    if not len(joined):
+        return ScoreCounts.empty()
+    return ScoreCounts.of(joined["label"].to_numpy(dtype="int64"), joined["score"].to_numpy(dtype="float64"))
+
+
+def statistics(
+    joined: pd.DataFrame | ScoreCounts, perf: Performance
+) -> tuple[dict[str, Any] | None, str | None]:
     """The performance statistics of a labelled cohort, or None and the reason it is too small."""
-    positives = int(joined["label"].sum()) if len(joined) else 0
-    negatives = len(joined) - positives
+    counts = counts_of(joined)
+    positives, negatives = counts.n_positive, counts.n_negative
     if positives < perf.min_positives or negatives < perf.min_negatives:
         reason = (
             f"{positives} positives / {negatives} negatives labelled; at least {perf.min_positives} / "
             f"{perf.min_negatives} are needed"
         )
         return None, reason
-    y = joined["label"].to_numpy(dtype="int64")
-    return performance_stats.performance(y, joined["score"].to_numpy(dtype="float64"), perf.threshold), None
+    return performance_counts.performance(counts, perf.threshold), None
 
 
 def check_performance(
-    joined: pd.DataFrame,
+    joined: pd.DataFrame | ScoreCounts,
     coverage: float | None,
     perf: Performance,
     reference: dict[str, Any] | None,
     cohort: tuple[date, date],
     note: dict[str, Any] | None = None,
 ) -> list[MetricResult]:
+    joined = counts_of(joined)  # the statistics below are computed from counts, whatever the cohort's size
     stats, reason = statistics(joined, perf)
     if stats:  # e.g. an infinite Hosmer-Lemeshow statistic: JSON stores have no Infinity
         stats = {k: (v if v is None or math.isfinite(v) else None) for k, v in stats.items()}
@@ -102,12 +115,10 @@ def check_performance(
             extra = {"statistic": stats["hl_statistic"]}
         out.append(MetricResult("performance", name, None, get(name), {**detail, **extra}, **span))
     if stats:
-        observed = float(joined["label"].mean())
-        expected = float(joined["score"].mean())
+        observed = joined.n_positive / joined.rows
+        expected = performance_counts.mean_score(joined)
         ratio = abs(observed / expected - 1) if expected > 0 else None
-        table = performance_stats.calibration_table(
-            joined["label"].to_numpy(dtype="int64"), joined["score"].to_numpy(dtype="float64")
-        )
+        table = performance_counts.calibration_table(joined)
         calibration = {"observed_rate": observed, "expected_rate": expected, "by_score_decile": table}
         out.append(
             MetricResult("performance", "calibration_ratio", None, ratio, {**detail, **calibration}, **span)

@@ -13,7 +13,8 @@ import yaml
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import precision_score, roc_auc_score
 
-from mrm import inputs, pipeline
+from mrm import pipeline
+from mrm.checks.performance import labelled
 from mrm.demo.data import day as demo_day
 from mrm.sources.labels import known_between
 from mrm.sources.registry import source_for
@@ -107,7 +108,9 @@ def test_when_the_labels_mature_the_estimation_error_is_stored(mrm_home, file_in
 
     row = stored(MODEL, matured)["estimation_error_auc"]
     entry = pipeline.get_inventory().get(MODEL)
-    joined, _, _ = inputs.labelled_cohort(entry, matured, estimated_on, estimated_on)
+    # the frame-based join (the row-level oracle of the compact cohort) of that day's events and labels
+    scored = source_for(entry).read_days([estimated_on], columns=("event_id", "score")).frame
+    joined, _ = labelled(scored, known_between(entry, estimated_on, matured), matured)
     realised = roc_auc_score(joined["label"], joined["score"])
     assert row["detail"]["estimated"] == estimate and row["detail"]["realised"] == pytest.approx(
         realised, abs=1e-12
