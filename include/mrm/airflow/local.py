@@ -76,6 +76,14 @@ def sync_dags() -> None:
         sync_bag_to_db(bag, bundle.name, bundle.version)
 
 
+def quiet() -> None:
+    """What a local run of DAGs does not print: Airflow's INFO lines, and the warning of starlette's
+    TestClient, through which dag.test() runs Airflow's execution API in-process."""
+    for name in ("airflow", "airflow.task", "airflow.models", "airflow.sdk"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
+
+
 def run_dag(dag: Any, day: date, log_file: Path | None = None) -> dict[str, str]:
     """Run one DAG for one logical date as its scheduler would have; return the state of each task.
 
@@ -86,10 +94,7 @@ def run_dag(dag: Any, day: date, log_file: Path | None = None) -> dict[str, str]
     ``log_file``: append Airflow's console output (task logs, tracebacks of failed tasks) there
     instead of the terminal.
     """
-    for name in ("airflow", "airflow.task", "airflow.models", "airflow.sdk"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    # dag.test() runs Airflow's execution API in-process through starlette's TestClient, which warns
-    warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
+    quiet()
     when = datetime(day.year, day.month, day.day, tzinfo=UTC)
     with scheduled_runs():
         if log_file is None:

@@ -23,7 +23,7 @@ def notifications_report(peers) -> str:
     lines += ["", *peers.report()]
     jira = {i["receipt"]["external_key"] for i in sent if i["channel"] == "jira" and i["receipt"] and
             i["receipt"].get("external_key")}  # fmt: skip
-    first = next(iter(sorted(peers.jira.issues.values(), key=lambda i: i["created"])), None)
+    first = _first_issue(store, peers)
     if first:
         lines += ["", f"  e.g. Jira {first['key']} ({len(jira)} issues linked to built-in tickets):",
                   f"    {first['summary']}",
@@ -37,6 +37,34 @@ def notifications_report(peers) -> str:
         "  mrm outbox --status all                                 # every delivery, attempts, errors",
     ]
     return "\n".join(lines)
+
+
+def in_demo_order(tickets: list[dict]) -> list[dict]:
+    """Tickets in the order one process running the days one after another opens them (by first date,
+    the models in the demo's order): the models' workers open theirs side by side, so the keys
+    (MRM-n) interleave differently from one demo to the next."""
+    order = {m: i for i, m in enumerate(data.MODELS)}
+    return sorted(tickets, key=lambda t: (t["first_logical_date"], order.get(t["model_id"], len(order)),
+                                          t["ticket_id"]))  # fmt: skip
+
+
+def _first_issue(store, peers) -> dict | None:
+    """The Jira issue of the demo's first ticket (labelled with its model and control, as the Jira
+    channel labels issues); the first issue created if none is."""
+    import hashlib
+
+    from mrm.ticketing import BuiltinTracker
+
+    issues = sorted(peers.jira.issues.values(), key=lambda i: i["created"])
+    for t in in_demo_order(BuiltinTracker(store).tickets(status="all"))[:1]:
+        labels = {
+            f"mrm-model-{t['model_id']}",
+            f"mrm-control-{hashlib.sha1(t['control'].encode()).hexdigest()[:12]}",
+        }
+        for issue in issues:
+            if labels <= set(issue["labels"]):
+                return issue
+    return next(iter(issues), None)
 
 
 def _plain(description) -> str:
@@ -163,7 +191,7 @@ def report(models: tuple[str, ...], days: int) -> str:
             lines.append(f"    [{caught}] {span}: {inc.description}")
     tracker = BuiltinTracker(store)
     lines.append("\nTickets (built-in tracker)")
-    for t in tracker.tickets(status="all"):
+    for t in in_demo_order(tracker.tickets(status="all")):
         lines.append(
             f"  {t['key']:<7} {t['status']:<6} {t['model_id']:<12} {t['control']:<44} "
             f"{t['first_logical_date']}..{t['last_logical_date']}  {t['occurrences']} occurrence(s)"

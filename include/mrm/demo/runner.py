@@ -49,9 +49,25 @@ def run_demo(
     from mrm.airflow import local as local_airflow
 
     local_airflow.configure(home / "airflow")
+    task_log = home / "airflow" / "demo-task-logs.txt"
+    t0 = time.monotonic()
+    walkers = None
+    if (workers is None or workers > 1) and len(models) > 1:
+        from mrm.demo.walk import Walkers
+
+        walkers = Walkers(models, days, task_log).start()  # they import while this process sets up
+    try:
+        return _run(days, models, out, walkers, task_log, t0)
+    finally:
+        if walkers is not None:
+            walkers.stop()
+
+
+def _run(days: int, models: tuple[str, ...], out, walkers, task_log: Path, t0: float) -> int:
+    from mrm.airflow import local as local_airflow
     from mrm.demo.s3 import start_local_s3
 
-    t0 = time.monotonic()
+    home = settings.home()
     s3 = start_local_s3()
     out(f"S3 stand-in: moto server at {s3.endpoint} (bucket mrm-demo)")
     from mrm.demo.peers import start_peers
@@ -66,23 +82,19 @@ def run_demo(
         f"wrote {sum(files.values())} Parquet files: {data.REFERENCE_DAYS} reference days + {days} days "
         f"of scoring logs and labels for {', '.join(models)}"
     )
-    parallel = (workers is None or workers > 1) and len(models) > 1
     try:
         local_airflow.reset_db()
         bag = local_airflow.dagbag()
         if bag.import_errors:
             raise SystemExit(f"DAG import errors: {bag.import_errors}")
         local_airflow.sync_dags()
-        task_log = home / "airflow" / "demo-task-logs.txt"
-        how = f"{len(models)} worker processes, one per model" if parallel else "one after another"
+        how = f"{len(models)} worker processes, one per model" if walkers else "one after another"
         out(
             f"Airflow metadata DB: {home / 'airflow' / 'airflow.db'}; task logs: {task_log}\n"
             f"running {days} days x {len(models)} DAGs as their scheduled runs (dag.test(); {how}) ...\n"
         )
-        if parallel:
-            from mrm.demo.walk import walk_models
-
-            walk_models(models, days, task_log, out)
+        if walkers is not None:
+            walkers.run(out)
         else:
             for n in range(1, days + 1):
                 for model_id in models:

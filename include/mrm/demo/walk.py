@@ -46,15 +46,36 @@ class DayLines:
         return self.next > self.days
 
 
-def walk_model(model_id: str, days: int, log_file: Path | None, results) -> None:
+# what the tasks import on their first run: a worker imports it while the parent still sets up
+WARM = (
+    "mrm.pipeline", "mrm.demo.report", "pandas", "pyarrow.parquet", "boto3", "evidently",
+    "great_expectations", "airflow.sdk.execution_time.supervisor", "airflow.api_fastapi.execution_api.app",
+)  # fmt: skip
+
+
+def walk_model(model_id: str, days: int, log_file: Path | None, start, results) -> None:
     """A worker: the model's DAG for days 1..``days`` in order, each day's line put on ``results``.
-    Started with "spawn" (a fresh interpreter that inherits the environment: MRM_*, AIRFLOW_*, AWS_*,
-    AIRFLOW_CONN_*), so no thread or connection of the parent is copied into it."""
+
+    Started with "spawn" (a fresh interpreter: no thread or connection of the parent is copied into
+    it) before the parent has set up the stand-ins and the demo data: it parses the DAGs and imports
+    what the tasks need, then waits for ``start`` to send the environment the parent has by then
+    (AWS_ENDPOINT_URL, AIRFLOW_CONN_MRM_*, ...), or None when the parent stopped before."""
     try:
+        import importlib
+        import os
+
         from mrm.airflow import local
+
+        local.quiet()
+        for name in WARM:
+            importlib.import_module(name)
         from mrm.demo.report import day_line
 
         dag = local.dagbag().get_dag(f"mrm_monitor__{model_id}")
+        environment = start.get()
+        if environment is None:
+            return
+        os.environ.update(environment)
         for n in range(1, days + 1):
             states = local.run_dag(dag, data.day(n), log_file=log_file)
             results.put(("day", model_id, n, day_line(model_id, n, states)))
@@ -64,30 +85,44 @@ def walk_model(model_id: str, days: int, log_file: Path | None, results) -> None
         raise
 
 
-def walk_models(
-    models: tuple[str, ...], days: int, log_file: Path | None, out: Callable[[str], None]
-) -> None:
-    """Run ``walk_model`` for every model in its own process and print the lines as :class:`DayLines`
-    orders them. A worker that fails or dies stops the demo with its model and reason."""
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    workers = {
-        m: context.Process(target=walk_model, args=(m, days, log_file, results), name=f"mrm-demo-{m}")
-        for m in models
-    }
-    lines, finished = DayLines(models, days, out), set()
-    try:
-        for worker in workers.values():
+class Walkers:
+    """One worker process per model, started early (:meth:`start`) and set going by :meth:`run`."""
+
+    def __init__(self, models: tuple[str, ...], days: int, log_file: Path | None):
+        self.models, self.days, self.log_file = models, days, log_file
+        context = multiprocessing.get_context("spawn")
+        self.results, self.starts = context.Queue(), {m: context.Queue() for m in models}
+        self.workers = {
+            m: context.Process(
+                target=walk_model,
+                args=(m, days, log_file, self.starts[m], self.results),
+                name=f"mrm-demo-{m}",
+            )
+            for m in models
+        }
+
+    def start(self) -> Walkers:
+        for worker in self.workers.values():
             worker.start()
-        while len(finished) < len(models):
+        return self
+
+    def run(self, out: Callable[[str], None]) -> None:
+        """Send the workers this process's environment, then print their lines as :class:`DayLines`
+        orders them. A worker that fails or dies stops the demo with its model and reason."""
+        import os
+
+        for start in self.starts.values():
+            start.put(dict(os.environ))
+        lines, finished = DayLines(self.models, self.days, out), set()
+        while len(finished) < len(self.models):
             try:
-                kind, model_id, n, text = results.get(timeout=5)
+                kind, model_id, n, text = self.results.get(timeout=5)
             except queues.Empty:
-                dead = [m for m, w in workers.items() if m not in finished and not w.is_alive()]
+                dead = [m for m, w in self.workers.items() if m not in finished and not w.is_alive()]
                 if dead:
                     raise SystemExit(
-                        f"the demo's worker for {dead[0]} ended (exit code {workers[dead[0]].exitcode}) "
-                        f"before its last day; its task log is in {log_file}"
+                        f"the demo's worker for {dead[0]} ended (exit code {self.workers[dead[0]].exitcode}) "
+                        f"before its last day; its task log is in {self.log_file}"
                     ) from None
                 continue
             if kind == "day":
@@ -95,11 +130,16 @@ def walk_models(
             elif kind == "done":
                 finished.add(model_id)
             else:
-                last = text.splitlines()[0]
-                raise SystemExit(f"the demo's worker for {model_id} failed: {last}\n{text}")
-    finally:
-        for worker in workers.values():
-            if worker.is_alive() and worker.pid is not None:
-                worker.terminate()  # only on the way out after a failure: each is our own child
-            if worker.pid is not None:
+                raise SystemExit(f"the demo's worker for {model_id} failed: {text.splitlines()[0]}\n{text}")
+
+    def stop(self) -> None:
+        """Wait for the workers; one still running (the parent stopped early) is told to stop or ended."""
+        for start in self.starts.values():
+            start.put(None)  # a worker still waiting to start returns
+        for worker in self.workers.values():
+            if worker.pid is None:
+                continue
+            worker.join(timeout=30)
+            if worker.is_alive():
+                worker.terminate()  # our own child, by its handle
                 worker.join()
