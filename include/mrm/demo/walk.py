@@ -57,7 +57,7 @@ def walk_model(model_id: str, days: int, log_file: Path | None, start, results) 
     """A worker: the model's DAG for days 1..``days`` in order, each day's line put on ``results``.
 
     Started with "spawn" (a fresh interpreter: no thread or connection of the parent is copied into
-    it) before the parent has set up the stand-ins and the demo data: it parses the DAGs and imports
+    it) before the parent has set up the stand-ins, the demo data and the metadata DB: it imports
     what the tasks need, then waits for ``start`` to send the environment the parent has by then
     (AWS_ENDPOINT_URL, AIRFLOW_CONN_MRM_*, ...), or None when the parent stopped before."""
     try:
@@ -71,11 +71,12 @@ def walk_model(model_id: str, days: int, log_file: Path | None, start, results) 
             importlib.import_module(name)
         from mrm.demo.report import day_line
 
-        dag = local.dagbag().get_dag(f"mrm_monitor__{model_id}")
         environment = start.get()
         if environment is None:
             return
         os.environ.update(environment)
+        # after the start: a DagBag's get_dag reads the metadata DB, which the parent resets meanwhile
+        dag = local.dagbag().get_dag(f"mrm_monitor__{model_id}")
         for n in range(1, days + 1):
             states = local.run_dag(dag, data.day(n), log_file=log_file)
             results.put(("day", model_id, n, day_line(model_id, n, states)))
