@@ -57,5 +57,3 @@ def test_a_day_waits_for_the_slowest_model_and_then_prints_at_once():
     lines.add("credit_line", 3, _line("credit_line", 3))
     assert printed[3:9] == [_line(m, n) for n in (2, 3) for m in MODELS]
     assert printed[9].startswith("  -- 3/3 days x 3 models done") and lines.done()
-
-
