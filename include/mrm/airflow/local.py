@@ -6,6 +6,9 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import functools
+import io
 import logging
 import os
 import warnings
@@ -34,21 +37,51 @@ def airflow_env(airflow_home: Path, log_level: str = "WARNING") -> dict[str, str
     }
 
 
+# Airflow's SQLite connections wait this long for another process's write (sqlite3's default is 5 s): the
+# demo's worker processes share one metadata DB
+SQLITE_CONNECT_ARGS = {"timeout": 60}
+
+
 def configure(airflow_home: Path) -> None:
     airflow_home.mkdir(parents=True, exist_ok=True)
     os.environ.update(airflow_env(airflow_home))
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = f"{__name__}.SQLITE_CONNECT_ARGS"
 
 
 def reset_db() -> None:
     from airflow.utils import db
 
     db.resetdb()
+    _SYNCED.clear()
 
 
 def dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(REPO_ROOT / "dags"))
+
+
+def sync_dags() -> None:
+    """Write this repo's DAGs to the metadata DB as ``dag.test()``'s bundle sync does, once, before
+    several processes run DAGs side by side (so none of them inserts the same rows at the same time)."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+
+    manager = DagBundlesManager()
+    manager.sync_bundles_to_db()
+    for bundle in manager.get_all_dag_bundles():
+        if not bundle.is_initialized:
+            bundle.initialize()
+        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
+        sync_bag_to_db(bag, bundle.name, bundle.version)
+
+
+def quiet() -> None:
+    """What a local run of DAGs does not print: Airflow's INFO lines, and the warning of starlette's
+    TestClient, through which dag.test() runs Airflow's execution API in-process."""
+    for name in ("airflow", "airflow.task", "airflow.models", "airflow.sdk"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
 
 
 def run_dag(dag: Any, day: date, log_file: Path | None = None) -> dict[str, str]:
@@ -61,18 +94,19 @@ def run_dag(dag: Any, day: date, log_file: Path | None = None) -> dict[str, str]
     ``log_file``: append Airflow's console output (task logs, tracebacks of failed tasks) there
     instead of the terminal.
     """
-    for name in ("airflow", "airflow.task", "airflow.models", "airflow.sdk"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    # dag.test() runs Airflow's execution API in-process through starlette's TestClient, which warns
-    warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
+    quiet()
     when = datetime(day.year, day.month, day.day, tzinfo=UTC)
     with scheduled_runs():
         if log_file is None:
             run = dag.test(logical_date=when)
         else:
-            with log_file.open("a") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
-                print(f"===== {dag.dag_id} {day} =====", flush=True)
-                run = dag.test(logical_date=when)
+            captured = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+                    print(f"===== {dag.dag_id} {day} =====", flush=True)
+                    run = dag.test(logical_date=when)
+            finally:
+                _append(log_file, captured.getvalue())
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
 
@@ -81,6 +115,13 @@ def run_dag(dag: Any, day: date, log_file: Path | None = None) -> dict[str, str]
         states = {ti.task_id: str(ti.state) for ti in tis}
     states["_dag_run"] = str(run.state)
     return states
+
+
+def _append(log_file: Path, text: str) -> None:
+    """One run's output in one piece, though other processes append to the same file."""
+    with log_file.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.write(text)
 
 
 @contextlib.contextmanager
@@ -97,15 +138,40 @@ def scheduled_runs() -> Iterator[None]:
     Everything else stays Airflow's: the bundle sync, the loop that schedules and runs the tasks, the
     listeners (the run notes), the end date set when the run ends. Re-implementing that loop here
     would copy some 150 lines of Airflow that change between releases; passing ``run_after`` alone
-    would still make a manual run."""
+    would still make a manual run.
+
+    ``dag.test()`` also parses the whole DAG folder again and writes every DAG of it to the metadata DB
+    on each call (so that sibling DAGs exist). The folder does not change while a process runs DAGs, so
+    its first parse in the process is kept (:func:`_parsed_once`) and written once (:func:`_synced_once`):
+    an unchanged DAG's write is a no-op that still costs a parse and a serialisation per run."""
+    from airflow.dag_processing import dagbag
     from airflow.models import dagrun
 
-    original = dagrun.get_or_create_dagrun
+    originals = (dagrun.get_or_create_dagrun, dagbag.BundleDagBag, dagbag.sync_bag_to_db)
     dagrun.get_or_create_dagrun = _scheduled_dagrun
+    dagbag.BundleDagBag = functools.partial(_parsed_once, originals[1])
+    dagbag.sync_bag_to_db = functools.partial(_synced_once, originals[2])
     try:
         yield
     finally:
-        dagrun.get_or_create_dagrun = original
+        dagrun.get_or_create_dagrun, dagbag.BundleDagBag, dagbag.sync_bag_to_db = originals
+
+
+_BAGS: dict[tuple, Any] = {}  # (folder, bundle, ...) -> the bag parsed first in this process
+_SYNCED: set[int] = set()  # ids of the bags of _BAGS written to this metadata DB (reset_db empties it)
+
+
+def _parsed_once(parse: Any, *args: Any, **kwargs: Any) -> Any:
+    key = (*map(str, args), *sorted((name, str(value)) for name, value in kwargs.items()))
+    if key not in _BAGS:
+        _BAGS[key] = parse(*args, **kwargs)
+    return _BAGS[key]
+
+
+def _synced_once(sync: Any, bag: Any, *args: Any, **kwargs: Any) -> None:
+    if id(bag) not in _SYNCED:
+        sync(bag, *args, **kwargs)
+        _SYNCED.add(id(bag))
 
 
 def _scheduled_dagrun(*, dag: Any, logical_date: datetime, session: Any, conf: dict | None, **_: Any) -> Any:

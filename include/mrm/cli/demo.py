@@ -7,6 +7,10 @@ def add_parsers(sub) -> None:
     demo = sub.add_parser("demo", help="monitor 3 example models for 60 days through real Airflow DAGs")
     demo.add_argument("--days", type=int, default=60)
     demo.add_argument(
+        "--workers", type=int, default=None, metavar="N",
+        help="1: run every model-day in this process, one after another (default: one process per model)",
+    )  # fmt: skip
+    demo.add_argument(
         "--load-to", metavar="URI", help="only write the demo data under URI (e.g. s3://mrm-demo) and exit"
     )
 
@@ -22,7 +26,7 @@ def cmd_demo(args) -> int:
         return 0
     from mrm.demo.runner import run_demo
 
-    return run_demo(days=args.days)
+    return run_demo(days=args.days, workers=args.workers)
 
 
 def cmd_airflow(args) -> int:

@@ -1,15 +1,18 @@
-"""``mrm demo``: 60 days of three models through the real Airflow DAGs on the embedded default."""
+"""``mrm demo``: 60 days of three models through the real Airflow DAGs on the embedded default.
+
+The models' days run side by side, one worker process per model (:mod:`mrm.demo.walk`); ``workers=1``
+runs them one after another in this process, as one scheduler slot would."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import time
-from collections import defaultdict
 from pathlib import Path
 
 from mrm import settings
 from mrm.demo import data
+from mrm.demo.report import day_line, governance_lines, notifications_report, report
 
 MARKER = ".mrm-demo"
 
@@ -31,7 +34,14 @@ def prepare_home(home: Path) -> None:
     (home / MARKER).write_text("created by `mrm demo`; deleted and rewritten on each demo run\n")
 
 
-def run_demo(days: int = data.DAYS, models: tuple[str, ...] = data.MODELS, out=print) -> int:
+def _print(line: str) -> None:
+    print(line, flush=True)  # progress shows as it goes, through a pipe too
+
+
+def run_demo(
+    days: int = data.DAYS, models: tuple[str, ...] = data.MODELS, out=_print, workers: int | None = None
+) -> int:
+    """``workers``: 1 runs every model-day in this process; otherwise one process per model."""
     home = settings.home()
     prepare_home(home)
     os.environ["MRM_TASK_RETRIES"] = "0"  # the demo shows failures once instead of retrying them
@@ -39,9 +49,25 @@ def run_demo(days: int = data.DAYS, models: tuple[str, ...] = data.MODELS, out=p
     from mrm.airflow import local as local_airflow
 
     local_airflow.configure(home / "airflow")
+    task_log = home / "airflow" / "demo-task-logs.txt"
+    t0 = time.monotonic()
+    walkers = None
+    if (workers is None or workers > 1) and len(models) > 1:
+        from mrm.demo.walk import Walkers
+
+        walkers = Walkers(models, days, task_log).start()  # they import while this process sets up
+    try:
+        return _run(days, models, out, walkers, task_log, t0)
+    finally:
+        if walkers is not None:
+            walkers.stop()
+
+
+def _run(days: int, models: tuple[str, ...], out, walkers, task_log: Path, t0: float) -> int:
+    from mrm.airflow import local as local_airflow
     from mrm.demo.s3 import start_local_s3
 
-    t0 = time.monotonic()
+    home = settings.home()
     s3 = start_local_s3()
     out(f"S3 stand-in: moto server at {s3.endpoint} (bucket mrm-demo)")
     from mrm.demo.peers import start_peers
@@ -61,16 +87,20 @@ def run_demo(days: int = data.DAYS, models: tuple[str, ...] = data.MODELS, out=p
         bag = local_airflow.dagbag()
         if bag.import_errors:
             raise SystemExit(f"DAG import errors: {bag.import_errors}")
-        task_log = home / "airflow" / "demo-task-logs.txt"
+        local_airflow.sync_dags()
+        how = f"{len(models)} worker processes, one per model" if walkers else "one after another"
         out(
             f"Airflow metadata DB: {home / 'airflow' / 'airflow.db'}; task logs: {task_log}\n"
-            f"running {days} days x {len(models)} DAGs as their scheduled runs (dag.test()) ...\n"
+            f"running {days} days x {len(models)} DAGs as their scheduled runs (dag.test(); {how}) ...\n"
         )
-        for n in range(1, days + 1):
-            for model_id in models:
-                dag = bag.get_dag(f"mrm_monitor__{model_id}")
-                states = local_airflow.run_dag(dag, data.day(n), log_file=task_log)
-                out(day_line(model_id, n, states))
+        if walkers is not None:
+            walkers.run(out)
+        else:
+            for n in range(1, days + 1):
+                for model_id in models:
+                    dag = bag.get_dag(f"mrm_monitor__{model_id}")
+                    states = local_airflow.run_dag(dag, data.day(n), log_file=task_log)
+                    out(day_line(model_id, n, states))
         out(f"\ngovernance (DAG mrm_governance) on {data.day(days)}:")
         local_airflow.run_dag(bag.get_dag("mrm_governance"), data.day(days), log_file=task_log)
         for line in governance_lines(models, days):
@@ -91,175 +121,3 @@ OWNERS = {  # the Jira users model owners map to (user search by e-mail)
     "credit-risk-models@example.com": "Credit risk models team",
     "fincrime-analytics@example.com": "Financial crime analytics",
 }
-
-
-def notifications_report(peers) -> str:
-    from mrm.notify import outbox
-
-    store = _store()
-    sent = outbox.items(store, "all")
-    by = defaultdict(int)
-    for item in sent:
-        by[(item["channel"], item["kind"], item["status"])] += 1
-    lines = ["=" * 100, "What reached people (outbox -> local stand-ins)", "=" * 100]
-    for (channel, kind, status), n in sorted(by.items()):
-        lines.append(f"  {channel:<8} {kind:<26} {status:<10} {n}")
-    lines += ["", *peers.report()]
-    jira = {i["receipt"]["external_key"] for i in sent if i["channel"] == "jira" and i["receipt"] and
-            i["receipt"].get("external_key")}  # fmt: skip
-    first = next(iter(sorted(peers.jira.issues.values(), key=lambda i: i["created"])), None)
-    if first:
-        lines += ["", f"  e.g. Jira {first['key']} ({len(jira)} issues linked to built-in tickets):",
-                  f"    {first['summary']}",
-                  *(f"    | {line}" for line in _plain(first["description"]).splitlines() if line.strip()),
-                  f"    + {len(first['comments'])} comment(s), priority {first['priority']}, "
-                  f"assignee {first['assignee']}"]  # fmt: skip
-    lines += [
-        "",
-        "  mrm tickets show MRM-1                                  # a ticket's events and deliveries",
-        "  mrm tickets close MRM-1 --reason '...'                  # a person's decision, mirrored to Jira",
-        "  mrm outbox --status all                                 # every delivery, attempts, errors",
-    ]
-    return "\n".join(lines)
-
-
-def _plain(description) -> str:
-    """Jira Cloud descriptions are Atlassian Document Format: the text of its paragraphs."""
-    if isinstance(description, str):
-        return description
-    out = []
-    for block in (description or {}).get("content", []):
-        out.append(
-            "".join(part.get("text", "") for part in block.get("content", []) if isinstance(part, dict))
-        )
-    return "\n".join(out)
-
-
-def _store():
-    from mrm.pipeline import get_store
-
-    return get_store()
-
-
-def governance_lines(models: tuple[str, ...], days: int) -> list[str]:
-    day = data.day(days)
-    lines = []
-    for model_id in models:
-        rows = [m for m in _store().metrics(model_id, day, day) if m["check"] == "governance"]
-        bad = [f"{m['metric']} {m['status']} ({_describe(m)})" for m in rows if m["status"] != "GREEN"]
-        lines.append(f"  {model_id:<12} {'; '.join(bad) if bad else f'{len(rows)} checks, no findings'}")
-    return lines
-
-
-def _describe(m: dict) -> str:
-    detail = m["detail"] or {}
-    if "due" in detail:
-        return f"due {detail['due']}"
-    return ", ".join(f"{k}: {v}" for k, v in detail.items())
-
-
-def day_line(model_id: str, n: int, states: dict[str, str]) -> str:
-    day = data.day(n)
-    runs = _store().runs(model_id, day, day)
-    if not runs:
-        return f"  {day} {model_id:<12} no run recorded (DAG run {states.get('_dag_run')})"
-    last = runs[-1]
-    if last["status"] == "failed":
-        return f"  {day} {model_id:<12} COULD NOT RUN  {last['reason']}"
-    rows = _store().metrics(run_id=last["run_id"])
-    bad = [m for m in rows if m["status"] in ("RED", "AMBER")]
-    text = ", ".join(f"{_control(m)}={m['value']:.3g} {m['status']}" for m in bad)
-    waiting = sorted({m["check"] for m in rows if m["status"] == "INSUFFICIENT_DATA"})
-    if waiting:
-        text += f"{'; ' if text else ''}insufficient data for {', '.join(waiting)} controls"
-    return f"  {day} {model_id:<12} {last['overall_status']:<6} {text}"
-
-
-def _control(m: dict) -> str:
-    return (
-        m["metric"]
-        + (f"[{m['column']}]" if m["column"] else "")
-        + (f"{{{m['segment']}}}" if m["segment"] else "")
-    )
-
-
-def _spans(days: list) -> str:
-    """2026-09-25, 2026-09-26, 2026-09-27 -> '2026-09-25..2026-09-27 (3 days)'."""
-    days = sorted(days)
-    spans, start, prev = [], days[0], days[0]
-    for d in days[1:]:
-        if (d - prev).days != 1:
-            spans.append((start, prev))
-            start = d
-        prev = d
-    spans.append((start, prev))
-    text = ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in spans)
-    return f"{text} ({len(days)} day{'s' if len(days) > 1 else ''})"
-
-
-def findings(store, model_id: str, day) -> set[tuple]:
-    """(metric, column, segment, status) of every AMBER / RED control of the day's current run;
-    ("could_not_run", None, None, "ERROR") when the latest run could not complete."""
-    runs = store.runs(model_id, day, day)
-    if runs and runs[-1]["status"] == "failed":
-        return {("could_not_run", None, None, "ERROR")}
-    return {
-        (m["metric"], m["column"], m["segment"], m["status"])
-        for m in store.metrics(model_id, day, day)
-        if m["status"] in ("AMBER", "RED")
-    }
-
-
-def _caught(store, incident: data.Incident, days: int) -> bool:
-    return all(
-        data.expected_findings(incident.model_id, n) <= findings(store, incident.model_id, data.day(n))
-        for n in incident.days()
-        if n <= days
-    )
-
-
-def report(models: tuple[str, ...], days: int) -> str:
-    from mrm.ticketing import BuiltinTracker
-
-    store = _store()
-    lines = ["=" * 100, "What the monitoring found", "=" * 100]
-    for model_id in models:
-        lines.append(f"\n{model_id}")
-        breaches = defaultdict(list)
-        for m in store.metrics(model_id):
-            if m["status"] in ("RED", "AMBER"):
-                breaches[(_control(m), m["status"])].append(m["logical_date"])
-        failed = [r for r in store.runs(model_id) if r["status"] == "failed"]
-        if not breaches and not failed:
-            lines.append("  all controls GREEN on every day")
-        for (control, status), found in sorted(breaches.items()):
-            lines.append(f"  {status:<6} {control:<40} {_spans(found)}")
-        for r in failed:
-            lines.append(f"  ERROR  could not run on {r['logical_date']}: {r['reason']}")
-        lines.append("  injected incidents, and whether the monitoring caught each on every day:")
-        for inc in (i for i in data.INCIDENTS if i.model_id == model_id and i.first <= days):
-            caught = "caught" if _caught(store, inc, days) else "MISSED"
-            span = (
-                data.day(inc.first)
-                if inc.first == inc.last
-                else f"{data.day(inc.first)}..{data.day(inc.last)}"
-            )
-            lines.append(f"    [{caught}] {span}: {inc.description}")
-    tracker = BuiltinTracker(store)
-    lines.append("\nTickets (built-in tracker)")
-    for t in tracker.tickets(status="all"):
-        lines.append(
-            f"  {t['key']:<7} {t['status']:<6} {t['model_id']:<12} {t['control']:<44} "
-            f"{t['first_logical_date']}..{t['last_logical_date']}  {t['occurrences']} occurrence(s)"
-        )
-    home = settings.home()
-    lines += [
-        "\nWhere to look",
-        f"  metrics history (SQLite): {settings.db_url()}",
-        f"  evidence (Evidently HTML, GX JSON per run): {home / 'evidence'}/<model>/<date>/<run_id>/",
-        "  mrm history --model card_fraud --since 2026-10-01       # the numbers behind this summary",
-        "  mrm tickets --status all                                # the ticket trail",
-        "  make airflow                                            # the Airflow UI on this history "
-        "(http://127.0.0.1:8080)",
-    ]
-    return "\n".join(lines)

@@ -1,0 +1,59 @@
+"""The demo's workers finish their model-days in any interleaving; what is printed is the order one
+process would have printed (day by day, the models in the demo's order), each day as soon as every
+model has done it, with a progress line every PROGRESS_EVERY days and after the last."""
+
+from __future__ import annotations
+
+import random
+
+from mrm.demo.walk import DayLines
+
+MODELS = ("card_fraud", "credit_line", "aml_alert")
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _line(model_id: str, n: int) -> str:
+    return f"  day {n:02d} {model_id}"
+
+
+def test_lines_come_out_in_day_order_whatever_order_the_workers_finish_in():
+    days = 23
+    rng, todo, finished = random.Random(7), {m: list(range(1, days + 1)) for m in MODELS}, []
+    while any(todo.values()):  # the workers interleave at random, each walking its dates in order
+        model_id = rng.choice([m for m in MODELS if todo[m]])
+        finished.append((model_id, todo[model_id].pop(0)))
+    by_model = {m: [n for mm, n in finished if mm == m] for m in MODELS}
+    assert all(ns == sorted(ns) for ns in by_model.values())
+    printed, clock = [], Clock()
+    lines = DayLines(MODELS, days, printed.append, clock=clock)
+    for model_id, n in finished:
+        clock.now += 1.5
+        lines.add(model_id, n, _line(model_id, n))
+    day_lines = [p for p in printed if not p.startswith("  --")]
+    assert day_lines == [_line(m, n) for n in range(1, days + 1) for m in MODELS]
+    progress = [p for p in printed if p.startswith("  --")]
+    assert [p.split()[1] for p in progress] == ["10/23", "20/23", "23/23"]
+    assert progress[-1] == f"  -- 23/23 days x 3 models done, {1.5 * days * 3:.0f} s"
+    assert lines.done()
+
+
+def test_a_day_waits_for_the_slowest_model_and_then_prints_at_once():
+    printed = []
+    lines = DayLines(MODELS, 3, printed.append, clock=Clock())
+    for n in (1, 2, 3):
+        lines.add("card_fraud", n, _line("card_fraud", n))
+        lines.add("aml_alert", n, _line("aml_alert", n))
+    assert printed == [] and not lines.done()
+    lines.add("credit_line", 1, _line("credit_line", 1))
+    assert printed == [_line(m, 1) for m in MODELS]
+    lines.add("credit_line", 2, _line("credit_line", 2))
+    lines.add("credit_line", 3, _line("credit_line", 3))
+    assert printed[3:9] == [_line(m, n) for n in (2, 3) for m in MODELS]
+    assert printed[9].startswith("  -- 3/3 days x 3 models done") and lines.done()
