@@ -29,8 +29,14 @@ class Standalone:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         bindir = str(Path(sys.executable).parent)
+        inherited = {  # not this process's SQLite-only connect args (mrm.airflow.local.configure): the
+            # processes here may run on PostgreSQL, whose driver refuses sqlite3's "timeout"
+            k: v
+            for k, v in os.environ.items()
+            if k != "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"
+        }
         self.env = {
-            **os.environ,
+            **inherited,
             "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
             **airflow_env(home / "airflow", log_level="INFO"),
             "AIRFLOW__API__PORT": str(self.port),
