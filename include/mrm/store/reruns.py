@@ -13,7 +13,7 @@ from sqlalchemy import Engine, and_, func, select
 
 from mrm.controls import GREEN, RED, SEVERITY
 from mrm.store import schema
-from mrm.store.history import current_run_ids
+from mrm.store.history import _filtered, current_run_ids
 from mrm.store.reads import RUN_COLUMNS, _rows
 
 ERROR = "ERROR"  # the overall status of a run that could not complete
@@ -73,7 +73,8 @@ def rerun_flags(
     run it replaced (``replaced_run_id``, ``replaced_status``, ``replaced_triggered_by``)."""
     r = schema.runs
     keys = (r.c.model_id, r.c.logical_date, r.c.kind)
-    repeated = _filtered_runs(select(*keys).group_by(*keys).having(func.count() > 1), model_id, since, until)
+    grouped = select(*keys).group_by(*keys).having(func.count() > 1)
+    repeated = _filtered(grouped, r, model_id, since, until)
     repeated = repeated.subquery()
     query = (
         select(
@@ -107,19 +108,8 @@ def failed_runs(
         query = query.where(r.c.kind.in_(kinds))
     if not all_runs:
         query = query.where(r.c.run_id.in_(current_run_ids(model_id)))
-    query = _filtered_runs(query, model_id, since, until).order_by(r.c.logical_date, r.c.finished_at)
+    query = _filtered(query, r, model_id, since, until).order_by(r.c.logical_date, r.c.finished_at)
     return [{**row, "status": ERROR} for row in _rows(engine, query)]
-
-
-def _filtered_runs(query, model_id: str | None, since: date | None, until: date | None):
-    r = schema.runs
-    if model_id:
-        query = query.where(r.c.model_id == model_id)
-    if since:
-        query = query.where(r.c.logical_date >= since)
-    if until:
-        query = query.where(r.c.logical_date <= until)
-    return query
 
 
 def flag_of(rows: list[dict]) -> dict | None:
