@@ -59,8 +59,13 @@ class DayAggregate:
         """True if the sample holds every row of the day (exact statistics on the values)."""
         return self.sample is not None and self.sample.num_rows == self.rows
 
-    def to_bytes(self) -> bytes:
-        """The aggregate as one .npz (counts, JSON scalars, the sample as Parquet), e.g. for the next task."""
+    def to_bytes(self, compact: bool = True) -> bytes:
+        """The aggregate as one .npz (counts, JSON scalars, the sample as Parquet), e.g. for the next task.
+
+        ``compact`` (the default) writes the sample as Parquet zstd with dictionary-encoded columns inside
+        a compressed .npz; ``compact=False`` writes the earlier format (snappy Parquet, uncompressed .npz).
+        :meth:`from_bytes` reads both (``np.load`` and Parquet detect their own compression).
+        """
         import json
 
         import pyarrow.parquet as pq
@@ -88,10 +93,13 @@ class DayAggregate:
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         if self.sample is not None:
             out = io.BytesIO()
-            pq.write_table(self.sample, out)
+            if compact:
+                pq.write_table(self.sample, out, compression="zstd", use_dictionary=True)
+            else:
+                pq.write_table(self.sample, out)
             arrays["sample"] = np.frombuffer(out.getvalue(), dtype=np.uint8)
         buf = io.BytesIO()
-        np.savez(buf, **arrays)
+        (np.savez_compressed if compact else np.savez)(buf, **arrays)
         return buf.getvalue()
 
     @classmethod
