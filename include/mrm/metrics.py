@@ -172,6 +172,16 @@ _ROWS: list[tuple[str, str, bool, Direction, str]] = [
         "above",
         "|estimated AUC stored for the matured cohort's end day - that day's realised AUC|",
     ),
+    *(
+        (
+            f"estimation_error_{m}",
+            "performance",
+            False,
+            "above",
+            f"|estimated {m} stored for the matured cohort's end day - that day's realised {m}|",
+        )
+        for m in ("precision", "recall", "f1")
+    ),
 ]
 
 # Evidently's drift methods that an inventory feature may request besides PSI, and their metric names

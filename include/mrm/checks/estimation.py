@@ -13,8 +13,10 @@ have the reference's order statistics as edges, not the operating threshold, so 
 holding the threshold could not be split into predicted positive and negative, and the isotonic steps
 fall inside bins. One float a row is read (with its event id); nothing else of the day.
 
-``estimation_error_auc`` = |estimated AUC stored for the day D − maturity − |realised AUC of that day's
-events on the labels known by D|: the estimate is only trusted while it holds.
+``estimation_error_<m>`` = |estimated m stored for the day D − maturity − realised m of that day's events
+on the labels known by D|, for the AUC, precision, recall and F1 (the estimated positive rate needs no
+label, so it has no estimation error; its realised value on the labelled events is kept beside): the
+estimate is only trusted while it holds.
 """
 
 from __future__ import annotations
@@ -34,9 +36,14 @@ if TYPE_CHECKING:
     from mrm.checks.performance_counts import ScoreCounts
 
 BAND = (
-    "normal approximation, delta-method SE under labels ~ Bernoulli(calibrated p); "
-    "calibration error not included"
+    "normal approximation, delta-method SE under labels ~ Bernoulli(calibrated p), plus the isotonic "
+    "calibrator's sampling error (each pooled block's binomial variance on the reference, pooling fixed)"
 )
+BAND_UNCALIBRATED = (
+    "normal approximation, delta-method SE under labels ~ Bernoulli(score); the scores are taken as "
+    "calibrated probabilities (calibration: none), so no calibrator error is included"
+)
+ERRORS = ("auc", "precision", "recall", "f1")  # estimation_error_<m>; the positive rate is known exactly
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,8 @@ def estimates(inputs: CheckInputs, perf: Performance) -> list[MetricResult]:
 
 def day_estimates(inputs: CheckInputs, perf: Performance) -> list[MetricResult]:
     est, day = perf.estimation, inputs.day
-    detail: dict[str, Any] = {"calibration": est.calibration, "confidence": est.confidence, "ci": BAND}
+    band = BAND if est.calibration == "isotonic" else BAND_UNCALIBRATED
+    detail: dict[str, Any] = {"calibration": est.calibration, "confidence": est.confidence, "ci": band}
     cal = None
     if est.calibration == "isotonic":
         cal = inputs.reference_calibration()
@@ -101,7 +109,8 @@ def day_estimates(inputs: CheckInputs, perf: Performance) -> list[MetricResult]:
     if scores.size == 0:
         return _empty(day, detail | {"insufficient": f"no scores on {day.isoformat()}"})
     p = cal.probabilities(scores) if cal else np.clip(scores, 0.0, 1.0)
-    stats = estimation_stats.estimates(p, scores, perf.threshold, est.confidence)
+    calibrator = cal.model.variance_of(scores) if cal else None
+    stats = estimation_stats.estimates(p, scores, perf.threshold, est.confidence, calibrator)
     c = stats["confusion"]
     detail |= {"rows": c["n"], "expected_positives": c["tp"] + c["fn"], "expected_confusion": c}
     span = {"cohort_start": day.isoformat(), "cohort_end": day.isoformat()}
@@ -111,7 +120,13 @@ def day_estimates(inputs: CheckInputs, perf: Performance) -> list[MetricResult]:
             f"estimated_{name}",
             None,
             stats[name][0],
-            {**detail, "ci_low": stats[name][1], "ci_high": stats[name][2]},
+            {
+                **detail,
+                "ci_low": stats[name][1],
+                "ci_high": stats[name][2],
+                "se_labels": stats["se"][name][0],
+                "se_calibration": stats["se"][name][1],
+            },
             **span,
         )
         for name in estimation_stats.METRICS
@@ -124,35 +139,53 @@ def matured_day(day: date, perf: Performance) -> date:
 
 
 def estimation_error(inputs: CheckInputs, perf: Performance) -> list[MetricResult]:
-    """|the estimated AUC the history stores for the matured day − its realised AUC on the labels known
-    now| (the realised values of the day's labelled events beside the other estimates in the detail);
-    None, with the reason, when either is missing."""
+    """|the estimate the history stores for the matured day − its realised value on the labels known now|,
+    one ``estimation_error_<m>`` per metric of :data:`ERRORS` (the estimated and realised values of every
+    estimate in the detail); None, with the reason, when the estimate or enough labels are missing."""
     then = matured_day(inputs.day, perf)
     span = {"cohort_start": then.isoformat(), "cohort_end": then.isoformat()}
-    estimated = inputs.stored_estimate(then, "estimated_auc")
-    detail: dict[str, Any] = {"estimated": estimated, "estimated_on": then.isoformat(), "realised": None}
-    if estimated is None:
-        detail["insufficient"] = f"no estimated AUC stored for {then.isoformat()}"
-        return [MetricResult("performance", "estimation_error_auc", None, None, detail, **span)]
+    names = (*ERRORS, "positive_rate")
+    estimated = {name: inputs.stored_estimate(then, f"estimated_{name}") for name in names}
+    base: dict[str, Any] = {"estimated_on": then.isoformat()}
+
+    def rows(realised: dict[str, float | None], reason: str | None = None) -> list[MetricResult]:
+        beside = {n: {"estimated": estimated[n], "realised": realised.get(n)} for n in names}
+        out = []
+        for name in ERRORS:
+            est, real = estimated[name], realised.get(name)
+            detail = {**base, "estimated": est, "realised": real, "beside": beside}
+            why = reason or _missing(name, est, real, then)
+            value = None if why else abs(est - real)
+            out.append(
+                MetricResult(
+                    "performance", f"estimation_error_{name}", None, value, detail | _why(why), **span
+                )
+            )
+        return out
+
+    if all(estimated[name] is None for name in ERRORS):
+        return rows({}, f"no estimates stored for {then.isoformat()}")
     counts, _, _ = inputs.labelled_cohort(then, then)  # per-distinct-score counts (ScoreCounts)
     positives, negatives = counts.n_positive, counts.n_negative
-    detail |= {"labelled_rows": counts.rows, "positives": positives, "negatives": negatives}
+    base |= {"labelled_rows": counts.rows, "positives": positives, "negatives": negatives}
     if positives < perf.min_positives or negatives < perf.min_negatives:
-        detail["insufficient"] = (
+        return rows(
+            {},
             f"{positives} positives / {negatives} negatives labelled on {then.isoformat()}; at least "
-            f"{perf.min_positives} / {perf.min_negatives} are needed"
+            f"{perf.min_positives} / {perf.min_negatives} are needed",
         )
-        return [MetricResult("performance", "estimation_error_auc", None, None, detail, **span)]
-    realised = performance_counts.auc(counts)
     at = performance_counts.confusion_at(counts, perf.threshold)
-    detail["realised"] = realised
-    detail["beside"] = {  # the other estimates of that day beside their realised values
-        name: {"estimated": inputs.stored_estimate(then, f"estimated_{name}"), "realised": at[name]}
-        for name in ("precision", "recall", "f1", "positive_rate")
-    }
+    realised = {"auc": performance_counts.auc(counts), **{n: at[n] for n in (*ERRORS[1:], "positive_rate")}}
+    return rows(realised)
+
+
+def _missing(name: str, estimated: float | None, realised: float | None, then: date) -> str | None:
+    if estimated is None:
+        return f"no estimated {name} stored for {then.isoformat()}"
     if realised is None:
-        detail["insufficient"] = "the realised AUC is undefined"
-        return [MetricResult("performance", "estimation_error_auc", None, None, detail, **span)]
-    return [
-        MetricResult("performance", "estimation_error_auc", None, abs(estimated - realised), detail, **span)
-    ]
+        return f"the realised {name} of {then.isoformat()} is undefined"
+    return None
+
+
+def _why(reason: str | None) -> dict[str, str]:
+    return {"insufficient": reason} if reason else {}

@@ -17,13 +17,20 @@ taken as an independent Bernoulli(p_i) draw, so that:
 - the **band** is a normal approximation: estimate ± z·SE, z the two-sided quantile of ``confidence``,
   SE from the delta method (the first-order variance of the realised metric as a function of the
   Bernoulli labels, Var(y_i) = p_i(1 − p_i)), clipped to [0, 1]. It is the range in which the realised
-  value is expected to fall with the stated confidence *if the calibration holds*; the calibrator's own
-  error (a finite reference) is not in it. The positive rate's band is the value itself.
+  value is expected to fall with the stated confidence *if the calibration holds*. The positive rate's
+  band is the value itself;
+- the **calibrator's error** (a finite reference) is added to that variance when ``calibration_variance``
+  is given: a function of the metric's gradient with respect to the probabilities, ∂metric/∂p_i, that
+  returns the variance of Σ_i ∂metric/∂p_i · δp_i over the calibrator's sampling error
+  (:meth:`mrm.checks.isotonic.Isotonic.variance_of`). The gradients are those of the estimates as
+  written above (for precision, recall and F1 they equal the label gradients; for the AUC the self-pair
+  terms of the expected count differ by value·(1 − 2p_i)/pairs).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from statistics import NormalDist
 
 import numpy as np
@@ -58,6 +65,12 @@ def _band(value: float | None, variance: float, z: float) -> tuple[float | None,
 
 def expected_auc(p: np.ndarray, s: np.ndarray) -> tuple[float | None, float]:
     """(expected AUC, its delta-method variance); None when no (positive, negative) pair is expected."""
+    value, variance, _ = _auc_and_gradients(p, s)
+    return value, variance
+
+
+def _auc_and_gradients(p: np.ndarray, s: np.ndarray) -> tuple[float | None, float, np.ndarray | None]:
+    """(expected AUC, its delta-method variance over the labels, its gradient with respect to p)."""
     p, s = _checked(p, s)
     q, v = 1.0 - p, p * (1.0 - p)
     distinct, group = np.unique(s, return_inverse=True)
@@ -68,17 +81,25 @@ def expected_auc(p: np.ndarray, s: np.ndarray) -> tuple[float | None, float]:
     m, n = float(p.sum()), float(q.sum())
     pairs = m * n - float(v.sum())
     if pairs <= 0.0:
-        return None, 0.0
+        return None, 0.0, None
     count = float(np.dot(pos, neg_below)) + 0.5 * (float(np.dot(pos, neg)) - float(v.sum()))
     value = min(1.0, max(0.0, count / pairs))
     below = neg_below[group] + 0.5 * (neg[group] - q)  # a_k: expected negatives ranked below row k
     above = pos_above[group] + 0.5 * (pos[group] - p)  # b_k: expected positives ranked above row k
-    gradient = ((below - above) - value * (n - m)) / pairs
-    return value, float(np.dot(gradient**2, v))
+    gradient = ((below - above) - value * (n - m)) / pairs  # with respect to the labels y_k
+    by_p = gradient + value * (1.0 - 2.0 * p) / pairs  # with respect to p_k: ∂pairs/∂p_k = n − m − (1 − 2p_k)
+    return value, float(np.dot(gradient**2, v)), by_p
 
 
-def estimates(p: np.ndarray, s: np.ndarray, threshold: float, confidence: float = 0.95) -> dict:
-    """Every estimate of this module with its band: ``{metric: (value, low, high)}`` plus ``confusion``."""
+def estimates(
+    p: np.ndarray,
+    s: np.ndarray,
+    threshold: float,
+    confidence: float = 0.95,
+    calibration_variance: Callable[[np.ndarray], float] | None = None,
+) -> dict:
+    """Every estimate of this module with its band: ``{metric: (value, low, high)}`` plus ``confusion``
+    and ``se``: ``{metric: (standard error over the labels, over the calibrator or None)}``."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
     p, s = _checked(p, s)
@@ -87,17 +108,32 @@ def estimates(p: np.ndarray, s: np.ndarray, threshold: float, confidence: float 
     v = p * (1.0 - p)
     d = (s >= threshold).astype("float64")
     k, m, tp = c["predicted"], float(p.sum()), c["tp"]
-    out: dict = {"confusion": c}
+    out: dict = {"confusion": c, "se": {}}
+
+    def put(name: str, value: float | None, gradient: np.ndarray | None) -> None:
+        """The estimate with its band: labels' variance (gradient² · p(1 − p)) plus the calibrator's."""
+        if value is None or gradient is None:
+            out[name], out["se"][name] = (value, None, None), (None, None)
+            return
+        labels = float(np.dot(gradient**2, v))
+        calibrator = calibration_variance(gradient) if calibration_variance else None
+        out[name] = (value, *_band(value, labels + (calibrator or 0.0), z))
+        out["se"][name] = (math.sqrt(labels), None if calibrator is None else math.sqrt(calibrator))
+
     precision = tp / k if k else None
-    out["precision"] = (precision, *_band(precision, float(np.dot(d, v)) / k**2 if k else 0.0, z))
+    put("precision", precision, d / k if k else None)
     recall = tp / m if m > 0 else None
-    var = float(np.dot((d - recall) ** 2, v)) / m**2 if recall is not None else 0.0
-    out["recall"] = (recall, *_band(recall, var, z))
+    put("recall", recall, (d - recall) / m if recall is not None else None)
     f1 = 2 * tp / (k + m) if k + m > 0 else None
-    var = float(np.dot(((2 * d - f1) / (k + m)) ** 2, v)) if f1 is not None else 0.0
-    out["f1"] = (f1, *_band(f1, var, z))
+    put("f1", f1, (2 * d - f1) / (k + m) if f1 is not None else None)
     rate = k / s.size if s.size else None
-    out["positive_rate"] = (rate, rate, rate)
-    value, var = expected_auc(p, s)
-    out["auc"] = (value, *_band(value, var, z))
+    out["positive_rate"] = (rate, rate, rate)  # known without labels: no band
+    out["se"]["positive_rate"] = (0.0, 0.0) if rate is not None else (None, None)
+    value, labels, by_p = _auc_and_gradients(p, s)
+    if value is None:
+        out["auc"], out["se"]["auc"] = (None, None, None), (None, None)
+    else:
+        calibrator = calibration_variance(by_p) if calibration_variance else None
+        out["auc"] = (value, *_band(value, labels + (calibrator or 0.0), z))
+        out["se"]["auc"] = (math.sqrt(labels), None if calibrator is None else math.sqrt(calibrator))
     return out

@@ -17,14 +17,45 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Isotonic:
-    """A fitted non-decreasing step-and-ramp function: its value at each distinct fitted score."""
+    """A fitted non-decreasing step-and-ramp function: its value at each distinct fitted score, and the
+    weight (rows) of the pooled block each point belongs to."""
 
     x: np.ndarray  # the distinct scores of the fit, ascending
     y: np.ndarray  # the fitted value at each
+    w: np.ndarray | None = None  # the total weight of each point's block (None: unknown, no error term)
 
     def predict(self, score: np.ndarray) -> np.ndarray:
         """Linear interpolation between the fitted points; constant beyond the first and last."""
         return np.interp(np.asarray(score, dtype="float64"), self.x, self.y)
+
+    def variance_of(self, score: np.ndarray):
+        """For these scores, the function ``gradient -> variance`` of Σ_i gradient_i · δp_i, δp_i the
+        error of ``predict(score)_i`` from the calibrator's sampling error: each pooled block's value is
+        a mean of its rows' 0/1 labels, variance y(1 − y)/weight, blocks independent, the pooling taken as
+        fixed (first order); a prediction between two points moves with both of their blocks by its
+        interpolation weights. None when the block weights are unknown."""
+        if self.w is None:
+            return None
+        s = np.asarray(score, dtype="float64")
+        block = np.concatenate([[0], np.cumsum(self.y[1:] != self.y[:-1])])  # PAVA's blocks strictly rise
+        first = np.flatnonzero(np.concatenate([[True], block[1:] != block[:-1]]))
+        value, weight = self.y[first], self.w[first]
+        var = value * (1.0 - value) / weight
+        at = np.clip(np.searchsorted(self.x, s, side="right") - 1, 0, self.x.size - 1)
+        nxt = np.minimum(at + 1, self.x.size - 1)
+        span = self.x[nxt] - self.x[at]
+        lam = np.where(
+            span > 0, (np.clip(s, self.x[0], self.x[-1]) - self.x[at]) / np.where(span > 0, span, 1), 0
+        )
+        blocks = first.size
+
+        def variance(gradient: np.ndarray) -> float:
+            g = np.asarray(gradient, dtype="float64")
+            sums = np.bincount(block[at], weights=g * (1.0 - lam), minlength=blocks)
+            sums += np.bincount(block[nxt], weights=g * lam, minlength=blocks)
+            return float(np.dot(sums**2, var))
+
+        return variance
 
 
 def pava(y: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -57,4 +88,6 @@ def fit(score: np.ndarray, label: np.ndarray, weight: np.ndarray | None = None) 
     distinct, inverse = np.unique(x, return_inverse=True)
     pooled_w = np.bincount(inverse, weights=w, minlength=distinct.size)
     pooled_y = np.bincount(inverse, weights=w * y, minlength=distinct.size) / pooled_w
-    return Isotonic(distinct, pava(pooled_y, pooled_w))
+    fitted = pava(pooled_y, pooled_w)
+    block = np.concatenate([[0], np.cumsum(fitted[1:] != fitted[:-1])])  # each point's pooled block
+    return Isotonic(distinct, fitted, np.bincount(block, weights=pooled_w)[block])

@@ -122,18 +122,22 @@ def events(conn: Connection, ticket_id: int) -> list[dict]:
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
+TICKETED_KINDS = ("monitoring", "performance")  # the kinds of run whose REDs are ticketed
+
+
 def unticketed(conn: Connection, model_id: str, since: date, until: date) -> list[dict]:
-    """The current monitoring runs of ``model_id`` with logical dates in [since, until] that hold a
-    RED control (or, failed, the could-not-run "control") with no opened/occurrence event of that
+    """The current runs that ticket (kinds :data:`TICKETED_KINDS`: monitoring, and performance runs of a
+    date without its log; never back-tests) of ``model_id`` with logical dates in [since, until] that
+    hold a RED control (or, failed, the could-not-run "control") with no opened/occurrence event of that
     model and control on that date: what a crash between recording a run and ticketing it left
     behind. Oldest first; each ``{"run_id", "logical_date", "status", "reason", "controls"}``."""
     r, m = schema.runs, schema.metric_results
     current = current_run_ids(model_id).scalar_subquery()
     runs = conn.execute(
         select(r.c.run_id, r.c.logical_date, r.c.status, r.c.reason)
-        .where(r.c.run_id.in_(current), r.c.kind == "monitoring")
+        .where(r.c.run_id.in_(current), r.c.kind.in_(TICKETED_KINDS))
         .where(r.c.logical_date >= since, r.c.logical_date <= until)
-        .order_by(r.c.logical_date)
+        .order_by(r.c.logical_date, r.c.kind)
     ).all()
     if not runs:
         return []

@@ -4,7 +4,8 @@ A monitoring run records its results (``record``) and files its tickets (``ticke
 Airflow tasks and two transactions; a worker killed between them leaves RED controls in the history
 with no ticket, and an Airflow retry covers that only if it happens and succeeds. So every run's
 ``tickets`` step first sweeps the model's earlier days, and the governance DAG sweeps every model up to
-its logical date: each current monitoring run of the last :data:`SWEEP_DAYS` days whose RED control
+its logical date: each current monitoring run (or performance run of a date without its log; back-tests
+never ticket) of the last :data:`SWEEP_DAYS` days whose RED control
 (or, for a run that could not complete, its could-not-run "control") has no opened/occurrence event of
 that model, control and date is filed now, as its own run would have filed it (tickets, mirrors, the
 RED alert; not returns to green or escalations, which are the newest run's to decide). Filing is

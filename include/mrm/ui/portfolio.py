@@ -24,15 +24,22 @@ def family_status(counts: dict[str, int] | None) -> str | None:
 
 
 def _families(runs: dict[str, dict]) -> dict[str, str | None]:
+    """RAG per family: quality and drift from the newest monitoring run; performance from the newest run
+    that evaluated a cohort, the monitoring run or, for a date without its log, the performance run of
+    that date or later (back-tests are analysis: never shown here); governance from its own run."""
     monitoring, governance = runs.get("monitoring"), runs.get("governance")
+    alone = runs.get("performance")
     out: dict[str, str | None] = {}
     for family in MONITORING_FAMILIES:
-        if monitoring is None:
+        run = monitoring
+        if family == "performance" and alone and (not run or alone["logical_date"] >= run["logical_date"]):
+            run = alone  # the cohort evaluated on its own when the date's monitoring run could not run
+        if run is None:
             out[family] = None
-        elif monitoring["status"] == "failed":
+        elif run["status"] == "failed":
             out[family] = ERROR  # the run could not complete: no control was evaluated
         else:
-            out[family] = family_status(monitoring["statuses"].get(family))
+            out[family] = family_status(run["statuses"].get(family))
     out["governance"] = family_status(governance["statuses"].get("governance")) if governance else None
     return out
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import precision_score, roc_auc_score
+from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
 from mrm import pipeline
 from mrm.checks.performance import labelled
@@ -94,7 +94,11 @@ def test_a_run_stores_the_estimates_of_its_own_day(mrm_home, file_inventory):
     assert rows["estimated_auc"]["detail"]["ci_high"] > rows["estimated_auc"]["detail"]["ci_low"]
     assert rows["auc"]["value"] is None  # the matured cohort (21 days earlier) has no data: no labels
     # the estimation error of the day 21 days earlier: no estimate was stored for it
-    assert rows["estimation_error_auc"]["value"] is None
+    for name in ("auc", "precision", "recall", "f1"):
+        assert rows[f"estimation_error_{name}"]["value"] is None
+        assert "no estimates stored" in rows[f"estimation_error_{name}"]["detail"]["insufficient"]
+    auc = rows["estimated_auc"]["detail"]  # the band holds both errors: the labels' and the calibrator's
+    assert auc["se_labels"] > 0 and auc["se_calibration"] > 0 and "calibrator" in auc["ci"]
 
 
 def test_when_the_labels_mature_the_estimation_error_is_stored(mrm_home, file_inventory):
@@ -121,6 +125,17 @@ def test_when_the_labels_mature_the_estimation_error_is_stored(mrm_home, file_in
     beside = row["detail"]["beside"]
     assert beside["precision"]["realised"] == pytest.approx(precision_score(joined["label"], pred), abs=1e-12)
     assert beside["recall"]["estimated"] == stored(MODEL, estimated_on)["estimated_recall"]["value"]
+    then = stored(MODEL, estimated_on)
+    rows = stored(MODEL, matured)
+    for name, realised in (
+        ("precision", precision_score(joined["label"], pred)),
+        ("recall", recall_score(joined["label"], pred)),
+        ("f1", f1_score(joined["label"], pred)),
+    ):
+        error = rows[f"estimation_error_{name}"]
+        assert error["detail"]["estimated"] == then[f"estimated_{name}"]["value"]
+        assert error["value"] == pytest.approx(abs(then[f"estimated_{name}"]["value"] - realised), abs=1e-12)
+    assert "estimation_error_positive_rate" not in rows  # known without labels: nothing to estimate
 
 
 def test_calibration_none_takes_the_scores_as_probabilities(mrm_home, file_inventory):
@@ -136,6 +151,8 @@ def test_calibration_none_takes_the_scores_as_probabilities(mrm_home, file_inven
     assert rows["estimated_recall"]["value"] == pytest.approx(s[hit].sum() / s.sum(), abs=1e-12)
     assert rows["estimated_auc"]["detail"]["confidence"] == 0.8
     assert "reference_positives" not in rows["estimated_auc"]["detail"]
+    assert rows["estimated_auc"]["detail"]["se_calibration"] is None  # no calibrator: no calibrator error
+    assert "no calibrator error" in rows["estimated_auc"]["detail"]["ci"]
 
 
 def test_estimation_is_off_unless_the_inventory_enables_it(mrm_home, file_inventory):

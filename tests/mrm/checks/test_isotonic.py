@@ -45,3 +45,38 @@ def test_weights_and_continuous_scores_equal_scikit_learn():
 def test_no_rows_is_refused():
     with pytest.raises(ValueError, match="non-empty"):
         isotonic.fit(np.array([]), np.array([]))
+
+
+def test_each_point_carries_the_weight_of_its_pooled_block():
+    """The block weights against scikit-learn's fit: points with equal fitted values form one block (PAVA's
+    blocks strictly rise), whose weight is the sum of its rows' weights."""
+    rng = np.random.default_rng(3)
+    score = np.round(rng.uniform(0, 1, 3000), 2)
+    weight = rng.uniform(0.5, 2.0, score.size)
+    label = (rng.random(score.size) < score**2).astype("float64")
+    theirs = IsotonicRegression(out_of_bounds="clip").fit(score, label, sample_weight=weight)
+    ours = isotonic.fit(score, label, weight)
+    fitted_row = theirs.predict(score)
+    for x, w in zip(ours.x, ours.w, strict=True):
+        same_block = np.isclose(fitted_row, theirs.predict([x])[0], rtol=0, atol=1e-12)
+        assert w == pytest.approx(weight[same_block].sum(), rel=1e-12)
+
+
+def test_the_calibrator_variance_by_finite_differences():
+    """variance_of(score)(g) = Σ_blocks (Σ_i g_i ∂p_i/∂block)² · y(1 − y)/w: the derivatives taken here by
+    moving each block's value and predicting again (interpolation included), not from the formula."""
+    rng = np.random.default_rng(5)
+    ref = rng.uniform(0, 1, 400)
+    cal = isotonic.fit(ref, (rng.random(ref.size) < ref).astype("float64"))
+    day = rng.uniform(-0.1, 1.1, 300)  # some outside the fitted range: clipped
+    g = rng.normal(size=day.size)
+    first = np.flatnonzero(np.concatenate([[True], cal.y[1:] != cal.y[:-1]]))
+    blocks = np.searchsorted(first, np.arange(cal.y.size), side="right") - 1
+    want, eps = 0.0, 1e-6
+    for b, start in enumerate(first):
+        moved = cal.y + eps * (blocks == b)
+        dp = (isotonic.Isotonic(cal.x, moved).predict(day) - cal.predict(day)) / eps
+        y, w = cal.y[start], cal.w[start]
+        want += float(np.dot(g, dp)) ** 2 * y * (1 - y) / w
+    assert cal.variance_of(day)(g) == pytest.approx(want, rel=1e-6)
+    assert isotonic.Isotonic(cal.x, cal.y).variance_of(day) is None  # no weights: no error term

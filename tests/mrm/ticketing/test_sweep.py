@@ -141,3 +141,57 @@ def test_the_sweep_looks_back_a_bounded_window_and_before_the_day_when_asked(his
     assert sweep.unticketed(lifecycle, day(9 + sweep.SWEEP_DAYS + 1), [MODEL]) == []  # too long ago
     assert tickets() == []
     assert [f["run_id"] for f in sweep.unticketed(lifecycle, day(10), [MODEL])] == ["failed-run"]
+
+
+KILLED_AFTER_OUTCOME = """
+import os, signal, sys
+from mrm import outcomes, pipeline
+from mrm.demo.data import day
+
+ctx = outcomes.outcome_context(sys.argv[1], day(int(sys.argv[2])), sys.argv[3])
+print(outcomes.record_outcome(ctx, pipeline.performance(ctx))["run_id"], flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # the worker dies before the performance run's tickets
+"""
+
+
+def always_red_coverage(folder) -> None:
+    """label_coverage RED at any value (it breaches when <= 1.0): every matured cohort breaches."""
+    import yaml
+
+    from mrm.wiring import clear_caches
+
+    path = folder / f"{MODEL}.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["monitoring"]["controls"] = {"label_coverage": {"amber": 1.01, "red": 1.0}}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    clear_caches()
+
+
+@pytest.mark.parametrize("kind", ["performance", "backtest"])
+def test_a_performance_run_is_swept_and_a_backtest_is_not(history, file_inventory, tmp_path, kind):
+    """A run of kind performance (a date without its log) tickets its REDs like a monitoring run, so a
+    worker killed before its tickets leaves work for the sweep; a back-test is analysis and never tickets."""
+    from mrm.wiring import get_inventory
+
+    always_red_coverage(file_inventory)
+    script = tmp_path / "outcome_then_die.py"
+    script.write_text(KILLED_AFTER_OUTCOME)
+    done = subprocess.run(
+        [sys.executable, str(script), MODEL, "35", kind], env=os.environ, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    run_id = done.stdout.strip().splitlines()[-1]
+    control = "performance.label_coverage"
+    assert [m["status"] for m in history.metrics(run_id=run_id) if m["metric"] == "label_coverage"] == ["RED"]
+
+    filed = sweep.unticketed(TicketLifecycle(history, get_inventory()), day(36), [MODEL])
+
+    if kind == "backtest":
+        assert filed == [] and tickets() == []
+        return
+    assert [(f["run_id"], f["logical_date"]) for f in filed] == [(run_id, day(35).isoformat())]
+    assert control in filed[0]["controls"]
+    (ticket,) = [t for t in tickets() if t["control"] == control]
+    assert ticket["opened_run_id"] == run_id and events(ticket["ticket_id"]) == [("opened", day(35))]
+    assert sweep.unticketed(TicketLifecycle(history, get_inventory()), day(36), [MODEL]) == []

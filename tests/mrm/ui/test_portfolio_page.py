@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from ui_pages import csv_rows, worst
 
 from mrm.ticketing.tracker import BuiltinTracker
@@ -127,3 +128,36 @@ def test_the_latest_date_is_the_one_the_history_holds(client, ui_history):
         newest = ui_history.store.runs(model_id)[-1]
         assert date.fromisoformat(rows[model_id]["last_logical_date"]) == newest["logical_date"]
         assert rows[model_id]["last_finished_at"] == newest["finished_at"].isoformat()
+
+
+def test_a_date_without_its_log_shows_the_cohort_evaluated_on_its_own(mrm_home, file_inventory):
+    """card_fraud's newest date has no scoring partition: quality and drift are ERROR (the monitoring run
+    could not run), performance is the performance run's worst control for that date, not ERROR; a
+    back-test of a later date changes nothing (analysis)."""
+    from fastapi.testclient import TestClient
+
+    from mrm import outcomes, pipeline
+    from mrm.demo.data import day
+    from mrm.errors import MrmError
+    from mrm.ui import URL_PREFIX
+    from mrm.ui.app import create_app
+    from mrm.wiring import cli_trigger
+
+    pipeline.run_model("card_fraud", day(30))
+    missing = day(35)  # after the tests' last partition (day 34); its cohort (days 8-14) has data
+    with pytest.raises(MrmError, match="no scoring log partition"):  # the performance run is recorded first
+        outcomes.run_day("card_fraud", missing)
+    outcomes.backtest_day("card_fraud", day(36), cli_trigger())
+    store = pipeline.get_store()
+    (alone,) = store.runs("card_fraud", kind="performance")
+    want = worst(
+        m["status"] for m in store.metrics(run_id=alone["run_id"]) if m["check"] == "performance"
+        and m["status"] != "INFO"
+    )  # fmt: skip
+    app = create_app(store=pipeline.get_store, inventory=pipeline.get_inventory, evidence_uri=lambda: "")
+    rows = csv_rows(TestClient(app, root_path=URL_PREFIX).get("/model-risk/?format=csv"))
+
+    (row,) = [r for r in rows if r["model_id"] == "card_fraud"]
+    assert (row["quality"], row["drift"]) == ("ERROR", "ERROR")
+    assert want in ("GREEN", "AMBER", "RED") and row["performance"] == want
+    assert row["last_logical_date"] == missing.isoformat()
