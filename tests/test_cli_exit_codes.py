@@ -176,3 +176,21 @@ def test_history_without_runs_prints_no_rows(capsys, mrm_home, file_inventory, f
     assert main(["history", "--model", "credit_line", "--format", fmt]) == 0
     out = capsys.readouterr().out
     assert out == {"table": "(no rows)\n", "csv": ",".join(HISTORY_COLUMNS) + "\n", "json": "[]\n"}[fmt]
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(mrm_home, file_inventory):
+    """`mrm ... | head -1`: the reader closes the pipe after its first line; mrm stops with 141 (128 +
+    SIGPIPE, as Unix tools do) and stderr holds nothing, never a BrokenPipeError traceback."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "include"), str(REPO / "plugins")])}
+    code = "import sys; from mrm.cli import main; sys.stdin.readline(); sys.exit(main(sys.argv[1:]))"
+    cmd = [sys.executable, "-c", code, "inventory", "list", "--format", "json"]
+    child = subprocess.Popen(
+        cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    child.stdout.close()  # the reader is gone before mrm writes a byte
+    child.stdin.write(b"go\n")
+    child.stdin.close()
+    stderr = child.stderr.read().decode()
+    child.stderr.close()
+    assert child.wait(timeout=600) == 141, stderr
+    assert stderr == ""

@@ -26,7 +26,8 @@
     mrm airflow [--port N]
 
 Exit codes: 0 done (a run with breaches is done, and so is one whose notifications wait in the
-outbox: one warning line), 1 could not do it (one line on stderr), 2 usage (or a rerun without --reason).
+outbox: one warning line), 1 could not do it (one line on stderr), 2 usage (or a rerun without --reason),
+141 the output's reader stopped early (``| head``: quietly, as Unix tools do).
 Every problem is printed once, on one line (:mod:`mrm.cli.console`), warnings of dependencies included.
 
 One module per command group (inventory, runs, backtest, tickets, outbox, audit, db, demo); each adds its own
@@ -36,6 +37,7 @@ sub-commands to the parser and maps them to their handlers in its ``COMMANDS``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from mrm import settings
@@ -60,6 +62,19 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command; its exit code. Output piped into a reader that stops early (``| head``) ends the
+    command quietly, as other Unix tools do: exit 141 (128 + SIGPIPE), no traceback."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # what is still buffered meets the closed pipe here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's own final flush then finds no pipe
+        return 141
+
+
+def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     with console() as shown:
         try:
