@@ -46,7 +46,13 @@ from mrm.sources.contract import (
 def plan_for(agg: DayAggregator, sample_rows: int, seed: int) -> Plan:
     """What the source must count for ``agg``'s accumulators (fresh, from :class:`DayAggregator`)."""
     numeric = [
-        NumericSpec(c, a.profile.sketch.edges if a.profile.sketch is not None else None, a.low, a.high)
+        NumericSpec(
+            c,
+            a.profile.sketch.edges if a.profile.sketch is not None else None,
+            a.low,
+            a.high,
+            a.with_sums or a.with_total,
+        )
         for c, a in agg.numeric.items()
     ]
     categorical = [CategoricalSpec(c, tuple(sorted(a.keep)), a.new) for c, a in agg.categorical.items()]
@@ -144,7 +150,8 @@ def _numeric(a, f: dict[str, Any]) -> None:
     a.n += n
     if a.with_total:
         a._total += np.longdouble(f["total"])
-    a.min, a.max = min(a.min, float(f["lo"])), max(a.max, float(f["hi"]))
+    lo, hi = f["lo"], f["hi"]  # on the lowest bin only, and on the highest
+    a.min, a.max = min(a.min, a.min if lo is None else lo), max(a.max, a.max if hi is None else hi)
     a.out_of_range += int(f["out"] or 0)
     sketch = a.profile.sketch
     if sketch is None:
