@@ -16,6 +16,7 @@
 --                 base64 literal, decoded by from_ieee754_64; for DuckDB an ARRAY of exact E-notation literals
 --   {{bin}}       width_bucket(x, e), or IF(x IS NULL, NULL, 0) when the column has no sketch
 --   {{low}} {{high}} the inventory's bounds as E-notation double literals (finite floats only)
+--   {{sums}}      true or false; {{last}} the last bin's number (the edges' count)
 --   {{kept}}      a boolean over v: v is one of the listed reference/inventory labels (quotes doubled)
 --   {{limit}} {{cut}} {{segments}} integers; {{named}} a boolean over seg (one of the reference's values)
 --   {{segment_x}} {{segment_v}} the column as double (numeric) or varchar (categorical), the other NULL;
@@ -24,8 +25,10 @@
 -- Bins: width_bucket(x, e) is the number of edges <= x, as numpy's searchsorted(edges, x, "right").
 --
 -- Result columns (every branch): kind, col, seg, sdigest, slen, key, digest, len, bin, n, total, lo, hi, out
---   numeric     bin (NULL: the nulls, NaN included), n rows, total/lo/hi the bin's sum/min/max, out the
---               rows outside [low, high]
+--   numeric     bin (NULL: the nulls, NaN included), n rows, out the rows outside [low, high]; total the
+--               bin's sum where it is used ({{sums}}: every bin, for Wasserstein's sums per bin or the
+--               score's total; else the two open-ended bins 0 and {{last}} only), lo the column's min on
+--               its lowest bin and hi its max on its highest (NULL elsewhere: nothing is sent twice)
 --   categorical key = the value (its first {{cut}} characters if longer), digest its sha256 (hex) if
 --               longer, len its length; out = 1 on the one row of the values beyond {{limit}} (total:
 --               their rows longer than {{cut}}); key NULL and out 0: the nulls
@@ -35,11 +38,16 @@
 --               {{segments}}, together), then bin or key/digest as above (digest '*': not a reference
 --               category), n rows, total the sum of the non-null values
 -- @numeric
-SELECT 'numeric', {{name}}, NULL, NULL, NULL, NULL, NULL, NULL, {{bin}} AS bin, count(*), sum(x), min(x),
-       max(x), count_if(x < {{low}} OR x > {{high}})
-FROM (SELECT IF(is_nan(v), NULL, v) AS x FROM (SELECT CAST({{column}} AS double) AS v FROM day))
-CROSS JOIN (SELECT {{edges}} AS e)
-GROUP BY {{bin}}
+SELECT 'numeric', {{name}}, NULL, NULL, NULL, NULL, NULL, NULL, b, count(*),
+       IF({{sums}} OR b = 0 OR b = {{last}}, sum(x), NULL),
+       IF(b = min(b) OVER (), min(x), NULL), IF(b = max(b) OVER (), max(x), NULL),
+       count_if(x < {{low}} OR x > {{high}})
+FROM (
+  SELECT x, {{bin}} AS b
+  FROM (SELECT IF(is_nan(v), NULL, v) AS x FROM (SELECT CAST({{column}} AS double) AS v FROM day))
+  CROSS JOIN (SELECT {{edges}} AS e)
+)
+GROUP BY b
 -- @categorical
 SELECT 'categorical', {{name}}, NULL, NULL, NULL, IF(kept, key, NULL), IF(kept, digest, NULL), IF(kept, len, NULL), NULL,
        sum(n), sum(IF(len > {{cut}}, n, 0)), NULL, NULL, IF(kept, 0, 1)

@@ -13,6 +13,7 @@ one by one (the day's largest, where the stream keeps them as they come).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -46,7 +47,13 @@ from mrm.sources.contract import (
 def plan_for(agg: DayAggregator, sample_rows: int, seed: int) -> Plan:
     """What the source must count for ``agg``'s accumulators (fresh, from :class:`DayAggregator`)."""
     numeric = [
-        NumericSpec(c, a.profile.sketch.edges if a.profile.sketch is not None else None, a.low, a.high)
+        NumericSpec(
+            c,
+            a.profile.sketch.edges if a.profile.sketch is not None else None,
+            a.low,
+            a.high,
+            a.with_sums or a.with_total,
+        )
         for c, a in agg.numeric.items()
     ]
     categorical = [CategoricalSpec(c, tuple(sorted(a.keep)), a.new) for c, a in agg.categorical.items()]
@@ -63,8 +70,46 @@ def plan_for(agg: DayAggregator, sample_rows: int, seed: int) -> Plan:
                 seg, c, is_numeric, {v: e for v, e in edges.items() if v != OTHER_SEGMENT},
                 edges.get(OTHER_SEGMENT), tuple(keep if psi else ()), tuple(sorted(g.profiles)),
             ))  # fmt: skip
-    return Plan(numeric, categorical, segments, sample_rows, seed, MAX_VALUE_CHARS, MAX_SEGMENT_VALUE_CHARS,
+    plan = Plan(numeric, categorical, segments, sample_rows, seed, MAX_VALUE_CHARS, MAX_SEGMENT_VALUE_CHARS,
                 MAX_SEGMENT_VALUES)  # fmt: skip
+    return replace(plan, sample_rows=sample_size(plan, sample_rows))
+
+
+# -- what leaves the engine ---------------------------------------------------------------------------------
+RETURN_BYTES = 1_000_000  # per model-day at most, counts and sample together, as UNLOAD's Parquet files
+MIN_SAMPLE_ROWS = 500  # the evidence sample's floor (the report's plots, the GX result on a sample)
+# Bytes of a result row in UNLOAD's Parquet (snappy), taken above what bench/bench_pushdown.py measures on
+# the bench_scale shape: a numeric bin with its sum 13.5 (14 taken), without 4.5 (5); a category or a
+# segment's bin about 10 (16); a sample row 8 per number or timestamp (random doubles do not compress),
+# 16 for the event id, 2 per categorical (dictionary codes); a result file's footer about 3 kB (8 kB).
+BIN_SUM_BYTES, BIN_BYTES, ROW_BYTES, FILE_BYTES = 14, 5, 16, 8_000
+
+
+def counts_bytes(plan: Plan) -> int:
+    """The counts' bytes if every fine bin and every reference category is returned (an upper estimate: a
+    day fills at most the reference's bins, plus a null row; new categories and segment values apart)."""
+    bins = sum(((s.edges.size + 2) if s.edges is not None else 2) * (BIN_SUM_BYTES if s.sums else BIN_BYTES)
+               for s in plan.numeric)  # fmt: skip
+    categories = sum(len(s.keep) + 2 for s in plan.categorical) * ROW_BYTES
+    segments = 0
+    for s in plan.segments:
+        per_value = max((e.size + 2 for e in s.edges.values()), default=2) if s.numeric else len(s.keep) + 2
+        segments += (len(s.named) + 1) * per_value * ROW_BYTES
+    return bins + categories + segments + 2 * ROW_BYTES + FILE_BYTES * 3
+
+
+def sample_row_bytes(plan: Plan) -> int:
+    """A sample row's bytes (event_ts and the numbers 8, event_id 16, a categorical 2)."""
+    return 8 * (len(plan.numeric) + 1) + 16 + 2 * len(plan.categorical)
+
+
+def sample_size(plan: Plan, wanted: int) -> int:
+    """The sample's rows: ``wanted`` (MRM_SAMPLE_ROWS) if the counts leave room for them within
+    :data:`RETURN_BYTES`, else as many as fit, at least :data:`MIN_SAMPLE_ROWS`. Every stored metric comes
+    from the counts; the sample feeds the report's plots and the GX result (labelled as a sample), and
+    the exact KS/Wasserstein only when it holds the whole day (else the sketch's stated bounds hold)."""
+    room = (RETURN_BYTES - counts_bytes(plan) - FILE_BYTES) // sample_row_bytes(plan)
+    return int(min(wanted, max(room, MIN_SAMPLE_ROWS)))
 
 
 def aggregate_counted(
@@ -95,8 +140,10 @@ def aggregate_counted(
     kept = folded_sample(bounded_table(sample), categorical_columns(entry))
     info = {"files": 0, "batch_rows": 0, "seconds": round(clock.perf_counter() - started, 3),
             "pushdown": pushdown.info(),
-            "sample": {"rows": kept.num_rows, "size": sample_rows, "seed": seed, "population": agg.rows,
-                       "method": "smallest xxhash64(seed || event_id)"}}  # fmt: skip
+            "sample": {"rows": kept.num_rows, "size": plan.sample_rows, "seed": seed, "population": agg.rows,
+                       "method": "smallest xxhash64(seed || event_id)",
+                       "budget": {"bytes": RETURN_BYTES, "counts_estimate": counts_bytes(plan),
+                                  "row_bytes": sample_row_bytes(plan), "wanted": sample_rows}}}  # fmt: skip
     return DayAggregate(day, agg.rows, sorted(agg.columns), agg.numeric, agg.categorical, agg.ids, agg.times,
                         kept, info, agg.segments)  # fmt: skip
 
@@ -144,7 +191,8 @@ def _numeric(a, f: dict[str, Any]) -> None:
     a.n += n
     if a.with_total:
         a._total += np.longdouble(f["total"])
-    a.min, a.max = min(a.min, float(f["lo"])), max(a.max, float(f["hi"]))
+    lo, hi = f["lo"], f["hi"]  # on the lowest bin only, and on the highest
+    a.min, a.max = min(a.min, a.min if lo is None else lo), max(a.max, a.max if hi is None else hi)
     a.out_of_range += int(f["out"] or 0)
     sketch = a.profile.sketch
     if sketch is None:
