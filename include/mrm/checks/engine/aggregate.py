@@ -135,7 +135,6 @@ def _encoded(batch: pa.RecordBatch, dictionary: set[str]) -> pa.RecordBatch:
 def _rebatched(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
     """The rows of ``batches`` in batches of exactly ``rows`` (the last one shorter), whatever sizes they
     came in; batches whose types differ (a column all null in one) are unified first."""
-    import pyarrow as pa
 
     held: list[pa.RecordBatch] = []
     count = 0
