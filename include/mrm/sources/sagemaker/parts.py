@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from mrm.core.storage import ObjectInfo
     from mrm.sources.sagemaker.decode import Found
 
-PART_BYTES = 32 * 1024 * 1024  # of capture lines decoded at a time (about 30,000 records of 36 features)
+PART_BYTES = 8 * 1024 * 1024  # of capture lines decoded at a time (about 25,000 records of 6 features)
 READERS = 16  # files fetched in parallel, ahead of the part being decoded
 
 
