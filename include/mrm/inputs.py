@@ -32,6 +32,13 @@ def aggregate(day_input, profile):
         return without_raw_ids(
             aggregate_counted(day_input.pushdown, day_input.entry, profile, day_input.day, **pushed)
         )
+    if day_input.batches is not None:  # the source decodes the day as it reads (capture, Athena CSV)
+        where, files = day_input.where, len(day_input.files)
+        stream = day_input.batches()
+        agg = ag.aggregate_batches(
+            stream, day_input.entry, profile, day_input.day, sample_rows=rows, where=where, files=files
+        )
+        return without_raw_ids(agg)
     if day_input.frame is not None:
         agg = ag.aggregate_frame(day_input.frame, day_input.entry, profile, day_input.day, sample_rows=rows)
         return without_raw_ids(agg)

@@ -8,7 +8,7 @@ which kind it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
@@ -17,6 +17,7 @@ from mrm.errors import NoDataError, SourceError
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
     from mrm.core.storage import ObjectInfo
     from mrm.inventory import ModelEntry
@@ -41,8 +42,9 @@ class DayData:
 @dataclass
 class DayInput:
     """The day's scoring log as a source located it for a run: Parquet objects to stream in record
-    batches (a partition, or an Athena UNLOAD result with its ``normalise``), or ``frame``, the rows
-    already read and conformed (Athena CSV results, SageMaker capture)."""
+    batches (a partition, or an Athena UNLOAD result with its ``normalise``); ``batches``, a source that
+    decodes the day itself streamed as Arrow record batches of bounded size (SageMaker capture, Athena
+    CSV results); or ``frame``, the rows already read and conformed."""
 
     entry: ModelEntry
     day: date
@@ -52,6 +54,7 @@ class DayInput:
     normalise: Callable | None = None  # applied to each record batch first (an Athena result's)
     empty: str = ""  # the message when the files hold no rows
     pushdown: Any = None  # the source counts the day itself (Athena pushdown: sources.athena.pushdown)
+    batches: Callable[[], Iterator[pa.RecordBatch]] | None = None  # the day decoded as it is read
 
     @classmethod
     def of_frame(cls, entry: ModelEntry, day: date, where: str, data: DayData) -> DayInput:

@@ -41,6 +41,16 @@ def texts(cols: dict[str, list], side: str, bad: Bad) -> list[str | None]:
     return out
 
 
+class Found:
+    """What the JSON payloads of a day read so far hold: how many were parsed, how many left out each key
+    path, and the day's first payload (quoted when a path is in none of them)."""
+
+    def __init__(self, paths) -> None:
+        self.absent = dict.fromkeys(paths, 0)
+        self.parsed = 0
+        self.sample: str | None = None
+
+
 class FeatureDecoder:
     """The features of the requests. ``features``: the inventory's, to type the columns (numeric ->
     float64, categorical -> strings); without them a column is numeric if every value parses as one."""
@@ -53,11 +63,19 @@ class FeatureDecoder:
         self._getters = {name: getter(tokens) for name, tokens in self._paths.items()}
         self._star = {name for name, path in self._paths.items() if "*" in path}
 
-    def decode(self, texts: list[str | None], cols, bad: Bad) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """(feature name -> values per row, the record of each row)."""
+    def decode(
+        self, texts: list[str | None], cols, bad: Bad, found: Found | None = None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """(feature name -> values per row, the record of each row). ``found``: JSON key paths found so far
+        in the day's earlier parts, checked by :meth:`check_found` once the day is read; without it these
+        records are the whole day and are checked now."""
         if self.config.input_format == "csv":
             return self._csv_input(texts, bad)
-        return self._json_input(texts, cols, bad)
+        day = found if found is not None else Found(self._paths)
+        out = self._json_input(texts, cols, bad, day)
+        if found is None:
+            self.check_found(day)
+        return out
 
     # CSV -----------------------------------------------------------------------------------------------
     def _csv_input(self, texts: list[str | None], bad: Bad) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -113,7 +131,9 @@ class FeatureDecoder:
         return table, skipped
 
     # JSON ----------------------------------------------------------------------------------------------
-    def _json_input(self, texts: list[str | None], cols, bad: Bad) -> tuple[dict[str, np.ndarray], Any]:
+    def _json_input(
+        self, texts: list[str | None], cols, bad: Bad, found: Found
+    ) -> tuple[dict[str, np.ndarray], Any]:
         """JSON payloads: each key path read per record; a [*] path gives one row per element.
 
         A key a payload leaves out is a null feature (clients omit unknown values), but a path no
@@ -121,11 +141,14 @@ class FeatureDecoder:
         import numpy as np
 
         values: dict[str, list] = {name: [] for name in self._paths}
-        absent = dict.fromkeys(self._paths, 0)
+        absent = found.absent
         row_rec: list[int] = []
-        parsed = 0
         for r, text in enumerate(texts):
-            if text is None or r in bad:
+            if text is None:
+                continue
+            if found.sample is None:
+                found.sample = text
+            if r in bad:
                 continue
             try:
                 doc = safejson.loads(text)
@@ -133,7 +156,7 @@ class FeatureDecoder:
                 ctype = cols["in_type"][r]
                 bad.add(r, f"endpointInput.data is not JSON ({exc}); observedContentType {ctype!r}")
                 continue
-            parsed += 1
+            found.parsed += 1
             got, rows, why = self._json_fields(doc, absent)
             if why:
                 bad.add(r, why)
@@ -141,7 +164,6 @@ class FeatureDecoder:
             for name, v in got.items():
                 values[name].extend(v if name in self._star else [v] * rows)
             row_rec.extend([r] * rows)
-        self._check_found(absent, parsed, texts)
         rec = np.asarray(row_rec, dtype=np.int64)
         return {name: self._typed(name, objects(values[name]), rec, bad) for name in self._paths}, rec
 
@@ -176,11 +198,11 @@ class FeatureDecoder:
             return f"batch paths disagree: {path_text!r} has {len(values)} elements, not {rows}"
         return None
 
-    def _check_found(self, absent: dict[str, int], parsed: int, texts: list[str | None]) -> None:
+    def check_found(self, found: Found) -> None:
         """SchemaError if a key path is in none of the day's parsed payloads."""
-        nowhere = [name for name, k in absent.items() if parsed and k == parsed]
+        parsed, sample = found.parsed, found.sample
+        nowhere = [name for name, k in found.absent.items() if parsed and k == parsed]
         if nowhere:
-            sample = next(t for t in texts if t is not None)
             raise SchemaError(
                 "json_fields "
                 + ", ".join(f"{n}: {self.config.json_fields[n]!r}" for n in nowhere)

@@ -6,7 +6,7 @@ JSON Lines files under ``<uri>/yyyy/mm/dd/hh/``, decoded to the frame a Parquet 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -15,14 +15,15 @@ from mrm.core.storage import ObjectInfo, join, store_for
 from mrm.errors import NoDataError, SchemaError
 from mrm.inventory.sources import CaptureSourceConfig
 from mrm.sources.base import DayData, DayInput, concat_days, files_identity, read_each_day
-from mrm.sources.sagemaker.decode import FeatureDecoder, texts
-from mrm.sources.sagemaker.envelope import envelopes
+from mrm.sources.sagemaker.decode import FeatureDecoder, Found, texts
+from mrm.sources.sagemaker.parts import Tally, decode_part, decoded_parts
 from mrm.sources.sagemaker.response import ResponseDecoder, decide
 from mrm.sources.sagemaker.values import Bad
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     from mrm.inventory import Feature, ModelEntry
 
@@ -84,8 +85,10 @@ class CaptureSource:
         return None
 
     def day_input(self, day: date) -> DayInput:
-        """The day read and decoded, checked against the contract."""
-        return DayInput.of_frame(self.entry, day, self.describe(day), self.read_day(day))
+        """The day's capture files, listed: the run decodes them as it streams them (:meth:`stream_day`)."""
+        files = self._listed(day)
+        where = self.describe(day)
+        return DayInput(self.entry, day, where, files, batches=lambda: self.stream_day(day, files))
 
     # listing ---------------------------------------------------------------------------------------
     def day_prefix(self, day: date) -> str:
@@ -102,8 +105,7 @@ class CaptureSource:
         return sorted(keep, key=lambda o: o.uri)
 
     # reading ---------------------------------------------------------------------------------------
-    def read_day(self, day: date) -> CaptureDayData:
-        """Every captured row of one UTC day; NoDataError if the day has no capture files or records."""
+    def _listed(self, day: date) -> list[ObjectInfo]:
         files = self.files(day)
         if not files:
             raise NoDataError(
@@ -112,7 +114,60 @@ class CaptureSource:
                 "CaptureStatus Started), that its sampling percentage is above 0 and that the uri names the "
                 "endpoint and variant folder, then rerun this date"
             )
-        return self._read(day, files)
+        return files
+
+    def read_day(self, day: date) -> CaptureDayData:
+        """Every captured row of one UTC day; NoDataError if the day has no capture files or records."""
+        files = self._listed(day)
+        blobs = self._fetch(files)
+        part = decode_part(self, day, files, blobs, [0] * len(files))
+        tally = Tally()
+        tally.add(part)
+        self._check_day(day, files, tally)
+        unreadable = [f"{uri} line {ln}: {why} (skipped)" for uri, ln, why in part.where]
+        good = part.records - part.dropped
+        return CaptureDayData(
+            part.frame, list(files), [], unreadable, out_of_day=part.out_of_day, records=good
+        )
+
+    def stream_day(self, day: date, files: list[ObjectInfo] | None = None) -> Iterator[pa.RecordBatch]:
+        """The day's rows as Arrow record batches, a part of at most about ``PART_BYTES`` of capture
+        lines at a time (:mod:`mrm.sources.sagemaker.parts`), each checked against the contract: what
+        :meth:`read_day` reads, without holding the day. The bad records are counted over the whole day,
+        and the same errors raised as read_day's once the last part is read."""
+        import pyarrow as pa
+
+        from mrm.sources.contract import conform
+
+        files = files if files is not None else self._listed(day)
+        where = self.describe(day)
+        found = Found(self.features._paths) if self.config.input_format == "json" else None
+        tally = Tally(keep=self.config.max_bad_records + _SHOWN)
+        for part in decoded_parts(self, day, files, found):
+            tally.add(part)
+            if part.frame is not None:
+                frame = conform(part.frame, self.entry, where)
+                yield from pa.Table.from_pandas(frame, preserve_index=False).to_batches()
+        if found is not None:
+            self.features.check_found(found)
+        self._check_day(day, files, tally)
+
+    def _check_day(self, day: date, files: list[ObjectInfo], tally: Tally) -> None:
+        """The errors of a day read whole or in parts: no records at all, more bad records than allowed,
+        or none readable."""
+        if tally.records == 0 and not tally.bad_lines:
+            raise NoDataError(
+                f"{self.model_id}: the {len(files)} SageMaker capture file(s) for {day} under "
+                f"{self.day_prefix(day)} hold no records; check the endpoint's data capture sampling "
+                "percentage, then rerun this date"
+            )
+        if tally.bad > self.config.max_bad_records:
+            raise self._too_many_bad(day, tally.where, tally.bad, tally.records + tally.bad_lines)
+        if not tally.rows:
+            raise NoDataError(
+                f"{self.model_id}: no readable SageMaker capture records for {day} under {self.uri}; "
+                "fix the endpoint's capture or the inventory's capture config, then rerun this date"
+            )
 
     def read_days(
         self, days: list[date], *, skip_unreadable: bool = False, columns: Sequence[str] | None = None
@@ -138,51 +193,31 @@ class CaptureSource:
         with ThreadPoolExecutor(max_workers=min(_READERS, len(files))) as pool:
             return list(pool.map(lambda f: self.store.get(f.uri), files))
 
-    def _read(self, day: date, files: list[ObjectInfo]) -> CaptureDayData:
-        cols, file_idx, lines, bad_lines = envelopes(self._fetch(files))
-        bad = Bad()
-        n = len(file_idx)
-        if n == 0 and not bad_lines:
-            raise NoDataError(
-                f"{self.model_id}: the {len(files)} SageMaker capture file(s) for {day} under "
-                f"{self.day_prefix(day)} hold no records; check the endpoint's data capture sampling "
-                "percentage, then rerun this date"
-            )
-        frame, dropped = self._decode(day, cols, bad)
-        where = [(files[f].uri, ln, why) for f, ln, why in bad_lines]
-        where += [(files[file_idx[r]].uri, int(lines[r]), why) for r, why in bad.reasons.items()]
-        where.sort(key=lambda w: (w[0], w[1]))
-        if len(where) > self.config.max_bad_records:
-            raise self._too_many_bad(day, where, n + len(bad_lines))
-        if frame.empty:
-            raise NoDataError(
-                f"{self.model_id}: no readable SageMaker capture records for {day} under {self.uri}; "
-                "fix the endpoint's capture or the inventory's capture config, then rerun this date"
-            )
-        unreadable = [f"{uri} line {ln}: {why} (skipped)" for uri, ln, why in where]
-        out_of_day = _out_of_day(frame, day)
-        return CaptureDayData(frame, list(files), [], unreadable, out_of_day=out_of_day, records=n - dropped)
-
-    def _too_many_bad(self, day: date, where: list[tuple[str, int, str]], total: int) -> SchemaError:
+    def _too_many_bad(
+        self, day: date, where: list[tuple[str, int, str]], bad: int, total: int
+    ) -> SchemaError:
         shown = "; ".join(f"{uri} line {ln}: {why}" for uri, ln, why in where[:_SHOWN])
-        more = f" (and {len(where) - _SHOWN} more bad records)" if len(where) > _SHOWN else ""
+        more = f" (and {bad - _SHOWN} more bad records)" if bad > _SHOWN else ""
         allowed = self.config.max_bad_records
         return SchemaError(
-            f"{self.model_id}: SageMaker capture for {day} has {len(where)} unreadable record(s) of "
+            f"{self.model_id}: SageMaker capture for {day} has {bad} unreadable record(s) of "
             f"{total}{'' if not allowed else f', more than max_bad_records={allowed}'}: "
             f"{shown}{more}; fix the capture config in the inventory or the endpoint, then rerun the "
             "date (a few corrupt lines that cannot be repaired: allow them with max_bad_records)"
         )
 
     # decoding --------------------------------------------------------------------------------------
-    def _decode(self, day: date, cols: dict[str, list], bad: Bad) -> tuple[pd.DataFrame, int]:
-        """The records' rows as a scoring-log frame, and how many records were bad."""
+    def decode(
+        self, day: date, cols: dict[str, list], bad: Bad, found: Found | None
+    ) -> tuple[pd.DataFrame, int]:
+        """The records' rows as a scoring-log frame, and how many records were bad. ``found``: the JSON
+        key paths found in the day's earlier parts (None: these records are the whole day)."""
         import numpy as np
 
         n = len(cols["event_id"])
         times = _checked_records(cols, bad)
         in_text, out_text = texts(cols, "in", bad), texts(cols, "out", bad)
-        features, row_rec = self.features.decode(in_text, cols, bad)
+        features, row_rec = self.features.decode(in_text, cols, bad, found)
         rows_per = np.bincount(row_rec, minlength=n)
         outputs = self.responses.decode(out_text, rows_per, cols, bad)
         good = np.ones(n, dtype=bool)
@@ -263,12 +298,3 @@ def _event_ids(cols: dict[str, list], rows_per: np.ndarray, row_rec: np.ndarray,
         ids = ids.copy()
         ids[multi] = [f"{i}:{k}" for i, k in zip(ids[multi], within[multi], strict=True)]
     return ids
-
-
-def _out_of_day(frame: pd.DataFrame, day: date) -> int:
-    """Rows whose time is outside the UTC day (or unknown)."""
-    import pandas as pd
-
-    start = pd.Timestamp(day, tz="UTC")
-    ts = frame["event_ts"]
-    return int(((ts < start) | (ts >= start + pd.Timedelta(days=1)) | ts.isna()).sum())
