@@ -10,14 +10,30 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
+# The packages install with uv (pinned below, fetched from PyPI with pip into .venv/uv/, outside the venv's
+# own packages, so `pip freeze` is the same either way): it downloads and unpacks in parallel. Where uv
+# cannot be had or fails, pip installs the same pinned set (slower). Both compile the bytecode, as pip does.
+UV_VERSION := 0.13.9
+UV := $(VENV)/uv/bin/uv
+PIP_INSTALL := $(BIN)/python -m pip install --quiet
+UV_INSTALL := $(UV) pip install --quiet --python $(BIN)/python --compile-bytecode
+
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
-	$(BIN)/python -m pip uninstall --quiet --yes mrm 2>/dev/null || true  # this project's old distribution name
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@if $(PIP_INSTALL) --upgrade --target $(VENV)/uv uv==$(UV_VERSION) && $(UV) --version >/dev/null \
+	  && $(MAKE) --no-print-directory INSTALL='$(UV_INSTALL)' UNINSTALL='$(UV) pip uninstall --quiet --python $(BIN)/python' packages; \
+	then :; else echo "uv could not install the packages: installing them with pip"; \
+	  $(MAKE) --no-print-directory INSTALL='$(PIP_INSTALL)' UNINSTALL='$(BIN)/python -m pip uninstall --quiet --yes' packages; fi
 	touch $(STAMP)
+
+# the venv's packages, with $(INSTALL) and $(UNINSTALL) (set by the install above)
+.PHONY: packages
+packages:
+	$(INSTALL) --upgrade pip
+	$(INSTALL) -r requirements.txt -c constraints.txt
+	$(UNINSTALL) mrm 2>/dev/null || true  # this project's old distribution name
+	$(INSTALL) -c constraints.txt -e '.[dev]'
 
 demo: install
 	$(BIN)/mrm demo

@@ -46,7 +46,8 @@ class DayLines:
         return self.next > self.days
 
 
-# what the tasks import on their first run: a worker imports it while the parent still sets up
+# what the tasks import on their first run: imported once, by the fork server the workers are forked
+# from (:mod:`mrm.demo.preload`), while the parent still sets up
 WARM = (
     "mrm.pipeline", "mrm.demo.report", "pandas", "pyarrow.parquet", "boto3", "evidently",
     "great_expectations", "airflow.sdk.execution_time.supervisor", "airflow.api_fastapi.execution_api.app",
@@ -56,9 +57,10 @@ WARM = (
 def walk_model(model_id: str, days: int, log_file: Path | None, start, results) -> None:
     """A worker: the model's DAG for days 1..``days`` in order, each day's line put on ``results``.
 
-    Started with "spawn" (a fresh interpreter: no thread or connection of the parent is copied into
-    it) before the parent has set up the stand-ins, the demo data and the metadata DB: it imports
-    what the tasks need, then waits for ``start`` to send the environment the parent has by then
+    Started with "forkserver" before the parent has set up the stand-ins, the demo data and the
+    metadata DB: forked from a fresh interpreter (no thread or connection of the parent is copied into
+    it) that imported what the tasks need once for all workers (:mod:`mrm.demo.preload`; a worker
+    imports what is missing), it waits for ``start`` to send the environment the parent has by then
     (AWS_ENDPOINT_URL, AIRFLOW_CONN_MRM_*, ...), or None when the parent stopped before."""
     try:
         import importlib
@@ -91,7 +93,8 @@ class Walkers:
 
     def __init__(self, models: tuple[str, ...], days: int, log_file: Path | None):
         self.models, self.days, self.log_file = models, days, log_file
-        context = multiprocessing.get_context("spawn")
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["mrm.demo.preload"])  # the fork server imports WARM once
         self.results, self.starts = context.Queue(), {m: context.Queue() for m in models}
         self.workers = {
             m: context.Process(

@@ -56,3 +56,20 @@ def test_local_files_are_used_in_place_and_named_without_escapes(tmp_path):
     with local_copies([listed]) as [(name, path)]:
         assert path == str(folder / "part-0.parquet")
         assert name == f"file://{folder}/part-0.parquet"
+
+
+def test_one_s3_client_per_process_and_aws_environment(aws, monkeypatch):
+    """Stores share the process's client while the AWS environment is the same; another endpoint or
+    other credentials get their own client, which reaches that endpoint."""
+    from mrm.core.storage import S3Store, s3_client
+
+    first, second = S3Store(), store_for(f"s3://{BUCKET}/")
+    assert first._s3 is second._s3 is s3_client()
+    assert first._s3.meta.endpoint_url == aws
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "another-key")
+    assert s3_client() is not first._s3
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    assert s3_client().meta.endpoint_url == "http://127.0.0.1:9"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "mrm-test")  # the environment of the first client again
+    assert s3_client() is first._s3
