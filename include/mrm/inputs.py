@@ -102,9 +102,23 @@ def reference(entry: ModelEntry):
     return _reference(entry.model_id, entry.fingerprint(), source_for(entry).cache_key)
 
 
-@process_cache(maxsize=16)
 def reference_performance(model_id: str, inventory_hash: str) -> dict | None:
     """Performance of the reference window, with every label known by its end + maturity."""
+    return _reference_outcomes(model_id, inventory_hash)[0]
+
+
+def reference_calibration(entry: ModelEntry):
+    """The calibrator of label-free estimates, fit on the reference window's scores joined to the labels
+    known by its end + maturity (as :func:`reference_performance`), cached per inventory hash."""
+    return _reference_outcomes(entry.model_id, entry.fingerprint())[1]
+
+
+@process_cache(maxsize=16)
+def _reference_outcomes(model_id: str, inventory_hash: str):
+    """(the reference window's performance statistics, its calibrator or None when estimation is off or
+    uncalibrated) from one read of the window's scores and labels, once per process and inventory hash;
+    the counts themselves (a few bytes per distinct score) are freed once both are computed."""
+    from mrm.checks.estimation import calibration
     from mrm.checks.performance import statistics
 
     entry = get_inventory().get(model_id)
@@ -112,24 +126,9 @@ def reference_performance(model_id: str, inventory_hash: str) -> dict | None:
     known_by = ref.end + timedelta(days=perf.label_maturity_days)
     counts, _ = _labelled(entry, _reference_scores(entry), ref.start, known_by)
     stats, _ = statistics(counts, perf)
-    return stats
-
-
-def reference_calibration(entry: ModelEntry):
-    """The calibrator of label-free estimates, fit on the reference window's scores joined to the labels
-    known by its end + maturity (as :func:`reference_performance`), cached per inventory hash."""
-    return _reference_calibration(entry.model_id, entry.fingerprint())
-
-
-@process_cache(maxsize=16)
-def _reference_calibration(model_id: str, inventory_hash: str):
-    from mrm.checks.estimation import calibration
-
-    entry = get_inventory().get(model_id)
-    perf, ref = entry.monitoring.performance, entry.monitoring.reference
-    known_by = ref.end + timedelta(days=perf.label_maturity_days)
-    counts, _ = _labelled(entry, _reference_scores(entry), ref.start, known_by)
-    return calibration(counts, perf)
+    est = perf.estimation
+    calibrator = calibration(counts, perf) if est.enabled and est.calibration == "isotonic" else None
+    return stats, calibrator
 
 
 def day_scores(entry: ModelEntry, day: date):
