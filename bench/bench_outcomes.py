@@ -1,0 +1,189 @@
+"""Benchmark: outcome analysis at scale. card_fraud at N rows a day (label maturity 7 days, 7-day cohort,
+14-day reference, labels for every scored event), each case in a fresh process:
+
+- ``run``: one monitoring run through mrm.pipeline **including performance** (the 7-day cohort joined to
+  its labels, the reference cohort's statistics) and CBPE (``performance.estimation`` enabled: the day's
+  estimates and the reference calibrator), every step timed, peak RSS of the process;
+- ``backtest``: ``mrm backtest``'s per-date work (:func:`mrm.outcomes.backtest_day`) over consecutive
+  dates, each date's cohort read, joined and recorded as a run of kind backtest.
+
+    .venv/bin/python bench/bench_outcomes.py [--rows 1000000] [--backtest-days 30] [--out bench/results.json]
+
+Metric values are read back from the history after ``record``. Prints a table and writes the section
+"outcomes" of the results file (other sections are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from results_file import write_section
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+SHOWN = ("auc", "gini", "ks", "label_coverage", "estimated_auc", "estimation_error_auc")
+
+
+def _setup(rows: int, days: int) -> tuple[Path, float]:
+    """Demo data of card_fraud (reference + ``days`` days at ``rows`` a day) and an inventory reading it
+    with label maturity 7 and CBPE on; the environment points mrm at them. Returns (work dir, seconds)."""
+    import yaml
+
+    work = Path(tempfile.mkdtemp(prefix="mrm_bench_outcomes_"))
+    inv = work / "inventory"
+    inv.mkdir()
+    src = (REPO / "include" / "inventory" / "card_fraud.yaml").read_text()
+    entry = yaml.safe_load(src.replace("s3://mrm-demo", (work / "data").as_uri()))
+    entry["monitoring"]["performance"]["label_maturity_days"] = 7  # the cohort lies in the generated days
+    entry["monitoring"]["performance"]["estimation"] = {"enabled": True}
+    (inv / "card_fraud.yaml").write_text(yaml.safe_dump(entry, sort_keys=False))
+    shutil.copy(REPO / "include" / "inventory" / "_policy.yaml", inv / "_policy.yaml")
+    os.environ.update(MRM_HOME=str(work / "home"), MRM_INVENTORY=str(inv))
+    from mrm.demo import data
+
+    t0 = time.perf_counter()
+    data.write_demo_data((work / "data").as_uri(), models=("card_fraud",), days=days, rows=rows)
+    return work, time.perf_counter() - t0
+
+
+def _values(run_id: str) -> dict:
+    from mrm import pipeline
+
+    rows = pipeline.get_store().metrics(run_id=run_id)
+    return {r["metric"]: r["value"] for r in rows if r["check"] == "performance" and r["metric"] in SHOWN}
+
+
+def _rss_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def run_case(rows: int) -> dict:
+    """One monitoring run of day 1 with performance and CBPE, every step timed."""
+    work, generate = _setup(rows, days=1)
+    t0 = time.perf_counter()
+    import evidently  # noqa: F401  (imports are timed apart: a worker pays them once)
+    import great_expectations  # noqa: F401
+
+    imports = time.perf_counter() - t0
+    from mrm import pipeline
+    from mrm.demo import data
+
+    steps: dict[str, float] = {}
+
+    def timed(name, fn, *args):
+        t = time.perf_counter()
+        out = fn(*args)
+        steps[name] = round(time.perf_counter() - t, 3)
+        return out
+
+    ctx = timed("start", pipeline.start, "card_fraud", data.day(1), "bench")
+    q = timed("quality", pipeline.quality, ctx)
+    d = timed("drift", pipeline.drift, ctx)
+    p = timed("performance", pipeline.performance, ctx)
+    summary = timed("record", pipeline.record, ctx, q, d, p)
+    timed("tickets", pipeline.tickets, ctx)
+    shutil.rmtree(work, ignore_errors=True)
+    return {
+        "case": "run",
+        "rows_per_day": ctx.row_count,
+        "cohort_rows": 7 * rows,
+        "reference_rows": 14 * rows,
+        "generate_seconds": round(generate, 1),
+        "import_seconds": round(imports, 2),
+        "steps_seconds": steps,
+        "wall_seconds": round(sum(steps.values()), 3),
+        "peak_rss_mb": _rss_mb(),
+        "values": _values(summary["run_id"]),
+    }
+
+
+def backtest_case(rows: int, dates: int) -> dict:
+    """``dates`` consecutive back-tested dates (day 1 ..), each timed."""
+    work, generate = _setup(rows, days=dates)
+    from mrm import outcomes
+    from mrm.demo import data
+
+    each = []
+    t0 = time.perf_counter()
+    for i in range(dates):
+        t = time.perf_counter()
+        result = outcomes.backtest_day("card_fraud", data.day(1) + timedelta(days=i), "bench")
+        each.append(round(time.perf_counter() - t, 3))
+        print(outcomes.line(result), file=sys.stderr, flush=True)
+    total = time.perf_counter() - t0
+    shutil.rmtree(work, ignore_errors=True)
+    return {
+        "case": "backtest",
+        "rows_per_day": rows,
+        "dates": dates,
+        "generate_seconds": round(generate, 1),
+        "wall_seconds": round(total, 2),
+        "per_date_seconds": {"min": min(each), "median": sorted(each)[len(each) // 2], "max": max(each)},
+        "peak_rss_mb": _rss_mb(),
+    }
+
+
+def _child(*argv: str) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", *argv], capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"bench_outcomes {' '.join(argv)} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--backtest-days", type=int, default=30, help="0: no back-test")
+    parser.add_argument("--backtest-rows", type=int, default=1_000_000)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    args = parser.parse_args()
+    if args.child:
+        kind, rows, *rest = args.child
+        out = run_case(int(rows)) if kind == "run" else backtest_case(int(rows), int(rest[0]))
+        print(json.dumps(out))
+        return 0
+    results = []
+    for rows in args.rows:
+        r = _child("run", str(rows))
+        results.append(r)
+        steps = "  ".join(f"{k}={v:.2f}s" for k, v in r["steps_seconds"].items())
+        values = "  ".join(f"{k}={v:.4f}" for k, v in r["values"].items() if v is not None)
+        print(
+            f"run {r['rows_per_day']:>10,} rows/day (cohort {r['cohort_rows']:,}, reference "
+            f"{r['reference_rows']:,}): {r['wall_seconds']:.2f} s (+{r['import_seconds']:.1f} s imports), "
+            f"peak RSS {r['peak_rss_mb']} MB | {steps} | {values}"
+        )
+    if args.backtest_days:
+        r = _child("backtest", str(args.backtest_rows), str(args.backtest_days))
+        results.append(r)
+        e = r["per_date_seconds"]
+        print(
+            f"backtest {r['dates']} dates at {r['rows_per_day']:,} rows/day: {r['wall_seconds']:.1f} s "
+            f"(per date min {e['min']:.2f} / median {e['median']:.2f} / max {e['max']:.2f} s), "
+            f"peak RSS {r['peak_rss_mb']} MB"
+        )
+    else:
+        print("backtest: skipped (--backtest-days 0)")
+    figures = {
+        "benchmark": "card_fraud with label maturity 7, a 7-day cohort and a 14-day reference: one "
+        "monitoring run including performance and CBPE; mrm backtest's per-date work over consecutive dates",
+        "results": results,
+    }
+    write_section("outcomes", figures, args.out)
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
