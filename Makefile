@@ -56,8 +56,10 @@ clean:
 
 # Speed and memory: a monitoring run of card_fraud at 10k and 100k rows/day, then one run at 1M and 5M
 # rows x 36 columns against the naive Evidently + GX stack (BIG=1: also 20M rows), then the bytes the Athena
-# pushdown returns per model-day at 100k/1M/5M rows (DuckDB over the same Parquet); bench/results.json
+# pushdown returns per model-day at 100k/1M/5M rows (DuckDB over the same Parquet), then a run including
+# performance and CBPE at 1M rows a day (BIG=1: also 5M) and a 30-day back-test at 1M; bench/results.json
 bench: install
 	$(BIN)/python bench/bench_run.py
 	$(BIN)/python bench/bench_scale.py $(if $(BIG),--big)
 	$(BIN)/python bench/bench_pushdown.py --rows 100000 1000000 5000000
+	$(BIN)/python bench/bench_outcomes.py $(if $(BIG),--rows 1000000 5000000)

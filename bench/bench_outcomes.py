@@ -35,11 +35,22 @@ SHOWN = ("auc", "gini", "ks", "label_coverage", "estimated_auc", "estimation_err
 
 
 def _setup(rows: int, days: int) -> tuple[Path, float]:
-    """Demo data of card_fraud (reference + ``days`` days at ``rows`` a day) and an inventory reading it
-    with label maturity 7 and CBPE on; the environment points mrm at them. Returns (work dir, seconds)."""
+    """Demo data of card_fraud (reference + ``days`` days at ``rows`` a day), written by a process of its
+    own (so the measured process's peak RSS is the run's, not the generator's), and an inventory reading
+    it with label maturity 7 and CBPE on; the environment points mrm at them. (work dir, seconds)."""
+    work = Path(tempfile.mkdtemp(prefix="mrm_bench_outcomes_"))
+    t0 = time.perf_counter()
+    code = "import sys; from mrm.demo import data; data.write_demo_data(sys.argv[1], ('card_fraud',), "
+    code += "days=int(sys.argv[2]), rows=int(sys.argv[3]))"
+    subprocess.run([sys.executable, "-c", code, (work / "data").as_uri(), str(days), str(rows)], check=True)
+    generate = time.perf_counter() - t0
+    _inventory(work)
+    return work, generate
+
+
+def _inventory(work: Path) -> None:
     import yaml
 
-    work = Path(tempfile.mkdtemp(prefix="mrm_bench_outcomes_"))
     inv = work / "inventory"
     inv.mkdir()
     src = (REPO / "include" / "inventory" / "card_fraud.yaml").read_text()
@@ -49,11 +60,6 @@ def _setup(rows: int, days: int) -> tuple[Path, float]:
     (inv / "card_fraud.yaml").write_text(yaml.safe_dump(entry, sort_keys=False))
     shutil.copy(REPO / "include" / "inventory" / "_policy.yaml", inv / "_policy.yaml")
     os.environ.update(MRM_HOME=str(work / "home"), MRM_INVENTORY=str(inv))
-    from mrm.demo import data
-
-    t0 = time.perf_counter()
-    data.write_demo_data((work / "data").as_uri(), models=("card_fraud",), days=days, rows=rows)
-    return work, time.perf_counter() - t0
 
 
 def _values(run_id: str) -> dict:
