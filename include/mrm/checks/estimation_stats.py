@@ -69,8 +69,9 @@ def expected_auc(p: np.ndarray, s: np.ndarray) -> tuple[float | None, float]:
     return value, variance
 
 
-def _auc_and_gradients(p: np.ndarray, s: np.ndarray) -> tuple[float | None, float, np.ndarray | None]:
-    """(expected AUC, its delta-method variance over the labels, its gradient with respect to p)."""
+def _auc_and_gradients(p: np.ndarray, s: np.ndarray):
+    """(expected AUC, its delta-method variance over the labels, (its gradient with respect to the labels,
+    with respect to p) or None)."""
     p, s = _checked(p, s)
     q, v = 1.0 - p, p * (1.0 - p)
     distinct, group = np.unique(s, return_inverse=True)
@@ -88,7 +89,7 @@ def _auc_and_gradients(p: np.ndarray, s: np.ndarray) -> tuple[float | None, floa
     above = pos_above[group] + 0.5 * (pos[group] - p)  # b_k: expected positives ranked above row k
     gradient = ((below - above) - value * (n - m)) / pairs  # with respect to the labels y_k
     by_p = gradient + value * (1.0 - 2.0 * p) / pairs  # with respect to p_k: ∂pairs/∂p_k = n − m − (1 − 2p_k)
-    return value, float(np.dot(gradient**2, v)), by_p
+    return value, float(np.dot(gradient**2, v)), (gradient, by_p)
 
 
 def estimates(
@@ -110,13 +111,18 @@ def estimates(
     k, m, tp = c["predicted"], float(p.sum()), c["tp"]
     out: dict = {"confusion": c, "se": {}}
 
-    def put(name: str, value: float | None, gradient: np.ndarray | None) -> None:
-        """The estimate with its band: labels' variance (gradient² · p(1 − p)) plus the calibrator's."""
+    def put(
+        name: str, value: float | None, gradient: np.ndarray | None, by_p: np.ndarray | None = None
+    ) -> None:
+        """The estimate with its band: labels' variance (gradient² · p(1 − p)) plus the calibrator's
+        (through the gradient with respect to p, ``by_p``, where it differs from the labels')."""
         if value is None or gradient is None:
             out[name], out["se"][name] = (value, None, None), (None, None)
             return
         labels = float(np.dot(gradient**2, v))
-        calibrator = calibration_variance(gradient) if calibration_variance else None
+        calibrator = (
+            calibration_variance(gradient if by_p is None else by_p) if calibration_variance else None
+        )
         out[name] = (value, *_band(value, labels + (calibrator or 0.0), z))
         out["se"][name] = (math.sqrt(labels), None if calibrator is None else math.sqrt(calibrator))
 
@@ -129,11 +135,6 @@ def estimates(
     rate = k / s.size if s.size else None
     out["positive_rate"] = (rate, rate, rate)  # known without labels: no band
     out["se"]["positive_rate"] = (0.0, 0.0) if rate is not None else (None, None)
-    value, labels, by_p = _auc_and_gradients(p, s)
-    if value is None:
-        out["auc"], out["se"]["auc"] = (None, None, None), (None, None)
-    else:
-        calibrator = calibration_variance(by_p) if calibration_variance else None
-        out["auc"] = (value, *_band(value, labels + (calibrator or 0.0), z))
-        out["se"]["auc"] = (math.sqrt(labels), None if calibrator is None else math.sqrt(calibrator))
+    value, _, gradients = _auc_and_gradients(p, s)
+    put("auc", value, *(gradients or (None, None)))
     return out

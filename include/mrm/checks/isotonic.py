@@ -37,7 +37,7 @@ class Isotonic:
         if self.w is None:
             return None
         s = np.asarray(score, dtype="float64")
-        block = np.concatenate([[0], np.cumsum(self.y[1:] != self.y[:-1])])  # PAVA's blocks strictly rise
+        block = blocks(self.y)
         first = np.flatnonzero(np.concatenate([[True], block[1:] != block[:-1]]))
         value, weight = self.y[first], self.w[first]
         var = value * (1.0 - value) / weight
@@ -47,15 +47,21 @@ class Isotonic:
         lam = np.where(
             span > 0, (np.clip(s, self.x[0], self.x[-1]) - self.x[at]) / np.where(span > 0, span, 1), 0
         )
-        blocks = first.size
+        n_blocks = first.size
 
         def variance(gradient: np.ndarray) -> float:
             g = np.asarray(gradient, dtype="float64")
-            sums = np.bincount(block[at], weights=g * (1.0 - lam), minlength=blocks)
-            sums += np.bincount(block[nxt], weights=g * lam, minlength=blocks)
+            sums = np.bincount(block[at], weights=g * (1.0 - lam), minlength=n_blocks)
+            sums += np.bincount(block[nxt], weights=g * lam, minlength=n_blocks)
             return float(np.dot(sums**2, var))
 
         return variance
+
+
+def blocks(fitted: np.ndarray) -> np.ndarray:
+    """Each fitted point's pooled block (0, 1, ...): PAVA's blocks strictly rise, so a block is a run of
+    equal fitted values."""
+    return np.concatenate([[0], np.cumsum(fitted[1:] != fitted[:-1])])
 
 
 def pava(y: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -89,5 +95,5 @@ def fit(score: np.ndarray, label: np.ndarray, weight: np.ndarray | None = None) 
     pooled_w = np.bincount(inverse, weights=w, minlength=distinct.size)
     pooled_y = np.bincount(inverse, weights=w * y, minlength=distinct.size) / pooled_w
     fitted = pava(pooled_y, pooled_w)
-    block = np.concatenate([[0], np.cumsum(fitted[1:] != fitted[:-1])])  # each point's pooled block
+    block = blocks(fitted)
     return Isotonic(distinct, fitted, np.bincount(block, weights=pooled_w)[block])
