@@ -174,17 +174,14 @@ def labelled_cohort(entry: ModelEntry, day: date, start: date, end: date):
 def _labelled(entry: ModelEntry, scored, first: date, known_by: date):
     """(counts of the scored events' latest labels known by ``known_by``, read from the label partitions
     of ``first``..``known_by``; the labelled share of the scored events, None without events)."""
-    from mrm.sources.labels import latest_known
+    from mrm.sources.labels import latest_known_at
 
     if not len(scored):
         return _empty_cohort(), None
-    import numpy as np
-
     from mrm.checks.performance_counts import ScoreCounts
 
-    hashes, labels = latest_known(entry, first, known_by, known_by, scored.hashes)
-    at = np.searchsorted(scored.hashes, hashes)  # every labelled hash is a scored one
-    return ScoreCounts.of(labels, scored.scores[at]), hashes.size / len(scored)
+    at, labels = latest_known_at(entry, first, known_by, known_by, scored.hashes)
+    return ScoreCounts.of(labels, scored.scores[at]), at.size / len(scored)
 
 
 def _scores(entry: ModelEntry, days: list[date], where: str, *, skip_unreadable: bool = False, files=None):

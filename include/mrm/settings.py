@@ -12,6 +12,8 @@ MRM_CATCHUP          "false": monitoring DAGs do not backfill from the model's s
 MRM_ATHENA_POOL      Airflow pool for the tasks of models whose scoring log is an Athena query (unset: none)
 MRM_PROFILE_CACHE    where reference profiles are cached (folder or s3://); default $MRM_EVIDENCE/_profiles
 MRM_SAMPLE_ROWS      rows of the day's seeded sample behind the Evidently report and GX result; default 50000
+MRM_OUTCOME_CACHE_MB memory a process keeps for days' compact scores and labels (shared by consecutive
+                     cohorts: back-tests); default 512, 0 keeps none
 MRM_AIRFLOW_URL      base URL of the Airflow UI, for links in tickets and alerts (e.g. https://airflow.bank.example)
 MRM_ALLOW_LOCAL_STATE "1": accept a SQLite history and file:// evidence although Airflow's executor runs
                      tasks on other machines (Celery, Kubernetes, ...); refused by default
@@ -171,6 +173,16 @@ def sample_rows() -> int:
 
         raise ConfigError(f"MRM_SAMPLE_ROWS={value!r} must be a whole number of at least 100 rows")
     return int(value)
+
+
+def outcome_cache_bytes() -> int:
+    """MRM_OUTCOME_CACHE_MB: the bound on the days' compact scores and labels a process keeps."""
+    value = os.environ.get("MRM_OUTCOME_CACHE_MB", "512").strip()
+    if not value.isdigit():
+        from mrm.errors import ConfigError
+
+        raise ConfigError(f"MRM_OUTCOME_CACHE_MB={value!r} must be a whole number of megabytes (0: none)")
+    return int(value) * 1024 * 1024
 
 
 def sql_dir() -> Path:

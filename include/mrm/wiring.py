@@ -39,6 +39,9 @@ def clear_caches() -> None:
     _STORES.clear()
     for cached in _CACHES:
         cached.cache_clear()
+    from mrm.sources import day_parts
+
+    day_parts.clear()
 
 
 def get_inventory() -> Inventory:

@@ -53,7 +53,7 @@ class ScoreCounts:
         if bad.any():
             found = labels[bad][0].item()
             raise ValueError(f"y must hold only 0 and 1; found {found!r} in {int(bad.sum())} rows")
-        values, inverse = np.unique(s, return_inverse=True)  # NaN scores sort last, one value each
+        values, inverse = _distinct(s)
         positives = np.bincount(inverse[labels == 1], minlength=values.size).astype("int64")
         negatives = np.bincount(inverse[labels == 0], minlength=values.size).astype("int64")
         return cls(values, positives, negatives)
@@ -80,6 +80,18 @@ class ScoreCounts:
     @property
     def totals(self) -> np.ndarray:
         return self.positives + self.negatives
+
+
+def _distinct(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(s, return_inverse=True)`` (NaN last, one value; -0.0 equal to 0.0) by hashing first:
+    only the distinct scores are sorted, not the rows (scores rounded to a few decimals: far fewer)."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    order = np.argsort(uniques, kind="stable")
+    rank = np.empty(order.size, dtype="int64")
+    rank[order] = np.arange(order.size)
+    return uniques[order], rank[codes]
 
 
 def _checked(c: ScoreCounts, probabilities: bool = False) -> ScoreCounts:

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from mrm.errors import NoDataError, SourceError
+from mrm.sources.day_parts import DayLabels
 from mrm.sources.parquet import PartitionedParquet
 
 if TYPE_CHECKING:
@@ -31,41 +32,52 @@ def known_between(entry: ModelEntry, first: date, last: date) -> pd.DataFrame:
 
 def latest_known(entry: ModelEntry, first: date, last: date, known_by: date, among: np.ndarray):
     """The latest label known by the end of ``known_by`` (UTC) of each event among the ``among`` hashes
-    (ascending, :func:`mrm.sources.scores.event_hashes`), from the label partitions of ``first``..``last``
-    streamed batch by batch: (hashes ascending, labels as float32; 20 bytes held per label kept). Labels
-    of other events are dropped as they are read, so memory grows with the cohort's labels only. Equal
-    label times: the one read last wins. A day whose files cannot be read is skipped (as
-    :func:`known_between`)."""
+    (ascending, :func:`mrm.sources.scores.event_hashes`), from the label partitions of ``first``..``last``:
+    (hashes ascending, labels as float32). Equal label times: the one read last wins. A day whose files
+    cannot be read is skipped (as :func:`known_between`)."""
+    at, labels = latest_known_at(entry, first, last, known_by, among)
+    return among[at], labels
+
+
+def latest_known_at(entry: ModelEntry, first: date, last: date, known_by: date, among: np.ndarray):
+    """:func:`latest_known` as (positions in ``among`` ascending, labels). Each label day is read once per
+    process (:mod:`mrm.sources.day_parts`, sorted by hash, so matching it to ``among`` is a binary search
+    of ascending keys); held meanwhile: 13 bytes per label of an event among ``among`` and one byte per
+    event of ``among``."""
     import numpy as np
 
     source = PartitionedParquet(entry.monitoring.labels, what="labels")
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     cutoff = _ns(known_by + timedelta(days=1))
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    seen = np.zeros(among.size, dtype=bool)
+    repeated = False  # an event with labels in several reads: resolved by time below
     for day in (first + timedelta(days=i) for i in range((last - first).days + 1)):
         try:
-            parts.extend(list(_day_labels(source.files(day), among, cutoff)))  # a day whole, or not
+            part = _day_labels(source.files(day), entry)  # a day whole, or not
         except SourceError:
             continue
-    if not parts:
-        return np.zeros(0, dtype="uint64"), np.zeros(0)
-    columns = [list(column) for column in zip(*parts, strict=True)]
-    parts.clear()
-    hashes, when, labels = (_joined(column) for column in columns)  # each column's parts freed as joined
-    order = np.lexsort((when, hashes))  # by hash, then time; stable, so equal times stay in read order
-    del when
-    hashes, labels = hashes[order], labels[order]
-    del order
-    last_of_each = np.append(hashes[1:] != hashes[:-1], True)
-    return hashes[last_of_each], labels[last_of_each]
-
-
-def _joined(pieces: list) -> np.ndarray:
-    """The pieces as one array; the list is emptied (so each piece is freed once copied)."""
-    import numpy as np
-
-    out = np.concatenate(pieces)
-    pieces.clear()
-    return out
+        if not part.hashes.size or not among.size:
+            continue
+        at = np.minimum(np.searchsorted(among, part.hashes), among.size - 1)
+        keep = (among[at] == part.hashes) & part.known & (part.ns < cutoff)
+        if not keep.any():
+            continue
+        at = at[keep]
+        repeated = repeated or bool(seen[at].any()) or bool((at[1:] == at[:-1]).any())
+        seen[at] = True
+        kept.append((at, part.ns[keep], part.labels[keep]))
+    del seen
+    if not kept:
+        return np.zeros(0, dtype="int64"), np.zeros(0, dtype="float32")
+    at, when, labels = (np.concatenate(column) for column in zip(*kept, strict=True))
+    kept.clear()
+    if repeated:  # by position, then time; stable, so equal times stay in read order: the last one wins
+        order = np.lexsort((when, at))
+        at, labels = at[order], labels[order]
+        last_of_each = np.append(at[1:] != at[:-1], True)
+        return at[last_of_each], labels[last_of_each]
+    order = np.argsort(at, kind="stable")  # each day's positions ascend already: runs merged
+    return at[order], labels[order]
 
 
 def _ns(day: date) -> int:
@@ -73,28 +85,39 @@ def _ns(day: date) -> int:
     return (day - date(1970, 1, 1)).days * 86_400 * 1_000_000_000
 
 
-def _day_labels(files: list, among: np.ndarray, cutoff: int):
-    """(hashes, label times in ns, labels) of one day's label files, only events among ``among`` and
-    labels known before ``cutoff``."""
+def _day_labels(files: list, entry: ModelEntry) -> DayLabels:
+    """One label day's labels sorted by hash, read once per process for the objects' identity."""
+    from mrm.sources import day_parts
+
+    def make() -> DayLabels:
+        return _read_day_labels(files)
+
+    return day_parts.CACHE.get_or_make(day_parts.key("labels", entry.fingerprint(), files), make)
+
+
+def _read_day_labels(files: list) -> DayLabels:
     import numpy as np
 
     from mrm.core.storage import local_copies
     from mrm.sources.contract import numeric_values
     from mrm.sources.parquet_stream import batches
-    from mrm.sources.scores import event_hashes, found_in
+    from mrm.sources.scores import event_hashes
 
     columns = ("event_id", "label", "label_ts")
+    parts = []
     with local_copies(files, prefix="mrm_labels_") as copies:
         for batch in batches(copies, columns, batch_rows=262_144, seen=set()):
-            if not set(columns) <= set(batch.schema.names):
+            if not set(columns) <= set(batch.schema.names) or not batch.num_rows:
                 continue
-            hashes = event_hashes(batch.column("event_id"))
-            ours = found_in(among, hashes)
             ns, known = _instants(batch.column("label_ts"))
-            keep = ours & known & (ns < cutoff)
-            if keep.any():
-                labels = numeric_values(batch.column("label"))
-                yield hashes[keep], ns[keep], np.asarray(labels, dtype="float32")[keep]  # 0/1 exact
+            values = numeric_values(batch.column("label"))  # None: not numeric, no class a label can hold
+            labels = np.full(batch.num_rows, np.nan, "float32") if values is None else values.astype("f4")
+            parts.append((event_hashes(batch.column("event_id")), ns, known, labels))
+    if not parts:
+        return DayLabels(np.zeros(0, "u8"), np.zeros(0, "i8"), np.zeros(0, bool), np.zeros(0, "f4"))
+    hashes, ns, known, labels = (np.concatenate(column) for column in zip(*parts, strict=True))
+    order = np.argsort(hashes, kind="stable")
+    return DayLabels(hashes[order], ns[order], known[order], labels[order])
 
 
 def _instants(column) -> tuple[np.ndarray, np.ndarray]:

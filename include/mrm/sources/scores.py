@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mrm.errors import NoDataError, SchemaError, SourceError
+from mrm.sources import day_parts
 from mrm.sources.contract import check_batch_types, check_columns, conform
+from mrm.sources.day_parts import DayScores
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -170,35 +172,60 @@ def read_scores(
     """The distinct events of ``days`` and their first scores. ``skip_unreadable``: a day whose files
     cannot be read is skipped and its reason kept (a performance cohort); otherwise it raises.
     NoDataError if no day has any row. ``files_by_day``: the source's ``reference_files(days)``, if
-    already listed."""
+    already listed. Each day's part is computed once per process (:mod:`mrm.sources.day_parts`)."""
     files_by_day = files_by_day if files_by_day is not None else source.reference_files(days)
     if files_by_day is None:  # no stable files: the source reads the days as one frame
         data = source.read_days(days, skip_unreadable=skip_unreadable, columns=SCORE_COLUMNS)
         hashes, scores = first_occurrences([_frame_part(data.frame, entry, what)])
         return CompactScores(hashes, scores, list(data.missing_days), list(data.unreadable))
-    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    parts: list[DayScores] = []
     missing, unreadable = [], []
     for day in days:
         files = files_by_day.get(day)
         if not files:
             missing.append(day)
             continue
-        where = f"{what} {day}"
         try:
-            day_parts = [p for p in _day_parts(files, entry, where) if p[0].size]
+            part = day_scores(files, entry, f"{what} {day}")
         except SourceError as exc:
             if not skip_unreadable or isinstance(exc, NoDataError | SchemaError):  # the contract fails
                 raise
             unreadable.append(str(exc))
             continue
-        if not day_parts:
+        if not part.hashes.size:
             missing.append(day)  # an empty partition holds no event
             continue
-        parts.extend(day_parts)
+        parts.append(part)
     if not parts:
         raise NoDataError(f"no scoring log rows at all for {days[0]}..{days[-1]} of model {entry.model_id}")
-    hashes, scores = first_occurrences(parts)
+    hashes, scores = merged(parts)
     return CompactScores(hashes, scores, missing, unreadable)
+
+
+def day_scores(files: list, entry: ModelEntry, where: str) -> DayScores:
+    """One day's distinct events and first scores, read once per process for the objects' identity."""
+
+    def make() -> DayScores:
+        return DayScores(*first_occurrences([p for p in _day_parts(files, entry, where) if p[0].size]))
+
+    return day_parts.CACHE.get_or_make(day_parts.key("scores", entry.fingerprint(), files), make)
+
+
+def merged(parts: list[DayScores]) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct hashes ascending, each one's score in the earliest part holding it) of days' parts in
+    day order. Each part is sorted already, so the stable sort of their concatenation only merges runs
+    (timsort), and equal hashes stay in day order."""
+    if len(parts) == 1:
+        return parts[0].hashes, parts[0].scores
+    hashes = np.concatenate([p.hashes for p in parts])
+    order = np.argsort(hashes, kind="stable")
+    hashes = hashes[order]
+    first = np.empty(hashes.size, dtype=bool)
+    first[0] = True
+    np.not_equal(hashes[1:], hashes[:-1], out=first[1:])
+    keep = order[first]
+    del order
+    return hashes[first], np.concatenate([p.scores for p in parts])[keep]
 
 
 def compact_frame(frame: pd.DataFrame, entry: ModelEntry, what: str) -> CompactScores:

@@ -173,3 +173,16 @@ def test_property_counts_equal_rows_on_tied_scores_at_any_threshold(case, thresh
     y, s = case
     assert_same_statistics(y, s, threshold)
     assert pc.auc(pc.ScoreCounts.of(y, s)) == pytest.approx(roc_auc_score(y, s), abs=TOL)
+
+
+@pytest.mark.parametrize("decimals", [None, 6, 2, 0])
+def test_distinct_scores_are_numpy_unique_with_its_inverse(decimals):
+    rng = np.random.default_rng(decimals or 11)
+    s = rng.normal(size=20_000)
+    s = s if decimals is None else np.round(s, decimals)
+    s[::97], s[5::101], s[7] = np.nan, -0.0, 0.0  # NaNs (one value, last), a signed zero equal to zero
+
+    values, inverse = pc._distinct(s)
+    want_values, want_inverse = np.unique(s, return_inverse=True)
+    assert np.array_equal(values, want_values, equal_nan=True)
+    assert np.array_equal(inverse, want_inverse)

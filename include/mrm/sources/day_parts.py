@@ -1,0 +1,102 @@
+"""Each day's compact outcome data, computed once per process for an object's identity and kept in a
+byte-bounded LRU: a scoring day's distinct (event-id hash, first score), sorted by hash, and a label
+day's (hash, label time, label), sorted by hash. Consecutive cohorts share all their days but one (a
+back-test's dates, the monitoring runs of a long-lived worker), so each day is read and hashed once.
+
+- **Key**: what the day was read as (``scores`` or ``labels``), the inventory entry's fingerprint (its
+  contract checked the rows) and each object's URI, size and ETag (S3 reads are conditional on that
+  ETag, so a rewritten object is another key and never a stale hit).
+- **Bound**: ``MRM_OUTCOME_CACHE_MB`` (:func:`mrm.settings.outcome_cache_bytes`; default 512, 0 keeps
+  none). A part larger than the bound is not kept; the least recently used parts are dropped first. A
+  part is read-only once cached.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mrm.core.storage import ObjectInfo
+
+
+@dataclass(frozen=True)
+class DayScores:
+    """A scoring day's distinct events: ``hashes`` ascending and the score each was first logged with
+    in the day (file and row order)."""
+
+    hashes: np.ndarray
+    scores: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.hashes.nbytes + self.scores.nbytes)
+
+
+@dataclass(frozen=True)
+class DayLabels:
+    """A label day's labels sorted by event hash (stably: an event's labels stay in file and row order):
+    ``ns`` the label time (nanoseconds since the epoch, UTC; 0 where unknown), ``known`` whether it has
+    a time, ``labels`` as float32 (0/1 exact)."""
+
+    hashes: np.ndarray
+    ns: np.ndarray
+    known: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(a.nbytes for a in (self.hashes, self.ns, self.known, self.labels)))
+
+
+class PartCache:
+    """An LRU of day parts bounded by their bytes."""
+
+    def __init__(self) -> None:
+        self._parts: OrderedDict[tuple, DayScores | DayLabels] = OrderedDict()
+        self._bytes = 0
+
+    def get_or_make(self, key: tuple, make: Callable[[], DayScores | DayLabels]) -> DayScores | DayLabels:
+        if key in self._parts:
+            self._parts.move_to_end(key)
+            return self._parts[key]
+        part = make()
+        bound = _bound()
+        if part.nbytes <= bound:
+            for array in vars(part).values():
+                array.flags.writeable = False  # shared by every later reader
+            self._parts[key] = part
+            self._bytes += part.nbytes
+            while self._bytes > bound:
+                _, dropped = self._parts.popitem(last=False)
+                self._bytes -= dropped.nbytes
+        return part
+
+    def clear(self) -> None:
+        self._parts.clear()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+
+CACHE = PartCache()
+
+
+def key(kind: str, fingerprint: str, files: list[ObjectInfo]) -> tuple:
+    return (kind, fingerprint, tuple((f.uri, f.size, f.etag) for f in files))
+
+
+def clear() -> None:
+    """Forget every cached part (settings or data may have changed)."""
+    CACHE.clear()
+
+
+def _bound() -> int:
+    from mrm import settings
+
+    return settings.outcome_cache_bytes()

@@ -1,0 +1,94 @@
+"""Days' compact scores and labels, read once per process for the objects' identity: a hit is the same
+part, a rewritten object is read again, the byte bound holds, and consecutive cohorts read through the
+cache give exactly what fresh reads give (the frame-based join is checked in test_scores.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_scores import DAYS, RUN_DAY, logs, write_day  # noqa: F401  (the fixture of test_scores)
+
+from mrm import inputs
+from mrm.errors import ConfigError
+from mrm.sources import day_parts
+from mrm.sources.parquet import PartitionedParquet
+from mrm.sources.scores import day_scores, event_hashes
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(monkeypatch):
+    monkeypatch.delenv("MRM_OUTCOME_CACHE_MB", raising=False)
+    day_parts.clear()
+    yield
+    day_parts.clear()
+
+
+def files_of(entry, day):
+    return PartitionedParquet.from_entry(entry, "scoring log").files(day)
+
+
+def test_a_day_read_twice_is_one_part_and_read_only(logs):  # noqa: F811
+    entry, *_ = logs
+    first = day_scores(files_of(entry, DAYS[0]), entry, "cohort")
+    again = day_scores(files_of(entry, DAYS[0]), entry, "cohort")
+
+    assert again is first and len(day_parts.CACHE) == 1
+    assert not first.hashes.flags.writeable and not first.scores.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        first.scores[0] = 1.0
+
+
+def test_a_rewritten_object_is_read_again_never_a_stale_hit(logs):  # noqa: F811
+    entry, scoring, _ = logs
+    before = day_scores(files_of(entry, DAYS[0]), entry, "cohort")
+    frame = pd.DataFrame({"event_id": ["new-1", "new-2"], "score": [0.25, 0.75], "decision": "approve"})
+    for old in (scoring / f"dt={DAYS[0].isoformat()}").iterdir():
+        old.unlink()
+    write_day(scoring, DAYS[0], [frame.assign(amount=1.0)])
+
+    after = day_scores(files_of(entry, DAYS[0]), entry, "cohort")
+    assert after is not before
+    assert dict(zip(after.hashes.tolist(), after.scores.tolist(), strict=True)) == dict(
+        zip(event_hashes(["new-1", "new-2"]).tolist(), [0.25, 0.75], strict=True)
+    )
+
+
+def test_the_bound_keeps_the_most_recent_parts_and_zero_keeps_none(logs, monkeypatch):  # noqa: F811
+    entry, *_ = logs
+    one = day_scores(files_of(entry, DAYS[0]), entry, "cohort")
+    monkeypatch.setenv("MRM_OUTCOME_CACHE_MB", "0")
+    day_parts.clear()
+    day_scores(files_of(entry, DAYS[0]), entry, "cohort")
+    assert len(day_parts.CACHE) == 0
+
+    day_parts.clear()  # a bound of one part and a half: the second part evicts the first
+    cache = day_parts.PartCache()
+    monkeypatch.setattr(day_parts, "_bound", lambda: int(one.nbytes * 1.5))
+    a = cache.get_or_make(("a",), lambda: one)
+    b = cache.get_or_make(("b",), lambda: day_parts.DayScores(one.hashes.copy(), one.scores.copy()))
+    assert len(cache) == 1 and cache.get_or_make(("b",), lambda: None) is b and a is one
+
+
+def test_a_bound_that_is_not_a_number_is_refused_with_what_to_set(logs, monkeypatch):  # noqa: F811
+    entry, *_ = logs
+    monkeypatch.setenv("MRM_OUTCOME_CACHE_MB", "half")
+    with pytest.raises(ConfigError, match=r"MRM_OUTCOME_CACHE_MB='half' must be a whole number of megabytes"):
+        day_scores(files_of(entry, DAYS[0]), entry, "cohort")
+
+
+def test_consecutive_cohorts_through_the_cache_equal_fresh_reads(logs):  # noqa: F811
+    entry, *_ = logs
+    windows = [(DAYS[0] + timedelta(days=k), DAYS[-1] + timedelta(days=k), RUN_DAY + timedelta(days=k))
+               for k in range(3)]  # fmt: skip
+    cached = [inputs.labelled_cohort(entry, run, start, end) for start, end, run in windows]
+    assert len(day_parts.CACHE) > 0
+    for (start, end, run), (counts, coverage, note) in zip(windows, cached, strict=True):
+        day_parts.clear()
+        fresh, fresh_coverage, fresh_note = inputs.labelled_cohort(entry, run, start, end)
+        assert coverage == fresh_coverage and note == fresh_note
+        assert np.array_equal(counts.values, fresh.values)
+        assert np.array_equal(counts.positives, fresh.positives)
+        assert np.array_equal(counts.negatives, fresh.negatives)
