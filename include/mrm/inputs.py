@@ -113,22 +113,54 @@ def reference_calibration(entry: ModelEntry):
     return _reference_outcomes(entry.model_id, entry.fingerprint())[1]
 
 
+def reference_counts_record(entry: ModelEntry) -> dict | None:
+    """The fingerprint and SHA-256 of the kept reference counts the run was judged against, for its
+    lineage (None for a source without stable files: its counts are not kept)."""
+    return _reference_outcomes(entry.model_id, entry.fingerprint())[2]
+
+
 @process_cache(maxsize=16)
 def _reference_outcomes(model_id: str, inventory_hash: str):
     """(the reference window's performance statistics, its calibrator or None when estimation is off or
-    uncalibrated) from one read of the window's scores and labels, once per process and inventory hash;
-    the counts themselves (a few bytes per distinct score) are freed once both are computed."""
+    uncalibrated, the record of the counts kept) from the window's labelled counts, once per process and
+    inventory hash; the counts themselves are freed once both are computed."""
     from mrm.checks.estimation import calibration
     from mrm.checks.performance import statistics
 
     entry = get_inventory().get(model_id)
-    perf, ref = entry.monitoring.performance, entry.monitoring.reference
-    known_by = ref.end + timedelta(days=perf.label_maturity_days)
-    counts, _ = _labelled(entry, _reference_scores(entry), ref.start, known_by)
+    perf = entry.monitoring.performance
+    counts, record = _reference_counts(entry)
     stats, _ = statistics(counts, perf)
     est = perf.estimation
     calibrator = calibration(counts, perf) if est.enabled and est.calibration == "isotonic" else None
-    return stats, calibrator
+    return stats, calibrator, record
+
+
+def _reference_counts(entry: ModelEntry):
+    """The reference window's labelled counts and their record: kept under MRM_PROFILE_CACHE by the
+    fingerprint of the objects they are read from (:mod:`mrm.checks.reference_counts`), checked against
+    the SHA-256s the history's runs recorded for it; a source without stable files reads them each time."""
+    from mrm.checks import reference_counts as rc
+    from mrm.sources.labels import label_files
+    from mrm.store import reads
+
+    perf, ref = entry.monitoring.performance, entry.monitoring.reference
+    known_by = ref.end + timedelta(days=perf.label_maturity_days)
+    scores = source_for(entry).reference_files(ref.days())
+    if scores is None:
+        counts, _ = _labelled(entry, _reference_scores(entry), ref.start, known_by)
+        return counts, None
+    labels = label_files(entry, ref.start, known_by)
+    fp = rc.fingerprint(entry.fingerprint(), [f for d in sorted(scores) for f in scores[d]], labels)
+    cache = rc.CountsCache(settings.profile_cache_uri())
+    recorded = reads.reference_counts_hashes(get_store().engine, entry.model_id, fp)
+    kept = cache.get(entry.model_id, fp, recorded)
+    if kept is not None:
+        counts, digest = kept
+    else:
+        counts, _ = _labelled(entry, _reference_scores(entry, scores), ref.start, known_by)
+        digest = cache.put(entry.model_id, fp, counts)
+    return counts, {"fingerprint": fp, "sha256": digest}
 
 
 def day_scores(entry: ModelEntry, day: date):
@@ -193,14 +225,15 @@ def _scores(entry: ModelEntry, days: list[date], where: str, *, skip_unreadable:
     return read_scores(source, entry, days, where, skip_unreadable=skip_unreadable, files_by_day=files)
 
 
-def _reference_scores(entry: ModelEntry):
-    """The reference window's distinct events and scores. A source without stable Parquet files (Athena,
-    capture) had its window read whole for the profile: those rows, read once per process, are used."""
+def _reference_scores(entry: ModelEntry, files=None):
+    """The reference window's distinct events and scores (``files``: its objects by day, if listed). A
+    source without stable Parquet files (Athena, capture) had its window read whole for the profile:
+    those rows, read once per process, are used."""
     from mrm.sources.scores import SCORE_COLUMNS, compact_frame
 
     ref = entry.monitoring.reference
     where = f"reference window {ref.start}..{ref.end}"
-    files = source_for(entry).reference_files(ref.days())
+    files = files if files is not None else source_for(entry).reference_files(ref.days())
     if files is None:
         frame, _ = reference(entry)
         return compact_frame(frame[list(SCORE_COLUMNS)], entry, where)

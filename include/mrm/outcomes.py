@@ -28,7 +28,7 @@ from mrm import pipeline
 from mrm.controls import escalate, evaluate, worst
 from mrm.core.results import MetricResult
 from mrm.errors import MrmError
-from mrm.evidence.lineage import TIMING, lineage
+from mrm.evidence.lineage import files_of, lineage
 from mrm.pipeline import BACKTEST, PERFORMANCE, RunContext
 from mrm.store import RunRecord, anchor, reruns
 from mrm.wiring import cli_trigger, get_inventory, get_store
@@ -76,7 +76,7 @@ def record_outcome(ctx: RunContext, evidence: dict) -> dict:
             status="completed", overall_status=worst([e.status for e in evaluated]),
             started_at=datetime.fromisoformat(ctx.started_at), finished_at=pipeline._now(),
             triggered_by=ctx.triggered_by, inventory_hash=ctx.inventory_hash, row_count=labelled,
-            evidence={k: v for k, v in evidence.items() if not k.endswith(TIMING)}, lineage=lineage(evidence),
+            evidence=files_of(evidence), lineage=lineage(evidence),
             rerun_reason=ctx.rerun_reason, kind=ctx.kind,
         )  # fmt: skip
         get_store().record_run(run, evaluated, entry.model_dump(mode="json"))

@@ -27,7 +27,7 @@ from mrm import inputs, settings
 from mrm.controls import AMBER, RED, Evaluated, escalate, evaluate, render_controls, worst
 from mrm.core.results import MetricResult
 from mrm.errors import InventoryError, MrmError
-from mrm.evidence.lineage import TIMING, lineage
+from mrm.evidence.lineage import TIMING, files_of, lineage
 from mrm.evidence.writer import EvidenceWriter
 from mrm.inventory import ModelEntry
 from mrm.notify.outbox import undelivered_error
@@ -213,6 +213,7 @@ def _check_step(ctx: RunContext, name: str) -> dict:
             labelled_cohort=lambda start, end: inputs.labelled_cohort(entry, ctx.day, start, end),
             reference_performance=lambda: inputs.reference_performance(entry.model_id, entry.fingerprint()),
             reference_calibration=lambda: inputs.reference_calibration(entry),
+            reference_counts=lambda: inputs.reference_counts_record(entry),
             day_scores=lambda: inputs.day_scores(entry, ctx.day),
             stored_estimate=lambda day, metric: inputs.stored_estimate(entry, day, metric),
         )
@@ -251,7 +252,7 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
                 f"{ctx.inventory_hash[:12]}, now {entry.fingerprint()[:12]}); rerun {ctx.logical_date}"
             )
         everything = {k: v for part in evidence for k, v in part.items()}
-        merged = {k: v for k, v in everything.items() if not k.endswith(TIMING)}
+        merged = files_of(everything)
         if ctx.aggregate:
             merged["day_aggregate"] = ctx.aggregate
         writer = _writer(ctx)

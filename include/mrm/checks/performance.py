@@ -33,7 +33,8 @@ class PerformanceCheck:
 
     def compute(self, inputs: CheckInputs) -> tuple[list[MetricResult], dict[str, Any]]:
         """Outcome analysis of the matured cohort (logical date − label maturity) on the labels known on
-        the logical date, against the reference cohort; no evidence files."""
+        the logical date, against the reference cohort; no evidence files, the record of the reference
+        counts used for the run's lineage."""
         perf = inputs.entry.monitoring.performance
         if perf is None:
             return [], {}
@@ -41,7 +42,8 @@ class PerformanceCheck:
         joined, coverage, note = inputs.labelled_cohort(start, end)
         reference = inputs.reference_performance()
         results = check_performance(joined, coverage, perf, reference, (start, end), note)
-        return results + estimates(inputs, perf), {}  # label-free estimates of the day (CBPE), if enabled
+        read = {"reference_counts_input": inputs.reference_counts()}  # to the run's lineage (INPUT)
+        return results + estimates(inputs, perf), read  # label-free estimates of the day (CBPE), if enabled
 
 
 def cohort_window(day: date, perf: Performance) -> tuple[date, date]:

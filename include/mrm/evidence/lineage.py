@@ -1,4 +1,5 @@
-"""Lineage of a run: the versions of what computed its numbers, the git commit, seconds per step."""
+"""Lineage of a run: the versions of what computed its numbers, the git commit, seconds per step, and
+the inputs its steps read that are not its own files (e.g. the reference counts it was judged against)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ from typing import Any
 from mrm import settings
 
 TIMING = "_seconds"  # evidence keys ending so are step timings, moved to the run's lineage
+INPUT = "_input"  # evidence keys ending so record an input a step read (not a file of the run): lineage
+
+
+def files_of(evidence: dict[str, Any]) -> dict[str, Any]:
+    """The evidence references of a run's steps, without their timings and input records."""
+    return {k: v for k, v in evidence.items() if not k.endswith((TIMING, INPUT))}
 
 
 @lru_cache(maxsize=1)
@@ -46,4 +53,5 @@ def _software() -> dict[str, Any]:
 
 def lineage(evidence: dict[str, Any]) -> dict[str, Any]:
     timings = {k.removesuffix(TIMING): v for k, v in evidence.items() if k.endswith(TIMING)}
-    return {**_software(), "step_seconds": timings}
+    read = {k.removesuffix(INPUT): v for k, v in evidence.items() if k.endswith(INPUT) and v}
+    return {**_software(), "step_seconds": timings, **({"inputs": read} if read else {})}

@@ -30,6 +30,19 @@ def known_between(entry: ModelEntry, first: date, last: date) -> pd.DataFrame:
         return pd.DataFrame({"event_id": [], "label": [], "label_ts": []})
 
 
+def label_files(entry: ModelEntry, first: date, last: date) -> list:
+    """The label objects of the days ``first``..``last`` (what :func:`latest_known` reads), in day order;
+    a day whose objects cannot be listed has none."""
+    source = PartitionedParquet(entry.monitoring.labels, what="labels")
+    out = []
+    for day in (first + timedelta(days=i) for i in range((last - first).days + 1)):
+        try:
+            out.extend(source.files(day))
+        except SourceError:
+            continue
+    return out
+
+
 def latest_known(entry: ModelEntry, first: date, last: date, known_by: date, among: np.ndarray):
     """The latest label known by the end of ``known_by`` (UTC) of each event among the ``among`` hashes
     (ascending, :func:`mrm.sources.scores.event_hashes`), from the label partitions of ``first``..``last``:

@@ -243,6 +243,16 @@ def airflow_run(engine: Engine, dag_id: str, run_id: str) -> dict | None:
     return found[0] if found else None
 
 
+def reference_counts_hashes(engine: Engine, model_id: str, fingerprint: str) -> set[str]:
+    """The SHA-256s that the model's runs recorded for the reference counts ``fingerprint`` (lineage
+    ``inputs.reference_counts``): what kept counts must still be (mrm.checks.reference_counts)."""
+    r = schema.runs
+    digest = r.c.lineage[("inputs", "reference_counts", "sha256")].as_string()
+    kept = r.c.lineage[("inputs", "reference_counts", "fingerprint")].as_string()
+    query = select(digest.label("sha256")).distinct().where(r.c.model_id == model_id, kept == fingerprint)
+    return {row["sha256"] for row in _rows(engine, query.where(digest.is_not(None)))}
+
+
 def profile_hashes(engine: Engine, model_id: str, fingerprint: str) -> set[str]:
     """The SHA-256s that the model's runs recorded for the reference profile ``fingerprint``
     (``reference.profile_sha256`` where ``reference.profile_fingerprint`` is it): what a cached profile
