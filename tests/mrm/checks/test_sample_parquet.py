@@ -37,6 +37,8 @@ def table() -> pa.Table:
             "age_days": pa.array(rng.integers(0, 20_000, ROWS)),
             "hour": pa.array(rng.integers(0, 24, ROWS).astype(np.int8)),
             "big": pa.array(rng.integers(0, 2**63, ROWS, dtype=np.uint64), pa.uint64()),
+            "small": pa.array(rng.integers(0, 200, ROWS).astype(np.uint8)),
+            "half": pa.array(rng.random(ROWS).astype(np.float16)),
             "flag": pa.array(rng.random(ROWS) < 0.1),
             "country": pa.array(rng.choice(["DE", "FR", "GB", None], ROWS)),
             "merchant": pa.array(rng.choice(["grocery", "travel", "fuel"], ROWS)).dictionary_encode(),
