@@ -89,3 +89,22 @@ def route_to_standins(
     n["retry"] = retry
     n.update(notifications)
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
+
+
+def same_table(a, b) -> bool:
+    """Arrow tables equal in schema and values, NaN counting as equal to NaN in the same place (Arrow's
+    own ``equals`` has NaN unequal to itself) and nulls in the same places."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not a.schema.equals(b.schema, check_metadata=False) or a.num_rows != b.num_rows:
+        return False
+    for x, y in zip(a.columns, b.columns, strict=True):
+        if pa.types.is_floating(x.type):
+            if not pc.is_nan(x).equals(pc.is_nan(y)):
+                return False
+            zero = pa.scalar(0, x.type)
+            x, y = (pc.if_else(pc.is_nan(c), zero, c) for c in (x, y))
+        if not x.equals(y):
+            return False
+    return True

@@ -1,8 +1,8 @@
 """A day reduced to counts against the reference profile (:class:`DayAggregate`), which every quality
 and drift metric is computed from, and how record batches are counted into one (:class:`DayAggregator`).
 
-The aggregate travels between the run's steps as one ``.npz`` file (:meth:`DayAggregate.to_bytes`):
-the counts, JSON scalars, and the sample as Parquet.
+The aggregate travels between the run's steps, and stays in the run's evidence, as one ``.npz`` file
+(:meth:`DayAggregate.to_bytes`): the counts, JSON scalars, and the sample as compact Parquet.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from mrm.checks.engine.accumulators import (
 from mrm.checks.engine.bounds import label
 from mrm.checks.engine.profile import ReferenceProfile
 from mrm.checks.engine.profiling import segment_columns
+from mrm.checks.engine.sample_parquet import sample_parquet
 from mrm.inventory import ModelEntry
 from mrm.sources.contract import (
     categorical_columns,
@@ -59,16 +60,14 @@ class DayAggregate:
         """True if the sample holds every row of the day (exact statistics on the values)."""
         return self.sample is not None and self.sample.num_rows == self.rows
 
-    def to_bytes(self, compact: bool = True) -> bytes:
-        """The aggregate as one .npz (counts, JSON scalars, the sample as Parquet), e.g. for the next task.
-
-        ``compact`` (the default) writes the sample as Parquet zstd with dictionary-encoded columns inside
-        a compressed .npz; ``compact=False`` writes the earlier format (snappy Parquet, uncompressed .npz).
-        :meth:`from_bytes` reads both (``np.load`` and Parquet detect their own compression).
-        """
+    def to_bytes(self) -> bytes:
+        """The aggregate as one .npz, e.g. for the next task: the counts and sums as deflated arrays,
+        ``meta`` (JSON scalars), and ``sample``, the sample as zstd Parquet with each column in its own
+        type and smallest encoding (:func:`~mrm.checks.engine.sample_parquet.sample_parquet`), stored
+        without a second compression. :meth:`from_bytes` also reads the earlier layouts (snappy Parquet
+        in a stored .npz; zstd dictionary Parquet in a deflated one): ``np.load`` and Parquet detect
+        their own compression and encodings."""
         import json
-
-        import pyarrow.parquet as pq
 
         arrays: dict[str, np.ndarray] = {}
         t = self.times
@@ -91,16 +90,8 @@ class DayAggregate:
                 "categories": [[v, c, a.counts, a.nulls] for (v, c), a in g.categories.items()],
             }  # fmt: skip
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        if self.sample is not None:
-            out = io.BytesIO()
-            if compact:
-                pq.write_table(self.sample, out, compression="zstd", use_dictionary=True)
-            else:
-                pq.write_table(self.sample, out)
-            arrays["sample"] = np.frombuffer(out.getvalue(), dtype=np.uint8)
-        buf = io.BytesIO()
-        (np.savez_compressed if compact else np.savez)(buf, **arrays)
-        return buf.getvalue()
+        stored = {} if self.sample is None else {"sample": sample_parquet(self.sample)}
+        return npz_bytes(arrays, stored)
 
     @classmethod
     def from_bytes(cls, data: bytes, profile: ReferenceProfile, entry: ModelEntry) -> DayAggregate:
@@ -210,3 +201,21 @@ class DayAggregator:
             day, self.rows, sorted(self.columns), self.numeric, self.categorical, self.ids, self.times,
             sample, info, self.segments,
         )  # fmt: skip
+
+
+def npz_bytes(arrays: dict[str, np.ndarray], stored: dict[str, bytes]) -> bytes:
+    """An .npz (what ``np.load`` reads) of ``arrays``, deflated, and of ``stored``: bytes already
+    compressed (e.g. zstd Parquet), kept as uint8 arrays without a second compression."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+        kept = {k: np.frombuffer(v, dtype=np.uint8) for k, v in stored.items()}
+        items = [*((k, v, zipfile.ZIP_DEFLATED) for k, v in arrays.items()),
+                 *((k, v, zipfile.ZIP_STORED) for k, v in kept.items())]  # fmt: skip
+        for name, array, method in items:
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            with out.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
+    return buf.getvalue()
