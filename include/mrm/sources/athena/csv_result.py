@@ -60,11 +60,13 @@ def arrow_types(description: Sequence[tuple]) -> list[tuple[str, pa.DataType]]:
     return out
 
 
-def stream_result(result: CsvResult, *, block_bytes: int = BLOCK_BYTES) -> Iterator[pa.RecordBatch]:
-    """The rows of the result object in record batches, typed by :func:`arrow_types`; an object that
-    changed since it was listed, or cannot be parsed, raises SourceError naming the day, the object and
-    what to do. A result without rows yields nothing."""
+def stream_result(result: CsvResult, *, block_bytes: int | None = None) -> Iterator[pa.RecordBatch]:
+    """The rows of the result object in record batches (a block of ``block_bytes``, default
+    :data:`BLOCK_BYTES`, each), typed by :func:`arrow_types`; an object that changed since it was listed,
+    or cannot be parsed, raises SourceError naming the day, the object and what to do. A result without
+    rows yields nothing."""
     [info] = result.files
+    block_bytes = block_bytes or BLOCK_BYTES
     columns = arrow_types(result.description)
     with tempfile.TemporaryDirectory(prefix="mrm_athena_csv_") as folder:
         path = Path(folder) / "result.csv"
