@@ -109,7 +109,12 @@ def child(endpoint: str) -> dict:
     from mrm.sources.contract import conform
 
     AthenaArrowResultSetMetadataReader._create_s3_file_system = lambda self: fs.S3FileSystem(
-        region="us-east-1", access_key="bench", secret_key="bench", endpoint_override=endpoint
+        region="us-east-1",
+        access_key="bench",
+        secret_key="bench",
+        endpoint_override=endpoint,
+        request_timeout=300,
+        connect_timeout=30,
     )  # pyarrow's S3 filesystem ignores AWS_ENDPOINT_URL (the before code reads through it)
     s3, asked, placed = boto3.client("s3"), [], set()
 
@@ -172,9 +177,9 @@ def main() -> None:
     from moto.server import ThreadedMotoServer
 
     sys.path.insert(0, str(INCLUDE))
-    from mrm.demo.s3 import free_port
-
     import logging
+
+    from mrm.demo.s3 import free_port
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = free_port()
@@ -195,7 +200,8 @@ def main() -> None:
                 path = Path(tmp) / "day.csv"
                 athena_csv(table, path)
                 size = path.stat().st_size
-                boto3.client("s3").upload_file(str(path), BUCKET, STAGED)
+                with path.open("rb") as body:  # one part: moto's copy of a multipart object fails checksums
+                    boto3.client("s3").put_object(Bucket=BUCKET, Key=STAGED, Body=body)
             one = athena_text_row(table)
             del table
             figures = {"csv_mb": round(size / 2**20, 1)}

@@ -2,7 +2,8 @@
 query's result metadata (GetQueryResults' ColumnInfo, as pyathena describes it), the result object streamed
 from S3 to a temporary local file (checked to be the version the run listed), then parsed a block of
 :data:`BLOCK_BYTES` at a time (``pyarrow.csv.open_csv``) with those types: no type is guessed from the
-first block, and memory holds one block and its batch, not the day.
+first block, and memory holds the blocks pyarrow parses ahead of the consumer (about 37 of them on a
+2-core machine, whatever the file's size: 1 MiB blocks keep that near 40 MB), not the day.
 
 Athena's CSV: a header row, every value in double quotes (a quote doubled inside it), NULL an empty
 unquoted field, newlines allowed inside quotes. Read as pyathena's ArrowCursor reads it (its type for each
@@ -24,7 +25,7 @@ from mrm.errors import SourceError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-BLOCK_BYTES = 8 * 2**20  # of CSV text parsed at a time (about 60,000 rows of a dozen columns)
+BLOCK_BYTES = 2**20  # of CSV text parsed at a time (about 6,000 rows of a dozen columns)
 _TIMESTAMP_CHARS = 26  # "YYYY-MM-DD HH:MM:SS.ffffff": a finer fraction is cut, as pyathena does
 _DETAIL_CHARS = 200  # of pyarrow's message quoted (it can quote a whole row)
 
@@ -70,12 +71,25 @@ def stream_result(result: CsvResult, *, block_bytes: int | None = None) -> Itera
     columns = arrow_types(result.description)
     with tempfile.TemporaryDirectory(prefix="mrm_athena_csv_") as folder:
         path = Path(folder) / "result.csv"
-        try:
-            store_for(info.uri).download(info, path)
-        except SourceError as exc:
-            raise SourceError(f"{result.label}: {exc}; rerun this date") from None
+        _download(info, path, result)
         if path.stat().st_size:
             yield from _parsed(path, columns, result, block_bytes)
+
+
+def _download(info: ObjectInfo, path: Path, result: CsvResult) -> None:
+    """The object to ``path`` (S3 refuses another version than the one listed); a failure while it
+    streams (a broken connection, a checksum, the disk) is a SourceError naming the day and object."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        store_for(info.uri).download(info, path)
+    except SourceError as exc:
+        raise SourceError(f"{result.label}: {exc}; rerun this date") from None
+    except (BotoCoreError, ClientError, OSError) as exc:
+        raise SourceError(
+            f"{result.label}: cannot read the CSV result {info.uri} of Athena query {result.query_id}: "
+            f"{_detail(exc)}; rerun this date"
+        ) from None
 
 
 def _parsed(path: Path, columns, result: CsvResult, block_bytes: int) -> Iterator[pa.RecordBatch]:
@@ -116,11 +130,15 @@ def _timestamp(text: pa.Array, type_: pa.DataType) -> pa.Array:
     return text.cast(type_)
 
 
-def _unreadable(result: CsvResult, exc: Exception) -> SourceError:
+def _detail(exc: Exception) -> str:
+    """The exception's message on one line, cut to :data:`_DETAIL_CHARS`."""
     detail = " ".join(str(exc).split()) or type(exc).__name__
-    detail = detail if len(detail) <= _DETAIL_CHARS else detail[: _DETAIL_CHARS - 1] + "…"
+    return detail if len(detail) <= _DETAIL_CHARS else detail[: _DETAIL_CHARS - 1] + "…"
+
+
+def _unreadable(result: CsvResult, exc: Exception) -> SourceError:
     return SourceError(
         f"{result.label}: the CSV result {result.files[0].uri} of Athena query {result.query_id} cannot be "
-        f"read as the column types Athena gave ({detail}); rerun this date, and if it fails again report it "
-        "with the query id"
+        f"read as the column types Athena gave ({_detail(exc)}); rerun this date, and if it fails again "
+        "report it with the query id"
     )
