@@ -213,6 +213,41 @@ def test_a_result_object_changed_since_it_was_listed_is_not_read(moto, entry):
     assert "PreconditionFailed" in str(exc.value) and str(exc.value).endswith("; rerun this date")
 
 
+def test_a_result_object_failing_as_it_streams_is_a_source_error_naming_it(moto, entry):
+    """moto's copy of a multipart object keeps the parts' checksum, which botocore finds wrong once it
+    has read the body: a failure in the middle of the download, as a broken connection is."""
+    from boto3.s3.transfer import TransferConfig
+
+    queue_rows(moto, day_rows().head(50))
+    s3 = boto3.client("s3")
+
+    def multipart(parsed, **_):
+        import io
+
+        qid = executions()[-1]["QueryExecutionId"]
+        body = io.BytesIO(b'"event_id"\n' + b'"x"\n' * (3 * 2**20))  # 12 MiB: 3 parts of 5 MiB at most
+        config = TransferConfig(multipart_threshold=5 * 2**20, multipart_chunksize=5 * 2**20)
+        s3.upload_fileobj(body, BUCKET, "staged.csv", Config=config)
+        s3.copy_object(
+            Bucket=BUCKET, Key=f"results/{qid}.csv", CopySource={"Bucket": BUCKET, "Key": "staged.csv"}
+        )
+
+    source = HookedSource(CSV, model_id="card_fraud", entry=entry,
+                          hooks=[("after-call.athena.GetQueryResults", multipart)])  # fmt: skip
+    streamed = source.day_input(CARD_DAY)
+
+    with pytest.raises(SourceError) as exc:
+        list(streamed.batches())
+
+    [info] = streamed.files
+    qid = executions()[-1]["QueryExecutionId"]
+    assert str(exc.value).startswith(
+        f"scoring log of card_fraud for 2026-09-05: cannot read the CSV result {info.uri} of Athena query "
+        f"{qid}: Expected checksum "
+    )
+    assert str(exc.value).endswith("; rerun this date")
+
+
 def test_running_the_day_reads_no_rows_through_pyathena(moto, entry, monkeypatch):
     """pyathena's ArrowCursor reads a whole result (CSV, or UNLOAD's Parquet through pyarrow's S3
     filesystem) as it executes; the day's query is run without it."""
