@@ -1,9 +1,11 @@
 """Benchmark: peak memory of a run's day aggregate from an Athena CSV result (``athena.unload: false``), on
 days of the card_fraud columns (the scoring-log contract, its six features and the dt partition), 1M rows by
 default, with the code of a given source tree: before (the day read whole by pyathena's ArrowCursor, made a
-frame and aggregated) and after (the CSV object streamed in blocks into the aggregate).
+frame and aggregated) and after (the CSV object streamed in blocks into the aggregate). ``--unload``: the
+same for an UNLOAD result (before, pyathena read the Parquet files whole as the query ran, then the run
+streamed them; after, only the run streams them).
 
-    .venv/bin/python bench/bench_athena_csv.py --before /path/to/old/include [--rows 1000000 ...]
+    .venv/bin/python bench/bench_athena_csv.py --before /path/to/old/include [--rows 1000000 ...] [--unload]
 
 Athena is played by a moto server on 127.0.0.1: a query's GetQueryResults gives the column metadata (one
 queued row), and the CSV object the query leaves in S3 is the day's (written as Athena writes it: every
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -79,6 +82,13 @@ def athena_csv(table, path: Path) -> None:
     csv.write_csv(table, str(path), csv.WriteOptions(quoting_style="all_valid"))
 
 
+def athena_parquet(table, path: Path) -> None:
+    """The table as UNLOAD writes it: Parquet, snappy, timestamps as INT96 without a zone."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, str(path), compression="snappy", use_deprecated_int96_timestamps=True)
+
+
 def column_info(table) -> list[dict]:
     info = []
     for field in table.schema:
@@ -94,7 +104,7 @@ def peak_kb() -> int:
         return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
 
 
-def child(endpoint: str) -> dict:
+def child(endpoint: str, unload: bool) -> dict:
     """One measurement, with the mrm on PYTHONPATH: the day's aggregate through the source and inputs."""
     import boto3
     import pyarrow as pa
@@ -127,12 +137,28 @@ def child(endpoint: str) -> dict:
             s3.copy_object(Bucket=BUCKET, Key=key, CopySource={"Bucket": BUCKET, "Key": STAGED})
             placed.add(asked[-1])
 
+    def unloaded(parsed, **_):  # UNLOAD played: the day's Parquet file where the query said, a manifest
+        execution = parsed.get("QueryExecution", {})
+        query, qid = execution.get("Query", ""), execution.get("QueryExecutionId")
+        if execution.get("Status", {}).get("State") != "SUCCEEDED" or not query.lstrip().startswith("UNLOAD"):
+            return
+        manifest = f"results/{qid}-manifest.csv"
+        if qid not in placed:
+            to = re.search(r"TO\s*'s3://[^/]+/(?P<prefix>[^']+)'", query)["prefix"]
+            s3.copy_object(Bucket=BUCKET, Key=f"{to}part-0", CopySource={"Bucket": BUCKET, "Key": STAGED})
+            s3.put_object(Bucket=BUCKET, Key=manifest, Body=f"s3://{BUCKET}/{to}part-0".encode())
+            placed.add(qid)
+        execution.setdefault("Statistics", {})["DataManifestLocation"] = f"s3://{BUCKET}/{manifest}"
+
     connect = AthenaHook.connect
 
     def hooked(self, settings):
         conn = connect(self, settings)
-        conn.client.meta.events.register("before-parameter-build.athena.GetQueryResults", ask)
-        conn.client.meta.events.register("after-call.athena.GetQueryResults", place)
+        if unload:
+            conn.client.meta.events.register("after-call.athena.GetQueryExecution", unloaded)
+        else:
+            conn.client.meta.events.register("before-parameter-build.athena.GetQueryResults", ask)
+            conn.client.meta.events.register("after-call.athena.GetQueryResults", place)
         return conn
 
     AthenaHook.connect = hooked
@@ -141,7 +167,7 @@ def child(endpoint: str) -> dict:
     ref = ref.drop(columns="dt").assign(event_ts=ref["event_ts"].dt.tz_localize("UTC"), _dt=date(2026, 8, 31))
     profile = profile_from_frame(conform(ref, entry, "reference"), entry, {})
     del ref
-    source = AthenaSource({"unload": False, "poll_seconds": 0.01}, model_id="card_fraud", entry=entry)
+    source = AthenaSource({"unload": unload, "poll_seconds": 0.01}, model_id="card_fraud", entry=entry)
     base = peak_kb()
     with open("/proc/self/clear_refs", "w") as fh:  # VmHWM from here on
         fh.write("5")
@@ -164,12 +190,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", required=True, help="the include/ folder of the code before")
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--unload", action="store_true", help="UNLOAD's Parquet result, not the CSV one")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
     if args.child:
         os.environ.update(env, AWS_ENDPOINT_URL=args.child, AWS_ENDPOINT_URL_S3=args.child)
-        print(json.dumps(child(args.child)))
+        print(json.dumps(child(args.child, args.unload)))
         return
     import urllib.request
 
@@ -198,13 +225,13 @@ def main() -> None:
             boto3.client("athena").create_work_group(Name="mrm", Configuration={})
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "day.csv"
-                athena_csv(table, path)
+                athena_parquet(table, path) if args.unload else athena_csv(table, path)
                 size = path.stat().st_size
                 with path.open("rb") as body:  # one part: moto's copy of a multipart object fails checksums
                     boto3.client("s3").put_object(Bucket=BUCKET, Key=STAGED, Body=body)
             one = athena_text_row(table)
             del table
-            figures = {"csv_mb": round(size / 2**20, 1)}
+            figures = {"parquet_mb" if args.unload else "csv_mb": round(size / 2**20, 1)}
             for name, include in (("before", args.before), ("after", str(INCLUDE))):
                 queue(endpoint, one)
                 child_env = {
@@ -213,7 +240,8 @@ def main() -> None:
                     "AIRFLOW_CONN_MRM_ATHENA": json.dumps(connection),
                 }
                 done = subprocess.run(
-                    [sys.executable, __file__, "--before", args.before, "--child", endpoint],
+                    [sys.executable, __file__, "--before", args.before, "--child", endpoint,
+                     *(["--unload"] if args.unload else [])],
                     env=child_env, capture_output=True, text=True, check=False,
                 )  # fmt: skip
                 if done.returncode:
