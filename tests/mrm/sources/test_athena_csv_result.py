@@ -28,6 +28,7 @@ from mrm.demo.data import scoring_log
 from mrm.errors import NoDataError, SchemaError, SourceError
 from mrm.inventory import ModelEntry, load_entry
 from mrm.sources.athena import csv_result
+from mrm.sources.athena.client import AthenaHook
 from mrm.sources.athena.csv_result import CsvResult, arrow_types, stream_result
 from mrm.sources.athena.source import AthenaSource, _to_frame
 from mrm.sources.base import DayData, DayInput
@@ -86,6 +87,9 @@ def test_a_streamed_csv_day_aggregates_as_the_frame_pyathena_reads(moto, entry, 
     source = AthenaSource(CSV, model_id="card_fraud", entry=entry)
     before = pyathena_frame(source, entry, CARD_DAY)
     monkeypatch.setattr(csv_result, "BLOCK_BYTES", 16 * 1024)  # ~40 blocks: batches cut mid-day
+    clients = []
+    s3_client = AthenaHook.s3_client  # the connection's credentials read the object, as pyathena's did
+    monkeypatch.setattr(AthenaHook, "s3_client", lambda self, s: clients.append(s) or s3_client(self, s))
 
     streamed = source.day_input(CARD_DAY)
 
@@ -104,7 +108,8 @@ def test_a_streamed_csv_day_aggregates_as_the_frame_pyathena_reads(moto, entry, 
     # and through the run's dispatch (inputs.aggregate: record batches vs the frame)
     ran, was = inputs.aggregate(streamed, profile), without_dt(inputs.aggregate(before, profile))
     assert_same_aggregate(unsalted(ran), unsalted(was))
-    assert len(executions()) == 2  # streaming twice did not query again
+    assert len(executions()) == 2  # streaming three times did not query again
+    assert len(clients) == 3 and clients[0].connect["region_name"] == "us-east-1"
 
 
 def test_null_text_is_null_as_in_a_parquet_log_not_the_empty_string(moto, entry, profile):
@@ -209,8 +214,12 @@ def test_a_result_object_changed_since_it_was_listed_is_not_read(moto, entry):
     with pytest.raises(SourceError) as exc:
         list(streamed.batches())
 
-    assert str(exc.value).startswith(f"scoring log of card_fraud for 2026-09-05: cannot read {info.uri}: ")
-    assert "PreconditionFailed" in str(exc.value) and str(exc.value).endswith("; rerun this date")
+    qid = executions()[-1]["QueryExecutionId"]
+    assert str(exc.value).startswith(
+        f"scoring log of card_fraud for 2026-09-05: cannot read the CSV result {info.uri} of Athena query "
+        f"{qid}: An error occurred (PreconditionFailed) when calling the GetObject operation"
+    )
+    assert str(exc.value).endswith("; rerun this date")
 
 
 def test_a_result_object_failing_as_it_streams_is_a_source_error_naming_it(moto, entry):

@@ -254,6 +254,15 @@ class AthenaHook:
         finally:
             conn.close()
 
+    def s3_client(self, settings: ConnectionSettings):
+        """An S3 client with the connection's credentials, region and role: what pyathena reads result
+        files with, and the result objects are listed with."""
+        conn = self.connect(settings)
+        try:
+            return conn.session.client("s3", region_name=conn.region_name)
+        finally:
+            conn.close()
+
     def result_objects(self, conn, cursor, label: str) -> list[ObjectInfo]:
         """The S3 objects the rows were read from, with size and ETag: the UNLOAD data files listed in the
         query's data manifest, or the CSV result file."""

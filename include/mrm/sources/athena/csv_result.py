@@ -1,6 +1,7 @@
 """An Athena CSV query result read as Arrow record batches of bounded size: each column's type from the
 query's result metadata (GetQueryResults' ColumnInfo, as pyathena describes it), the result object streamed
-from S3 to a temporary local file (checked to be the version the run listed), then parsed a block of
+from S3 to a temporary local file (with the Athena connection's credentials, as pyathena reads results;
+checked to be the version the run listed), then parsed a block of
 :data:`BLOCK_BYTES` at a time (``pyarrow.csv.open_csv``) with those types: no type is guessed from the
 first block, and memory holds the blocks pyarrow parses ahead of the consumer (about 37 of them on a
 2-core machine, whatever the file's size: 1 MiB blocks keep that near 40 MB), not the day.
@@ -14,10 +15,10 @@ and a ``decimal(p, s)`` is a decimal, not its text."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mrm.core.storage import ObjectInfo, store_for
 from mrm.errors import SourceError
@@ -33,14 +34,16 @@ _DETAIL_CHARS = 200  # of pyarrow's message quoted (it can quote a whole row)
 @dataclass(frozen=True)
 class CsvResult:
     """A query's CSV result left in S3: the object, the query, the columns as Athena described them
-    (pyathena's description: name, type, None, None, precision, scale, nullable), and for messages the
-    day's query ("scoring log of <model> for <date>") and the table it read."""
+    (pyathena's description: name, type, None, None, precision, scale, nullable), for messages the day's
+    query ("scoring log of <model> for <date>") and the table it read; ``s3`` makes the S3 client to read
+    it with (None: :func:`mrm.core.storage.store_for`'s, boto3's default credential chain)."""
 
     files: list[ObjectInfo]
     query_id: str
     description: Sequence[tuple]
     label: str
     table: str
+    s3: Callable[[], Any] | None = None
 
 
 def arrow_types(description: Sequence[tuple]) -> list[tuple[str, pa.DataType]]:
@@ -82,7 +85,10 @@ def _download(info: ObjectInfo, path: Path, result: CsvResult) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        store_for(info.uri).download(info, path)
+        if result.s3 is not None and info.uri.startswith("s3://"):
+            _s3_download(result.s3(), info, path)
+        else:
+            store_for(info.uri).download(info, path)
     except SourceError as exc:
         raise SourceError(f"{result.label}: {exc}; rerun this date") from None
     except (BotoCoreError, ClientError, OSError) as exc:
@@ -90,6 +96,16 @@ def _download(info: ObjectInfo, path: Path, result: CsvResult) -> None:
             f"{result.label}: cannot read the CSV result {info.uri} of Athena query {result.query_id}: "
             f"{_detail(exc)}; rerun this date"
         ) from None
+
+
+def _s3_download(s3: Any, info: ObjectInfo, path: Path) -> None:
+    """As :meth:`mrm.core.storage.S3Store.download`, with the given client: 8 MiB at a time, and only the
+    version listed (``IfMatch`` its ETag; S3 answers 412 PreconditionFailed otherwise)."""
+    bucket, key = info.uri.removeprefix("s3://").split("/", 1)
+    body = s3.get_object(Bucket=bucket, Key=key, IfMatch=f'"{info.etag}"')["Body"]
+    with path.open("wb") as out:
+        for chunk in body.iter_chunks(8 * 2**20):
+            out.write(chunk)
 
 
 def _parsed(path: Path, columns, result: CsvResult, block_bytes: int) -> Iterator[pa.RecordBatch]:

@@ -151,7 +151,8 @@ class AthenaSource:
         reading a row, for :meth:`csv_batches` to stream."""
         sql, values, settings, label = self._query(day)
         files, qid, description = self.hook.run(sql, values, settings, label, fetch=False)
-        return CsvResult(files, qid, description or [], label, self.hook.table(settings))
+        table, s3 = self.hook.table(settings), lambda: self.hook.s3_client(settings)
+        return CsvResult(files, qid, description or [], label, table, s3)
 
     def csv_batches(self, result: CsvResult) -> Iterator[pa.RecordBatch]:
         """The CSV result's rows in record batches of bounded size (:mod:`mrm.sources.athena.csv_result`),
