@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import urlparse
 
@@ -205,7 +206,8 @@ class AthenaHook:
         fetch: bool = True,
     ):
         """Run one query; return (Arrow table, result objects, query id), or without ``fetch`` (result
-        objects, query id): the rows stay in S3."""
+        objects, query id, the columns of a CSV result as pyathena describes them, None for UNLOAD): no row
+        is read then, they stay in S3 for the caller to stream."""
         from pyathena.arrow.cursor import ArrowCursor
         from pyathena.error import Error as AthenaError
 
@@ -219,9 +221,11 @@ class AthenaHook:
         )
         cursor = None
         try:
-            cursor = conn.cursor(ArrowCursor, unload=cfg.unload, poll_interval=0, on_poll=wait)
+            kind = ArrowCursor if fetch else _rowless_cursor()
+            cursor = conn.cursor(kind, unload=cfg.unload, poll_interval=0, on_poll=wait)
             cursor.execute(sql, values)
             arrow = cursor.as_arrow() if fetch else None
+            described = None if fetch or cfg.unload else cursor.description
             files = self.result_objects(conn, cursor, label)
             self.statistics = {  # of the last query run (the pushdown records them)
                 "query_id": cursor.query_id,
@@ -238,7 +242,7 @@ class AthenaHook:
                 cursor.engine_execution_time_in_millis,
                 len(files),
             )
-            return (arrow, files, cursor.query_id) if fetch else (files, cursor.query_id)
+            return (arrow, files, cursor.query_id) if fetch else (files, cursor.query_id, described)
         except AthenaError as exc:
             qid = getattr(cursor, "query_id", None) if cursor is not None else None
             started = f"query {qid}" if qid else "query (not started)"
@@ -247,6 +251,15 @@ class AthenaHook:
                 f"check the connection '{cfg.connection}' (region, workgroup, s3_staging_dir), the table "
                 f"{self.table(settings)} and the IAM permissions, then rerun this date"
             ) from None
+        finally:
+            conn.close()
+
+    def s3_client(self, settings: ConnectionSettings):
+        """An S3 client with the connection's credentials, region and role: what pyathena reads result
+        files with, and the result objects are listed with."""
+        conn = self.connect(settings)
+        try:
+            return conn.session.client("s3", region_name=conn.region_name)
         finally:
             conn.close()
 
@@ -274,6 +287,35 @@ class AthenaHook:
                 f"{label}: UNLOAD output {gone[0]} of Athena query {qid} is missing; rerun this date"
             )
         return [found[u] for u in sorted(listed)]
+
+
+@cache
+def _rowless_cursor():
+    """A pyathena cursor class that runs the query (wrapped in UNLOAD with ``unload=True``, as ArrowCursor
+    wraps it) and reads none of its rows: of a CSV result only the column descriptions, from a
+    GetQueryResults page of one row. (pyathena's ArrowCursor reads the whole result, CSV or UNLOAD
+    Parquet, into one Arrow table as it executes.) Uses pyathena 4.2's cursor extension points."""
+    from pyathena.cursor import Cursor
+    from pyathena.result_set import AthenaResultSet
+
+    class Described(AthenaResultSet):
+        def __init__(self, *args, describe: bool = False, **kwargs):
+            super().__init__(*args, _pre_fetch=False, **kwargs)
+            if describe:
+                self._load_metadata()
+
+    class Rowless(Cursor):
+        def __init__(self, *, unload: bool = False, **kwargs):
+            super().__init__(**kwargs)
+            self._unload = unload
+            self._result_set_class = Described
+            self._result_set_kwargs = {"describe": not unload}
+
+        def execute(self, operation, parameters=None, **kwargs):
+            operation, _ = self._prepare_unload(operation, self._s3_staging_dir)
+            return super().execute(operation, parameters, **kwargs)
+
+    return Rowless
 
 
 def _credentials(conn, extra: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """A model's scoring log from Amazon Athena: its query template run once per day with the model id and the
 date bound as parameters, the result read as Arrow (UNLOAD to Parquet by default, or the CSV result) and
-normalised to what a Parquet scoring log holds. How it works, the connection and IAM: docs/sources.md."""
+normalised to what a Parquet scoring log holds. A run's day is streamed from the result objects in S3,
+never held whole. How it works, the connection and IAM: docs/sources.md."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from mrm.core.storage import ObjectInfo
 from mrm.errors import ConfigError, NoDataError
 from mrm.inventory.sources import AthenaSourceConfig
 from mrm.sources.athena.client import AthenaHook, ConnectionSettings
+from mrm.sources.athena.csv_result import CsvResult, stream_result
 from mrm.sources.athena.pushdown import PushdownDay
 from mrm.sources.athena.template import load_template, query_parameters, quoted_table
 from mrm.sources.base import DayData, DayInput, concat_days, read_each_day
@@ -73,13 +75,15 @@ class AthenaSource:
         return None
 
     def day_input(self, day: date) -> DayInput:
-        """With UNLOAD the day's Parquet result objects, to stream; else the CSV result, read."""
+        """The day's query run, its rows left in S3 for the run to stream: with UNLOAD its Parquet result
+        objects, else its CSV result object, parsed as it is read (:meth:`csv_batches`)."""
         where = self.describe(day)
         if self.config.aggregate == "pushdown":
             empty = f"{where}: the day holds no rows; check that its partition exists, then rerun this date"
             return DayInput(self.entry, day, where, [], empty=empty, pushdown=self.pushdown_day(day))
         if not self.config.unload:
-            return DayInput.of_frame(self.entry, day, where, self.read_day(day))
+            result = self.csv_day(day)
+            return DayInput(self.entry, day, where, result.files, batches=lambda: self.csv_batches(result))
         empty = f"{where}: the UNLOAD result holds no rows; rerun this date"
         return DayInput(self.entry, day, where, self.unload_day(day), normalise=self.normalise, empty=empty)
 
@@ -112,14 +116,17 @@ class AthenaSource:
         return PushdownDay("athena", sql, values, execute, self.normalise)
 
     def _no_rows(self, label: str, qid: str, settings: ConnectionSettings) -> NoDataError:
-        return NoDataError(
-            f"{label}: Athena query {qid} returned no rows ({self.hook.table(settings)}); check that the "
-            "day's partition exists and is registered (partition projection or MSCK REPAIR TABLE), "
-            "then rerun this date"
-        )
+        return NoDataError(_no_rows_message(label, qid, self.hook.table(settings)))
 
     def read_day(self, day: date) -> DayData:
         """All rows of the day; NoDataError if the query returns none, SourceError if it fails."""
+        if not self.config.unload:
+            import pyarrow as pa
+
+            result = self.csv_day(day)
+            frame = pa.Table.from_batches(list(self.csv_batches(result))).to_pandas()
+            frame["_dt"] = day
+            return DayData(frame, result.files)
         sql, values, settings, label = self._query(day)
         arrow, files, qid = self.hook.run(sql, values, settings, label)
         if arrow.num_rows == 0:
@@ -134,10 +141,28 @@ class AthenaSource:
         if not self.config.unload:
             raise ConfigError(f"{self.what}: unload_day needs unload: true in the model's Athena source")
         sql, values, settings, label = self._query(day)
-        files, qid = self.hook.run(sql, values, settings, label, fetch=False)
+        files, qid, _ = self.hook.run(sql, values, settings, label, fetch=False)
         if not files or all(f.size == 0 for f in files):
             raise self._no_rows(label, qid, settings)
         return files
+
+    def csv_day(self, day: date) -> CsvResult:
+        """Run the day's query without UNLOAD and return its CSV result object and column types without
+        reading a row, for :meth:`csv_batches` to stream."""
+        sql, values, settings, label = self._query(day)
+        files, qid, description = self.hook.run(sql, values, settings, label, fetch=False)
+        table, s3 = self.hook.table(settings), lambda: self.hook.s3_client(settings)
+        return CsvResult(files, qid, description or [], label, table, s3)
+
+    def csv_batches(self, result: CsvResult) -> Iterator[pa.RecordBatch]:
+        """The CSV result's rows in record batches of bounded size (:mod:`mrm.sources.athena.csv_result`),
+        normalised as an UNLOAD result's; NoDataError once the result turns out to hold no rows."""
+        rows = 0
+        for batch in stream_result(result):
+            rows += batch.num_rows
+            yield self.normalise(batch)
+        if not rows:
+            raise NoDataError(_no_rows_message(result.label, result.query_id, result.table))
 
     def normalise(self, table):
         """An Arrow table or record batch of a result -> what a Parquet scoring log holds (see _to_frame)."""
@@ -154,6 +179,13 @@ class AthenaSource:
             f"({self.hook.table()}); the window must point at days that exist"
         )
         return concat_days(read, missing, unreadable, nothing).only(columns)
+
+
+def _no_rows_message(label: str, qid: str, table: str) -> str:
+    return (
+        f"{label}: Athena query {qid} returned no rows ({table}); check that the day's partition exists "
+        "and is registered (partition projection or MSCK REPAIR TABLE), then rerun this date"
+    )
 
 
 def _to_frame(table: pa.Table, partition_columns: list[str]) -> pd.DataFrame:
