@@ -80,7 +80,8 @@ def test_a_backtest_records_what_the_monitoring_run_records_for_the_same_cohort(
     out, err = capsys.readouterr()
 
     assert (code, err) == (0, "")
-    lines = out.splitlines()
+    head, *lines = out.splitlines()
+    assert head.startswith(f"card_fraud: back-testing 2 date(s) {days[0]}..{days[-1]}, one line each")
     assert [ln.split()[1] for ln in lines[:2]] == [d.isoformat() for d in days]  # one line per date
     assert all(
         " backtest cohort " in ln and " auc 0." in ln and " gini " in ln and " ks " in ln for ln in lines[:2]

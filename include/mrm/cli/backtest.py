@@ -54,6 +54,11 @@ def cmd_backtest(args) -> int:
             "nothing to back-test; add label_maturity_days and cohort_days (docs/inventory.md)"
         )
     trigger, engine = wiring.cli_trigger(), wiring.get_store().engine
+    print(
+        f"{args.model}: back-testing {days} date(s) {args.since}..{args.until}, one line each as it is "
+        "recorded (the first also builds the reference window's labelled counts unless they are kept)",
+        flush=True,
+    )
     failed: list[str] = []
     for n in range(days):
         day = args.since + timedelta(days=n)

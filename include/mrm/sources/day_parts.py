@@ -13,15 +13,20 @@ back-test's dates, the monitoring runs of a long-lived worker), so each day is r
 
 from __future__ import annotations
 
+import os
+import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 if TYPE_CHECKING:
     from mrm.core.storage import ObjectInfo
+
+T = TypeVar("T")
+READERS = max(1, min(4, os.cpu_count() or 1))  # days read at once: Parquet reads and numpy sorts free the GIL
 
 
 @dataclass(frozen=True)
@@ -59,26 +64,31 @@ class PartCache:
     def __init__(self) -> None:
         self._parts: OrderedDict[tuple, DayScores | DayLabels] = OrderedDict()
         self._bytes = 0
+        self._lock = threading.Lock()  # days are read in threads (:func:`each`)
 
     def get_or_make(self, key: tuple, make: Callable[[], DayScores | DayLabels]) -> DayScores | DayLabels:
-        if key in self._parts:
-            self._parts.move_to_end(key)
-            return self._parts[key]
-        part = make()
+        with self._lock:
+            if key in self._parts:
+                self._parts.move_to_end(key)
+                return self._parts[key]
+        part = make()  # outside the lock: two threads may make the same part once each, never wrongly
         bound = _bound()
         if part.nbytes <= bound:
             for array in vars(part).values():
                 array.flags.writeable = False  # shared by every later reader
-            self._parts[key] = part
-            self._bytes += part.nbytes
-            while self._bytes > bound:
-                _, dropped = self._parts.popitem(last=False)
-                self._bytes -= dropped.nbytes
+            with self._lock:
+                if key not in self._parts:
+                    self._parts[key] = part
+                    self._bytes += part.nbytes
+                while self._bytes > bound:
+                    _, dropped = self._parts.popitem(last=False)
+                    self._bytes -= dropped.nbytes
         return part
 
     def clear(self) -> None:
-        self._parts.clear()
-        self._bytes = 0
+        with self._lock:
+            self._parts.clear()
+            self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._parts)
@@ -89,6 +99,24 @@ CACHE = PartCache()
 
 def key(kind: str, fingerprint: str, files: list[ObjectInfo]) -> tuple:
     return (kind, fingerprint, tuple((f.uri, f.size, f.etag) for f in files))
+
+
+def each(fn: Callable[[Any], T], items: Iterable[Any]) -> list[tuple[T | None, Exception | None]]:
+    """``fn`` of every item, :data:`READERS` at a time in threads, in the items' order: (result, None),
+    or (None, the exception) of an item that raised, for the caller to decide on in that order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def guarded(item: Any) -> tuple[T | None, Exception | None]:
+        try:
+            return fn(item), None
+        except Exception as exc:  # handed back in order: the caller raises or skips as before
+            return None, exc
+
+    items = list(items)
+    if len(items) <= 1 or READERS == 1:
+        return [guarded(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(READERS, len(items)), thread_name_prefix="mrm-days") as pool:
+        return list(pool.map(guarded, items))
 
 
 def clear() -> None:

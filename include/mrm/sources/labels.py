@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from mrm.errors import NoDataError, SourceError
+from mrm.sources import day_parts
 from mrm.sources.day_parts import DayLabels
 from mrm.sources.parquet import PartitionedParquet
 
@@ -64,21 +65,27 @@ def latest_known_at(entry: ModelEntry, first: date, last: date, known_by: date, 
     kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     seen = np.zeros(among.size, dtype=bool)
     repeated = False  # an event with labels in several reads: resolved by time below
-    for day in (first + timedelta(days=i) for i in range((last - first).days + 1)):
-        try:
-            part = _day_labels(source.files(day), entry)  # a day whole, or not
-        except SourceError:
-            continue
+
+    def matched(day: date):  # the day's labels of events among ``among``, known before the cutoff
+        part = _day_labels(source.files(day), entry)  # a day whole, or not
         if not part.hashes.size or not among.size:
-            continue
+            return None
         at = np.minimum(np.searchsorted(among, part.hashes), among.size - 1)
         keep = (among[at] == part.hashes) & part.known & (part.ns < cutoff)
-        if not keep.any():
+        return (at[keep], part.ns[keep], part.labels[keep]) if keep.any() else None
+
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    for found, exc in day_parts.each(matched, days):  # in day order: the read order of equal times
+        if isinstance(exc, SourceError):
             continue
-        at = at[keep]
+        if exc is not None:
+            raise exc
+        if found is None:
+            continue
+        at = found[0]
         repeated = repeated or bool(seen[at].any()) or bool((at[1:] == at[:-1]).any())
         seen[at] = True
-        kept.append((at, part.ns[keep], part.labels[keep]))
+        kept.append(found)
     del seen
     if not kept:
         return np.zeros(0, dtype="int64"), np.zeros(0, dtype="float32")
@@ -100,7 +107,6 @@ def _ns(day: date) -> int:
 
 def _day_labels(files: list, entry: ModelEntry) -> DayLabels:
     """One label day's labels sorted by hash, read once per process for the objects' identity."""
-    from mrm.sources import day_parts
 
     def make() -> DayLabels:
         return _read_day_labels(files)

@@ -180,20 +180,18 @@ def read_scores(
         return CompactScores(hashes, scores, list(data.missing_days), list(data.unreadable))
     parts: list[DayScores] = []
     missing, unreadable = [], []
-    for day in days:
-        files = files_by_day.get(day)
-        if not files:
-            missing.append(day)
-            continue
-        try:
-            part = day_scores(files, entry, f"{what} {day}")
-        except SourceError as exc:
+    listed = [(day, files_by_day.get(day)) for day in days]
+    read = day_parts.each(lambda d: day_scores(d[1], entry, f"{what} {d[0]}") if d[1] else None, listed)
+    for (day, _), (part, exc) in zip(listed, read, strict=True):  # in day order, as if read one by one
+        if isinstance(exc, SourceError):
             if not skip_unreadable or isinstance(exc, NoDataError | SchemaError):  # the contract fails
-                raise
+                raise exc
             unreadable.append(str(exc))
             continue
-        if not part.hashes.size:
-            missing.append(day)  # an empty partition holds no event
+        if exc is not None:
+            raise exc
+        if part is None or not part.hashes.size:
+            missing.append(day)  # no partition, or an empty one: no event
             continue
         parts.append(part)
     if not parts:

@@ -15,7 +15,7 @@ from mrm import inputs
 from mrm.errors import ConfigError
 from mrm.sources import day_parts
 from mrm.sources.parquet import PartitionedParquet
-from mrm.sources.scores import day_scores, event_hashes
+from mrm.sources.scores import day_scores, event_hashes, read_scores
 
 
 @pytest.fixture(autouse=True)
@@ -92,3 +92,29 @@ def test_consecutive_cohorts_through_the_cache_equal_fresh_reads(logs):  # noqa:
         assert np.array_equal(counts.values, fresh.values)
         assert np.array_equal(counts.positives, fresh.positives)
         assert np.array_equal(counts.negatives, fresh.negatives)
+
+
+def test_days_read_in_threads_come_back_in_order_with_each_failure_in_its_place():
+    def read(n: int) -> int:
+        if n % 3 == 0:
+            raise ValueError(f"day {n} unreadable")
+        return n * n
+
+    out = day_parts.each(read, range(10))
+    assert [r for r, _ in out] == [None if n % 3 == 0 else n * n for n in range(10)]
+    assert [str(e) if e else None for _, e in out] == [
+        f"day {n} unreadable" if n % 3 == 0 else None for n in range(10)
+    ]
+
+
+def test_an_unreadable_day_among_days_read_at_once_is_skipped_as_when_read_one_by_one(logs):  # noqa: F811
+    entry, scoring, _ = logs
+    (scoring / f"dt={DAYS[1].isoformat()}" / "part-0001.parquet").write_bytes(b"not parquet")
+    source = PartitionedParquet.from_entry(entry, "scoring log")
+    with_threads = read_scores(source, entry, DAYS, "cohort", skip_unreadable=True)
+    day_parts.clear()
+    one_by_one = [read_scores(source, entry, [d], "cohort", skip_unreadable=True) for d in (DAYS[0], DAYS[3])]
+
+    assert len(with_threads.unreadable) == 1 and "part-0001.parquet" in with_threads.unreadable[0]
+    assert with_threads.missing_days == [DAYS[2]]
+    assert len(with_threads) == sum(len(c) for c in one_by_one)  # the two readable days share no event
