@@ -35,6 +35,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from mrm.checks.performance_counts import unique_inverse
+
 METRICS = ("auc", "precision", "recall", "f1", "positive_rate")
 
 
@@ -74,7 +76,7 @@ def _auc_and_gradients(p: np.ndarray, s: np.ndarray):
     with respect to p) or None)."""
     p, s = _checked(p, s)
     q, v = 1.0 - p, p * (1.0 - p)
-    distinct, group = np.unique(s, return_inverse=True)
+    distinct, group = unique_inverse(s)  # np.unique's result, by hashing
     pos = np.bincount(group, weights=p, minlength=distinct.size)  # expected positives per distinct score
     neg = np.bincount(group, weights=q, minlength=distinct.size)
     neg_below = np.cumsum(neg) - neg

@@ -53,7 +53,7 @@ class ScoreCounts:
         if bad.any():
             found = labels[bad][0].item()
             raise ValueError(f"y must hold only 0 and 1; found {found!r} in {int(bad.sum())} rows")
-        values, inverse = _distinct(s)
+        values, inverse = unique_inverse(s)
         positives = np.bincount(inverse[labels == 1], minlength=values.size).astype("int64")
         negatives = np.bincount(inverse[labels == 0], minlength=values.size).astype("int64")
         return cls(values, positives, negatives)
@@ -82,7 +82,7 @@ class ScoreCounts:
         return self.positives + self.negatives
 
 
-def _distinct(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def unique_inverse(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(s, return_inverse=True)`` (NaN last, one value; -0.0 equal to 0.0) by hashing first:
     only the distinct scores are sorted, not the rows (scores rounded to a few decimals: far fewer)."""
     import pandas as pd

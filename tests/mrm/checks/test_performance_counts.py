@@ -182,7 +182,7 @@ def test_distinct_scores_are_numpy_unique_with_its_inverse(decimals):
     s = s if decimals is None else np.round(s, decimals)
     s[::97], s[5::101], s[7] = np.nan, -0.0, 0.0  # NaNs (one value, last), a signed zero equal to zero
 
-    values, inverse = pc._distinct(s)
+    values, inverse = pc.unique_inverse(s)
     want_values, want_inverse = np.unique(s, return_inverse=True)
     assert np.array_equal(values, want_values, equal_nan=True)
     assert np.array_equal(inverse, want_inverse)
