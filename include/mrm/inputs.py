@@ -158,8 +158,15 @@ def _reference_counts(entry: ModelEntry):
     if kept is not None:
         counts, digest = kept
     else:
+        import logging
+        import time
+
+        progress, started = logging.getLogger("mrm.progress"), time.perf_counter()
+        progress.info("%s: joining the reference window %s..%s to its labels (once per reference, then kept)",
+                      entry.model_id, ref.start, ref.end)  # fmt: skip
         counts, _ = _labelled(entry, _reference_scores(entry, scores), ref.start, known_by)
         digest = cache.put(entry.model_id, fp, counts)
+        progress.info("%s: reference counts built in %.1f s", entry.model_id, time.perf_counter() - started)
     return counts, {"fingerprint": fp, "sha256": digest}
 
 

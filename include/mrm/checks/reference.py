@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
+progress = logging.getLogger("mrm.progress")  # what a long step is doing: a terminal and task logs show it
 HASH_FILE = "profile.sha256"  # the hash record written with a profile's files
 
 
@@ -159,10 +161,14 @@ def reference_profile(
     fp = profile_fingerprint(entry, inputs, settings)
     if (cached := cache.get(entry.model_id, fp, recorded(fp) if recorded else None)) is not None:
         return cached, True
+    started = time.perf_counter()
+    progress.info("%s: building the reference profile of %s..%s (once per reference, then kept)",
+                  entry.model_id, days[0], days[-1])  # fmt: skip
     if by_day is None:
         frame, info = read(entry)
         profile = profile_from_frame(frame, entry, info, settings, fp)
     else:
         profile = profile_from_files(entry, by_day, settings, fp)
     cache.put(profile)
+    progress.info("%s: reference profile built in %.1f s", entry.model_id, time.perf_counter() - started)
     return profile, False

@@ -7,6 +7,8 @@
   itself) is not printed; :attr:`Console.reraised` keeps its text for an error that is not an MrmError.
 - The outbox's line about undelivered notifications waits for the end of the command, which says it
   itself (``mrm run``: a warning; ``mrm notify daily``: the error it exits 1 with).
+- Progress of long steps (logger ``mrm.progress``: a reference profile or the reference counts being
+  built) is shown as plain lines only when stderr is a terminal; a pipe or a file gets none.
 - Python warnings (numpy's ``RuntimeWarning: overflow encountered ...``) become one
   ``mrm: warning: RuntimeWarning: <message>`` line each, once per message.
 
@@ -28,6 +30,7 @@ from contextlib import contextmanager
 
 LOGGERS = ("mrm", "py.warnings")
 WARNINGS_LOGGER = "py.warnings"
+PROGRESS_LOGGER = "mrm.progress"
 
 
 class _OneLine(logging.Formatter):
@@ -89,6 +92,21 @@ def _log_warning(msg: warnings.WarningMessage) -> None:
     logging.getLogger(WARNINGS_LOGGER).warning("%s: %s", msg.category.__name__, msg.message)
 
 
+def _progress(stream) -> logging.Handler | None:
+    """Progress of long steps (logger ``mrm.progress``, INFO) on a terminal; nothing when the stream is
+    a pipe or a file, so scripts see only results and problems."""
+    isatty = getattr(stream, "isatty", None)
+    if not (isatty and isatty()):
+        return None
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    lg = logging.getLogger(PROGRESS_LOGGER)
+    lg.addHandler(handler)
+    lg.setLevel(logging.INFO)
+    return handler
+
+
 @contextmanager
 def console(stream=None) -> Iterator[Console]:
     """For the duration of one command: mrm's records and Python warnings as one line each on stderr."""
@@ -110,9 +128,13 @@ def console(stream=None) -> Iterator[Console]:
         logging.root.addHandler(handler)
         logging.root.setLevel(logging.WARNING)
     warnings._showwarnmsg = _log_warning  # type: ignore[attr-defined]
+    progress = _progress(stream)
     try:
         yield filt
     finally:
+        if progress is not None:
+            logging.getLogger(PROGRESS_LOGGER).removeHandler(progress)
+            logging.getLogger(PROGRESS_LOGGER).setLevel(logging.NOTSET)
         for record in filt.deferred:
             record.flushed = True
             handler.handle(record)
