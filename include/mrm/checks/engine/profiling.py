@@ -21,16 +21,14 @@ from mrm.checks.engine.bounds import (
     folded_sample,
     label,
 )
-from mrm.checks.engine.profile import (
-    DISTINCT_KEYS,
-    CategoricalProfile,
-    NumericProfile,
-    NumericSegment,
-    ProfileSettings,
-    ReferenceProfile,
-    SegmentProfile,
+from mrm.checks.engine.profile import NumericSegment, ProfileSettings, ReferenceProfile, SegmentProfile
+from mrm.checks.engine.profile_columns import (
+    arrow,
+    categorical_profile,
+    categorical_profile_of,
+    numeric_profile,
+    numeric_profile_owned,
 )
-from mrm.checks.engine.sketch import FineSketch, distinct_values, sorted_counts, sorted_sums
 from mrm.errors import NoDataError
 from mrm.inventory import ModelEntry
 from mrm.sources.contract import (
@@ -53,94 +51,6 @@ if TYPE_CHECKING:
     from mrm.core.storage import ObjectInfo
 
 
-# -- columns ----------------------------------------------------------------------------------------------
-def numeric_profile(
-    values: np.ndarray, settings: ProfileSettings, binning: str = stats.DEFAULT_BINNING
-) -> NumericProfile:
-    """A numeric column's profile; its PSI edges follow ``binning`` (see stats.binning_edges)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _numeric_profile(np.asarray(values, dtype="float64"), settings, binning)
-
-
-def _numeric_profile(values: np.ndarray, settings: ProfileSettings, binning: str) -> NumericProfile:
-    import pandas as pd
-
-    present = values[~np.isnan(values)]
-    nulls = int(values.size - present.size)
-    if present.size == 0:
-        return NumericProfile(0, nulls, binning=stats.binning_edges(present, settings.psi_bins, binning)[1])
-    ordered = np.sort(present)
-    every = stats.all_binning_edges(ordered, settings.psi_bins)  # quantiles do not depend on the order
-    psi_edges, used = every[binning]
-    required = np.r_[psi_edges, ordered[0], np.nextafter(ordered[-1], np.inf)]
-    if used != stats.DEFAULT_BINNING:  # the default's sketch stays as it was: its numbers do not change
-        required = np.r_[required, *(edges for edges, _ in every.values())]
-    sketch = FineSketch.build(ordered, required, settings.fine_levels, settings.grid_cells)
-    distinct = distinct_values(ordered, DISTINCT_KEYS)
-    exact = present.size <= settings.exact_limit
-    other, missing = other_binnings(ordered, every, used, sketch)
-    return NumericProfile(
-        n=int(present.size),
-        nulls=nulls,
-        min=float(ordered[0]),
-        max=float(ordered[-1]),
-        mean=float(pd.Series(values).mean()),  # with the nulls, as pandas averages the column
-        std=float(np.std(pd.Series(present) if exact else present)),  # Evidently: np.std of the Series
-        psi_edges=psi_edges,
-        sketch=sketch,
-        counts=sorted_counts(ordered, sketch.edges),
-        sums=sorted_sums(ordered, sketch.edges),
-        distinct=None if distinct is None else dict(zip(*(a.tolist() for a in distinct), strict=True)),
-        ordered=ordered if exact else None,
-        binning=used,
-        other_edges=other,
-        not_computable=missing,
-    )
-
-
-def other_binnings(ordered: np.ndarray, every: dict[str, tuple[np.ndarray, str]], used: str,
-                   sketch: FineSketch) -> tuple[dict[str, np.ndarray], dict[str, str]]:  # fmt: skip
-    """Of ``every`` convention's (edges, convention followed), the edges of those other than ``used``
-    that are all fine edges (so a day's PSI under each comes from its fine counts), and why each other
-    one is not given."""
-    edges, missing = {}, {}
-    for binning, (found, follows) in every.items():
-        if binning == used:
-            continue
-        if follows != binning:
-            missing[binning] = stats.too_many_distinct(ordered)
-        elif np.isin(found, sketch.edges).all():
-            edges[binning] = found
-        else:
-            missing[binning] = "its edges are not edges of the fine sketch: not computable from the counts"
-    return edges, missing
-
-
-def categorical_profile(values) -> CategoricalProfile:
-    """Counts by the value's label (``str(value)``, :func:`mrm.checks.engine.bounds.label`); None and NaN
-    are nulls (an Arrow array, pandas Series or list)."""
-    import pyarrow.compute as pc
-
-    counts: dict[str, int] = {}
-    nulls = 0
-    for item in pc.value_counts(_arrow(values)).to_pylist():
-        if item["values"] is None or (isinstance(item["values"], float) and np.isnan(item["values"])):
-            nulls += item["counts"]
-        else:
-            key = label(item["values"])
-            counts[key] = counts.get(key, 0) + item["counts"]
-    return CategoricalProfile(counts, nulls)
-
-
-def _arrow(values) -> pa.Array | pa.ChunkedArray:
-    """An Arrow array as it is, anything else (pandas Series, numpy array, list) as one."""
-    import pyarrow as pa
-
-    if isinstance(values, pa.Array | pa.ChunkedArray):
-        return values
-    return pa.array(values.tolist() if hasattr(values, "tolist") else list(values), from_pandas=True)
-
-
 # -- segments ---------------------------------------------------------------------------------------------
 def segment_codes(column) -> tuple[np.ndarray, list[str]]:
     """Per row the index of its value's label (``str(value)``, at most ``MAX_SEGMENT_VALUE_CHARS``
@@ -149,7 +59,7 @@ def segment_codes(column) -> tuple[np.ndarray, list[str]]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = _arrow(column)
+    arr = arrow(column)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks else pa.array([], arr.type)
     if not pa.types.is_dictionary(arr.type):
@@ -194,7 +104,7 @@ def segment_profiles(
         codes, values = top_segments(*segment_codes(column(seg)))
         found = {v: SegmentProfile(int(np.count_nonzero(codes == k))) for k, v in enumerate(values)}
         for c in segment_columns(entry, seg):
-            _profile_within(found, codes, c, _arrow(column(c)), c in numeric_columns(entry), settings)
+            _profile_within(found, codes, c, arrow(column(c)), c in numeric_columns(entry), settings)
         out[seg] = found
     return out
 
@@ -269,7 +179,7 @@ def profile_from_files(
         check_columns(reader.names, entry, where)
         check_readable(((c, reader.type(c)) for c in reader.names), entry, where)
         rows = sum(reader.file_rows)
-        positions = pa.array(_sample_positions(rows, settings))
+        positions = _sample_positions(rows, settings)
         numeric, categorical, nulls, sample = _column_profiles(reader, entry, settings, positions, where)
         segments = segment_profiles(entry, reader.column, settings)
     per_file = iter(reader.file_rows)
@@ -290,25 +200,76 @@ def profile_from_files(
 
 
 def _column_profiles(reader: ParquetColumns, entry: ModelEntry, settings: ProfileSettings,
-                     positions: pa.Array, where: str) -> tuple[dict, dict, dict[str, int], dict]:  # fmt: skip
-    """(numeric profiles, categorical profiles, null counts, sample columns) of the required columns."""
+                     positions: np.ndarray, where: str) -> tuple[dict, dict, dict, dict]:  # fmt: skip
+    """(numeric profiles, categorical profiles, null counts, sample columns) of the required columns, each
+    read in pieces (:meth:`~mrm.sources.parquet_stream.ParquetColumns.pieces`): a numeric column's
+    values into one float64 buffer that its profile then takes over, the others counted piece by piece."""
+    import pyarrow as pa
+
     numeric, categorical, nulls, sample, wrong = {}, {}, {}, {}, []
+    rows = sum(reader.file_rows)
     for c in required_columns(entry):
-        column = reader.column(c)
-        sample[c] = column.take(positions)
-        nulls[c] = column.null_count
+        passing = _Passing(reader, c, positions)
         if c in categorical_columns(entry):
-            categorical[c] = categorical_profile(column)
+            categorical[c] = categorical_profile_of(passing)
         elif c in numeric_columns(entry):
-            values = numeric_values(column)
+            values = _float_values(passing, rows)
             if values is None:
                 wrong.append(not_numeric(c, dtype_name(reader.type(c))))
                 continue
-            numeric[c] = numeric_profile(values, settings, settings.binning_of(c))
+            numeric[c] = numeric_profile_owned(values, settings, settings.binning_of(c))
+            del values
+        else:
+            for _ in passing:
+                pass
+        sample[c], nulls[c] = passing.sample(), passing.nulls
+        if c in numeric:
             nulls[c] = numeric[c].nulls
+        pa.default_memory_pool().release_unused()  # the pieces' buffers: not kept for the next column
     if wrong:
         raise wrong_types(entry, where, wrong)
     return numeric, categorical, nulls, sample
+
+
+class _Passing:
+    """A column's pieces as they pass: the sample's rows (at ``positions``) taken from each and its
+    nulls counted; :meth:`sample` is ``column.take(positions)`` of the whole column."""
+
+    def __init__(self, reader: ParquetColumns, name: str, positions: np.ndarray):
+        self.reader, self.name, self.positions = reader, name, positions
+        self.taken: list = []
+        self.nulls = 0
+
+    def __iter__(self):
+        import pyarrow as pa
+
+        start = 0
+        for piece in self.reader.pieces(self.name):
+            lo, hi = np.searchsorted(self.positions, [start, start + len(piece)])
+            self.taken.append(piece.take(pa.array(self.positions[lo:hi] - start)))
+            self.nulls += piece.null_count
+            start += len(piece)
+            yield piece
+
+    def sample(self) -> pa.ChunkedArray:
+        import pyarrow as pa
+
+        kind = self.reader.type(self.name)
+        return pa.chunked_array([pa.concat_arrays(self.taken)] if self.taken else [], kind)
+
+
+def _float_values(pieces: Iterable, rows: int) -> np.ndarray | None:
+    """The column's float64 values (NaN for nulls, :func:`~mrm.sources.contract.numeric_values` piece
+    by piece) in one buffer; None if it is neither numeric nor all null."""
+    values = np.empty(rows, dtype="float64")
+    at = 0
+    for piece in pieces:
+        part = numeric_values(piece)
+        if part is None:
+            return None
+        values[at : at + part.size] = part
+        at += part.size
+    return values if at == rows else values[:at].copy()
 
 
 def reference_info(
