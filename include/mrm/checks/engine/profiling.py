@@ -93,37 +93,46 @@ def segment_columns(entry: ModelEntry, segment: str) -> list[str]:
 
 
 def segment_profiles(
-    entry: ModelEntry, column: Callable, settings: ProfileSettings
+    entry: ModelEntry, column: Callable, settings: ProfileSettings, floats: Callable | None = None
 ) -> dict[str, dict[str, SegmentProfile]]:
     """Per segment column and value: reference rows, and per column its PSI bins and counts within the
-    segment (``column(name)``: that column of the reference, Arrow or pandas)."""
+    segment (``column(name)``: that column of the reference, Arrow or pandas; ``floats(name)``: a
+    numeric column's float64 values, NaN for nulls, by default ``numeric_values`` of ``column(name)``).
+    One column is held at a time, besides the segment codes."""
     if entry.monitoring.segments is None:
         return {}
+    floats = floats or (lambda c: numeric_values(arrow(column(c))))
     out: dict[str, dict[str, SegmentProfile]] = {}
     for seg in entry.monitoring.segments.columns:
         codes, values = top_segments(*segment_codes(column(seg)))
+        codes = codes.astype(np.int8)  # -1 and the indices of at most MAX_SEGMENT_VALUES + 1 values
         found = {v: SegmentProfile(int(np.count_nonzero(codes == k))) for k, v in enumerate(values)}
         for c in segment_columns(entry, seg):
-            _profile_within(found, codes, c, arrow(column(c)), c in numeric_columns(entry), settings)
+            if c in numeric_columns(entry):
+                _numeric_within(found, codes, c, floats(c), settings)
+            else:
+                _categorical_within(found, codes, c, arrow(column(c)))
         out[seg] = found
     return out
 
 
-def _profile_within(found: dict[str, SegmentProfile], codes: np.ndarray, c: str, data, numeric: bool,
+def _numeric_within(found: dict[str, SegmentProfile], codes: np.ndarray, c: str, x: np.ndarray,
                     settings: ProfileSettings) -> None:  # fmt: skip
-    """Column ``c``'s profile within each segment value (PSI bins and counts, or category counts)."""
-    import pyarrow as pa
-
-    x = numeric_values(data) if numeric else None
+    """Numeric column ``c``'s PSI bins and counts within each segment value."""
     for k, v in enumerate(found):
-        if x is None:
-            found[v].categorical[c] = categorical_profile(data.filter(pa.array(codes == k)))
-            continue
         present = x[codes == k]
         present = present[~np.isnan(present)]
         edges = stats.binning_edges(present, settings.psi_bins, settings.binning_of(c))[0]
         counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=edges.size + 1)
         found[v].numeric[c] = NumericSegment(edges, counts, int(present.size))
+
+
+def _categorical_within(found: dict[str, SegmentProfile], codes: np.ndarray, c: str, data) -> None:
+    """Categorical column ``c``'s counts within each segment value."""
+    import pyarrow as pa
+
+    for k, v in enumerate(found):
+        found[v].categorical[c] = categorical_profile(data.filter(pa.array(codes == k)))
 
 
 # -- the profile ------------------------------------------------------------------------------------------
@@ -181,7 +190,9 @@ def profile_from_files(
         rows = sum(reader.file_rows)
         positions = _sample_positions(rows, settings)
         numeric, categorical, nulls, sample = _column_profiles(reader, entry, settings, positions, where)
-        segments = segment_profiles(entry, reader.column, settings)
+        segments = segment_profiles(
+            entry, reader.column, settings, lambda c: _float_values(reader.pieces(c), rows)
+        )
     per_file = iter(reader.file_rows)
     daily = {d: sum(next(per_file) for _ in files_by_day[d]) for d in sorted(files_by_day)}
     missing = [d for d in ref.days() if not daily.get(d)]
