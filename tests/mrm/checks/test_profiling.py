@@ -4,6 +4,7 @@ whole columns, as it was built before: the same files, so the same SHA-256."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -14,7 +15,12 @@ import pytest
 from mrm.checks.engine.bounds import bounded_table, folded_sample
 from mrm.checks.engine.profile import ProfileSettings, ReferenceProfile
 from mrm.checks.engine.profile_columns import categorical_profile, numeric_profile
-from mrm.checks.engine.profiling import profile_from_files, reference_info
+from mrm.checks.engine.profiling import (
+    profile_from_files,
+    profile_from_frame,
+    reference_info,
+    segment_profiles,
+)
 from mrm.checks.reference import profile_sha256
 from mrm.core.storage import ObjectInfo
 from mrm.sources.contract import categorical_columns, numeric_columns, numeric_values, required_columns
@@ -39,18 +45,20 @@ def whole_column_profile(entry, by_day, settings: ProfileSettings) -> ReferenceP
                 numeric[c] = numeric_profile(numeric_values(column), settings, settings.binning_of(c))
                 nulls[c] = numeric[c].nulls
         per_file = iter(reader.file_rows)
+        segments = segment_profiles(entry, reader.column, settings)  # numeric values from whole columns
     daily = {d: sum(next(per_file) for _ in by_day[d]) for d in sorted(by_day)}
     missing = [d for d in entry.monitoring.reference.days() if not daily.get(d)]
     info = reference_info(entry, files, rows, daily, nulls, missing)
     table = folded_sample(bounded_table(pa.table(sample)), categorical_columns(entry))
-    return ReferenceProfile(entry.model_id, "fp", settings, rows, numeric, categorical, info, table)
+    return ReferenceProfile(entry.model_id, "fp", settings, rows, numeric, categorical, info, table, segments)
 
 
 @pytest.fixture
 def window(tmp_path, make_entry, make_scoring_frame):
     """Three days of files in row groups of 97 rows: nulls in the numeric columns, a day whose region
     is dictionary-encoded with its own dictionary, a day without the tenure column (all null there)."""
-    entry = make_entry(scoring_log=(tmp_path / "log").as_uri() + "/", psi_bins=7)
+    segments = {"columns": ["region"], "metrics": ["psi", "score_psi", "null_rate"], "min_rows": 10}
+    entry = make_entry(scoring_log=(tmp_path / "log").as_uri() + "/", psi_bins=7, segments=segments)
     start = entry.monitoring.reference.start
     by_day: dict[date, list[ObjectInfo]] = {}
     for i, rows in enumerate([1_500, 2_203, 977]):
@@ -83,3 +91,21 @@ def test_the_profile_built_in_pieces_has_the_bytes_of_the_whole_column_build(win
     for c, p in whole.categorical.items():  # and the counts in the same order (first appearance)
         assert list(pieces.categorical[c].counts.items()) == list(p.counts.items())
     assert pieces.numeric["tenure"].nulls == 977 and pieces.info["rows"] == 1_500 + 2_203 + 977
+    assert set(pieces.segments["region"]) == {"north", "south", "east"}
+
+
+def test_a_frames_segments_are_those_of_its_columns_converted_as_before(window, make_scoring_frame):
+    from mrm.sources.contract import conform
+
+    entry, _ = window
+    frame = make_scoring_frame(entry, 4_000, seed=5)
+    frame.loc[frame.index % 9 == 0, "tenure"] = np.nan
+    frame = conform(frame, entry, "reference")
+    settings = ProfileSettings.for_entry(entry)
+    info = {"daily_rows": [4_000], "median_daily_rows": 4_000.0, "null_rates": {}}
+
+    profile = profile_from_frame(frame, entry, info, settings)
+    before = segment_profiles(entry, lambda c: frame[c], settings)  # values through Arrow, as before
+
+    assert replace(profile, segments=before).to_files() == profile.to_files()
+    assert profile.segments["region"]["north"].numeric["tenure"].n > 0

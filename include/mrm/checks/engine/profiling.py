@@ -26,9 +26,9 @@ from mrm.checks.engine.profile_columns import (
     arrow,
     categorical_profile,
     categorical_profile_of,
-    numeric_profile,
     numeric_profile_owned,
 )
+from mrm.checks.engine.profile_columns import numeric_profile as numeric_profile  # where callers find it
 from mrm.errors import NoDataError
 from mrm.inventory import ModelEntry
 from mrm.sources.contract import (
@@ -148,8 +148,10 @@ def profile_from_frame(
     import pyarrow as pa
 
     settings = settings or ProfileSettings.for_entry(entry)
-    numeric = {
-        c: numeric_profile(frame[c].to_numpy(dtype="float64"), settings, settings.binning_of(c))
+    numeric = {  # each column's own copy, taken over by its profile
+        c: numeric_profile_owned(
+            frame[c].to_numpy(dtype="float64", copy=True), settings, settings.binning_of(c)
+        )
         for c in numeric_columns(entry)
     }
     categorical = {c: categorical_profile(frame[c]) for c in categorical_columns(entry)}
@@ -157,10 +159,19 @@ def profile_from_frame(
     pick = _sample_positions(rows, settings)
     sample = pa.Table.from_pandas(frame[required_columns(entry)].iloc[pick], preserve_index=False)
     sample = folded_sample(bounded_table(sample), categorical_columns(entry))
-    segments = segment_profiles(entry, lambda c: frame[c], settings)
+    segments = segment_profiles(entry, lambda c: frame[c], settings, lambda c: _frame_floats(frame, c))
     return ReferenceProfile(
         entry.model_id, fingerprint, settings, rows, numeric, categorical, dict(info), sample, segments
     )
+
+
+def _frame_floats(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A numeric column of a frame as float64 (NaN for nulls): a conformed frame's own values (float64,
+    :func:`~mrm.sources.contract.conform`), else as ``numeric_values`` converts the column's values."""
+    values = frame[column]
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return numeric_values(arrow(values))
 
 
 def _sample_positions(rows: int, settings: ProfileSettings) -> np.ndarray:
