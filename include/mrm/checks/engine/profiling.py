@@ -108,12 +108,22 @@ def segment_profiles(
         codes = codes.astype(np.int8)  # -1 and the indices of at most MAX_SEGMENT_VALUES + 1 values
         found = {v: SegmentProfile(int(np.count_nonzero(codes == k))) for k, v in enumerate(values)}
         for c in segment_columns(entry, seg):
+            _release_arrow_memory()
             if c in numeric_columns(entry):
                 _numeric_within(found, codes, c, floats(c), settings)
             else:
                 _categorical_within(found, codes, c, arrow(column(c)))
         out[seg] = found
+        _release_arrow_memory()
     return out
+
+
+def _release_arrow_memory() -> None:
+    """Hand the memory of the Arrow buffers freed so far back to the system (the pool keeps it for
+    reuse otherwise: a column read whole would stay in the process's RSS)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _numeric_within(found: dict[str, SegmentProfile], codes: np.ndarray, c: str, x: np.ndarray,
@@ -226,7 +236,6 @@ def _column_profiles(reader: ParquetColumns, entry: ModelEntry, settings: Profil
     """(numeric profiles, categorical profiles, null counts, sample columns) of the required columns, each
     read in pieces (:meth:`~mrm.sources.parquet_stream.ParquetColumns.pieces`): a numeric column's
     values into one float64 buffer that its profile then takes over, the others counted piece by piece."""
-    import pyarrow as pa
 
     numeric, categorical, nulls, sample, wrong = {}, {}, {}, {}, []
     rows = sum(reader.file_rows)
@@ -247,7 +256,7 @@ def _column_profiles(reader: ParquetColumns, entry: ModelEntry, settings: Profil
         sample[c], nulls[c] = passing.sample(), passing.nulls
         if c in numeric:
             nulls[c] = numeric[c].nulls
-        pa.default_memory_pool().release_unused()  # the pieces' buffers: not kept for the next column
+        _release_arrow_memory()
     if wrong:
         raise wrong_types(entry, where, wrong)
     return numeric, categorical, nulls, sample
