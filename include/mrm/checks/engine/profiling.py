@@ -1,7 +1,9 @@
 """Building a reference profile (:mod:`mrm.checks.engine.profile`): from a conformed frame (a window a
-source returned as rows), or from the window's Parquet files read one whole column at a time (memory: one
-column of the window, not the window). Also :func:`reference_info`, what a run records about its
-reference window, built here for both.
+source returned as rows), or from the window's Parquet files, one column at a time, each read in pieces
+of a row group or less: a numeric column's values go into one float64 buffer that its profile takes over
+(:mod:`mrm.checks.engine.profile_columns`), the sample's rows are taken and the nulls and categories
+counted as the pieces pass (memory: about two float64 copies of one column of the window at the peak).
+Also :func:`reference_info`, what a run records about its reference window, built here for both.
 """
 
 from __future__ import annotations
@@ -197,8 +199,9 @@ def profile_from_files(
     settings: ProfileSettings | None = None,
     fingerprint: str = "",
 ) -> ReferenceProfile:
-    """The profile of the reference window's Parquet files, read one column at a time (memory: one
-    column of the window, not the window); the sample's rows are taken from each column as it passes."""
+    """The profile of the reference window's Parquet files, read one column at a time in pieces
+    (memory: about two float64 copies of one column of the window); the sample's rows are taken from
+    each column's pieces as they pass."""
     import pyarrow as pa
 
     settings = settings or ProfileSettings.for_entry(entry)
