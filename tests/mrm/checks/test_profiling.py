@@ -19,6 +19,8 @@ from mrm.checks.engine.profiling import (
     profile_from_files,
     profile_from_frame,
     reference_info,
+    segment_codes,
+    segment_codes_of,
     segment_profiles,
 )
 from mrm.checks.reference import profile_sha256
@@ -109,3 +111,20 @@ def test_a_frames_segments_are_those_of_its_columns_converted_as_before(window, 
 
     assert replace(profile, segments=before).to_files() == profile.to_files()
     assert profile.segments["region"]["north"].numeric["tenure"].n > 0
+
+
+@pytest.mark.parametrize("dictionary", [False, True])
+def test_segment_codes_of_pieces_are_those_of_the_whole_column(dictionary):
+    rng = np.random.default_rng(3)
+    long = "x" * 150  # labels are cut at MAX_SEGMENT_VALUE_CHARS (and told apart by a hash)
+    labels = np.array(["se", "fr", "de", None, long + "a", long + "b", "at"], dtype=object)
+    whole = pa.array(labels[rng.integers(0, labels.size, 5_000)].tolist(), pa.string())
+    pieces = [whole.slice(i, 700) for i in range(0, 5_000, 700)]
+    if dictionary:  # each piece with its own dictionary, in its own order
+        pieces = [piece.dictionary_encode() for piece in pieces]
+
+    codes, values = segment_codes_of(pieces, 5_000)
+    expected_codes, expected_values = segment_codes(whole)
+
+    assert values == expected_values and len(values) == 6
+    assert np.array_equal(codes, expected_codes) and np.count_nonzero(codes == -1) > 500

@@ -73,6 +73,23 @@ def segment_codes(column) -> tuple[np.ndarray, list[str]]:
     return remap[arr.indices.fill_null(len(labels)).to_numpy(zero_copy_only=False)], values
 
 
+def segment_codes_of(pieces: Iterable, rows: int) -> tuple[np.ndarray, list[str]]:
+    """:func:`segment_codes` of a column of ``rows`` rows given in consecutive pieces (the same codes,
+    as int32, and labels), holding 4 bytes a row and one piece."""
+    found = np.empty(rows, dtype=np.int32)  # per row: its label's index in order of first appearance
+    first_seen: dict[str, int] = {}
+    at = 0
+    for piece in pieces:
+        codes, labels = segment_codes(piece)
+        local = np.array([first_seen.setdefault(v, len(first_seen)) for v in labels] + [-1], np.int32)
+        found[at : at + codes.size] = local[codes]
+        at += codes.size
+    values = sorted(first_seen)
+    position = {v: i for i, v in enumerate(values)}
+    remap = np.array([position[v] for v in first_seen] + [-1], dtype=np.int32)
+    return remap[found[:at]], values
+
+
 def top_segments(codes: np.ndarray, values: list[str]) -> tuple[np.ndarray, list[str]]:
     """The reference's segment values capped at the ``MAX_SEGMENT_VALUES`` with most rows; the rows of
     the others are coded as ``OTHER_SEGMENT``."""
@@ -94,19 +111,21 @@ def segment_columns(entry: ModelEntry, segment: str) -> list[str]:
     return features + (["score"] if "score_psi" in wanted else [])
 
 
-def segment_profiles(
-    entry: ModelEntry, column: Callable, settings: ProfileSettings, floats: Callable | None = None
-) -> dict[str, dict[str, SegmentProfile]]:
+def segment_profiles(entry: ModelEntry, column: Callable, settings: ProfileSettings,
+                     floats: Callable | None = None, codes_of: Callable | None = None,
+                     ) -> dict[str, dict[str, SegmentProfile]]:  # fmt: skip
     """Per segment column and value: reference rows, and per column its PSI bins and counts within the
     segment (``column(name)``: that column of the reference, Arrow or pandas; ``floats(name)``: a
-    numeric column's float64 values, NaN for nulls, by default ``numeric_values`` of ``column(name)``).
-    One column is held at a time, besides the segment codes."""
+    numeric column's float64 values, NaN for nulls, by default ``numeric_values`` of ``column(name)``;
+    ``codes_of(name)``: its :func:`segment_codes`, by default of ``column(name)``). One column is held
+    at a time, besides the segment codes."""
     if entry.monitoring.segments is None:
         return {}
     floats = floats or (lambda c: numeric_values(arrow(column(c))))
+    codes_of = codes_of or (lambda c: segment_codes(column(c)))
     out: dict[str, dict[str, SegmentProfile]] = {}
     for seg in entry.monitoring.segments.columns:
-        codes, values = top_segments(*segment_codes(column(seg)))
+        codes, values = top_segments(*codes_of(seg))
         codes = codes.astype(np.int8)  # -1 and the indices of at most MAX_SEGMENT_VALUES + 1 values
         found = {v: SegmentProfile(int(np.count_nonzero(codes == k))) for k, v in enumerate(values)}
         for c in segment_columns(entry, seg):
@@ -215,7 +234,11 @@ def profile_from_files(
         positions = _sample_positions(rows, settings)
         numeric, categorical, nulls, sample = _column_profiles(reader, entry, settings, positions, where)
         segments = segment_profiles(
-            entry, reader.column, settings, lambda c: _float_values(reader.pieces(c), rows)
+            entry,
+            reader.column,
+            settings,
+            lambda c: _float_values(reader.pieces(c), rows),
+            lambda c: segment_codes_of(reader.pieces(c), rows),
         )
     per_file = iter(reader.file_rows)
     daily = {d: sum(next(per_file) for _ in files_by_day[d]) for d in sorted(files_by_day)}
