@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from mrm.checks import stats
 from mrm.checks.engine.bounds import bounded_table, folded_sample
 from mrm.checks.engine.profile import ProfileSettings, ReferenceProfile
 from mrm.checks.engine.profile_columns import categorical_profile, numeric_profile
@@ -110,7 +111,13 @@ def test_a_frames_segments_are_those_of_its_columns_converted_as_before(window, 
     before = segment_profiles(entry, lambda c: frame[c], settings)  # values through Arrow, as before
 
     assert replace(profile, segments=before).to_files() == profile.to_files()
-    assert profile.segments["region"]["north"].numeric["tenure"].n > 0
+    for value, part in profile.segments["region"].items():  # against the values picked out directly
+        present = frame.loc[frame["region"] == value, "tenure"].dropna().to_numpy()
+        edges = stats.binning_edges(present, settings.psi_bins, settings.binning_of("tenure"))[0]
+        counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=edges.size + 1)
+        got = part.numeric["tenure"]
+        assert got.edges.tobytes() == edges.tobytes() and np.array_equal(got.counts, counts)
+        assert got.n == present.size > 0
 
 
 @pytest.mark.parametrize("dictionary", [False, True])

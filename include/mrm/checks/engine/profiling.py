@@ -149,10 +149,12 @@ def _release_arrow_memory() -> None:
 
 def _numeric_within(found: dict[str, SegmentProfile], codes: np.ndarray, c: str, x: np.ndarray,
                     settings: ProfileSettings) -> None:  # fmt: skip
-    """Numeric column ``c``'s PSI bins and counts within each segment value."""
+    """Numeric column ``c``'s PSI bins and counts within each segment value (its non-null values taken
+    in one copy and sorted there, as ``binning_edges`` would sort a copy)."""
+    valid = ~np.isnan(x)
     for k, v in enumerate(found):
-        present = x[codes == k]
-        present = present[~np.isnan(present)]
+        present = x[(codes == k) & valid]
+        present.sort()
         edges = stats.binning_edges(present, settings.psi_bins, settings.binning_of(c))[0]
         counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=edges.size + 1)
         found[v].numeric[c] = NumericSegment(edges, counts, int(present.size))
