@@ -3,8 +3,8 @@ computed once from the reference window, whatever source holds it, and cached by
 inputs.
 
 - A source with stable Parquet files (day partitions): the profile is built column by column from the
-  window's files (:func:`~mrm.checks.engine.profiling.profile_from_files`, memory of one column of the
-  window).
+  window's files (:func:`~mrm.checks.engine.profiling.profile_from_files`, each column read in pieces:
+  memory of about two float64 copies of one column of the window).
 - Athena and SageMaker capture: the window is read as a frame and profiled
   (:func:`~mrm.checks.engine.profiling.profile_from_frame`).
 

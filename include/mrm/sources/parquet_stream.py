@@ -175,9 +175,12 @@ def _has_values(meta, column: str) -> bool:
     return False
 
 
+PIECE_ROWS = 1 << 18  # rows per piece of :meth:`ParquetColumns.pieces`
+
+
 class ParquetColumns:
-    """Whole columns of several local Parquet files, one column at a time (memory: one column of all
-    the files); a column a file lacks reads as nulls."""
+    """Columns of several local Parquet files, one at a time: whole (memory: one column of all the
+    files) or in pieces; a column a file lacks reads as nulls."""
 
     def __init__(self, paths: list[str], metas: list):
         self.paths, self.metas = paths, metas
@@ -208,6 +211,22 @@ class ParquetColumns:
             else:
                 chunks.append(pa.nulls(meta.num_rows, kind))
         return pa.chunked_array(chunks, kind)
+
+    def pieces(self, name: str, rows: int = PIECE_ROWS) -> Iterator[pa.Array]:
+        """The column in consecutive pieces of at most ``rows`` rows (of :meth:`column`'s type and
+        values, in its order): memory of one piece, not the column."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        kind = self.type(name)
+        for path, schema, meta in zip(self.paths, self.schemas, self.metas, strict=True):
+            if name not in schema.names:
+                for start in range(0, meta.num_rows, rows):
+                    yield pa.nulls(min(rows, meta.num_rows - start), kind)
+                continue
+            reader = pq.ParquetFile(path, pre_buffer=False)
+            for batch in reader.iter_batches(batch_size=rows, columns=[name], use_threads=False):
+                yield batch.column(0).cast(kind)
 
 
 @contextmanager

@@ -80,6 +80,21 @@ def test_columns_of_several_files_read_whole_with_nulls_where_a_file_lacks_one(t
         assert reader.column("c").to_pylist() == [None, None, None, True, False]
 
 
+def test_a_column_in_pieces_is_the_whole_column_in_order_in_pieces_of_at_most_the_rows_asked(tmp_path):
+    paths = [tmp_path / f"part-{i}.parquet" for i in range(3)]
+    pq.write_table(pa.table({"a": list(range(500)), "b": [f"v{i % 7}" for i in range(500)]}), paths[0],
+                   row_group_size=90)  # fmt: skip
+    pq.write_table(pa.table({"b": pa.array(["x", None] * 150).dictionary_encode()}), paths[1])
+    pq.write_table(pa.table({"a": [7, None, 9], "b": ["y", "z", None]}), paths[2])
+    files = [ObjectInfo(p.as_uri(), p.stat().st_size, "") for p in paths]
+    with parquet_columns(files, "reference file", prefix="mrm_test_") as reader:
+        for name in ("a", "b"):
+            pieces = list(reader.pieces(name, rows=64))
+            assert max(len(p) for p in pieces) <= 64 and sum(len(p) for p in pieces) == 803
+            assert all(p.type == reader.type(name) for p in pieces)
+            assert pa.chunked_array(pieces, reader.type(name)).equals(reader.column(name))
+
+
 def test_a_damaged_window_file_is_a_source_error_naming_what_it_is(tmp_path):
     bad = tmp_path / "part-0.parquet"
     bad.write_bytes(b"PAR1 not really")

@@ -1,7 +1,9 @@
 """Building a reference profile (:mod:`mrm.checks.engine.profile`): from a conformed frame (a window a
-source returned as rows), or from the window's Parquet files read one whole column at a time (memory: one
-column of the window, not the window). Also :func:`reference_info`, what a run records about its
-reference window, built here for both.
+source returned as rows), or from the window's Parquet files, one column at a time, each read in pieces
+of a row group or less: a numeric column's values go into one float64 buffer that its profile takes over
+(:mod:`mrm.checks.engine.profile_columns`), the sample's rows are taken and the nulls and categories
+counted as the pieces pass (memory: about two float64 copies of one column of the window at the peak).
+Also :func:`reference_info`, what a run records about its reference window, built here for both.
 """
 
 from __future__ import annotations
@@ -21,16 +23,14 @@ from mrm.checks.engine.bounds import (
     folded_sample,
     label,
 )
-from mrm.checks.engine.profile import (
-    DISTINCT_KEYS,
-    CategoricalProfile,
-    NumericProfile,
-    NumericSegment,
-    ProfileSettings,
-    ReferenceProfile,
-    SegmentProfile,
+from mrm.checks.engine.profile import NumericSegment, ProfileSettings, ReferenceProfile, SegmentProfile
+from mrm.checks.engine.profile_columns import (
+    arrow,
+    categorical_profile,
+    categorical_profile_of,
+    numeric_profile_owned,
 )
-from mrm.checks.engine.sketch import FineSketch, distinct_values, sorted_counts, sorted_sums
+from mrm.checks.engine.profile_columns import numeric_profile as numeric_profile  # where callers find it
 from mrm.errors import NoDataError
 from mrm.inventory import ModelEntry
 from mrm.sources.contract import (
@@ -53,94 +53,6 @@ if TYPE_CHECKING:
     from mrm.core.storage import ObjectInfo
 
 
-# -- columns ----------------------------------------------------------------------------------------------
-def numeric_profile(
-    values: np.ndarray, settings: ProfileSettings, binning: str = stats.DEFAULT_BINNING
-) -> NumericProfile:
-    """A numeric column's profile; its PSI edges follow ``binning`` (see stats.binning_edges)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _numeric_profile(np.asarray(values, dtype="float64"), settings, binning)
-
-
-def _numeric_profile(values: np.ndarray, settings: ProfileSettings, binning: str) -> NumericProfile:
-    import pandas as pd
-
-    present = values[~np.isnan(values)]
-    nulls = int(values.size - present.size)
-    if present.size == 0:
-        return NumericProfile(0, nulls, binning=stats.binning_edges(present, settings.psi_bins, binning)[1])
-    ordered = np.sort(present)
-    every = stats.all_binning_edges(ordered, settings.psi_bins)  # quantiles do not depend on the order
-    psi_edges, used = every[binning]
-    required = np.r_[psi_edges, ordered[0], np.nextafter(ordered[-1], np.inf)]
-    if used != stats.DEFAULT_BINNING:  # the default's sketch stays as it was: its numbers do not change
-        required = np.r_[required, *(edges for edges, _ in every.values())]
-    sketch = FineSketch.build(ordered, required, settings.fine_levels, settings.grid_cells)
-    distinct = distinct_values(ordered, DISTINCT_KEYS)
-    exact = present.size <= settings.exact_limit
-    other, missing = other_binnings(ordered, every, used, sketch)
-    return NumericProfile(
-        n=int(present.size),
-        nulls=nulls,
-        min=float(ordered[0]),
-        max=float(ordered[-1]),
-        mean=float(pd.Series(values).mean()),  # with the nulls, as pandas averages the column
-        std=float(np.std(pd.Series(present) if exact else present)),  # Evidently: np.std of the Series
-        psi_edges=psi_edges,
-        sketch=sketch,
-        counts=sorted_counts(ordered, sketch.edges),
-        sums=sorted_sums(ordered, sketch.edges),
-        distinct=None if distinct is None else dict(zip(*(a.tolist() for a in distinct), strict=True)),
-        ordered=ordered if exact else None,
-        binning=used,
-        other_edges=other,
-        not_computable=missing,
-    )
-
-
-def other_binnings(ordered: np.ndarray, every: dict[str, tuple[np.ndarray, str]], used: str,
-                   sketch: FineSketch) -> tuple[dict[str, np.ndarray], dict[str, str]]:  # fmt: skip
-    """Of ``every`` convention's (edges, convention followed), the edges of those other than ``used``
-    that are all fine edges (so a day's PSI under each comes from its fine counts), and why each other
-    one is not given."""
-    edges, missing = {}, {}
-    for binning, (found, follows) in every.items():
-        if binning == used:
-            continue
-        if follows != binning:
-            missing[binning] = stats.too_many_distinct(ordered)
-        elif np.isin(found, sketch.edges).all():
-            edges[binning] = found
-        else:
-            missing[binning] = "its edges are not edges of the fine sketch: not computable from the counts"
-    return edges, missing
-
-
-def categorical_profile(values) -> CategoricalProfile:
-    """Counts by the value's label (``str(value)``, :func:`mrm.checks.engine.bounds.label`); None and NaN
-    are nulls (an Arrow array, pandas Series or list)."""
-    import pyarrow.compute as pc
-
-    counts: dict[str, int] = {}
-    nulls = 0
-    for item in pc.value_counts(_arrow(values)).to_pylist():
-        if item["values"] is None or (isinstance(item["values"], float) and np.isnan(item["values"])):
-            nulls += item["counts"]
-        else:
-            key = label(item["values"])
-            counts[key] = counts.get(key, 0) + item["counts"]
-    return CategoricalProfile(counts, nulls)
-
-
-def _arrow(values) -> pa.Array | pa.ChunkedArray:
-    """An Arrow array as it is, anything else (pandas Series, numpy array, list) as one."""
-    import pyarrow as pa
-
-    if isinstance(values, pa.Array | pa.ChunkedArray):
-        return values
-    return pa.array(values.tolist() if hasattr(values, "tolist") else list(values), from_pandas=True)
-
-
 # -- segments ---------------------------------------------------------------------------------------------
 def segment_codes(column) -> tuple[np.ndarray, list[str]]:
     """Per row the index of its value's label (``str(value)``, at most ``MAX_SEGMENT_VALUE_CHARS``
@@ -149,7 +61,7 @@ def segment_codes(column) -> tuple[np.ndarray, list[str]]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = _arrow(column)
+    arr = arrow(column)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks else pa.array([], arr.type)
     if not pa.types.is_dictionary(arr.type):
@@ -159,6 +71,23 @@ def segment_codes(column) -> tuple[np.ndarray, list[str]]:
     position = {v: i for i, v in enumerate(values)}
     remap = np.array([position[label] for label in labels] + [-1], dtype=np.int64)
     return remap[arr.indices.fill_null(len(labels)).to_numpy(zero_copy_only=False)], values
+
+
+def segment_codes_of(pieces: Iterable, rows: int) -> tuple[np.ndarray, list[str]]:
+    """:func:`segment_codes` of a column of ``rows`` rows given in consecutive pieces (the same codes,
+    as int32, and labels), holding 4 bytes a row and one piece."""
+    found = np.empty(rows, dtype=np.int32)  # per row: its label's index in order of first appearance
+    first_seen: dict[str, int] = {}
+    at = 0
+    for piece in pieces:
+        codes, labels = segment_codes(piece)
+        local = np.array([first_seen.setdefault(v, len(first_seen)) for v in labels] + [-1], np.int32)
+        found[at : at + codes.size] = local[codes]
+        at += codes.size
+    values = sorted(first_seen)
+    position = {v: i for i, v in enumerate(values)}
+    remap = np.array([position[v] for v in first_seen] + [-1], dtype=np.int32)
+    return remap[found[:at]], values
 
 
 def top_segments(codes: np.ndarray, values: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -182,38 +111,61 @@ def segment_columns(entry: ModelEntry, segment: str) -> list[str]:
     return features + (["score"] if "score_psi" in wanted else [])
 
 
-def segment_profiles(
-    entry: ModelEntry, column: Callable, settings: ProfileSettings
-) -> dict[str, dict[str, SegmentProfile]]:
+def segment_profiles(entry: ModelEntry, column: Callable, settings: ProfileSettings,
+                     floats: Callable | None = None, codes_of: Callable | None = None,
+                     ) -> dict[str, dict[str, SegmentProfile]]:  # fmt: skip
     """Per segment column and value: reference rows, and per column its PSI bins and counts within the
-    segment (``column(name)``: that column of the reference, Arrow or pandas)."""
+    segment (``column(name)``: that column of the reference, Arrow or pandas; ``floats(name)``: a
+    numeric column's float64 values, NaN for nulls, by default ``numeric_values`` of ``column(name)``;
+    ``codes_of(name)``: its :func:`segment_codes`, by default of ``column(name)``). One column is held
+    at a time, besides the segment codes."""
     if entry.monitoring.segments is None:
         return {}
+    floats = floats or (lambda c: numeric_values(arrow(column(c))))
+    codes_of = codes_of or (lambda c: segment_codes(column(c)))
     out: dict[str, dict[str, SegmentProfile]] = {}
     for seg in entry.monitoring.segments.columns:
-        codes, values = top_segments(*segment_codes(column(seg)))
+        codes, values = top_segments(*codes_of(seg))
+        codes = codes.astype(np.int8)  # -1 and the indices of at most MAX_SEGMENT_VALUES + 1 values
         found = {v: SegmentProfile(int(np.count_nonzero(codes == k))) for k, v in enumerate(values)}
         for c in segment_columns(entry, seg):
-            _profile_within(found, codes, c, _arrow(column(c)), c in numeric_columns(entry), settings)
+            _release_arrow_memory()
+            if c in numeric_columns(entry):
+                _numeric_within(found, codes, c, floats(c), settings)
+            else:
+                _categorical_within(found, codes, c, arrow(column(c)))
         out[seg] = found
+        _release_arrow_memory()
     return out
 
 
-def _profile_within(found: dict[str, SegmentProfile], codes: np.ndarray, c: str, data, numeric: bool,
-                    settings: ProfileSettings) -> None:  # fmt: skip
-    """Column ``c``'s profile within each segment value (PSI bins and counts, or category counts)."""
+def _release_arrow_memory() -> None:
+    """Hand the memory of the Arrow buffers freed so far back to the system (the pool keeps it for
+    reuse otherwise: a column read whole would stay in the process's RSS)."""
     import pyarrow as pa
 
-    x = numeric_values(data) if numeric else None
+    pa.default_memory_pool().release_unused()
+
+
+def _numeric_within(found: dict[str, SegmentProfile], codes: np.ndarray, c: str, x: np.ndarray,
+                    settings: ProfileSettings) -> None:  # fmt: skip
+    """Numeric column ``c``'s PSI bins and counts within each segment value (its non-null values taken
+    in one copy and sorted there, as ``binning_edges`` would sort a copy)."""
+    valid = ~np.isnan(x)
     for k, v in enumerate(found):
-        if x is None:
-            found[v].categorical[c] = categorical_profile(data.filter(pa.array(codes == k)))
-            continue
-        present = x[codes == k]
-        present = present[~np.isnan(present)]
+        present = x[(codes == k) & valid]
+        present.sort()
         edges = stats.binning_edges(present, settings.psi_bins, settings.binning_of(c))[0]
         counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=edges.size + 1)
         found[v].numeric[c] = NumericSegment(edges, counts, int(present.size))
+
+
+def _categorical_within(found: dict[str, SegmentProfile], codes: np.ndarray, c: str, data) -> None:
+    """Categorical column ``c``'s counts within each segment value."""
+    import pyarrow as pa
+
+    for k, v in enumerate(found):
+        found[v].categorical[c] = categorical_profile(data.filter(pa.array(codes == k)))
 
 
 # -- the profile ------------------------------------------------------------------------------------------
@@ -229,8 +181,10 @@ def profile_from_frame(
     import pyarrow as pa
 
     settings = settings or ProfileSettings.for_entry(entry)
-    numeric = {
-        c: numeric_profile(frame[c].to_numpy(dtype="float64"), settings, settings.binning_of(c))
+    numeric = {  # each column's own copy, taken over by its profile
+        c: numeric_profile_owned(
+            frame[c].to_numpy(dtype="float64", copy=True), settings, settings.binning_of(c)
+        )
         for c in numeric_columns(entry)
     }
     categorical = {c: categorical_profile(frame[c]) for c in categorical_columns(entry)}
@@ -238,10 +192,19 @@ def profile_from_frame(
     pick = _sample_positions(rows, settings)
     sample = pa.Table.from_pandas(frame[required_columns(entry)].iloc[pick], preserve_index=False)
     sample = folded_sample(bounded_table(sample), categorical_columns(entry))
-    segments = segment_profiles(entry, lambda c: frame[c], settings)
+    segments = segment_profiles(entry, lambda c: frame[c], settings, lambda c: _frame_floats(frame, c))
     return ReferenceProfile(
         entry.model_id, fingerprint, settings, rows, numeric, categorical, dict(info), sample, segments
     )
+
+
+def _frame_floats(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A numeric column of a frame as float64 (NaN for nulls): a conformed frame's own values (float64,
+    :func:`~mrm.sources.contract.conform`), else as ``numeric_values`` converts the column's values."""
+    values = frame[column]
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return numeric_values(arrow(values))
 
 
 def _sample_positions(rows: int, settings: ProfileSettings) -> np.ndarray:
@@ -257,8 +220,9 @@ def profile_from_files(
     settings: ProfileSettings | None = None,
     fingerprint: str = "",
 ) -> ReferenceProfile:
-    """The profile of the reference window's Parquet files, read one column at a time (memory: one
-    column of the window, not the window); the sample's rows are taken from each column as it passes."""
+    """The profile of the reference window's Parquet files, read one column at a time in pieces
+    (memory: about two float64 copies of one column of the window); the sample's rows are taken from
+    each column's pieces as they pass."""
     import pyarrow as pa
 
     settings = settings or ProfileSettings.for_entry(entry)
@@ -269,9 +233,15 @@ def profile_from_files(
         check_columns(reader.names, entry, where)
         check_readable(((c, reader.type(c)) for c in reader.names), entry, where)
         rows = sum(reader.file_rows)
-        positions = pa.array(_sample_positions(rows, settings))
+        positions = _sample_positions(rows, settings)
         numeric, categorical, nulls, sample = _column_profiles(reader, entry, settings, positions, where)
-        segments = segment_profiles(entry, reader.column, settings)
+        segments = segment_profiles(
+            entry,
+            reader.column,
+            settings,
+            lambda c: _float_values(reader.pieces(c), rows),
+            lambda c: segment_codes_of(reader.pieces(c), rows),
+        )
     per_file = iter(reader.file_rows)
     daily = {d: sum(next(per_file) for _ in files_by_day[d]) for d in sorted(files_by_day)}
     missing = [d for d in ref.days() if not daily.get(d)]
@@ -290,25 +260,75 @@ def profile_from_files(
 
 
 def _column_profiles(reader: ParquetColumns, entry: ModelEntry, settings: ProfileSettings,
-                     positions: pa.Array, where: str) -> tuple[dict, dict, dict[str, int], dict]:  # fmt: skip
-    """(numeric profiles, categorical profiles, null counts, sample columns) of the required columns."""
+                     positions: np.ndarray, where: str) -> tuple[dict, dict, dict, dict]:  # fmt: skip
+    """(numeric profiles, categorical profiles, null counts, sample columns) of the required columns, each
+    read in pieces (:meth:`~mrm.sources.parquet_stream.ParquetColumns.pieces`): a numeric column's
+    values into one float64 buffer that its profile then takes over, the others counted piece by piece."""
+
     numeric, categorical, nulls, sample, wrong = {}, {}, {}, {}, []
+    rows = sum(reader.file_rows)
     for c in required_columns(entry):
-        column = reader.column(c)
-        sample[c] = column.take(positions)
-        nulls[c] = column.null_count
+        passing = _Passing(reader, c, positions)
         if c in categorical_columns(entry):
-            categorical[c] = categorical_profile(column)
+            categorical[c] = categorical_profile_of(passing)
         elif c in numeric_columns(entry):
-            values = numeric_values(column)
+            values = _float_values(passing, rows)
             if values is None:
                 wrong.append(not_numeric(c, dtype_name(reader.type(c))))
                 continue
-            numeric[c] = numeric_profile(values, settings, settings.binning_of(c))
+            numeric[c] = numeric_profile_owned(values, settings, settings.binning_of(c))
+            del values
+        else:
+            for _ in passing:
+                pass
+        sample[c], nulls[c] = passing.sample(), passing.nulls
+        if c in numeric:
             nulls[c] = numeric[c].nulls
+        _release_arrow_memory()
     if wrong:
         raise wrong_types(entry, where, wrong)
     return numeric, categorical, nulls, sample
+
+
+class _Passing:
+    """A column's pieces as they pass: the sample's rows (at ``positions``) taken from each and its
+    nulls counted; :meth:`sample` is ``column.take(positions)`` of the whole column."""
+
+    def __init__(self, reader: ParquetColumns, name: str, positions: np.ndarray):
+        self.reader, self.name, self.positions = reader, name, positions
+        self.taken: list = []
+        self.nulls = 0
+
+    def __iter__(self):
+        import pyarrow as pa
+
+        start = 0
+        for piece in self.reader.pieces(self.name):
+            lo, hi = np.searchsorted(self.positions, [start, start + len(piece)])
+            self.taken.append(piece.take(pa.array(self.positions[lo:hi] - start)))
+            self.nulls += piece.null_count
+            start += len(piece)
+            yield piece
+
+    def sample(self) -> pa.ChunkedArray:
+        import pyarrow as pa
+
+        kind = self.reader.type(self.name)
+        return pa.chunked_array([pa.concat_arrays(self.taken)] if self.taken else [], kind)
+
+
+def _float_values(pieces: Iterable, rows: int) -> np.ndarray | None:
+    """The column's float64 values (NaN for nulls, :func:`~mrm.sources.contract.numeric_values` piece
+    by piece) in one buffer; None if it is neither numeric nor all null."""
+    values = np.empty(rows, dtype="float64")
+    at = 0
+    for piece in pieces:
+        part = numeric_values(piece)
+        if part is None:
+            return None
+        values[at : at + part.size] = part
+        at += part.size
+    return values if at == rows else values[:at].copy()
 
 
 def reference_info(
