@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from mrm.checks.engine.profile import PROFILE_VERSION, ProfileSettings, ReferenceProfile
 from mrm.checks.engine.profiling import profile_from_files, profile_from_frame, reference_info
+from mrm.checks.hash_record import unsound
 from mrm.core.storage import ObjectInfo, join, store_for
 from mrm.inventory import ModelEntry
 
@@ -73,7 +74,7 @@ class ProfileCache:
             return None
         files = {name: self.store.get(uri) for name, uri in found.items() if name != HASH_FILE}
         actual = profile_sha256(files)
-        why = self._unsound(found, actual, recorded or set())
+        why = unsound(self.store, found, HASH_FILE, actual, recorded or set())
         if why:
             log.warning("reference profile %s/ of %s %s; not used, rebuilt from the reference window",
                         prefix, model_id, why)  # fmt: skip
@@ -81,20 +82,6 @@ class ProfileCache:
         profile = ReferenceProfile.from_files(files)
         profile.sha256 = actual
         return profile
-
-    def _unsound(self, found: dict[str, str], actual: str, recorded: set[str]) -> str:
-        if HASH_FILE not in found:
-            return f"has no hash record ({HASH_FILE})"
-        try:
-            kept = json.loads(self.store.get(found[HASH_FILE]))["sha256"]
-        except (ValueError, KeyError, TypeError):
-            return f"has an unreadable hash record ({HASH_FILE})"
-        if actual != kept:
-            return f"no longer has the SHA-256 of its hash record ({str(kept)[:12]}…, is {actual[:12]}…)"
-        if recorded and actual not in recorded:
-            runs = ", ".join(h[:12] + "…" for h in sorted(recorded))
-            return f"has SHA-256 {actual[:12]}…, not the one its runs recorded ({runs})"
-        return ""
 
     def put(self, profile: ReferenceProfile) -> str:
         """Write the profile's files and its hash record (profile.json last: it marks the profile

@@ -26,6 +26,7 @@ import zlib
 
 import numpy as np
 
+from mrm.checks.hash_record import unsound
 from mrm.checks.performance_counts import ScoreCounts
 from mrm.core.storage import ObjectInfo, join, store_for
 
@@ -81,28 +82,14 @@ class CountsCache:
             return None
         data = self.store.get(found[COUNTS_FILE])
         actual = hashlib.sha256(data).hexdigest()
-        why = self._unsound(found, actual, recorded)
-        if why is None:
+        why = unsound(self.store, found, HASH_FILE, actual, recorded)
+        if not why:
             try:
                 return from_bytes(data), actual
             except (ValueError, zlib.error) as exc:
                 why = f"cannot be read ({exc})"
-        log.warning("reference counts %s/ of %s %s; not used, rebuilt from the reference window",
+        log.warning("reference counts entry %s/ of %s %s; not used, rebuilt from the reference window",
                     prefix, model_id, why)  # fmt: skip
-        return None
-
-    def _unsound(self, found: dict[str, str], actual: str, recorded: set[str]) -> str | None:
-        if HASH_FILE not in found:
-            return f"have no hash record ({HASH_FILE})"
-        try:
-            kept = json.loads(self.store.get(found[HASH_FILE]))["sha256"]
-        except (ValueError, KeyError, TypeError):
-            return f"have an unreadable hash record ({HASH_FILE})"
-        if actual != kept:
-            return f"no longer have the SHA-256 of their hash record ({str(kept)[:12]}…, are {actual[:12]}…)"
-        if recorded and actual not in recorded:
-            runs = ", ".join(h[:12] + "…" for h in sorted(recorded))
-            return f"have SHA-256 {actual[:12]}…, not the one their runs recorded ({runs})"
         return None
 
     def put(self, model_id: str, fp: str, counts: ScoreCounts) -> str:

@@ -89,8 +89,7 @@ def test_rewritten_counts_with_a_matching_hash_record_are_refused_once_a_run_rec
     with caplog.at_level(logging.WARNING, logger="mrm.checks.reference_counts"):
         assert fresh_stats() == truth  # rebuilt from the window, not the rewritten counts
     assert (
-        "not the one their runs recorded" in caplog.text
-        and "rebuilt from the reference window" in caplog.text
+        "not the one its runs recorded" in caplog.text and "rebuilt from the reference window" in caplog.text
     )
     assert rc.from_bytes((folder / rc.COUNTS_FILE).read_bytes()).positives.tolist() == real.positives.tolist()
 
@@ -103,7 +102,7 @@ def test_counts_that_no_longer_match_their_hash_record_are_refused(mrm_home, fil
 
     with caplog.at_level(logging.WARNING, logger="mrm.checks.reference_counts"):
         assert fresh_stats() == truth
-    assert "no longer have the SHA-256 of their hash record" in caplog.text
+    assert "no longer has the SHA-256 of its hash record" in caplog.text
 
 
 def test_without_any_run_recorded_the_hash_record_is_what_vouches(mrm_home, file_inventory):
