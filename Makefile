@@ -57,9 +57,11 @@ clean:
 # Speed and memory: a monitoring run of card_fraud at 10k and 100k rows/day, then one run at 1M and 5M
 # rows x 36 columns against the naive Evidently + GX stack (BIG=1: also 20M rows), then the bytes the Athena
 # pushdown returns per model-day at 100k/1M/5M rows (DuckDB over the same Parquet), then a run including
-# performance and CBPE at 1M rows a day (BIG=1: also 5M) and a 30-day back-test at 1M; bench/results.json
+# performance and CBPE at 1M rows a day (BIG=1: also 5M) and a 30-day back-test at 1M, then the bytes of
+# the evidence a run keeps (per run and model-year, 100k and 1M rows a day); bench/results.json
 bench: install
 	$(BIN)/python bench/bench_run.py
 	$(BIN)/python bench/bench_scale.py $(if $(BIG),--big)
 	$(BIN)/python bench/bench_pushdown.py --rows 100000 1000000 5000000
 	$(BIN)/python bench/bench_outcomes.py $(if $(BIG),--rows 1000000 5000000)
+	$(BIN)/python bench/bench_evidence.py --rows 100000 1000000
