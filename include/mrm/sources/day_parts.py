@@ -7,8 +7,10 @@ back-test's dates, the monitoring runs of a long-lived worker), so each day is r
   contract checked the rows) and each object's URI, size and ETag (S3 reads are conditional on that
   ETag, so a rewritten object is another key and never a stale hit).
 - **Bound**: ``MRM_OUTCOME_CACHE_MB`` (:func:`mrm.settings.outcome_cache_bytes`; default 512, 0 keeps
-  none). A part larger than the bound is not kept; the least recently used parts are dropped first. A
-  part is read-only once cached.
+  none). A part is kept only if :data:`KEPT_DAYS` of its size fit the bound (by default days up to about
+  4M scored events or 3M labels), so a high-volume day adds nothing to a run's memory unless the bound
+  is raised for it (e.g. for a back-test); the least recently used parts are dropped first. A part is
+  read-only once cached.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from mrm.core.storage import ObjectInfo
 
 T = TypeVar("T")
+KEPT_DAYS = 8  # a part is kept only if this many of its size fit the bound (a 7-day cohort's days)
 READERS = max(1, min(4, os.cpu_count() or 1))  # days read at once: Parquet reads and numpy sorts free the GIL
 
 
@@ -73,7 +76,7 @@ class PartCache:
                 return self._parts[key]
         part = make()  # outside the lock: two threads may make the same part once each, never wrongly
         bound = _bound()
-        if part.nbytes <= bound:
+        if part.nbytes <= bound // KEPT_DAYS:  # a larger day is not kept: a run's memory stays bounded
             for array in vars(part).values():
                 array.flags.writeable = False  # shared by every later reader
             with self._lock:

@@ -64,12 +64,20 @@ def test_the_bound_keeps_the_most_recent_parts_and_zero_keeps_none(logs, monkeyp
     day_scores(files_of(entry, DAYS[0]), entry, "cohort")
     assert len(day_parts.CACHE) == 0
 
-    day_parts.clear()  # a bound of one part and a half: the second part evicts the first
+    day_parts.clear()  # room for 8.5 parts of this size: 8 are kept, the 9th evicts the first
     cache = day_parts.PartCache()
-    monkeypatch.setattr(day_parts, "_bound", lambda: int(one.nbytes * 1.5))
-    a = cache.get_or_make(("a",), lambda: one)
-    b = cache.get_or_make(("b",), lambda: day_parts.DayScores(one.hashes.copy(), one.scores.copy()))
-    assert len(cache) == 1 and cache.get_or_make(("b",), lambda: None) is b and a is one
+    monkeypatch.setattr(day_parts, "_bound", lambda: int(one.nbytes * (day_parts.KEPT_DAYS + 0.5)))
+    parts = [day_parts.DayScores(one.hashes.copy(), one.scores.copy()) for _ in range(9)]
+    for n, part in enumerate(parts):
+        assert cache.get_or_make((n,), lambda p=part: p) is part
+    assert len(cache) == day_parts.KEPT_DAYS
+    again = day_parts.DayScores(one.hashes.copy(), one.scores.copy())
+    assert cache.get_or_make((0,), lambda: again) is again  # the first was evicted: made again
+    assert cache.get_or_make((8,), lambda: None) is parts[8] and len(cache) == day_parts.KEPT_DAYS
+
+    monkeypatch.setattr(day_parts, "_bound", lambda: int(one.nbytes * (day_parts.KEPT_DAYS - 0.5)))
+    cache.clear()
+    assert cache.get_or_make(("big",), lambda: one) is one and len(cache) == 0  # too large a day: not kept
 
 
 def test_a_bound_that_is_not_a_number_is_refused_with_what_to_set(logs, monkeypatch):  # noqa: F811
