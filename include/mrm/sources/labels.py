@@ -33,14 +33,25 @@ def known_between(entry: ModelEntry, first: date, last: date) -> pd.DataFrame:
 def label_files(entry: ModelEntry, first: date, last: date) -> list:
     """The label objects of the days ``first``..``last`` (what :func:`latest_known` reads), in day order;
     a day whose objects cannot be listed has none."""
+    by_day = _label_files_by_day(entry, first, last)
+    return [f for files in by_day.values() if files is not None for f in files]
+
+
+def _label_files_by_day(entry: ModelEntry, first: date, last: date) -> dict:
+    """The label objects of each day ``first``..``last`` in day order (one listing per month on S3); a
+    day whose objects cannot be listed maps to None."""
     source = PartitionedParquet(entry.monitoring.labels, what="labels")
-    out = []
-    for day in (first + timedelta(days=i) for i in range((last - first).days + 1)):
-        try:
-            out.extend(source.files(day))
-        except SourceError:
-            continue
-    return out
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    try:
+        return source.files_by_day(days)
+    except SourceError:  # listed day by day, so that only the days that cannot be listed are skipped
+        out = {}
+        for day in days:
+            try:
+                out[day] = source.files(day)
+            except SourceError:
+                out[day] = None
+        return out
 
 
 def latest_known(entry: ModelEntry, first: date, last: date, known_by: date, among: np.ndarray):
@@ -59,14 +70,16 @@ def latest_known_at(entry: ModelEntry, first: date, last: date, known_by: date, 
     event of ``among``."""
     import numpy as np
 
-    source = PartitionedParquet(entry.monitoring.labels, what="labels")
+    by_day = _label_files_by_day(entry, first, last)
     cutoff = _ns(known_by + timedelta(days=1))
     kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     seen = np.zeros(among.size, dtype=bool)
     repeated = False  # an event with labels in several reads: resolved by time below
-    for day in (first + timedelta(days=i) for i in range((last - first).days + 1)):
+    for files in by_day.values():
+        if files is None:
+            continue
         try:
-            part = _day_labels(source.files(day), entry)  # a day whole, or not
+            part = _day_labels(files, entry)  # a day whole, or not
         except SourceError:
             continue
         if not part.hashes.size or not among.size:
