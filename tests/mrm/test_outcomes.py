@@ -138,7 +138,7 @@ def test_a_retired_model_back_tests_past_its_log_and_reruns_say_why(mrm_home, fi
     out, err = capsys.readouterr()
 
     assert (code, err) == (0, ""), out
-    assert len(out.splitlines()) == 5
+    assert len(out.splitlines()) == 6  # what it is about to do, a line per date, the count
     store = pipeline.get_store()
     tested = store.runs("aml_alert", kind="backtest")
     assert [r["logical_date"] for r in tested] == [since + timedelta(days=n) for n in range(4)]

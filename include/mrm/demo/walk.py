@@ -57,11 +57,12 @@ WARM = (
 def walk_model(model_id: str, days: int, log_file: Path | None, start, results) -> None:
     """A worker: the model's DAG for days 1..``days`` in order, each day's line put on ``results``.
 
-    Started with "forkserver" before the parent has set up the stand-ins, the demo data and the
-    metadata DB: forked from a fresh interpreter (no thread or connection of the parent is copied into
-    it) that imported what the tasks need once for all workers (:mod:`mrm.demo.preload`; a worker
-    imports what is missing), it waits for ``start`` to send the environment the parent has by then
-    (AWS_ENDPOINT_URL, AIRFLOW_CONN_MRM_*, ...), or None when the parent stopped before."""
+    Forked with "forkserver" from a fresh interpreter (no thread or connection of the parent is copied
+    into it), started before the parent set up the stand-ins, the demo data and the metadata DB, that
+    imported what the tasks need once for all workers meanwhile (:mod:`mrm.demo.preload`; a worker
+    imports what is missing). That interpreter has the parent's environment of before the setup, so the
+    worker waits for ``start`` to send the environment the parent has by then (AWS_ENDPOINT_URL,
+    AIRFLOW_CONN_MRM_*, ...), or None when the parent stopped before."""
     try:
         import importlib
         import os
@@ -89,7 +90,8 @@ def walk_model(model_id: str, days: int, log_file: Path | None, start, results) 
 
 
 class Walkers:
-    """One worker process per model, started early (:meth:`start`) and set going by :meth:`run`."""
+    """One worker process per model, its fork server started early (:meth:`start`), the workers forked
+    and set going by :meth:`run`."""
 
     def __init__(self, models: tuple[str, ...], days: int, log_file: Path | None):
         self.models, self.days, self.log_file = models, days, log_file
@@ -106,8 +108,12 @@ class Walkers:
         }
 
     def start(self) -> Walkers:
-        for worker in self.workers.values():
-            worker.start()
+        """Start the fork server, which imports ``WARM`` while this process sets up. The workers are
+        forked from it in :meth:`run`: forking one waits for the fork server's imports, which would
+        otherwise hold this process's setup (stand-ins, demo data, metadata DB) back."""
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
         return self
 
     def run(self, out: Callable[[str], None]) -> None:
@@ -115,6 +121,8 @@ class Walkers:
         orders them. A worker that fails or dies stops the demo with its model and reason."""
         import os
 
+        for worker in self.workers.values():
+            worker.start()
         for start in self.starts.values():
             start.put(dict(os.environ))
         lines, finished = DayLines(self.models, self.days, out), set()

@@ -34,14 +34,25 @@ def known_between(entry: ModelEntry, first: date, last: date) -> pd.DataFrame:
 def label_files(entry: ModelEntry, first: date, last: date) -> list:
     """The label objects of the days ``first``..``last`` (what :func:`latest_known` reads), in day order;
     a day whose objects cannot be listed has none."""
+    by_day = _label_files_by_day(entry, first, last)
+    return [f for files in by_day.values() if files is not None for f in files]
+
+
+def _label_files_by_day(entry: ModelEntry, first: date, last: date) -> dict:
+    """The label objects of each day ``first``..``last`` in day order (one listing per month on S3); a
+    day whose objects cannot be listed maps to None."""
     source = PartitionedParquet(entry.monitoring.labels, what="labels")
-    out = []
-    for day in (first + timedelta(days=i) for i in range((last - first).days + 1)):
-        try:
-            out.extend(source.files(day))
-        except SourceError:
-            continue
-    return out
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    try:
+        return source.files_by_day(days)
+    except SourceError:  # listed day by day, so that only the days that cannot be listed are skipped
+        out = {}
+        for day in days:
+            try:
+                out[day] = source.files(day)
+            except SourceError:
+                out[day] = None
+        return out
 
 
 def latest_known(entry: ModelEntry, first: date, last: date, known_by: date, among: np.ndarray):
@@ -60,22 +71,23 @@ def latest_known_at(entry: ModelEntry, first: date, last: date, known_by: date, 
     event of ``among``."""
     import numpy as np
 
-    source = PartitionedParquet(entry.monitoring.labels, what="labels")
+    by_day = _label_files_by_day(entry, first, last)
     cutoff = _ns(known_by + timedelta(days=1))
     kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     seen = np.zeros(among.size, dtype=bool)
     repeated = False  # an event with labels in several reads: resolved by time below
 
-    def matched(day: date):  # the day's labels of events among ``among``, known before the cutoff
-        part = _day_labels(source.files(day), entry)  # a day whole, or not
+    def matched(files: list | None):  # the day's labels of events among ``among``, known before the cutoff
+        if files is None:  # the day could not be listed: skipped
+            return None
+        part = _day_labels(files, entry)  # a day whole, or not
         if not part.hashes.size or not among.size:
             return None
         at = np.minimum(np.searchsorted(among, part.hashes), among.size - 1)
         keep = (among[at] == part.hashes) & part.known & (part.ns < cutoff)
         return (at[keep], part.ns[keep], part.labels[keep]) if keep.any() else None
 
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    for found, exc in day_parts.each(matched, days):  # in day order: the read order of equal times
+    for found, exc in day_parts.each(matched, by_day.values()):  # in day order: the read order of equal times
         if isinstance(exc, SourceError):
             continue
         if exc is not None:

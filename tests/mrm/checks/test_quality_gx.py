@@ -129,3 +129,27 @@ def test_the_gx_validation_result_is_kept_as_json_evidence(day, entry):
 def test_an_expectation_gx_cannot_evaluate_is_a_check_error(day, entry):
     with pytest.raises(CheckError, match=r"toy_model: GX could not evaluate null_rate on region: .*region"):
         check_quality(day.drop(columns=["region"]), entry, expected_rows=None)
+
+
+def _configs(expectations) -> list[dict]:
+    return [{k: v for k, v in e.configuration.to_json_dict().items() if k != "id"} for e in expectations]
+
+
+def test_the_suite_holds_what_gx_add_expectation_would_keep_duplicates_left_out(entry):
+    """distinct() against GX's own set semantics (ExpectationSuite.add_expectation, one by one): the
+    same expectations in the same order, an expectation equal to an earlier one (other meta) left out."""
+    import great_expectations as gx
+
+    from mrm.checks.quality_gx import build_suite, distinct
+
+    def plan() -> list:  # fresh expectations each time: a suite binds the ones it is given
+        fresh = build_suite(entry, 1000)
+        return [*fresh, (build_suite(entry, 1000)[3][0], "twin", None)]  # equal to [3] but for its meta
+
+    reference = gx.ExpectationSuite(name="by_gx")
+    for expectation, metric, column in plan():
+        expectation.meta = {"mrm_metric": metric, "mrm_column": column}
+        reference.add_expectation(expectation)
+    ours = distinct(plan())
+    assert len(ours) == len(plan()) - 1 == len(reference.expectations)
+    assert _configs(ours) == _configs(reference.expectations)

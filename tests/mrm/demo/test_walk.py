@@ -57,3 +57,20 @@ def test_a_day_waits_for_the_slowest_model_and_then_prints_at_once():
     lines.add("credit_line", 3, _line("credit_line", 3))
     assert printed[3:9] == [_line(m, n) for n in (2, 3) for m in MODELS]
     assert printed[9].startswith("  -- 3/3 days x 3 models done") and lines.done()
+
+
+def test_start_runs_the_fork_server_without_forking_the_workers(tmp_path):
+    """Forking a worker waits for the fork server's imports (``WARM``); start() must not, so that the
+    parent sets up the stand-ins, the data and the metadata DB meanwhile. The workers are forked by
+    run(); stop() before run() ends nothing but the fork server's wait."""
+    from multiprocessing import forkserver
+
+    from mrm.demo.walk import Walkers
+
+    walkers = Walkers(MODELS, 1, tmp_path / "log.txt").start()
+    try:
+        assert forkserver._forkserver._forkserver_pid is not None  # spawned, importing meanwhile
+        assert all(worker.pid is None for worker in walkers.workers.values())
+    finally:
+        walkers.stop()
+    assert all(worker.pid is None for worker in walkers.workers.values())

@@ -192,3 +192,40 @@ def test_a_models_source_names_the_model_in_every_message(root, make_entry):
     path.write_bytes(b"not parquet")
     with pytest.raises(SourceError, match=r"^cannot read scoring log file file://.* of model toy_model \("):
         source.read_day(DAY)
+
+
+def test_files_by_day_on_s3_lists_each_month_once_and_finds_what_each_days_listing_finds(aws):
+    """A window across a month end: the same objects per day, in the same order, as listing each day
+    (a look-alike prefix, a nested object and a non-Parquet file included), with one LIST per month."""
+    import boto3
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="mrm-list")
+    keys = [
+        "log/dt=2026-08-30/part-0000.parquet",
+        "log/dt=2026-08-30/part-0001.parquet",
+        "log/dt=2026-08-30/_SUCCESS",
+        "log/dt=2026-08-31/sub/part-0000.parquet",
+        "log/dt=2026-09-01/part-0000.parquet",
+        "log/dt=2026-09-02/part-0000.parquet",  # outside the window
+        "log/dt=2026-08-3x/part-0000.parquet",  # not a day partition
+        "logs/dt=2026-08-30/part-0000.parquet",  # another prefix
+    ]
+    for key in keys:
+        s3.put_object(Bucket="mrm-list", Key=key, Body=b"x")
+    source = PartitionedParquet("s3://mrm-list/log")
+    days = [date(2026, 8, 29), date(2026, 8, 30), date(2026, 8, 31), date(2026, 9, 1)]
+    listed: list[str] = []
+    real = source.store.list
+    source.store.list = lambda uri: listed.append(uri) or real(uri)  # counts the LIST calls, lists for real
+    by_day = source.files_by_day(days)
+    assert listed == ["s3://mrm-list/log/dt=2026-08-", "s3://mrm-list/log/dt=2026-09-"]
+    source.store.list = real
+    assert by_day == {day: source.files(day) for day in days}
+    assert [o.uri.rsplit("/log/", 1)[1] for d in days for o in by_day[d]] == [
+        "dt=2026-08-30/part-0000.parquet",
+        "dt=2026-08-30/part-0001.parquet",
+        "dt=2026-08-31/sub/part-0000.parquet",
+        "dt=2026-09-01/part-0000.parquet",
+    ]
+    assert source.reference_files(days) == {d: by_day[d] for d in days[1:]}
