@@ -67,8 +67,8 @@ def latest_known(entry: ModelEntry, first: date, last: date, known_by: date, amo
 def latest_known_at(entry: ModelEntry, first: date, last: date, known_by: date, among: np.ndarray):
     """:func:`latest_known` as (positions in ``among`` ascending, labels). Each label day is read once per
     process (:mod:`mrm.sources.day_parts`, sorted by hash, so matching it to ``among`` is a binary search
-    of ascending keys); held meanwhile: 13 bytes per label of an event among ``among`` and one byte per
-    event of ``among``."""
+    of ascending keys, two days at a time in threads); held meanwhile: 20 bytes per label of an event
+    among ``among``, one byte per event of ``among`` and the days being read."""
     import numpy as np
 
     by_day = _label_files_by_day(entry, first, last)

@@ -13,9 +13,11 @@ score it was first logged with; nothing else is read, and no row is held as Pyth
   one row of the cohort changes.
 - **Duplicates**: an event logged more than once counts once, with the score of its first occurrence
   in day, file and row order (as ``drop_duplicates("event_id")`` on the days' rows).
-- **Memory**: 16 bytes per row read (hash + float64 score) until the days are joined, 32 while they are
-  sorted into distinct events, then 16 per distinct event: 7M rows (a 7-day cohort at 1M a day) peak
-  near 220 MB. Never a Python object per row: ids are hashed from the Arrow buffers.
+- **Days**: each day is reduced to its distinct events (sorted by hash) once per process
+  (:mod:`mrm.sources.day_parts`), two days at a time in threads; the days are then merged in day order.
+- **Memory**: 16 bytes per distinct event of each day, about 40 more per row while the days are merged
+  (the joined hashes and scores, the merge order, the sorted hashes), then 16 per distinct event. Never
+  a Python object per row: ids are hashed from the Arrow buffers.
 """
 
 from __future__ import annotations
