@@ -141,7 +141,7 @@ def _reference_counts(entry: ModelEntry):
     fingerprint of the objects they are read from (:mod:`mrm.checks.reference_counts`), checked against
     the SHA-256s the history's runs recorded for it; a source without stable files reads them each time."""
     from mrm.checks import reference_counts as rc
-    from mrm.sources.labels import label_files
+    from mrm.sources.labels import label_files_by_day
     from mrm.store import reads
 
     perf, ref = entry.monitoring.performance, entry.monitoring.reference
@@ -150,7 +150,8 @@ def _reference_counts(entry: ModelEntry):
     if scores is None:
         counts, _ = _labelled(entry, _reference_scores(entry), ref.start, known_by)
         return counts, None
-    labels = label_files(entry, ref.start, known_by)
+    label_days = label_files_by_day(entry, ref.start, known_by)
+    labels = [f for files in label_days.values() if files is not None for f in files]
     fp = rc.fingerprint(entry.fingerprint(), [f for d in sorted(scores) for f in scores[d]], labels)
     cache = rc.CountsCache(settings.profile_cache_uri())
     recorded = reads.reference_counts_hashes(get_store().engine, entry.model_id, fp)
@@ -164,7 +165,7 @@ def _reference_counts(entry: ModelEntry):
         progress, started = logging.getLogger("mrm.progress"), time.perf_counter()
         progress.info("%s: joining the reference window %s..%s to its labels (once per reference, then kept)",
                       entry.model_id, ref.start, ref.end)  # fmt: skip
-        counts, _ = _labelled(entry, _reference_scores(entry, scores), ref.start, known_by)
+        counts, _ = _labelled(entry, _reference_scores(entry, scores), ref.start, known_by, label_days)
         digest = cache.put(entry.model_id, fp, counts)
         progress.info("%s: reference counts built in %.1f s", entry.model_id, time.perf_counter() - started)
     return counts, {"fingerprint": fp, "sha256": digest}
@@ -210,17 +211,17 @@ def labelled_cohort(entry: ModelEntry, day: date, start: date, end: date):
     return counts, coverage, note
 
 
-def _labelled(entry: ModelEntry, scored, first: date, known_by: date):
+def _labelled(entry: ModelEntry, scored, first: date, known_by: date, label_days: dict | None = None):
     """(counts of the scored events' latest labels known by ``known_by``, read from the label partitions
-    of ``first``..``known_by``; the labelled share of the scored events, None without events)."""
-    from mrm.sources.labels import latest_known_at
+    of ``first``..``known_by`` (``label_days``: their objects by day, if listed); the labelled share of
+    the scored events, None without events), joined bucket by bucket (:mod:`mrm.checks.cohort_join`)."""
+    from mrm.checks.cohort_join import join
+    from mrm.sources.labels import cutoff_ns, label_parts
 
-    if not len(scored):
+    if not scored.parts:
         return _empty_cohort(), None
-    from mrm.checks.performance_counts import ScoreCounts
-
-    at, labels = latest_known_at(entry, first, known_by, known_by, scored.hashes)
-    return ScoreCounts.of(labels, scored.scores[at]), at.size / len(scored)
+    joined = join(scored.parts, label_parts(entry, first, known_by, label_days), cutoff_ns(known_by))
+    return joined.counts, joined.coverage
 
 
 def _scores(entry: ModelEntry, days: list[date], where: str, *, skip_unreadable: bool = False, files=None):

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mrm.checks import estimation_stats, isotonic, performance_counts
+from mrm.checks.performance_counts import unique_inverse
 from mrm.core.results import MetricResult
 from mrm.inventory import Performance
 
@@ -108,9 +109,10 @@ def day_estimates(inputs: CheckInputs, perf: Performance) -> list[MetricResult]:
     scores = scores[np.isfinite(scores)] if scores is not None else np.empty(0)
     if scores.size == 0:
         return _empty(day, detail | {"insufficient": f"no scores on {day.isoformat()}"})
+    scores, rows = _distinct(scores)  # the estimates are functions of the scores: exact per distinct score
     p = cal.probabilities(scores) if cal else np.clip(scores, 0.0, 1.0)
     calibrator = cal.model.variance_of(scores) if cal else None
-    stats = estimation_stats.estimates(p, scores, perf.threshold, est.confidence, calibrator)
+    stats = estimation_stats.estimates(p, scores, perf.threshold, est.confidence, calibrator, rows)
     c = stats["confusion"]
     detail |= {"rows": c["n"], "expected_positives": c["tp"] + c["fn"], "expected_confusion": c}
     span = {"cohort_start": day.isoformat(), "cohort_end": day.isoformat()}
@@ -131,6 +133,12 @@ def day_estimates(inputs: CheckInputs, perf: Performance) -> list[MetricResult]:
         )
         for name in estimation_stats.METRICS
     ]
+
+
+def _distinct(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct scores ascending, how many rows have each)."""
+    values, inverse = unique_inverse(scores)
+    return values, np.bincount(inverse, minlength=values.size).astype("float64")
 
 
 def matured_day(day: date, perf: Performance) -> date:

@@ -40,22 +40,27 @@ from mrm.checks.performance_counts import unique_inverse
 METRICS = ("auc", "precision", "recall", "f1", "positive_rate")
 
 
-def _checked(p: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _checked(p: np.ndarray, s: np.ndarray, w: np.ndarray | None = None):
+    """(p, s, w) as float64; ``w`` the rows each entry stands for (None: one each)."""
     p, s = np.asarray(p, dtype="float64"), np.asarray(s, dtype="float64")
     if p.shape != s.shape or p.ndim != 1:
         raise ValueError(f"p and s must be one-dimensional and equal in length, got {p.shape} and {s.shape}")
     if not (np.isfinite(s).all() and np.isfinite(p).all()) or ((p < 0) | (p > 1)).any():
         raise ValueError("p must be probabilities in [0, 1] and s finite scores")
-    return p, s
+    w = np.ones(s.size) if w is None else np.asarray(w, dtype="float64")
+    if w.shape != s.shape or (w < 0).any():
+        raise ValueError(f"w must be non-negative row counts paired with s, got shape {w.shape}")
+    return p, s, w
 
 
-def expected_confusion(p: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, float]:
-    """Expected TP, FP, FN, TN at ``s >= threshold``, and the rows predicted positive (K) and all (n)."""
-    p, s = _checked(p, s)
+def expected_confusion(p: np.ndarray, s: np.ndarray, threshold: float, w: np.ndarray | None = None) -> dict:
+    """Expected TP, FP, FN, TN at ``s >= threshold``, and the rows predicted positive (K) and all (n);
+    ``w``: the rows each (p, s) stands for (e.g. a day's distinct scores and their counts)."""
+    p, s, w = _checked(p, s, w)
     predicted = s >= threshold
-    tp, fn = float(p[predicted].sum()), float(p[~predicted].sum())
-    k = int(predicted.sum())
-    return {"tp": tp, "fp": k - tp, "fn": fn, "tn": (s.size - k) - fn, "predicted": k, "n": int(s.size)}
+    tp, fn = float(np.dot(p[predicted], w[predicted])), float(np.dot(p[~predicted], w[~predicted]))
+    k, n = round(float(w[predicted].sum())), round(float(w.sum()))
+    return {"tp": tp, "fp": k - tp, "fn": fn, "tn": (n - k) - fn, "predicted": k, "n": n}
 
 
 def _band(value: float | None, variance: float, z: float) -> tuple[float | None, float | None]:
@@ -65,33 +70,34 @@ def _band(value: float | None, variance: float, z: float) -> tuple[float | None,
     return max(0.0, value - half), min(1.0, value + half)
 
 
-def expected_auc(p: np.ndarray, s: np.ndarray) -> tuple[float | None, float]:
+def expected_auc(p: np.ndarray, s: np.ndarray, w: np.ndarray | None = None) -> tuple[float | None, float]:
     """(expected AUC, its delta-method variance); None when no (positive, negative) pair is expected."""
-    value, variance, _ = _auc_and_gradients(p, s)
+    value, variance, _ = _auc_and_gradients(p, s, w)
     return value, variance
 
 
-def _auc_and_gradients(p: np.ndarray, s: np.ndarray):
-    """(expected AUC, its delta-method variance over the labels, (its gradient with respect to the labels,
-    with respect to p) or None)."""
-    p, s = _checked(p, s)
+def _auc_and_gradients(p: np.ndarray, s: np.ndarray, w: np.ndarray | None = None):
+    """(expected AUC, its delta-method variance over the labels, (its gradient with respect to each
+    row's label, with respect to its p; one value per entry, the same for each row it stands for) or
+    None)."""
+    p, s, w = _checked(p, s, w)
     q, v = 1.0 - p, p * (1.0 - p)
     distinct, group = unique_inverse(s)  # np.unique's result, by hashing
-    pos = np.bincount(group, weights=p, minlength=distinct.size)  # expected positives per distinct score
-    neg = np.bincount(group, weights=q, minlength=distinct.size)
+    pos = np.bincount(group, weights=w * p, minlength=distinct.size)  # expected positives per distinct score
+    neg = np.bincount(group, weights=w * q, minlength=distinct.size)
     neg_below = np.cumsum(neg) - neg
     pos_above = pos.sum() - np.cumsum(pos)
-    m, n = float(p.sum()), float(q.sum())
-    pairs = m * n - float(v.sum())
+    m, n, self_pairs = float(np.dot(w, p)), float(np.dot(w, q)), float(np.dot(w, v))
+    pairs = m * n - self_pairs
     if pairs <= 0.0:
         return None, 0.0, None
-    count = float(np.dot(pos, neg_below)) + 0.5 * (float(np.dot(pos, neg)) - float(v.sum()))
+    count = float(np.dot(pos, neg_below)) + 0.5 * (float(np.dot(pos, neg)) - self_pairs)
     value = min(1.0, max(0.0, count / pairs))
     below = neg_below[group] + 0.5 * (neg[group] - q)  # a_k: expected negatives ranked below row k
     above = pos_above[group] + 0.5 * (pos[group] - p)  # b_k: expected positives ranked above row k
     gradient = ((below - above) - value * (n - m)) / pairs  # with respect to the labels y_k
     by_p = gradient + value * (1.0 - 2.0 * p) / pairs  # with respect to p_k: ∂pairs/∂p_k = n − m − (1 − 2p_k)
-    return value, float(np.dot(gradient**2, v)), (gradient, by_p)
+    return value, float(np.dot(gradient**2, w * v)), (gradient, by_p)
 
 
 def estimates(
@@ -100,17 +106,21 @@ def estimates(
     threshold: float,
     confidence: float = 0.95,
     calibration_variance: Callable[[np.ndarray], float] | None = None,
+    w: np.ndarray | None = None,
 ) -> dict:
     """Every estimate of this module with its band: ``{metric: (value, low, high)}`` plus ``confusion``
-    and ``se``: ``{metric: (standard error over the labels, over the calibrator or None)}``."""
+    and ``se``: ``{metric: (standard error over the labels, over the calibrator or None)}``. ``w``: the
+    rows each (p, s) stands for (a day's distinct scores and their counts give the rows' figures
+    exactly, in time and memory of the distinct scores); ``calibration_variance`` is then given each
+    entry's gradient summed over its rows."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
-    p, s = _checked(p, s)
+    p, s, w = _checked(p, s, w)
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    c = expected_confusion(p, s, threshold)
-    v = p * (1.0 - p)
+    c = expected_confusion(p, s, threshold, w)
+    v = w * p * (1.0 - p)  # each entry's rows' label variance
     d = (s >= threshold).astype("float64")
-    k, m, tp = c["predicted"], float(p.sum()), c["tp"]
+    k, m, tp = c["predicted"], float(np.dot(w, p)), c["tp"]
     out: dict = {"confusion": c, "se": {}}
 
     def put(
@@ -123,7 +133,7 @@ def estimates(
             return
         labels = float(np.dot(gradient**2, v))
         calibrator = (
-            calibration_variance(gradient if by_p is None else by_p) if calibration_variance else None
+            calibration_variance(w * (gradient if by_p is None else by_p)) if calibration_variance else None
         )
         out[name] = (value, *_band(value, labels + (calibrator or 0.0), z))
         out["se"][name] = (math.sqrt(labels), None if calibrator is None else math.sqrt(calibrator))
@@ -134,9 +144,9 @@ def estimates(
     put("recall", recall, (d - recall) / m if recall is not None else None)
     f1 = 2 * tp / (k + m) if k + m > 0 else None
     put("f1", f1, (2 * d - f1) / (k + m) if f1 is not None else None)
-    rate = k / s.size if s.size else None
+    rate = k / c["n"] if c["n"] else None
     out["positive_rate"] = (rate, rate, rate)  # known without labels: no band
     out["se"]["positive_rate"] = (0.0, 0.0) if rate is not None else (None, None)
-    value, _, gradients = _auc_and_gradients(p, s)
+    value, _, gradients = _auc_and_gradients(p, s, w)
     put("auc", value, *(gradients or (None, None)))
     return out

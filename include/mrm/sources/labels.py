@@ -31,14 +31,7 @@ def known_between(entry: ModelEntry, first: date, last: date) -> pd.DataFrame:
         return pd.DataFrame({"event_id": [], "label": [], "label_ts": []})
 
 
-def label_files(entry: ModelEntry, first: date, last: date) -> list:
-    """The label objects of the days ``first``..``last`` (what :func:`latest_known` reads), in day order;
-    a day whose objects cannot be listed has none."""
-    by_day = _label_files_by_day(entry, first, last)
-    return [f for files in by_day.values() if files is not None for f in files]
-
-
-def _label_files_by_day(entry: ModelEntry, first: date, last: date) -> dict:
+def label_files_by_day(entry: ModelEntry, first: date, last: date) -> dict:
     """The label objects of each day ``first``..``last`` in day order (one listing per month on S3); a
     day whose objects cannot be listed maps to None."""
     source = PartitionedParquet(entry.monitoring.labels, what="labels")
@@ -64,40 +57,60 @@ def latest_known(entry: ModelEntry, first: date, last: date, known_by: date, amo
     return among[at], labels
 
 
-def latest_known_at(entry: ModelEntry, first: date, last: date, known_by: date, among: np.ndarray):
-    """:func:`latest_known` as (positions in ``among`` ascending, labels). Each label day is read once per
-    process (:mod:`mrm.sources.day_parts`, sorted by hash, so matching it to ``among`` is a binary search
-    of ascending keys, two days at a time in threads); held meanwhile: 20 bytes per label of an event
-    among ``among``, one byte per event of ``among`` and the days being read."""
-    import numpy as np
+def label_parts(entry: ModelEntry, first: date, last: date, by_day: dict | None = None) -> list[DayLabels]:
+    """The label days ``first``..``last`` as parts sorted by hash (:mod:`mrm.sources.day_parts`), in day
+    order (the read order of equal label times), each read once per process, several at once in
+    threads; ``by_day``: their objects (:func:`label_files_by_day`), if already listed. A day that
+    cannot be listed or read, or has no label, is skipped (as :func:`known_between`)."""
 
-    by_day = _label_files_by_day(entry, first, last)
-    cutoff = _ns(known_by + timedelta(days=1))
-    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    seen = np.zeros(among.size, dtype=bool)
-    repeated = False  # an event with labels in several reads: resolved by time below
+    def read(files: list | None) -> DayLabels | None:
+        return _day_labels(files, entry) if files is not None else None
 
-    def matched(files: list | None):  # the day's labels of events among ``among``, known before the cutoff
-        if files is None:  # the day could not be listed: skipped
-            return None
-        part = _day_labels(files, entry)  # a day whole, or not
-        if not part.hashes.size or not among.size:
-            return None
-        at = np.minimum(np.searchsorted(among, part.hashes), among.size - 1)
-        keep = (among[at] == part.hashes) & part.known & (part.ns < cutoff)
-        return (at[keep], part.ns[keep], part.labels[keep]) if keep.any() else None
-
-    for found, exc in day_parts.each(matched, by_day.values()):  # in day order: the read order of equal times
+    by_day = by_day if by_day is not None else label_files_by_day(entry, first, last)
+    parts = []
+    for part, exc in day_parts.each(read, by_day.values()):  # in day order
         if isinstance(exc, SourceError):
             continue
         if exc is not None:
             raise exc
-        if found is None:
+        if part is not None and part.hashes.size:
+            parts.append(part)
+    return parts
+
+
+def latest_known_at(entry: ModelEntry, first: date, last: date, known_by: date, among: np.ndarray):
+    """:func:`latest_known` as (positions in ``among`` ascending, labels)."""
+    days = [(p.hashes, p.ns, p.known, p.labels) for p in label_parts(entry, first, last)]
+    return latest_of(among, days, cutoff_ns(known_by))
+
+
+def cutoff_ns(known_by: date) -> int:
+    """The first instant after ``known_by`` (midnight UTC of the next day), in nanoseconds."""
+    return _ns(known_by + timedelta(days=1))
+
+
+def latest_of(among: np.ndarray, days: list[tuple[np.ndarray, ...]], cutoff: int, *, ordered: bool = True):
+    """(positions in ``among``, labels as float32): each event of ``among`` (hashes ascending) with its
+    latest label known before ``cutoff`` among the label days' ``(hashes ascending, ns, known, labels)``
+    in read order; equal times: the one read last wins. ``ordered``: the positions ascending (else in
+    no stated order, each once). Held meanwhile: 20 bytes per matched label and one byte per event of
+    ``among``."""
+    import numpy as np
+
+    kept = []
+    repeated = False  # an event with labels in several reads: resolved by time below
+    seen = np.zeros(among.size, dtype=bool)
+    for hashes, ns, known, labels in days:
+        if not hashes.size or not among.size:
             continue
-        at = found[0]
+        at = np.minimum(np.searchsorted(among, hashes), among.size - 1)  # ascending keys: cache-friendly
+        keep = (among[at] == hashes) & known & (ns < cutoff)
+        if not keep.any():
+            continue
+        at = at[keep]
         repeated = repeated or bool(seen[at].any()) or bool((at[1:] == at[:-1]).any())
         seen[at] = True
-        kept.append(found)
+        kept.append((at, ns[keep], labels[keep]))
     del seen
     if not kept:
         return np.zeros(0, dtype="int64"), np.zeros(0, dtype="float32")
@@ -108,6 +121,8 @@ def latest_known_at(entry: ModelEntry, first: date, last: date, known_by: date, 
         at, labels = at[order], labels[order]
         last_of_each = np.append(at[1:] != at[:-1], True)
         return at[last_of_each], labels[last_of_each]
+    if not ordered:
+        return at, labels
     order = np.argsort(at, kind="stable")  # each day's positions ascend already: runs merged
     return at[order], labels[order]
 

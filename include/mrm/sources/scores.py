@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -93,13 +94,27 @@ def _fmix64(h: np.ndarray) -> np.ndarray:
 
 @dataclass
 class CompactScores:
-    """Distinct events of some days: ``hashes`` ascending (uint64) and each one's first ``scores``
-    (float64, NaN for a null score); the days without data and the reasons of the unreadable ones."""
+    """Distinct events of some days as the days' parts (:class:`DayScores`, in day order: an event seen
+    on several days keeps the earliest day's score), the days without data and the reasons of the
+    unreadable ones. ``hashes`` and ``scores``: the days merged (ascending, NaN for a null score), made
+    on first use (a single day's are its own); outcome analysis joins the parts bucket by bucket
+    instead (:mod:`mrm.checks.cohort_join`)."""
 
-    hashes: np.ndarray
-    scores: np.ndarray
+    parts: list[DayScores]
     missing_days: list[date] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+
+    @cached_property
+    def _merged(self) -> tuple[np.ndarray, np.ndarray]:
+        return merged(list(self.parts)) if self.parts else (np.zeros(0, dtype="uint64"), np.zeros(0))
+
+    @property
+    def hashes(self) -> np.ndarray:
+        return self._merged[0]
+
+    @property
+    def scores(self) -> np.ndarray:
+        return self._merged[1]
 
     def __len__(self) -> int:
         return int(self.hashes.size)
@@ -178,8 +193,9 @@ def read_scores(
     files_by_day = files_by_day if files_by_day is not None else source.reference_files(days)
     if files_by_day is None:  # no stable files: the source reads the days as one frame
         data = source.read_days(days, skip_unreadable=skip_unreadable, columns=SCORE_COLUMNS)
-        hashes, scores = first_occurrences([_frame_part(data.frame, entry, what)])
-        return CompactScores(hashes, scores, list(data.missing_days), list(data.unreadable))
+        part = DayScores(*first_occurrences([_frame_part(data.frame, entry, what)]))
+        kept = [part] if part.hashes.size else []
+        return CompactScores(kept, list(data.missing_days), list(data.unreadable))
     parts: list[DayScores] = []
     missing, unreadable = [], []
     listed = [(day, files_by_day.get(day)) for day in days]
@@ -198,8 +214,7 @@ def read_scores(
         parts.append(part)
     if not parts:
         raise NoDataError(f"no scoring log rows at all for {days[0]}..{days[-1]} of model {entry.model_id}")
-    hashes, scores = merged(parts)
-    return CompactScores(hashes, scores, missing, unreadable)
+    return CompactScores(parts, missing, unreadable)
 
 
 def day_scores(files: list, entry: ModelEntry, where: str) -> DayScores:
@@ -232,5 +247,5 @@ def merged(parts: list[DayScores]) -> tuple[np.ndarray, np.ndarray]:
 
 def compact_frame(frame: pd.DataFrame, entry: ModelEntry, what: str) -> CompactScores:
     """The distinct events of a frame already read (e.g. a reference window read whole, once)."""
-    hashes, scores = first_occurrences([_frame_part(frame, entry, what)])
-    return CompactScores(hashes, scores)
+    part = DayScores(*first_occurrences([_frame_part(frame, entry, what)]))
+    return CompactScores([part] if part.hashes.size else [])

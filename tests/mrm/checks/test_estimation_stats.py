@@ -187,3 +187,24 @@ def test_the_calibrator_term_matches_refitting_on_fresh_references():
             predicted[m].append(out["se"][m][1])
     for m in values:
         assert np.std(values[m]) == pytest.approx(np.median(predicted[m]), rel=0.10), m
+
+
+def test_a_day_given_as_distinct_scores_and_counts_has_the_rows_estimates():
+    """The estimates are functions of the scores, so a day of rows and the same day as its distinct
+    scores with their row counts (how :mod:`mrm.checks.estimation` gives it) agree to rounding, bands,
+    standard errors and the calibrator's term included."""
+    from mrm.checks import isotonic
+
+    rng = np.random.default_rng(8)
+    cal, _ = _calibrated_day()
+    day = np.round(rng.beta(2, 5, 5000), 3)  # about 600 distinct scores, many rows each
+    rows = es.estimates(cal.predict(day), day, 0.4, 0.95, cal.variance_of(day))
+    values, counts = np.unique(day, return_counts=True)
+    grouped = es.estimates(cal.predict(values), values, 0.4, 0.95, cal.variance_of(values), counts)
+
+    assert grouped["confusion"]["n"] == 5000 and values.size < 1000
+    assert grouped["confusion"] == pytest.approx(rows["confusion"], rel=1e-12)
+    for metric in es.METRICS:
+        assert grouped[metric] == pytest.approx(rows[metric], rel=1e-10, abs=1e-14), metric
+        assert grouped["se"][metric] == pytest.approx(rows["se"][metric], rel=1e-9), metric
+    assert isotonic.Isotonic(cal.x, cal.y).variance_of(values) is None
