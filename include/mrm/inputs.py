@@ -162,7 +162,9 @@ def _reference_counts(entry: ModelEntry):
         import logging
         import time
 
-        progress, started = logging.getLogger("mrm.progress"), time.perf_counter()
+        from mrm.core.progress import PROGRESS_LOGGER
+
+        progress, started = logging.getLogger(PROGRESS_LOGGER), time.perf_counter()
         progress.info("%s: joining the reference window %s..%s to its labels (once per reference, then kept)",
                       entry.model_id, ref.start, ref.end)  # fmt: skip
         counts, _ = _labelled(entry, _reference_scores(entry, scores), ref.start, known_by, label_days)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from mrm.checks.engine.profile import PROFILE_VERSION, ProfileSettings, ReferenceProfile
 from mrm.checks.engine.profiling import profile_from_files, profile_from_frame, reference_info
 from mrm.checks.hash_record import unsound
+from mrm.core.progress import PROGRESS_LOGGER
 from mrm.core.storage import ObjectInfo, join, store_for
 from mrm.inventory import ModelEntry
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
-progress = logging.getLogger("mrm.progress")  # what a long step is doing: a terminal and task logs show it
+progress = logging.getLogger(PROGRESS_LOGGER)  # what a long step is doing: a terminal and task logs show it
 HASH_FILE = "profile.sha256"  # the hash record written with a profile's files
 
 

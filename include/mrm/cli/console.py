@@ -28,9 +28,10 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from mrm.core.progress import PROGRESS_LOGGER
+
 LOGGERS = ("mrm", "py.warnings")
 WARNINGS_LOGGER = "py.warnings"
-PROGRESS_LOGGER = "mrm.progress"
 
 
 class _OneLine(logging.Formatter):
