@@ -65,6 +65,24 @@ def assert_same_quality_and_drift(store, run_a: str, run_b: str) -> dict:
     return b
 
 
+def record_daily_runs(history, runs: list[dict], model_id: str = "toy_model") -> None:
+    """Record one completed GREEN run of ``model_id`` a day from 2026-09-01 (``run0``, ``run1``, ...) for
+    each dict of ``runs``: the RunRecord fields it sets besides those (e.g. ``lineage``, ``reference``)."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from mrm.store import RunRecord
+
+    now = datetime(2026, 9, 6, 1, 0, tzinfo=UTC)
+    for n, fields in enumerate(runs):
+        history.record_run(
+            RunRecord(
+                run_id=f"run{n}", model_id=model_id, model_version="1.0.0",
+                logical_date=date(2026, 9, 1) + timedelta(days=n), status="completed", overall_status="GREEN",
+                started_at=now, finished_at=now, triggered_by="test", inventory_hash="0" * 64, **fields,
+            )
+        )  # fmt: skip
+
+
 def route_to_standins(
     folder: Path, project: str, *, jira_timeout: float, retry: dict, **notifications: object
 ) -> None:

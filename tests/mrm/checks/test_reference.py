@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support import record_daily_runs
 
 from mrm.checks import reference as ref_module
 from mrm.checks import stats
@@ -241,25 +242,16 @@ def test_a_profile_cached_without_a_hash_record_is_rebuilt(file_entry, tmp_path,
     assert (cached_folder(tmp_path, fresh) / HASH_FILE).exists()
 
 
-def test_the_history_gives_the_hashes_its_runs_recorded_for_a_profile(any_history):
-    from datetime import UTC, datetime
+def profile_reference(fp: str, digest: str | None) -> dict:
+    """A run's reference recording the profile ``fp`` with (or without) its SHA-256."""
+    return {"profile_fingerprint": fp, **({"profile_sha256": digest} if digest else {})}
 
-    from mrm.store import RunRecord
+
+def test_the_history_gives_the_hashes_its_runs_recorded_for_a_profile(any_history):
     from mrm.store.reads import profile_hashes
 
-    now = datetime(2026, 9, 6, 1, 0, tzinfo=UTC)
-    for n, (fp, digest) in enumerate(
-        [("fp-a", "1" * 64), ("fp-a", "2" * 64), ("fp-b", "3" * 64), ("fp-a", None)]
-    ):
-        reference = {"profile_fingerprint": fp, **({"profile_sha256": digest} if digest else {})}
-        any_history.record_run(
-            RunRecord(
-                run_id=f"run{n}", model_id="toy_model", model_version="1.0.0",
-                logical_date=date(2026, 9, 1 + n), status="completed", overall_status="GREEN",
-                started_at=now, finished_at=now, triggered_by="test", inventory_hash="0" * 64,
-                reference=reference,
-            )
-        )  # fmt: skip
+    kept = [("fp-a", "1" * 64), ("fp-a", "2" * 64), ("fp-b", "3" * 64), ("fp-a", None)]
+    record_daily_runs(any_history, [{"reference": profile_reference(fp, digest)} for fp, digest in kept])
 
     assert profile_hashes(any_history.engine, "toy_model", "fp-a") == {"1" * 64, "2" * 64}
     assert profile_hashes(any_history.engine, "toy_model", "fp-b") == {"3" * 64}

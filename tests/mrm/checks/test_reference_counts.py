@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import record_daily_runs
 
 from mrm import inputs, outcomes, pipeline
 from mrm.checks import reference_counts as rc
@@ -115,24 +116,15 @@ def test_without_any_run_recorded_the_hash_record_is_what_vouches(mrm_home, file
     assert fresh_stats()["auc"] == pytest.approx(1 - truth["auc"], abs=1e-12)
 
 
+def counts_lineage(fp: str | None, digest: str | None) -> dict:
+    """A run's lineage recording the reference counts ``fp`` with (or without) their SHA-256."""
+    record = {"fingerprint": fp, **({"sha256": digest} if digest else {})}
+    return {"mrm": "test", **({"inputs": {"reference_counts": record}} if fp else {})}
+
+
 def test_the_history_gives_the_hashes_its_runs_recorded_for_counts(any_history):
-    from datetime import UTC, date, datetime
-
-    from mrm.store import RunRecord
-
-    now = datetime(2026, 9, 6, 1, 0, tzinfo=UTC)
     kept = [("fp-a", "1" * 64), ("fp-a", "2" * 64), ("fp-b", "3" * 64), ("fp-a", None), (None, None)]
-    for n, (fp, digest) in enumerate(kept):
-        record = {"fingerprint": fp, **({"sha256": digest} if digest else {})}
-        lineage = {"mrm": "test", **({"inputs": {"reference_counts": record}} if fp else {})}
-        any_history.record_run(
-            RunRecord(
-                run_id=f"run{n}", model_id="toy_model", model_version="1.0.0",
-                logical_date=date(2026, 9, 1 + n), status="completed", overall_status="GREEN",
-                started_at=now, finished_at=now, triggered_by="test", inventory_hash="0" * 64,
-                lineage=lineage,
-            )
-        )  # fmt: skip
+    record_daily_runs(any_history, [{"lineage": counts_lineage(fp, digest)} for fp, digest in kept])
 
     assert reads.reference_counts_hashes(any_history.engine, "toy_model", "fp-a") == {"1" * 64, "2" * 64}
     assert reads.reference_counts_hashes(any_history.engine, "toy_model", "fp-b") == {"3" * 64}
