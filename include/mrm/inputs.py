@@ -167,21 +167,31 @@ def _reference_counts(entry: ModelEntry):
         progress, started = logging.getLogger(PROGRESS_LOGGER), time.perf_counter()
         progress.info("%s: joining the reference window %s..%s to its labels (once per reference, then kept)",
                       entry.model_id, ref.start, ref.end)  # fmt: skip
-        counts, _ = _labelled(entry, _reference_scores(entry, scores), ref.start, known_by, label_days)
+
+        def read(keep):  # the window's days kept on disk as they are read: memory stays bounded
+            return _labelled(
+                entry, _reference_scores(entry, scores, keep), ref.start, known_by, label_days, keep
+            )
+
+        counts, _ = _kept_reads(entry, None, read)
         digest = cache.put(entry.model_id, fp, counts)
         progress.info("%s: reference counts built in %.1f s", entry.model_id, time.perf_counter() - started)
     return counts, {"fingerprint": fp, "sha256": digest}
 
 
-def day_scores(entry: ModelEntry, day: date):
-    """The scores of the day's events (each event id once) as float64, or None without a partition."""
+def day_scores(entry: ModelEntry, day: date, used: dict | None = None):
+    """The scores of the day's events (each event id once) as float64, or None without a partition;
+    ``used``: the kept parts read are added to it (fingerprint -> digest, for the run's lineage)."""
     from mrm.errors import NoDataError
 
+    def read(keep):
+        scored = _scores(entry, [day], f"scoring log of {day}", keep=keep)  # each event once, its first score
+        return scored.scores
+
     try:
-        scored = _scores(entry, [day], f"scoring log of {day}")  # each event once, its first score
+        return _kept_reads(entry, used, read)
     except NoDataError:
         return None
-    return scored.scores
 
 
 def stored_estimate(entry: ModelEntry, day: date, metric: str):
@@ -191,29 +201,61 @@ def stored_estimate(entry: ModelEntry, day: date, metric: str):
     return reads.stored_value(get_store().engine, entry.model_id, day, metric)
 
 
-def labelled_cohort(entry: ModelEntry, day: date, start: date, end: date):
+def labelled_cohort(entry: ModelEntry, day: date, start: date, end: date, used: dict | None = None):
     """The cohort scored on [start, end] joined to the labels known by ``day``, as per-distinct-score
     counts (:class:`mrm.checks.performance_counts.ScoreCounts`): (counts, label coverage or None without
-    scores, the cohort's missing and unreadable days). Held meanwhile: 16 to 32 bytes per scored row
-    (:mod:`mrm.sources.scores`) and 20 per label of a scored event (:mod:`mrm.sources.labels`)."""
+    scores, the cohort's missing and unreadable days). The days' parts are kept on the worker's disk and
+    read back a bucket at a time (:mod:`mrm.sources.part_store`); ``used``: the kept parts read are added
+    to it (fingerprint -> digest, for the run's lineage)."""
     from mrm.errors import NoDataError
 
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    note: dict = {}
-    try:
-        where = f"scoring log of the cohort {start}..{end}"
-        scored = _scores(entry, days, where, skip_unreadable=True)
+    where = f"scoring log of the cohort {start}..{end}"
+
+    def read(keep):
+        scored = _scores(entry, days, where, skip_unreadable=True, keep=keep)
         note = {
             "cohort_missing_days": [d.isoformat() for d in scored.missing_days],
             "unreadable": scored.unreadable,
         }
+        return (*_labelled(entry, scored, start, day, keep=keep), note)
+
+    try:
+        return _kept_reads(entry, used, read)
     except NoDataError:
-        return _empty_cohort(), None, note
-    counts, coverage = _labelled(entry, scored, start, day)
-    return counts, coverage, note
+        return _empty_cohort(), None, {}
 
 
-def _labelled(entry: ModelEntry, scored, first: date, known_by: date, label_days: dict | None = None):
+def _kept_reads(entry: ModelEntry, used: dict | None, read):
+    """``read(keep)`` with the worker's kept day parts (:mod:`mrm.sources.part_store`; ``keep`` None when
+    MRM_PART_CACHE is ``none``); if a kept part is found changed, it is dropped, with a warning, and the
+    read made once more trusting no kept part (every day read from its objects and kept anew). The kept
+    parts read are added to ``used``."""
+    import logging
+
+    from mrm.sources.part_store import Keep, PartStore, TamperedPart
+    from mrm.store import reads
+
+    root = settings.part_cache_dir()
+    if root is None:
+        return read(None)
+    store = PartStore(root)
+    keep = Keep(store, reads.day_part_hashes(get_store().engine, entry.model_id))
+    try:
+        out = read(keep)
+    except TamperedPart as exc:
+        logging.getLogger("mrm.pipeline").warning("%s: %s", entry.model_id, exc)
+        store.drop(exc.path)
+        keep = Keep(store)
+        out = read(keep)
+    if used is not None:
+        used.update(keep.used)
+    return out
+
+
+def _labelled(
+    entry: ModelEntry, scored, first: date, known_by: date, label_days: dict | None = None, keep=None
+):
     """(counts of the scored events' latest labels known by ``known_by``, read from the label partitions
     of ``first``..``known_by`` (``label_days``: their objects by day, if listed); the labelled share of
     the scored events, None without events), joined bucket by bucket (:mod:`mrm.checks.cohort_join`)."""
@@ -222,21 +264,27 @@ def _labelled(entry: ModelEntry, scored, first: date, known_by: date, label_days
 
     if not scored.parts:
         return _empty_cohort(), None
-    joined = join(scored.parts, label_parts(entry, first, known_by, label_days), cutoff_ns(known_by))
+    labels = label_parts(entry, first, known_by, label_days, keep)
+    joined = join(scored.parts, labels, cutoff_ns(known_by))
     return joined.counts, joined.coverage
 
 
-def _scores(entry: ModelEntry, days: list[date], where: str, *, skip_unreadable: bool = False, files=None):
+def _scores(
+    entry: ModelEntry, days: list[date], where: str, *, skip_unreadable: bool = False, files=None, keep=None
+):
     """The distinct events of some days and their first scores, compact (hash, score): only those two
     columns are read, batch by batch (a cohort of several days of a wide, high-volume log)."""
     from mrm.sources.scores import read_scores
 
     source = source_for(entry)
-    return read_scores(source, entry, days, where, skip_unreadable=skip_unreadable, files_by_day=files)
+    return read_scores(
+        source, entry, days, where, skip_unreadable=skip_unreadable, files_by_day=files, keep=keep
+    )
 
 
-def _reference_scores(entry: ModelEntry, files=None):
-    """The reference window's distinct events and scores (``files``: its objects by day, if listed). A
+def _reference_scores(entry: ModelEntry, files=None, keep=None):
+    """The reference window's distinct events and scores (``files``: its objects by day, if listed;
+    ``keep``: how its days' parts are kept, :mod:`mrm.sources.part_store`). A
     source without stable Parquet files (Athena, capture) had its window read whole for the profile:
     those rows, read once per process, are used."""
     from mrm.sources.scores import SCORE_COLUMNS, compact_frame
@@ -247,7 +295,7 @@ def _reference_scores(entry: ModelEntry, files=None):
     if files is None:
         frame, _ = reference(entry)
         return compact_frame(frame[list(SCORE_COLUMNS)], entry, where)
-    return _scores(entry, ref.days(), where, files=files)
+    return _scores(entry, ref.days(), where, files=files, keep=keep)
 
 
 def _empty_cohort():

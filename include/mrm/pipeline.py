@@ -204,17 +204,19 @@ def _check_step(ctx: RunContext, name: str) -> dict:
     started = time.perf_counter()
     with _guard(entry, ctx.day, ctx.triggered_by, name, ctx.rerun_reason, ctx.kind):
         writer = _writer(ctx)
+        parts: dict[str, str] = {}  # the kept day parts the step reads (fingerprint -> digest)
         given = CheckInputs(
             entry,
             ctx.day,
             writer,
             settings.evidence_uri(),
             day_aggregate=lambda: inputs.day_aggregate(entry, writer, ctx.aggregate, ctx.profile, ctx.day),
-            labelled_cohort=lambda start, end: inputs.labelled_cohort(entry, ctx.day, start, end),
+            labelled_cohort=lambda start, end: inputs.labelled_cohort(entry, ctx.day, start, end, parts),
             reference_performance=lambda: inputs.reference_performance(entry.model_id, entry.fingerprint()),
             reference_calibration=lambda: inputs.reference_calibration(entry),
             reference_counts=lambda: inputs.reference_counts_record(entry),
-            day_scores=lambda: inputs.day_scores(entry, ctx.day),
+            day_scores=lambda: inputs.day_scores(entry, ctx.day, parts),
+            day_parts=lambda: dict(sorted(parts.items())) or None,
             stored_estimate=lambda day, metric: inputs.stored_estimate(entry, day, metric),
         )
         results, evidence = check.compute(given)

@@ -14,6 +14,8 @@ MRM_PROFILE_CACHE    where reference profiles are cached (folder or s3://); defa
 MRM_SAMPLE_ROWS      rows of the day's seeded sample behind the Evidently report and GX result; default 50000
 MRM_OUTCOME_CACHE_MB memory a process keeps for days' compact scores and labels (shared by consecutive
                      cohorts: back-tests); default 512, 0 keeps none
+MRM_PART_CACHE       local folder where days' compact scores and labels are kept between runs (checked
+                     against the digests runs recorded); default ``$MRM_HOME/day-parts``; ``none`` keeps none
 MRM_AIRFLOW_URL      base URL of the Airflow UI, for links in tickets and alerts (e.g. https://airflow.bank.example)
 MRM_ALLOW_LOCAL_STATE "1": accept a SQLite history and file:// evidence although Airflow's executor runs
                      tasks on other machines (Celery, Kubernetes, ...); refused by default
@@ -175,6 +177,15 @@ def sample_rows() -> int:
 
         raise ConfigError(f"MRM_SAMPLE_ROWS={value!r} must be a whole number of at least 100 rows")
     return int(value)
+
+
+def part_cache_dir() -> Path | None:
+    """MRM_PART_CACHE: the local folder where days' compact outcome parts are kept between runs
+    (:mod:`mrm.sources.part_store`); default ``$MRM_HOME/day-parts``; ``none`` keeps none."""
+    value = os.environ.get("MRM_PART_CACHE", "").strip()
+    if value.lower() in ("none", "off", "0"):
+        return None
+    return Path(value).resolve() if value else home() / "day-parts"
 
 
 def outcome_cache_bytes() -> int:

@@ -47,6 +47,7 @@ class CheckInputs:
     unreadable days)."""
     reference_performance: Callable[[], dict[str, Any] | None]  # the reference cohort's statistics
     reference_counts: Callable[[], dict[str, Any] | None] = lambda: None  # which kept counts they are of
+    day_parts: Callable[[], dict[str, str] | None] = lambda: None  # the kept day parts read: fp -> digest
     # label-free estimates (mrm.checks.estimation): the reference's calibrator, the day's scores (None
     # without any), and the value the history stores for a metric of an earlier logical date
     reference_calibration: Callable[[], Calibration] = lambda: None

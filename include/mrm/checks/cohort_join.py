@@ -1,17 +1,23 @@
-"""A cohort's scores joined to their labels bucket by bucket, straight from the days' compact parts.
+"""A cohort's scores joined to their labels bucket by bucket, straight from the days' compact parts, and
+counted per distinct score range by range.
 
-Every part (a scoring day's distinct events, a label day's labels: :mod:`mrm.sources.day_parts`) is
-sorted by event hash, so the events whose hash has the same top :data:`BUCKET_BITS` bits are one
-contiguous slice of each part. A bucket's slices of the cohort's days are merged to its distinct events
-(the earliest day's score), its slices of the label days matched to them (the latest label known before
-the cutoff; equal times: the one read last), and counted per distinct score. Buckets are disjoint in
-events, so the cohort's counts are the sum of theirs: exactly what joining the whole cohort gives
-(``tests/mrm/checks/test_cohort_join.py`` holds it to the row-based join and to scikit-learn).
+1. **By event hash.** Every part (a scoring day's distinct events, a label day's labels:
+   :mod:`mrm.sources.day_parts`) is sorted by event hash, so the events of one hash bucket (the top
+   :data:`mrm.sources.day_parts.BUCKET_BITS` bits) are one contiguous slice of each part. A bucket's
+   slices of the cohort's days are merged to its distinct events (the earliest day's score), its slices
+   of the label days matched to them (the latest label known before the cutoff; equal times: the one
+   read last), and its labelled events' (score, label) split by score range.
+2. **By score range.** Each of :data:`RANGES` score ranges (cut at quantiles of a sample of the
+   cohort's scores: any cuts give the same counts, these balance the work) gathers its pieces from
+   every bucket, sorts them by score and counts each distinct score's positives and negatives. Ranges
+   are disjoint and ascending, so their counts joined are the cohort's.
 
-- **Memory**: the parts themselves, and per bucket being joined (:data:`WORKERS` at once) about
-  ``40 / BUCKETS`` bytes per cohort event and label: at 35M events and 70M labels, tens of MB.
-- **Time**: each bucket's arrays fit in cache, and buckets run in threads (numpy's sorts and binary
-  searches free the GIL), so both cores work.
+Buckets are disjoint in events and ranges in scores, so the result is exactly what joining and
+counting the whole cohort gives (``tests/mrm/checks/test_cohort_join.py`` holds it to the row-based join
+and to scikit-learn). Both stages run in :data:`WORKERS` threads (numpy's sorts and binary searches free
+the GIL). **Memory**: the parts in memory (kept ones are read a bucket at a time), about
+``40 / BUCKETS`` bytes per cohort event and label per bucket being joined, and 12 bytes per labelled
+event between the stages.
 """
 
 from __future__ import annotations
@@ -24,18 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from mrm.checks.performance_counts import ScoreCounts
-from mrm.sources.day_parts import DayLabels, DayScores
+from mrm.sources.day_parts import BUCKETS
 from mrm.sources.labels import latest_of
 
-BUCKET_BITS = 6
-BUCKETS = 1 << BUCKET_BITS
 WORKERS = max(1, min(4, os.cpu_count() or 1))
-_EDGES = np.arange(1, BUCKETS, dtype="uint64") << np.uint64(64 - BUCKET_BITS)
-
-
-def bounds(hashes: np.ndarray) -> np.ndarray:
-    """The ``BUCKETS + 1`` positions that cut ascending ``hashes`` into the buckets."""
-    return np.concatenate([[0], np.searchsorted(hashes, _EDGES), [hashes.size]]).astype("int64")
+RANGES = 64
 
 
 @dataclass(frozen=True)
@@ -53,66 +52,80 @@ class Joined:
 
 
 @dataclass(frozen=True)
-class _Partial:
-    values: np.ndarray
-    positives: np.ndarray
-    negatives: np.ndarray
+class _Bucket:
     events: int
+    pieces: list[tuple[np.ndarray, np.ndarray]]  # per score range: (scores, whether positive)
     bad: int  # labels that are not 0/1
     first_bad: float | None
 
 
-def join(scores: Sequence[DayScores], labels: Sequence[DayLabels], cutoff_ns: int) -> Joined:
-    """The distinct events of ``scores`` (days in day order) and their latest labels in ``labels``
-    (label days in read order) known before ``cutoff_ns`` (nanoseconds since the epoch, UTC), counted.
-    ValueError if a matched label is not 0 or 1 (as :meth:`ScoreCounts.of`)."""
-    score_cuts = [bounds(p.hashes) for p in scores]
-    label_cuts = [bounds(p.hashes) for p in labels]
+def join(scores: Sequence, labels: Sequence, cutoff_ns: int) -> Joined:
+    """The distinct events of ``scores`` (days' parts in day order) and their latest labels in
+    ``labels`` (label days' parts in read order) known before ``cutoff_ns`` (nanoseconds since the
+    epoch, UTC), counted. A part is a day in memory or kept on disk (:mod:`mrm.sources.part_store`): read
+    a bucket at a time either way. ValueError if a matched label is not 0 or 1 (as
+    :meth:`ScoreCounts.of`); :class:`mrm.sources.part_store.TamperedPart` if a kept part changed."""
+    cuts = _range_cuts(scores)
 
-    def bucket(b: int) -> _Partial:
-        return _bucket(scores, score_cuts, labels, label_cuts, b, cutoff_ns)
+    def bucket(b: int) -> _Bucket:
+        return _bucket(scores, labels, b, cutoff_ns, cuts)
 
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="mrm-buckets") as pool:
-        partials = list(pool.map(bucket, range(BUCKETS)))
-    bad = sum(p.bad for p in partials)
-    if bad:
-        found = next(p.first_bad for p in partials if p.bad)
-        raise ValueError(f"y must hold only 0 and 1; found {found!r} in {bad} rows")
-    return Joined(_summed(partials), sum(p.events for p in partials), sum(int(_rows(p)) for p in partials))
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="mrm-join") as pool:
+        buckets = list(pool.map(bucket, range(BUCKETS)))
+        bad = sum(b.bad for b in buckets)
+        if bad:
+            found = next(b.first_bad for b in buckets if b.bad)
+            raise ValueError(f"y must hold only 0 and 1; found {found!r} in {bad} rows")
+        events = sum(b.events for b in buckets)
+
+        def counted(r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return _counted([b.pieces[r] for b in buckets])
+
+        ranges = list(pool.map(counted, range(cuts.size + 1)))
+    values, positives, negatives = (np.concatenate(c) for c in zip(*ranges, strict=True))
+    counts = ScoreCounts(values, positives, negatives)
+    return Joined(counts, events, counts.rows)
 
 
-def _rows(p: _Partial) -> int:
-    return int(p.positives.sum() + p.negatives.sum())
+def _range_cuts(scores: Sequence) -> np.ndarray:
+    """Score cuts at quantiles of the first bucket's scores of each day (a sample in hash order, so
+    unbiased), distinct; NaN scores fall in the last range."""
+    sample = np.concatenate([p.bucket(0)[1] for p in scores]) if scores else np.zeros(0)
+    sample = sample[np.isfinite(sample)]
+    if not sample.size:
+        return np.zeros(0)
+    return np.unique(np.quantile(sample, np.arange(1, RANGES) / RANGES))
 
 
-def _bucket(scores, score_cuts, labels, label_cuts, b: int, cutoff_ns: int) -> _Partial:
-    hashes, first = _distinct(
-        [p.hashes[c[b] : c[b + 1]] for p, c in zip(scores, score_cuts, strict=True)],
-        [p.scores[c[b] : c[b + 1]] for p, c in zip(scores, score_cuts, strict=True)],
-    )
-    days = [_slice(p, c, b) for p, c in zip(labels, label_cuts, strict=True)]
-    at, y = latest_of(hashes, days, cutoff_ns, ordered=False)
+def _bucket(scores, labels, b: int, cutoff_ns: int, cuts: np.ndarray) -> _Bucket:
+    runs = [p.bucket(b) for p in scores]
+    hashes, first = _distinct([h for h, _ in runs], [s for _, s in runs])
+    del runs
+    at, y = latest_of(hashes, [p.bucket(b) for p in labels], cutoff_ns, ordered=False)
     bad = ~np.isin(y, (0, 1))
     if bad.any():  # the first in hash order, as the row-based counts report it
         first_bad = y[bad][np.argmin(at[bad])].item()
-        return _Partial(*_empty(), int(hashes.size), int(bad.sum()), first_bad)
-    if not at.size:
-        return _Partial(*_empty(), int(hashes.size), 0, None)
-    order = np.argsort(first[at])  # the labelled events by score: counted per distinct score
-    s, positive = first[at][order], y[order] == 1
+        return _Bucket(int(hashes.size), [], int(bad.sum()), first_bad)
+    s, positive = first[at], y == 1
+    where = np.searchsorted(cuts, s, side="right").astype("int16")  # equal scores: one range
+    order = np.argsort(where, kind="stable")  # radix sort of small integers
+    ends = np.cumsum(np.bincount(where, minlength=cuts.size + 1))
+    s, positive = s[order], positive[order]
+    pieces = [(s[lo:hi], positive[lo:hi]) for lo, hi in zip(np.append(0, ends[:-1]), ends, strict=True)]
+    return _Bucket(int(hashes.size), pieces, 0, None)
+
+
+def _counted(pieces: list[tuple[np.ndarray, np.ndarray]]):
+    """(distinct scores ascending, positives, negatives) of one score range's pieces."""
+    s = np.concatenate([p[0] for p in pieces]) if pieces else np.zeros(0)
+    if not s.size:
+        return np.zeros(0), np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
+    positive = np.concatenate([p[1] for p in pieces])
+    order = np.argsort(s)
+    s, positive = s[order], positive[order]
     starts = _starts(s)
     positives = np.add.reduceat(positive.astype("int64"), starts)
-    negatives = np.diff(np.append(starts, s.size)) - positives
-    return _Partial(s[starts], positives, negatives, int(hashes.size), 0, None)
-
-
-def _empty():
-    return np.zeros(0), np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
-
-
-def _slice(part: DayLabels, cuts: np.ndarray, b: int) -> tuple[np.ndarray, ...]:
-    lo, hi = cuts[b], cuts[b + 1]
-    return part.hashes[lo:hi], part.ns[lo:hi], part.known[lo:hi], part.labels[lo:hi]
+    return s[starts], positives, np.diff(np.append(starts, s.size)) - positives
 
 
 def _distinct(hash_runs: list[np.ndarray], score_runs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -129,23 +142,6 @@ def _distinct(hash_runs: list[np.ndarray], score_runs: list[np.ndarray]) -> tupl
     first[0] = True
     np.not_equal(hashes[1:], hashes[:-1], out=first[1:])
     return hashes[first], scores[first]
-
-
-def _summed(partials: list[_Partial]) -> ScoreCounts:
-    """The buckets' counts added per distinct score. Each bucket's scores ascend (NaN last), so the
-    stable sort of their concatenation merges runs; NaNs are one score, as in :func:`unique_inverse`."""
-    parts = [p for p in partials if p.values.size]
-    if not parts:
-        return ScoreCounts.empty()
-    values = np.concatenate([p.values for p in parts])
-    order = np.argsort(values, kind="stable")
-    values = values[order]
-    starts = _starts(values)
-
-    def added(column: str) -> np.ndarray:
-        return np.add.reduceat(np.concatenate([getattr(p, column) for p in parts])[order], starts)
-
-    return ScoreCounts(values[starts], added("positives"), added("negatives"))
 
 
 def _starts(values: np.ndarray) -> np.ndarray:

@@ -42,8 +42,12 @@ class PerformanceCheck:
         joined, coverage, note = inputs.labelled_cohort(start, end)
         reference = inputs.reference_performance()
         results = check_performance(joined, coverage, perf, reference, (start, end), note)
-        read = {"reference_counts_input": inputs.reference_counts()}  # to the run's lineage (INPUT)
-        return results + estimates(inputs, perf), read  # label-free estimates of the day (CBPE), if enabled
+        results += estimates(inputs, perf)  # label-free estimates of the day (CBPE), if enabled
+        read = {  # to the run's lineage (INPUT): the kept inputs the numbers come from
+            "reference_counts_input": inputs.reference_counts(),
+            "day_parts_input": inputs.day_parts(),
+        }
+        return results, read
 
 
 def cohort_window(day: date, perf: Performance) -> tuple[date, date]:

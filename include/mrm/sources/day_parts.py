@@ -19,7 +19,8 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
     from mrm.core.storage import ObjectInfo
 
 T = TypeVar("T")
+BUCKET_BITS = (
+    6  # parts are cut into 2**6 ranges of event hash (mrm.checks.cohort_join joins bucket by bucket)
+)
+BUCKETS = 1 << BUCKET_BITS
+_EDGES = np.arange(1, BUCKETS, dtype="uint64") << np.uint64(64 - BUCKET_BITS)
 KEPT_DAYS = 8  # a part is kept only if this many of its size fit the bound (a 7-day cohort's days)
 READERS = max(1, min(4, os.cpu_count() or 1))  # days read at once: Parquet reads and numpy sorts free the GIL
 
@@ -43,6 +49,19 @@ class DayScores:
     @property
     def nbytes(self) -> int:
         return int(self.hashes.nbytes + self.scores.nbytes)
+
+    @property
+    def rows(self) -> int:
+        return int(self.hashes.size)
+
+    @cached_property
+    def cuts(self) -> np.ndarray:
+        return bounds(self.hashes)
+
+    def bucket(self, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """(hashes, scores) of the events in hash bucket ``b``."""
+        lo, hi = self.cuts[b], self.cuts[b + 1]
+        return self.hashes[lo:hi], self.scores[lo:hi]
 
 
 @dataclass(frozen=True)
@@ -60,32 +79,67 @@ class DayLabels:
     def nbytes(self) -> int:
         return int(sum(a.nbytes for a in (self.hashes, self.ns, self.known, self.labels)))
 
+    @property
+    def rows(self) -> int:
+        return int(self.hashes.size)
+
+    @cached_property
+    def cuts(self) -> np.ndarray:
+        return bounds(self.hashes)
+
+    def bucket(self, b: int) -> tuple[np.ndarray, ...]:
+        """(hashes, ns, known, labels) of the labels in hash bucket ``b``."""
+        lo, hi = self.cuts[b], self.cuts[b + 1]
+        return self.hashes[lo:hi], self.ns[lo:hi], self.known[lo:hi], self.labels[lo:hi]
+
+
+def bounds(hashes: np.ndarray) -> np.ndarray:
+    """The ``BUCKETS + 1`` positions that cut ascending ``hashes`` into the hash buckets."""
+    return np.concatenate([[0], np.searchsorted(hashes, _EDGES), [hashes.size]]).astype("int64")
+
 
 class PartCache:
-    """An LRU of day parts bounded by their bytes."""
+    """An LRU of day parts bounded by their bytes, each with the digest of its kept copy on disk (or
+    None: :mod:`mrm.sources.part_store`)."""
 
     def __init__(self) -> None:
-        self._parts: OrderedDict[tuple, DayScores | DayLabels] = OrderedDict()
+        self._parts: OrderedDict[tuple, tuple[DayScores | DayLabels, str | None]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()  # days are read in threads (:func:`each`)
 
-    def get_or_make(self, key: tuple, make: Callable[[], DayScores | DayLabels]) -> DayScores | DayLabels:
+    def get(self, key: tuple) -> tuple[DayScores | DayLabels, str | None] | None:
         with self._lock:
             if key in self._parts:
                 self._parts.move_to_end(key)
                 return self._parts[key]
-        part = make()  # outside the lock: two threads may make the same part once each, never wrongly
+        return None
+
+    def keeps(self, part: DayScores | DayLabels) -> bool:
+        """Whether a part of this size is kept (a larger day is not: a run's memory stays bounded)."""
+        return part.nbytes <= _bound() // KEPT_DAYS
+
+    def add(self, key: tuple, part: DayScores | DayLabels, digest: str | None = None) -> None:
+        if not self.keeps(part):
+            return
         bound = _bound()
-        if part.nbytes <= bound // KEPT_DAYS:  # a larger day is not kept: a run's memory stays bounded
-            for array in vars(part).values():
-                array.flags.writeable = False  # shared by every later reader
-            with self._lock:
-                if key not in self._parts:
-                    self._parts[key] = part
-                    self._bytes += part.nbytes
-                while self._bytes > bound:
-                    _, dropped = self._parts.popitem(last=False)
-                    self._bytes -= dropped.nbytes
+        for column in fields(part):
+            getattr(part, column.name).flags.writeable = False  # shared by every later reader
+        with self._lock:
+            if key not in self._parts or digest:
+                if key in self._parts:
+                    self._bytes -= self._parts[key][0].nbytes
+                self._parts[key] = (part, digest)
+                self._bytes += part.nbytes
+            while self._bytes > bound:
+                _, (dropped, _) = self._parts.popitem(last=False)
+                self._bytes -= dropped.nbytes
+
+    def get_or_make(self, key: tuple, make: Callable[[], DayScores | DayLabels]) -> DayScores | DayLabels:
+        found = self.get(key)
+        if found is not None:
+            return found[0]
+        part = make()  # outside the lock: two threads may make the same part once each, never wrongly
+        self.add(key, part)
         return part
 
     def clear(self) -> None:

@@ -10,6 +10,7 @@ from mrm.errors import NoDataError, SourceError
 from mrm.sources import day_parts
 from mrm.sources.day_parts import DayLabels
 from mrm.sources.parquet import PartitionedParquet
+from mrm.sources.part_store import Keep, obtain
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,14 +58,17 @@ def latest_known(entry: ModelEntry, first: date, last: date, known_by: date, amo
     return among[at], labels
 
 
-def label_parts(entry: ModelEntry, first: date, last: date, by_day: dict | None = None) -> list[DayLabels]:
+def label_parts(
+    entry: ModelEntry, first: date, last: date, by_day: dict | None = None, keep: Keep | None = None
+) -> list:
     """The label days ``first``..``last`` as parts sorted by hash (:mod:`mrm.sources.day_parts`), in day
     order (the read order of equal label times), each read once per process, several at once in
-    threads; ``by_day``: their objects (:func:`label_files_by_day`), if already listed. A day that
+    threads (and once per worker with ``keep``: :mod:`mrm.sources.part_store`); ``by_day``: their
+    objects (:func:`label_files_by_day`), if already listed. A day that
     cannot be listed or read, or has no label, is skipped (as :func:`known_between`)."""
 
     def read(files: list | None) -> DayLabels | None:
-        return _day_labels(files, entry) if files is not None else None
+        return _day_labels(files, entry, keep) if files is not None else None
 
     by_day = by_day if by_day is not None else label_files_by_day(entry, first, last)
     parts = []
@@ -73,14 +77,14 @@ def label_parts(entry: ModelEntry, first: date, last: date, by_day: dict | None 
             continue
         if exc is not None:
             raise exc
-        if part is not None and part.hashes.size:
+        if part is not None and part.rows:
             parts.append(part)
     return parts
 
 
 def latest_known_at(entry: ModelEntry, first: date, last: date, known_by: date, among: np.ndarray):
     """:func:`latest_known` as (positions in ``among`` ascending, labels)."""
-    days = [(p.hashes, p.ns, p.known, p.labels) for p in label_parts(entry, first, last)]
+    days = [(p.hashes, p.ns, p.known, p.labels) for p in label_parts(entry, first, last)]  # in memory
     return latest_of(among, days, cutoff_ns(known_by))
 
 
@@ -132,13 +136,14 @@ def _ns(day: date) -> int:
     return (day - date(1970, 1, 1)).days * 86_400 * 1_000_000_000
 
 
-def _day_labels(files: list, entry: ModelEntry) -> DayLabels:
-    """One label day's labels sorted by hash, read once per process for the objects' identity."""
+def _day_labels(files: list, entry: ModelEntry, keep: Keep | None = None):
+    """One label day's labels sorted by hash, read once per process for the objects' identity (and kept
+    on disk with ``keep``)."""
 
     def make() -> DayLabels:
         return _read_day_labels(files)
 
-    return day_parts.CACHE.get_or_make(day_parts.key("labels", entry.fingerprint(), files), make)
+    return obtain(day_parts.key("labels", entry.fingerprint(), files), make, keep)
 
 
 def _read_day_labels(files: list) -> DayLabels:

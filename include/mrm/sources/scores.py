@@ -34,6 +34,7 @@ from mrm.errors import NoDataError, SchemaError, SourceError
 from mrm.sources import day_parts
 from mrm.sources.contract import check_batch_types, check_columns, conform
 from mrm.sources.day_parts import DayScores
+from mrm.sources.part_store import Keep, KeptPart, obtain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -185,21 +186,23 @@ def read_scores(
     *,
     skip_unreadable: bool = False,
     files_by_day: dict | None = None,
+    keep: Keep | None = None,
 ) -> CompactScores:
     """The distinct events of ``days`` and their first scores. ``skip_unreadable``: a day whose files
-    cannot be read is skipped and its reason kept (a performance cohort); otherwise it raises.
-    NoDataError if no day has any row. ``files_by_day``: the source's ``reference_files(days)``, if
-    already listed. Each day's part is computed once per process (:mod:`mrm.sources.day_parts`)."""
+        cannot be read is skipped and its reason kept (a performance cohort); otherwise it raises.
+        NoDataError if no day has any row. ``files_by_day``: the source's ``reference_files(days)``, if
+        already listed. Each day's part is computed once per process (:mod:`mrm.sources.day_parts`) and, with
+    ``keep``, once per worker (:mod:`mrm.sources.part_store`)."""
     files_by_day = files_by_day if files_by_day is not None else source.reference_files(days)
     if files_by_day is None:  # no stable files: the source reads the days as one frame
         data = source.read_days(days, skip_unreadable=skip_unreadable, columns=SCORE_COLUMNS)
         part = DayScores(*first_occurrences([_frame_part(data.frame, entry, what)]))
         kept = [part] if part.hashes.size else []
         return CompactScores(kept, list(data.missing_days), list(data.unreadable))
-    parts: list[DayScores] = []
+    parts: list = []
     missing, unreadable = [], []
     listed = [(day, files_by_day.get(day)) for day in days]
-    read = day_parts.each(lambda d: day_scores(d[1], entry, f"{what} {d[0]}") if d[1] else None, listed)
+    read = day_parts.each(lambda d: day_scores(d[1], entry, f"{what} {d[0]}", keep) if d[1] else None, listed)
     for (day, _), (part, exc) in zip(listed, read, strict=True):  # in day order, as if read one by one
         if isinstance(exc, SourceError):
             if not skip_unreadable or isinstance(exc, NoDataError | SchemaError):  # the contract fails
@@ -208,7 +211,7 @@ def read_scores(
             continue
         if exc is not None:
             raise exc
-        if part is None or not part.hashes.size:
+        if part is None or not part.rows:
             missing.append(day)  # no partition, or an empty one: no event
             continue
         parts.append(part)
@@ -217,19 +220,21 @@ def read_scores(
     return CompactScores(parts, missing, unreadable)
 
 
-def day_scores(files: list, entry: ModelEntry, where: str) -> DayScores:
-    """One day's distinct events and first scores, read once per process for the objects' identity."""
+def day_scores(files: list, entry: ModelEntry, where: str, keep: Keep | None = None) -> DayScores | KeptPart:
+    """One day's distinct events and first scores, read once per process for the objects' identity
+    (and kept on disk with ``keep``)."""
 
     def make() -> DayScores:
         return DayScores(*first_occurrences([p for p in _day_parts(files, entry, where) if p[0].size]))
 
-    return day_parts.CACHE.get_or_make(day_parts.key("scores", entry.fingerprint(), files), make)
+    return obtain(day_parts.key("scores", entry.fingerprint(), files), make, keep)
 
 
 def merged(parts: list[DayScores]) -> tuple[np.ndarray, np.ndarray]:
     """(distinct hashes ascending, each one's score in the earliest part holding it) of days' parts in
     day order; the list is emptied once they are joined. Each part is sorted already, so the stable sort
     of their concatenation only merges runs (timsort), and equal hashes stay in day order."""
+    parts[:] = [p.whole() if isinstance(p, KeptPart) else p for p in parts]
     if len(parts) == 1:
         return parts[0].hashes, parts[0].scores
     hashes = np.concatenate([p.hashes for p in parts])

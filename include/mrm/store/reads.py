@@ -253,6 +253,23 @@ def reference_counts_hashes(engine: Engine, model_id: str, fingerprint: str) -> 
     return {row["sha256"] for row in _rows(engine, query.where(digest.is_not(None)))}
 
 
+def day_part_hashes(engine: Engine, model_id: str) -> dict[str, set[str]]:
+    """The digests the model's runs recorded for the kept day parts they read (lineage
+    ``inputs.day_parts``: fingerprint -> digest): what a kept part must be (mrm.sources.part_store)."""
+    r = schema.runs
+    parts = r.c.lineage[("inputs", "day_parts")]
+    out: dict[str, set[str]] = defaultdict(set)
+    for row in _rows(engine, select(parts.label("parts")).where(r.c.model_id == model_id)):
+        found = row["parts"]
+        if isinstance(found, str):  # a JSON text on some backends
+            import json
+
+            found = json.loads(found)
+        for fp, digest in (found or {}).items():
+            out[fp].add(digest)
+    return dict(out)
+
+
 def profile_hashes(engine: Engine, model_id: str, fingerprint: str) -> set[str]:
     """The SHA-256s that the model's runs recorded for the reference profile ``fingerprint``
     (``reference.profile_sha256`` where ``reference.profile_fingerprint`` is it): what a cached profile

@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from mrm.checks import cohort_join
 from mrm.checks.performance_counts import ScoreCounts, auc
+from mrm.sources import day_parts
 from mrm.sources.day_parts import DayLabels, DayScores
 from mrm.sources.scores import event_hashes, first_occurrences
 
@@ -88,7 +89,7 @@ def test_the_join_equals_the_row_based_join_and_scikit_learn(seed):
 
 def test_a_cohort_of_one_event_per_bucket_edge_joins_across_every_bucket():
     """Hashes at the very edges of the buckets (0, each edge, the largest) each land in one bucket."""
-    edges = cohort_join._EDGES
+    edges = day_parts._EDGES
     ends = np.array([0, 2**64 - 1], dtype="uint64")
     hashes = np.unique(np.concatenate([ends, edges - np.uint64(1), edges]))
     part = DayScores(hashes, np.linspace(0, 1, hashes.size))
@@ -100,9 +101,9 @@ def test_a_cohort_of_one_event_per_bucket_edge_joins_across_every_bucket():
     )
     joined = cohort_join.join([part], [labels], 1)
 
-    assert joined.events == joined.labelled == hashes.size == 2 * cohort_join.BUCKETS
+    assert joined.events == joined.labelled == hashes.size == 2 * day_parts.BUCKETS
     assert joined.counts.positives.sum() == hashes.size // 2
-    assert cohort_join.bounds(hashes).tolist() == list(range(0, 2 * cohort_join.BUCKETS + 1, 2))
+    assert day_parts.bounds(hashes).tolist() == list(range(0, 2 * day_parts.BUCKETS + 1, 2))
 
 
 def test_a_label_that_is_not_0_or_1_is_refused_as_the_row_based_counts_refuse_it():

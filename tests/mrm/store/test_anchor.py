@@ -239,13 +239,13 @@ def test_an_edited_anchor_file_and_a_garbled_one_are_named(anchored):
     doc["chain_hash"] = "0" * 64
     first.chmod(0o644)  # the attacker owns the folder: the mode is no protection, the signature is
     first.write_text(json.dumps(doc))
-    (folder / "000000000099.json").write_text("{not json")
+    (folder / "999999999999.json").write_text("{not json")  # after every real anchor, whatever the sequence
     problems = check(store, uri).problems
     assert problems[0] == (
         f"anchor {first.as_uri()}: the signature does not match its content: the anchor was altered or forged"
     )
     assert problems[1].startswith(
-        f"anchor {(folder / '000000000099.json').as_uri()}: not a readable mrm anchor"
+        f"anchor {(folder / '999999999999.json').as_uri()}: not a readable mrm anchor"
     )
     assert len(problems) == 2
 
