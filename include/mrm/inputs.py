@@ -4,6 +4,7 @@ to the labels known by the run date, and the reference window's own performance.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, timedelta
 
 from mrm import settings
@@ -212,18 +213,33 @@ def labelled_cohort(entry: ModelEntry, day: date, start: date, end: date, used: 
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     where = f"scoring log of the cohort {start}..{end}"
 
-    def read(keep):
-        scored = _scores(entry, days, where, skip_unreadable=True, keep=keep)
-        note = {
-            "cohort_missing_days": [d.isoformat() for d in scored.missing_days],
-            "unreadable": scored.unreadable,
-        }
-        return (*_labelled(entry, scored, start, day, keep=keep), note)
+    def read(keep):  # the cohort's days, its label days and the run's own day (the estimates') at once
+        from concurrent.futures import ThreadPoolExecutor
+
+        from mrm.sources.labels import label_parts
+
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="mrm-outcomes") as pool:
+            labels = pool.submit(label_parts, entry, start, day, None, keep)
+            if entry.monitoring.performance.estimation.enabled:
+                pool.submit(_warm, entry, day, keep)
+            scored = _scores(entry, days, where, skip_unreadable=True, keep=keep)
+            note = {
+                "cohort_missing_days": [d.isoformat() for d in scored.missing_days],
+                "unreadable": scored.unreadable,
+            }
+            return (*_labelled(entry, scored, start, day, keep=keep, labels=labels.result()), note)
 
     try:
         return _kept_reads(entry, used, read)
     except NoDataError:
         return _empty_cohort(), None, {}
+
+
+def _warm(entry: ModelEntry, day: date, keep) -> None:
+    """Make the run day's part while the cohort is read (the estimates read it next); a day that cannot
+    be read is left for the estimates to report."""
+    with contextlib.suppress(MrmError):
+        _scores(entry, [day], f"scoring log of {day}", keep=keep)
 
 
 def _kept_reads(entry: ModelEntry, used: dict | None, read):
@@ -233,7 +249,7 @@ def _kept_reads(entry: ModelEntry, used: dict | None, read):
     parts read are added to ``used``."""
     import logging
 
-    from mrm.sources.part_store import Keep, PartStore, TamperedPart
+    from mrm.sources.part_store import Keep, PartStore, TamperedPart, forget_written
     from mrm.store import reads
 
     root = settings.part_cache_dir()
@@ -246,6 +262,7 @@ def _kept_reads(entry: ModelEntry, used: dict | None, read):
     except TamperedPart as exc:
         logging.getLogger("mrm.pipeline").warning("%s: %s", entry.model_id, exc)
         store.drop(exc.path)
+        forget_written()
         keep = Keep(store)
         out = read(keep)
     if used is not None:
@@ -254,7 +271,13 @@ def _kept_reads(entry: ModelEntry, used: dict | None, read):
 
 
 def _labelled(
-    entry: ModelEntry, scored, first: date, known_by: date, label_days: dict | None = None, keep=None
+    entry: ModelEntry,
+    scored,
+    first: date,
+    known_by: date,
+    label_days: dict | None = None,
+    keep=None,
+    labels: list | None = None,
 ):
     """(counts of the scored events' latest labels known by ``known_by``, read from the label partitions
     of ``first``..``known_by`` (``label_days``: their objects by day, if listed); the labelled share of
@@ -264,7 +287,7 @@ def _labelled(
 
     if not scored.parts:
         return _empty_cohort(), None
-    labels = label_parts(entry, first, known_by, label_days, keep)
+    labels = labels if labels is not None else label_parts(entry, first, known_by, label_days, keep)
     joined = join(scored.parts, labels, cutoff_ns(known_by))
     return joined.counts, joined.coverage
 

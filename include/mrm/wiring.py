@@ -39,9 +39,10 @@ def clear_caches() -> None:
     _STORES.clear()
     for cached in _CACHES:
         cached.cache_clear()
-    from mrm.sources import day_parts
+    from mrm.sources import day_parts, part_store
 
     day_parts.clear()
+    part_store.forget_written()
 
 
 def get_inventory() -> Inventory:

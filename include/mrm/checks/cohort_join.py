@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mrm.checks.performance_counts import ScoreCounts
+from mrm.checks.performance_counts import ScoreCounts, unique_inverse
 from mrm.sources.day_parts import BUCKETS
 from mrm.sources.labels import latest_of
 
@@ -116,11 +116,18 @@ def _bucket(scores, labels, b: int, cutoff_ns: int, cuts: np.ndarray) -> _Bucket
 
 
 def _counted(pieces: list[tuple[np.ndarray, np.ndarray]]):
-    """(distinct scores ascending, positives, negatives) of one score range's pieces."""
+    """(distinct scores ascending, positives, negatives) of one score range's pieces: by hashing when
+    scores repeat (rounded scores: a small table, then only the distinct ones sorted), else by sorting."""
     s = np.concatenate([p[0] for p in pieces]) if pieces else np.zeros(0)
     if not s.size:
         return np.zeros(0), np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
     positive = np.concatenate([p[1] for p in pieces])
+    sample = s[:: max(1, s.size // 1024)]
+    if 2 * np.unique(sample).size <= sample.size:  # in a sample of the range, scores repeat
+        values, inverse = unique_inverse(s)
+        totals = np.bincount(inverse, minlength=values.size)
+        positives = np.bincount(inverse[positive], minlength=values.size)
+        return values, positives, totals - positives
     order = np.argsort(s)
     s, positive = s[order], positive[order]
     starts = _starts(s)

@@ -36,6 +36,7 @@ BUCKETS = 1 << BUCKET_BITS
 _EDGES = np.arange(1, BUCKETS, dtype="uint64") << np.uint64(64 - BUCKET_BITS)
 KEPT_DAYS = 8  # a part is kept only if this many of its size fit the bound (a 7-day cohort's days)
 READERS = max(1, min(4, os.cpu_count() or 1))  # days read at once: Parquet reads and numpy sorts free the GIL
+MAKING = threading.BoundedSemaphore(READERS)  # days made at once in a process, whoever asks: memory bounded
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,8 @@ class PartCache:
         found = self.get(key)
         if found is not None:
             return found[0]
-        part = make()  # outside the lock: two threads may make the same part once each, never wrongly
+        with MAKING:  # outside the lock: two threads may make the same part once each, never wrongly
+            part = make()
         self.add(key, part)
         return part
 

@@ -12,9 +12,10 @@ window and its labels in 14).
   it is joining, whatever the days' size.
 - **Trust**: the part's digest is the SHA-256 of its ``meta.json``; every run records the digests of the
   kept parts it read in its lineage (``inputs.day_parts``, chained with the run). A kept part is used
-  only if a run of the model recorded its digest, and each bucket's bytes are checked against the
-  meta's SHA-256 as they are read (:class:`TamperedPart` otherwise: the caller drops the part and reads
-  the day from its objects again). A part no run recorded (its run failed) is read again, not trusted.
+  only if a run of the model recorded its digest (or this process wrote it), and each bucket's bytes
+  are checked against the meta's SHA-256 as they are read (:class:`TamperedPart` otherwise: the caller
+  drops the part and reads the days from their objects again, trusting no kept part). A part no run
+  recorded (its run failed) is read again by the next process, not trusted.
 - **Size**: 16 bytes per distinct event of a scoring day, 21 per label; parts not read for
   :data:`KEPT_FOR_DAYS` days are removed when a part is written.
 - **Concurrency**: a part is written to a temporary folder and renamed into place; two workers writing
@@ -50,6 +51,7 @@ COLUMNS = {
 }
 _MADE = {"scores": DayScores, "labels": DayLabels}
 _pruned_at = 0.0
+_WRITTEN: dict[str, str] = {}  # fingerprint -> digest of the parts this process wrote (made from the objects)
 
 
 class TamperedPart(SourceError):
@@ -116,14 +118,15 @@ class PartStore:
         return self.root / fp[:2] / fp
 
     def get(self, fp: str, recorded: set[str]) -> KeptPart | None:
-        """The kept part ``fp`` if one is there and its digest is one a run recorded (else None)."""
+        """The kept part ``fp`` if one is there and its digest is one a run recorded, or the one this
+        process wrote (else None)."""
         path = self._path(fp)
         try:
             meta_bytes = (path / META).read_bytes()
         except OSError:
             return None
         digest = hashlib.sha256(meta_bytes).hexdigest()
-        if digest not in recorded:
+        if digest not in recorded and _WRITTEN.get(fp) != digest:
             return None
         meta = json.loads(meta_bytes)
         os.utime(path / META)  # read now: kept another KEPT_FOR_DAYS
@@ -153,6 +156,7 @@ class PartStore:
         _replace(tmp, final)
         self._prune()
         digest = hashlib.sha256(meta_bytes).hexdigest()
+        _WRITTEN[fp] = digest
         return KeptPart(final, kind, digest, meta["rows"], cuts, sha)
 
     def drop(self, path: Path) -> None:
@@ -197,6 +201,11 @@ def _replace(tmp: Path, final: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
+def forget_written() -> None:
+    """Trust no part this process wrote (a kept part was found changed; or a fresh process's state)."""
+    _WRITTEN.clear()
+
+
 @dataclass
 class Keep:
     """How a read keeps its days' parts: the store (None: only this process's memory), the digests the
@@ -223,7 +232,11 @@ def obtain(key: tuple, make: Callable[[], DayScores | DayLabels], keep: Keep | N
     if kept is not None:
         keep.used[fp] = kept.digest
         return kept
-    part = found[0] if found is not None else make()
+    if found is not None:
+        part = found[0]
+    else:
+        with day_parts.MAKING:
+            part = make()
     kept = keep.store.put(fp, key[0], part)
     keep.used[fp] = kept.digest
     if day_parts.CACHE.keeps(part):

@@ -31,13 +31,13 @@ def label_day(frame: pd.DataFrame) -> DayLabels:
     )
 
 
-def cohort(seed: int, days: int = 4, rows: int = 6000):
+def cohort(seed: int, days: int = 4, rows: int = 6000, decimals: int | None = 3):
     """Score days with events repeated within and across days, and label days with corrections, equal
     times, unknown times and labels known only after the cutoff."""
     rng = np.random.default_rng(seed)
     ids = [f"e{i}" for i in range(int(rows * days * 0.8))]
     scores = [
-        pd.DataFrame({"event_id": rng.choice(ids, rows), "score": np.round(rng.beta(2, 5, rows), 3)})
+        pd.DataFrame({"event_id": rng.choice(ids, rows), "score": _rounded(rng.beta(2, 5, rows), decimals)})
         for _ in range(days)
     ]
     scores[1].loc[:20, "score"] = np.nan  # null scores are one distinct score
@@ -58,6 +58,10 @@ def cohort(seed: int, days: int = 4, rows: int = 6000):
     return scores, labels
 
 
+def _rounded(scores: np.ndarray, decimals: int | None) -> np.ndarray:
+    return scores if decimals is None else np.round(scores, decimals)
+
+
 def row_join(scores: list[pd.DataFrame], labels: list[pd.DataFrame], cutoff: int) -> pd.DataFrame:
     events = pd.concat(scores, ignore_index=True).drop_duplicates("event_id")
     known = pd.concat(labels, ignore_index=True)
@@ -67,9 +71,9 @@ def row_join(scores: list[pd.DataFrame], labels: list[pd.DataFrame], cutoff: int
     return events.merge(latest[["event_id", "label"]], on="event_id")
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_the_join_equals_the_row_based_join_and_scikit_learn(seed):
-    scores, labels = cohort(seed)
+@pytest.mark.parametrize(("seed", "decimals"), [(1, 3), (2, 3), (3, None)])  # repeated scores, or not
+def test_the_join_equals_the_row_based_join_and_scikit_learn(seed, decimals):
+    scores, labels = cohort(seed, decimals=decimals)
     cutoff = 5 * NS_DAY
     joined = cohort_join.join([score_day(f) for f in scores], [label_day(f) for f in labels], cutoff)
     rows = row_join(scores, labels, cutoff)
