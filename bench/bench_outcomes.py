@@ -5,8 +5,11 @@
   its labels, the reference cohort's statistics) and CBPE (``performance.estimation`` enabled: the day's
   estimates and the reference calibrator), every step timed, peak RSS of the process. Twice, each in a
   fresh process: ``first`` (day 1: the reference profile and the reference window's labelled counts are
-  built and kept, once per reference) and ``daily`` (day 2: both found kept, as every later run of the
-  model; the cohort and its labels are read in full, nothing of day 1's process is reused);
+  built and kept, once per reference, and every day's compact part is kept on disk) and ``daily`` (day
+  2: the profile, the counts and the parts day 1 kept are found, as by every later run of the model;
+  nothing of day 1's process memory is reused; three days are read from the log: the cohort's newest
+  day, the new label day and the run's own day, which in a model's steady state is two, the cohort's
+  newest day having been kept by its own run seven days before);
 - ``backtest``: ``mrm backtest``'s per-date work (:func:`mrm.outcomes.backtest_day`) over consecutive
   dates, each date's cohort read, joined and recorded as a run of kind backtest.
 
@@ -201,9 +204,9 @@ def main() -> int:
         print("backtest: skipped (--backtest-days 0)")
     figures = {
         "benchmark": "card_fraud with label maturity 7, a 7-day cohort and a 14-day reference: a monitoring "
-        "run including performance and CBPE, first (builds and keeps the reference profile and labelled "
-        "counts) and daily (next day, fresh process, both kept); mrm backtest's per-date work over "
-        "consecutive dates in one process",
+        "run including performance and CBPE, first (builds and keeps the reference profile, labelled "
+        "counts and the days' parts) and daily (next day, fresh process, all three kept; three new days "
+        "read from the log); mrm backtest's per-date work over consecutive dates in one process",
         "results": results,
     }
     write_section("outcomes", figures, args.out)
