@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import logging
 import os
 import shutil
 import time
@@ -42,6 +43,7 @@ from mrm.errors import SourceError
 from mrm.sources import day_parts
 from mrm.sources.day_parts import BUCKET_BITS, DayLabels, DayScores, bounds
 
+log = logging.getLogger(__name__)
 VERSION = 1
 KEPT_FOR_DAYS = 30
 META = "meta.json"
@@ -237,7 +239,16 @@ def obtain(key: tuple, make: Callable[[], DayScores | DayLabels], keep: Keep | N
     else:
         with day_parts.MAKING:
             part = make()
-    kept = keep.store.put(fp, key[0], part)
+    try:
+        kept = keep.store.put(fp, key[0], part)
+    except OSError as exc:  # a full or read-only disk: the run goes on with the part in memory
+        log.warning(
+            "day parts are not kept under %s (%s): set MRM_PART_CACHE to a writable folder",
+            keep.store.root,
+            exc,
+        )
+        day_parts.CACHE.add(key, part)
+        return part
     keep.used[fp] = kept.digest
     if day_parts.CACHE.keeps(part):
         day_parts.CACHE.add(key, part, kept.digest)

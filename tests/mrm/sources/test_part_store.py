@@ -187,3 +187,16 @@ def test_no_part_cache_keeps_nothing_on_disk(mrm_home, file_inventory, monkeypat
     run = backtest(DATES[0])
     assert settings.part_cache_dir() is None and lineage_parts(run) == {}
     assert not (mrm_home / "day-parts").exists()
+
+
+def test_a_folder_that_cannot_be_written_keeps_nothing_and_the_run_goes_on(
+    mrm_home, file_inventory, monkeypatch, caplog
+):
+    blocked = mrm_home / "not-a-folder"
+    mrm_home.mkdir(parents=True, exist_ok=True)
+    blocked.write_text("a file where the folder should be")
+    monkeypatch.setenv("MRM_PART_CACHE", str(blocked))
+    with caplog.at_level(logging.WARNING, logger="mrm.sources.part_store"):
+        run = backtest(DATES[0])
+    assert values(run)["auc"] is not None and lineage_parts(run) == {}
+    assert any("set MRM_PART_CACHE to a writable folder" in r.getMessage() for r in caplog.records)
