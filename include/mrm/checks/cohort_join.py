@@ -7,10 +7,11 @@ counted per distinct score range by range.
    slices of the cohort's days are merged to its distinct events (the earliest day's score), its slices
    of the label days matched to them (the latest label known before the cutoff; equal times: the one
    read last), and its labelled events' (score, label) split by score range.
-2. **By score range.** Each of :data:`RANGES` score ranges (cut at quantiles of a sample of the
-   cohort's scores: any cuts give the same counts, these balance the work) gathers its pieces from
-   every bucket, sorts them by score and counts each distinct score's positives and negatives. Ranges
-   are disjoint and ascending, so their counts joined are the cohort's.
+2. **By score range.** Each of :data:`RANGES` score ranges (of equal width over the range of a sample
+   of the cohort's scores, the first below and the last above it, NaN in the last: any ranges give the
+   same counts; these are found by arithmetic, which is monotonic in IEEE floating point) gathers its
+   pieces from every bucket and counts each distinct score's positives and negatives. Ranges are
+   disjoint and ascending, so their counts joined are the cohort's.
 
 Buckets are disjoint in events and ranges in scores, so the result is exactly what joining and
 counting the whole cohort gives (``tests/mrm/checks/test_cohort_join.py`` holds it to the row-based join
@@ -34,7 +35,7 @@ from mrm.sources.day_parts import BUCKETS
 from mrm.sources.labels import latest_of
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))
-RANGES = 64
+RANGES = 256
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,10 @@ def join(scores: Sequence, labels: Sequence, cutoff_ns: int) -> Joined:
     epoch, UTC), counted. A part is a day in memory or kept on disk (:mod:`mrm.sources.part_store`): read
     a bucket at a time either way. ValueError if a matched label is not 0 or 1 (as
     :meth:`ScoreCounts.of`); :class:`mrm.sources.part_store.TamperedPart` if a kept part changed."""
-    cuts = _range_cuts(scores)
+    ranges_of = _ranges(scores)
 
     def bucket(b: int) -> _Bucket:
-        return _bucket(scores, labels, b, cutoff_ns, cuts)
+        return _bucket(scores, labels, b, cutoff_ns, ranges_of)
 
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="mrm-join") as pool:
         buckets = list(pool.map(bucket, range(BUCKETS)))
@@ -81,23 +82,28 @@ def join(scores: Sequence, labels: Sequence, cutoff_ns: int) -> Joined:
         def counted(r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             return _counted([b.pieces[r] for b in buckets])
 
-        ranges = list(pool.map(counted, range(cuts.size + 1)))
+        ranges = list(pool.map(counted, range(RANGES)))
     values, positives, negatives = (np.concatenate(c) for c in zip(*ranges, strict=True))
     counts = ScoreCounts(values, positives, negatives)
     return Joined(counts, events, counts.rows)
 
 
-def _range_cuts(scores: Sequence) -> np.ndarray:
-    """Score cuts at quantiles of the first bucket's scores of each day (a sample in hash order, so
-    unbiased), distinct; NaN scores fall in the last range."""
+def _ranges(scores: Sequence):
+    """The function from scores to their range (int16, 0..RANGES-1): equal widths over the finite scores
+    of the first bucket of each day (a sample in hash order, so unbiased)."""
     sample = np.concatenate([p.bucket(0)[1] for p in scores]) if scores else np.zeros(0)
     sample = sample[np.isfinite(sample)]
-    if not sample.size:
-        return np.zeros(0)
-    return np.unique(np.quantile(sample, np.arange(1, RANGES) / RANGES))
+    lo, hi = (float(sample.min()), float(sample.max())) if sample.size else (0.0, 1.0)
+    scale = RANGES / (hi - lo) if hi > lo else 1.0
+
+    def ranges_of(s: np.ndarray) -> np.ndarray:
+        at = np.floor((s - lo) * scale)
+        return np.clip(np.nan_to_num(at, nan=RANGES - 1), 0, RANGES - 1).astype("int16")
+
+    return ranges_of
 
 
-def _bucket(scores, labels, b: int, cutoff_ns: int, cuts: np.ndarray) -> _Bucket:
+def _bucket(scores, labels, b: int, cutoff_ns: int, ranges_of) -> _Bucket:
     runs = [p.bucket(b) for p in scores]
     hashes, first = _distinct([h for h, _ in runs], [s for _, s in runs])
     del runs
@@ -107,9 +113,9 @@ def _bucket(scores, labels, b: int, cutoff_ns: int, cuts: np.ndarray) -> _Bucket
         first_bad = y[bad][np.argmin(at[bad])].item()
         return _Bucket(int(hashes.size), [], int(bad.sum()), first_bad)
     s, positive = first[at], y == 1
-    where = np.searchsorted(cuts, s, side="right").astype("int16")  # equal scores: one range
+    where = ranges_of(s)  # equal scores: one range
     order = np.argsort(where, kind="stable")  # radix sort of small integers
-    ends = np.cumsum(np.bincount(where, minlength=cuts.size + 1))
+    ends = np.cumsum(np.bincount(where, minlength=RANGES))
     s, positive = s[order], positive[order]
     pieces = [(s[lo:hi], positive[lo:hi]) for lo, hi in zip(np.append(0, ends[:-1]), ends, strict=True)]
     return _Bucket(int(hashes.size), pieces, 0, None)

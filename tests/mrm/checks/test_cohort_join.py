@@ -110,6 +110,23 @@ def test_a_cohort_of_one_event_per_bucket_edge_joins_across_every_bucket():
     assert day_parts.bounds(hashes).tolist() == list(range(0, 2 * day_parts.BUCKETS + 1, 2))
 
 
+def test_scores_beyond_the_sampled_range_infinities_and_nans_are_counted_in_order():
+    scores, labels = cohort(6)
+    scores[0].loc[:5, "score"] = [np.inf, -np.inf, 1e300, -1e300, 5e-324, np.nan]
+    extreme = scores[0]["event_id"][:6].tolist()
+    labels.append(
+        pd.DataFrame({"event_id": extreme, "label": np.float32(1), "ns": 8 * NS_DAY, "known": True})
+    )
+    cutoff = 9 * NS_DAY
+    joined = cohort_join.join([score_day(f) for f in scores], [label_day(f) for f in labels], cutoff)
+    rows = row_join(scores, labels, cutoff)
+    want = ScoreCounts.of(rows["label"].to_numpy(), rows["score"].to_numpy())
+    np.testing.assert_array_equal(joined.counts.values, want.values)
+    np.testing.assert_array_equal(joined.counts.positives, want.positives)
+    np.testing.assert_array_equal(joined.counts.negatives, want.negatives)
+    assert {np.inf, -np.inf, 1e300, -1e300} <= set(joined.counts.values.tolist())
+
+
 def test_a_label_that_is_not_0_or_1_is_refused_as_the_row_based_counts_refuse_it():
     scores, labels = cohort(4)
     labels[2].loc[:9, "label"] = 2.0
