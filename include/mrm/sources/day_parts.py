@@ -39,46 +39,18 @@ READERS = max(1, min(4, os.cpu_count() or 1))  # days read at once: Parquet read
 MAKING = threading.BoundedSemaphore(READERS)  # days made at once in a process, whoever asks: memory bounded
 
 
-@dataclass(frozen=True)
-class DayScores:
-    """A scoring day's distinct events: ``hashes`` ascending and the score each was first logged with
-    in the day (file and row order)."""
+class _Sorted:
+    """A day's columns sorted by event hash (``hashes`` first), cut into the hash buckets."""
 
     hashes: np.ndarray
-    scores: np.ndarray
+
+    @property
+    def columns(self) -> tuple[np.ndarray, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self))
 
     @property
     def nbytes(self) -> int:
-        return int(self.hashes.nbytes + self.scores.nbytes)
-
-    @property
-    def rows(self) -> int:
-        return int(self.hashes.size)
-
-    @cached_property
-    def cuts(self) -> np.ndarray:
-        return bounds(self.hashes)
-
-    def bucket(self, b: int) -> tuple[np.ndarray, np.ndarray]:
-        """(hashes, scores) of the events in hash bucket ``b``."""
-        lo, hi = self.cuts[b], self.cuts[b + 1]
-        return self.hashes[lo:hi], self.scores[lo:hi]
-
-
-@dataclass(frozen=True)
-class DayLabels:
-    """A label day's labels sorted by event hash (stably: an event's labels stay in file and row order):
-    ``ns`` the label time (nanoseconds since the epoch, UTC; 0 where unknown), ``known`` whether it has
-    a time, ``labels`` as float32 (0/1 exact)."""
-
-    hashes: np.ndarray
-    ns: np.ndarray
-    known: np.ndarray
-    labels: np.ndarray
-
-    @property
-    def nbytes(self) -> int:
-        return int(sum(a.nbytes for a in (self.hashes, self.ns, self.known, self.labels)))
+        return int(sum(a.nbytes for a in self.columns))
 
     @property
     def rows(self) -> int:
@@ -89,9 +61,30 @@ class DayLabels:
         return bounds(self.hashes)
 
     def bucket(self, b: int) -> tuple[np.ndarray, ...]:
-        """(hashes, ns, known, labels) of the labels in hash bucket ``b``."""
+        """Every column's rows in hash bucket ``b``, in field order."""
         lo, hi = self.cuts[b], self.cuts[b + 1]
-        return self.hashes[lo:hi], self.ns[lo:hi], self.known[lo:hi], self.labels[lo:hi]
+        return tuple(a[lo:hi] for a in self.columns)
+
+
+@dataclass(frozen=True)
+class DayScores(_Sorted):
+    """A scoring day's distinct events: ``hashes`` ascending and the score each was first logged with
+    in the day (file and row order)."""
+
+    hashes: np.ndarray
+    scores: np.ndarray
+
+
+@dataclass(frozen=True)
+class DayLabels(_Sorted):
+    """A label day's labels sorted by event hash (stably: an event's labels stay in file and row order):
+    ``ns`` the label time (nanoseconds since the epoch, UTC; 0 where unknown), ``known`` whether it has
+    a time, ``labels`` as float32 (0/1 exact)."""
+
+    hashes: np.ndarray
+    ns: np.ndarray
+    known: np.ndarray
+    labels: np.ndarray
 
 
 def bounds(hashes: np.ndarray) -> np.ndarray:
@@ -123,8 +116,8 @@ class PartCache:
         if not self.keeps(part):
             return
         bound = _bound()
-        for column in fields(part):
-            getattr(part, column.name).flags.writeable = False  # shared by every later reader
+        for column in part.columns:
+            column.flags.writeable = False  # shared by every later reader
         with self._lock:
             if key not in self._parts or digest:
                 if key in self._parts:
