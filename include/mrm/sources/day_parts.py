@@ -87,6 +87,23 @@ class DayLabels(_Sorted):
     labels: np.ndarray
 
 
+def hash_order(hashes: np.ndarray, *, stable: bool = False) -> np.ndarray:
+    """``np.argsort(hashes)`` (``stable``: equal hashes in their order), twice as fast on millions: a
+    radix pass on the top 10 bits (uniform hashes: parts of a few thousand), then each part sorted in
+    cache."""
+    kind = "stable" if stable else None
+    if hashes.size < 65_536:
+        return np.argsort(hashes, kind=kind)
+    top = (hashes >> np.uint64(54)).astype("uint16")
+    order = np.argsort(top, kind="stable")  # a radix sort of 16-bit keys
+    ordered = hashes[order]
+    cuts = np.concatenate([[0], np.cumsum(np.bincount(top, minlength=1024))])
+    for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
+        if hi - lo > 1:
+            order[lo:hi] = order[lo:hi][np.argsort(ordered[lo:hi], kind=kind)]
+    return order
+
+
 def bounds(hashes: np.ndarray) -> np.ndarray:
     """The ``BUCKETS + 1`` positions that cut ascending ``hashes`` into the hash buckets."""
     return np.concatenate([[0], np.searchsorted(hashes, _EDGES), [hashes.size]]).astype("int64")

@@ -167,7 +167,7 @@ def _read_day_labels(files: list) -> DayLabels:
     if not parts:
         return DayLabels(np.zeros(0, "u8"), np.zeros(0, "i8"), np.zeros(0, bool), np.zeros(0, "f4"))
     hashes, ns, known, labels = (np.concatenate(column) for column in zip(*parts, strict=True))
-    order = np.argsort(hashes, kind="stable")
+    order = day_parts.hash_order(hashes, stable=True)  # an event's labels stay in file and row order
     return DayLabels(hashes[order], ns[order], known[order], labels[order])
 
 

@@ -132,7 +132,7 @@ def first_occurrences(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.nd
     hash_parts.clear()  # each column's parts freed as soon as it is joined
     scores = np.concatenate(score_parts)
     score_parts.clear()
-    order = np.argsort(hashes)  # not stable: the first occurrence is the least position of each hash
+    order = day_parts.hash_order(hashes)  # not stable: the first occurrence is each hash's least position
     ordered = hashes[order]
     del hashes
     starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))

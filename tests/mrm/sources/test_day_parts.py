@@ -126,3 +126,14 @@ def test_an_unreadable_day_among_days_read_at_once_is_skipped_as_when_read_one_b
     assert len(with_threads.unreadable) == 1 and "part-0001.parquet" in with_threads.unreadable[0]
     assert with_threads.missing_days == [DAYS[2]]
     assert len(with_threads) == sum(len(c) for c in one_by_one)  # the two readable days share no event
+
+
+@pytest.mark.parametrize("stable", [False, True])
+def test_the_hash_order_is_numpy_s_argsort_with_repeated_hashes(stable):
+    rng = np.random.default_rng(3)
+    hashes = rng.integers(0, 2**63, 200_000).astype("uint64") * np.uint64(2)
+    hashes[rng.integers(0, hashes.size, 5_000)] = hashes[:5_000]  # repeats, some far apart
+    order = day_parts.hash_order(hashes, stable=stable)
+    np.testing.assert_array_equal(hashes[order], np.sort(hashes))
+    if stable:
+        np.testing.assert_array_equal(order, np.argsort(hashes, kind="stable"))
