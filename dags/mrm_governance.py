@@ -46,7 +46,7 @@ def mrm_governance():
 
         return governance.ticket_unticketed(logical_date(context), wiring.get_inventory(), wiring.get_store())
 
-    @task
+    @task(multiple_outputs=False)  # the summary as one XCom, not one more per key
     def notify_portfolio(swept: list[dict], **context) -> dict:
         from mrm import governance, wiring
 

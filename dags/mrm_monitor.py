@@ -40,34 +40,37 @@ def build(entry: ModelEntry):
         },
     )
     def monitor():
-        @task(pool=reads_pool)
+        # multiple_outputs=False: a task returning a dict pushes it as its one XCom (return_value), which
+        # is all the next tasks read; Airflow would infer True from the ``-> dict`` annotation and push
+        # every key as an XCom of its own besides (some 30 more writes per run, none of them read)
+        @task(pool=reads_pool, multiple_outputs=False)
         def read_scoring_log(**context) -> dict:
             from mrm import pipeline
 
             day, trigger, reason = logical_date(context), trigger_of(context), rerun_reason(context)
             return pipeline.start(model_id, day, trigger, reason).to_dict()
 
-        @task(pool=reads_pool)
+        @task(pool=reads_pool, multiple_outputs=False)
         def data_quality(ctx: dict) -> dict:
             from mrm import pipeline
 
             return pipeline.quality(pipeline.RunContext.from_dict(ctx))
 
-        @task(pool=reads_pool)
+        @task(pool=reads_pool, multiple_outputs=False)
         def drift(ctx: dict) -> dict:
             from mrm import pipeline
 
             return pipeline.drift(pipeline.RunContext.from_dict(ctx))
 
         # all_done: the matured cohort is evaluated even when the day could not be read (ctx is then None)
-        @task(pool=reads_pool, trigger_rule="all_done")
+        @task(pool=reads_pool, trigger_rule="all_done", multiple_outputs=False)
         def performance(ctx: dict | None, **context) -> dict:
             from mrm import outcomes
 
             day, trigger, reason = logical_date(context), trigger_of(context), rerun_reason(context)
             return outcomes.performance_task(ctx, model_id, day, trigger, reason)
 
-        @task
+        @task(multiple_outputs=False)
         def record_results(ctx: dict, *evidence: dict) -> dict:
             from mrm import pipeline
 
@@ -79,7 +82,7 @@ def build(entry: ModelEntry):
 
             return pipeline.tickets(pipeline.RunContext.from_dict(ctx))
 
-        @task
+        @task(multiple_outputs=False)
         def deliver_notifications(ctx: dict, tickets: list[dict]) -> dict:
             from mrm import pipeline
 

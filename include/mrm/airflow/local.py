@@ -11,6 +11,7 @@ import functools
 import io
 import logging
 import os
+import sqlite3
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -37,9 +38,19 @@ def airflow_env(airflow_home: Path, log_level: str = "WARNING") -> dict[str, str
     }
 
 
+class _LocalConnection(sqlite3.Connection):
+    """A connection to the local metadata DB that syncs to disk at WAL checkpoints, not at each commit
+    (``synchronous=NORMAL``; Airflow opens SQLite in WAL mode). A crash of this machine may lose the
+    last commits of a local run, never the DB's integrity."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.execute("PRAGMA synchronous=NORMAL")
+
+
 # Airflow's SQLite connections wait this long for another process's write (sqlite3's default is 5 s): the
 # demo's worker processes share one metadata DB
-SQLITE_CONNECT_ARGS = {"timeout": 60}
+SQLITE_CONNECT_ARGS = {"timeout": 60, "factory": _LocalConnection}
 
 
 def configure(airflow_home: Path) -> None:
@@ -203,3 +214,30 @@ def _scheduled_dagrun(*, dag: Any, logical_date: datetime, session: Any, conf: d
         conf=conf, run_type=DagRunType.SCHEDULED, triggered_by=DagRunTriggeredByType.TIMETABLE,
         state=DagRunState.RUNNING, start_date=datetime.now(UTC), session=session,
     )  # fmt: skip
+
+
+def warm_execution_api() -> None:
+    """Build the routes of the execution API that ``dag.test()``'s tasks call in-process, without its
+    thread and event loop. Cadwyn builds a route per API version on the app's first request (seconds of
+    CPU), so one request that matches no route is sent here: a process forked afterwards (the demo's
+    workers, from its fork server) starts with them built."""
+    import asyncio
+
+    from airflow.sdk.execution_time.supervisor import in_process_api_server
+
+    app = in_process_api_server().app  # the one app the process's tasks use (cached)
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    path = "/mrm-warm-up"
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": [],
+        "client": ("127.0.0.1", 0), "server": ("in-process.invalid", 80),
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))

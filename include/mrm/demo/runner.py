@@ -1,7 +1,8 @@
 """``mrm demo``: 60 days of three models through the real Airflow DAGs on the embedded default.
 
-The models' days run side by side, one worker process per model (:mod:`mrm.demo.walk`); ``workers=1``
-runs them one after another in this process, as one scheduler slot would."""
+The models' days run side by side, one worker process per model (:mod:`mrm.demo.walk`), and the metadata
+DB reset and the governance DAG in helper processes forked like them; ``workers=1`` runs everything one
+after another in this process, as one scheduler slot would."""
 
 from __future__ import annotations
 
@@ -77,17 +78,25 @@ def _run(days: int, models: tuple[str, ...], out, walkers, task_log: Path, t0: f
         f"notification stand-ins: Jira {peers.jira.base_url}, SMTP {peers.smtp.host}:{peers.smtp.port}, "
         f"Slack {peers.slack.url}, SNS topic on the moto server"
     )
+    if walkers is not None:  # the metadata DB is reset in another process while this one writes the data
+        from mrm.demo.walk import reset_metadata_db
+
+        db_reset = walkers.fork(reset_metadata_db)
     files = data.write_demo_data("s3://mrm-demo", models, days)
     out(
         f"wrote {sum(files.values())} Parquet files: {data.REFERENCE_DAYS} reference days + {days} days "
         f"of scoring logs and labels for {', '.join(models)}"
     )
     try:
-        local_airflow.reset_db()
+        if walkers is None:
+            local_airflow.reset_db()
+        else:
+            db_reset()
         bag = local_airflow.dagbag()
         if bag.import_errors:
             raise SystemExit(f"DAG import errors: {bag.import_errors}")
-        local_airflow.sync_dags()
+        if walkers is None:
+            local_airflow.sync_dags()
         how = f"{len(models)} worker processes, one per model" if walkers else "one after another"
         out(
             f"Airflow metadata DB: {home / 'airflow' / 'airflow.db'}; task logs: {task_log}\n"
@@ -102,7 +111,12 @@ def _run(days: int, models: tuple[str, ...], out, walkers, task_log: Path, t0: f
                     states = local_airflow.run_dag(dag, data.day(n), log_file=task_log)
                     out(day_line(model_id, n, states))
         out(f"\ngovernance (DAG mrm_governance) on {data.day(days)}:")
-        local_airflow.run_dag(bag.get_dag("mrm_governance"), data.day(days), log_file=task_log)
+        if walkers is None:
+            local_airflow.run_dag(bag.get_dag("mrm_governance"), data.day(days), log_file=task_log)
+        else:  # forked warm (modules imported, execution API built), where this process would start cold
+            from mrm.demo.walk import run_governance
+
+            walkers.fork(run_governance, days, task_log, dict(os.environ))()
         for line in governance_lines(models, days):
             out(line)
     finally:

@@ -2,12 +2,14 @@
 (persistence, tickets and escalations depend on date order; the models share nothing but the history,
 whose writers take turns, and the outbox, whose items are claimed), while the parent prints each day's
 lines in day order as soon as every model has done that day, with a progress line every
-``PROGRESS_EVERY`` days."""
+``PROGRESS_EVERY`` days. Two helper processes forked the same way take work off the parent's path: the
+metadata DB reset (while the parent writes the data) and the governance DAG on the last day."""
 
 from __future__ import annotations
 
 import multiprocessing
 import queue as queues
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -89,6 +91,28 @@ def walk_model(model_id: str, days: int, log_file: Path | None, start, results) 
         raise
 
 
+def reset_metadata_db() -> None:
+    """A helper process (:meth:`Walkers.fork`): the metadata DB reset and this repo's DAGs written to it,
+    while the parent writes the demo data."""
+    from mrm.airflow import local
+
+    local.quiet()
+    local.reset_db()
+    local.sync_dags()
+
+
+def run_governance(days: int, log_file: Path | None, environment: dict[str, str]) -> None:
+    """A helper process (:meth:`Walkers.fork`): the governance DAG on the last day, with the parent's
+    environment (the fork server has the one of before the setup, see :func:`walk_model`)."""
+    import os
+
+    from mrm.airflow import local
+
+    local.quiet()
+    os.environ.update(environment)
+    local.run_dag(local.dagbag().get_dag("mrm_governance"), data.day(days), log_file=log_file)
+
+
 class Walkers:
     """One worker process per model, its fork server started early (:meth:`start`), the workers forked
     and set going by :meth:`run`."""
@@ -97,6 +121,7 @@ class Walkers:
         self.models, self.days, self.log_file = models, days, log_file
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["mrm.demo.preload"])  # the fork server imports WARM once
+        self.context, self.helpers = context, []
         self.results, self.starts = context.Queue(), {m: context.Queue() for m in models}
         self.workers = {
             m: context.Process(
@@ -144,11 +169,36 @@ class Walkers:
             else:
                 raise SystemExit(f"the demo's worker for {model_id} failed: {text.splitlines()[0]}\n{text}")
 
+    def fork(self, target: Callable[..., None], *args) -> Callable[[], None]:
+        """Run ``target(*args)`` in a process forked from the fork server (the tasks' modules imported,
+        the execution API built) while this process goes on; returns the function that waits for it and
+        stops the demo if it failed. Forking waits for the fork server's imports: a thread of this
+        process does it, so the caller is not held up."""
+        process = self.context.Process(target=target, args=args, name=f"mrm-demo-{target.__name__}")
+        starter = threading.Thread(target=process.start, name=f"start-{process.name}", daemon=True)
+        starter.start()
+        self.helpers.append((starter, process))
+
+        def wait() -> None:
+            starter.join()
+            if process.pid is not None:
+                process.join()
+            if process.exitcode != 0:
+                raise SystemExit(
+                    f"the demo's process {process.name} failed (exit code {process.exitcode}); its error is "
+                    f"printed above, the Airflow task log is in {self.log_file}"
+                )
+
+        return wait
+
     def stop(self) -> None:
-        """Wait for the workers; one still running (the parent stopped early) is told to stop or ended."""
+        """Wait for the workers and helper processes; one still running (the parent stopped early) is told
+        to stop or ended."""
         for start in self.starts.values():
             start.put(None)  # a worker still waiting to start returns
-        for worker in self.workers.values():
+        for starter, _ in self.helpers:
+            starter.join()
+        for worker in [*self.workers.values(), *(process for _, process in self.helpers)]:
             if worker.pid is None:
                 continue
             worker.join(timeout=30)

@@ -74,3 +74,25 @@ def test_start_runs_the_fork_server_without_forking_the_workers(tmp_path):
     finally:
         walkers.stop()
     assert all(worker.pid is None for worker in walkers.workers.values())
+
+
+def test_fork_runs_a_helper_process_and_stops_the_demo_if_it_failed(tmp_path):
+    """A helper forked from the fork server does its work while the parent goes on; waiting for one that
+    failed stops the demo with its name and exit code."""
+    import os
+
+    import pytest
+
+    from mrm.demo.walk import Walkers
+
+    walkers = Walkers(MODELS, 1, tmp_path / "log.txt").start()
+    made = tmp_path / "made-by-the-helper"
+    try:
+        walkers.fork(os.mkdir, str(made))()
+        assert made.is_dir()
+        again = walkers.fork(os.mkdir, str(made))  # exists now: FileExistsError in the helper
+        with pytest.raises(SystemExit, match=r"process mrm-demo-mkdir failed \(exit code 1\)"):
+            again()
+    finally:
+        walkers.stop()
+    assert all(not process.is_alive() for _, process in walkers.helpers)
