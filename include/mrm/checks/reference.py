@@ -126,6 +126,21 @@ def read_reference(entry: ModelEntry) -> tuple[pd.DataFrame, dict[str, Any]]:
     return frame, reference_info(entry, data.files, len(frame), daily, nulls, data.missing_days)
 
 
+def _spooled_profile(entry: ModelEntry, source, days: list, settings: ProfileSettings, fp: str,
+                     read: Callable) -> ReferenceProfile:  # fmt: skip
+    """The profile of a window without stable files, from its days spooled to local Parquet files
+    (:mod:`mrm.checks.reference_spool`: memory of one batch and one column, not the window); a source
+    that counts its days itself (Athena pushdown) has its window ``read`` whole and profiled as a frame."""
+    from mrm.checks.reference_spool import NotSpoolable, spooled_window
+
+    try:
+        with spooled_window(entry, source, days) as spooled:
+            return profile_from_files(entry, spooled.files_by_day, settings, fp, spooled.info(entry))
+    except NotSpoolable:
+        frame, info = read(entry)
+        return profile_from_frame(frame, entry, info, settings, fp)
+
+
 def reference_profile(
     entry: ModelEntry,
     cache_uri: str,
@@ -153,8 +168,7 @@ def reference_profile(
     progress.info("%s: building the reference profile of %s..%s (once per reference, then kept)",
                   entry.model_id, days[0], days[-1])  # fmt: skip
     if by_day is None:
-        frame, info = read(entry)
-        profile = profile_from_frame(frame, entry, info, settings, fp)
+        profile = _spooled_profile(entry, source, days, settings, fp, read)
     else:
         profile = profile_from_files(entry, by_day, settings, fp)
     cache.put(profile)

@@ -197,7 +197,12 @@ class ParquetColumns:
         return [m.num_rows for m in self.metas]
 
     def type(self, name: str) -> pa.DataType:
-        return next(s.field(name).type for s in self.schemas if name in s.names)
+        """The column's type in the first file that has it, skipping files where it is all null (Arrow
+        type null, which casts to any type); null if it is null in every file."""
+        import pyarrow as pa
+
+        kinds = [s.field(name).type for s in self.schemas if name in s.names]
+        return next((t for t in kinds if not pa.types.is_null(t)), kinds[0])
 
     def column(self, name: str) -> pa.ChunkedArray:
         import pyarrow as pa
