@@ -170,6 +170,7 @@ def _day_batches(day_input: DayInput, entry: ModelEntry) -> Iterator:
             seen=set(),
             normalise=day_input.normalise,
             context=context,
+            int96_unit=day_input.int96_unit,
         )
 
 
