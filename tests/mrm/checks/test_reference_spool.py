@@ -136,3 +136,22 @@ def test_a_window_without_any_capture_is_no_data(capture_entry):
         spooled_window(capture_entry, source, later),
     ):
         pass
+
+
+def test_the_scores_read_from_the_spooled_files_are_those_of_the_whole_frame(capture_entry):
+    """What mrm.inputs joins to the labels for the reference performance: the distinct events and first
+    scores of the spooled files, as compact_frame of the window read whole gave them."""
+    from mrm import inputs
+    from mrm.sources.scores import SCORE_COLUMNS, compact_frame
+
+    source = source_for(capture_entry, what="reference scoring log")
+    frame, _ = read_reference(capture_entry)
+    whole = compact_frame(frame[list(SCORE_COLUMNS)], capture_entry, "reference")
+
+    with spooled_window(capture_entry, source, capture_entry.monitoring.reference.days()) as window:
+        spooled = inputs._scores_of_spooled(capture_entry, window)
+
+    assert len(spooled) == len(whole) == 2400
+    assert np.array_equal(spooled.hashes, whole.hashes)
+    assert np.array_equal(spooled.scores, whole.scores, equal_nan=True)
+    assert spooled.missing_days == [capture_entry.monitoring.reference.days()[2]]
