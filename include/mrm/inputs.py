@@ -69,7 +69,15 @@ def reference_profile(entry: ModelEntry, fingerprint: str | None = None):
     def recorded(fp: str) -> set[str]:  # what the history's runs recorded for the profile: it must be one
         return reads.profile_hashes(get_store().engine, entry.model_id, fp)
 
-    profile, _ = cached_profile(entry, settings.profile_cache_uri(), read=reference, recorded=recorded)
+    def spooled(window) -> None:  # the window's scores taken while its spooled files exist
+        if entry.monitoring.performance is not None:
+            _spooled_scores(entry.model_id, entry.fingerprint(), source_for(entry).cache_key)["scores"] = (
+                _scores_of_spooled(entry, window)
+            )
+
+    profile, _ = cached_profile(
+        entry, settings.profile_cache_uri(), read=reference, recorded=recorded, spooled=spooled
+    )
     if fingerprint and profile.fingerprint != fingerprint:
         raise MrmError(
             f"{entry.model_id}: the reference window's data or the inventory entry changed while the run was "
@@ -307,18 +315,48 @@ def _scores(
 
 def _reference_scores(entry: ModelEntry, files=None, keep=None):
     """The reference window's distinct events and scores (``files``: its objects by day, if listed;
-    ``keep``: how its days' parts are kept, :mod:`mrm.sources.part_store`). A
-    source without stable Parquet files (Athena, capture) had its window read whole for the profile:
-    those rows, read once per process, are used."""
+    ``keep``: how its days' parts are kept, :mod:`mrm.sources.part_store`). A source without stable
+    Parquet files (Athena, capture): the scores taken from its window spooled for the profile in this
+    process, else the window spooled again (:mod:`mrm.checks.reference_spool`); with Athena pushdown,
+    the window read whole (once per process)."""
     from mrm.sources.scores import SCORE_COLUMNS, compact_frame
 
     ref = entry.monitoring.reference
     where = f"reference window {ref.start}..{ref.end}"
     files = files if files is not None else source_for(entry).reference_files(ref.days())
     if files is None:
-        frame, _ = reference(entry)
-        return compact_frame(frame[list(SCORE_COLUMNS)], entry, where)
+        from mrm.checks.reference_spool import NotSpoolable, spooled_window
+
+        source = source_for(entry, what="reference scoring log")
+        taken = _spooled_scores(entry.model_id, entry.fingerprint(), source_for(entry).cache_key)
+        if "scores" in taken:  # taken while the profile was built from the spooled window
+            return taken.pop("scores")
+        try:
+            with spooled_window(entry, source, ref.days()) as window:
+                return _scores_of_spooled(entry, window)
+        except NotSpoolable:
+            frame, _ = reference(entry)
+            return compact_frame(frame[list(SCORE_COLUMNS)], entry, where)
     return _scores(entry, ref.days(), where, files=files, keep=keep)
+
+
+@process_cache(maxsize=16)
+def _spooled_scores(model_id: str, inventory_hash: str, source_key: str) -> dict:
+    """Where the reference window's scores wait, under ``scores``, once taken from the window spooled
+    for its profile (:func:`reference_profile`), until :func:`_reference_scores` takes them."""
+    return {}
+
+
+def _scores_of_spooled(entry: ModelEntry, window):
+    """The distinct events and scores of a reference window spooled to local Parquet files
+    (:mod:`mrm.checks.reference_spool`), read as a Parquet source's days are (two columns, batch by
+    batch); its days without rows are its missing days."""
+    from mrm.sources.scores import read_scores
+
+    ref = entry.monitoring.reference
+    where = f"reference window {ref.start}..{ref.end}"
+    source = source_for(entry, what="reference scoring log")
+    return read_scores(source, entry, ref.days(), where, files_by_day=window.files_by_day)
 
 
 def _empty_cohort():

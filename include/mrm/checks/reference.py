@@ -5,8 +5,10 @@ inputs.
 - A source with stable Parquet files (day partitions): the profile is built column by column from the
   window's files (:func:`~mrm.checks.engine.profiling.profile_from_files`, each column read in pieces:
   memory of about two float64 copies of one column of the window).
-- Athena and SageMaker capture: the window is read as a frame and profiled
-  (:func:`~mrm.checks.engine.profiling.profile_from_frame`).
+- Athena and SageMaker capture: the window's days are spooled one batch at a time to local Parquet
+  files (:mod:`mrm.checks.reference_spool`) and profiled from those as from a Parquet source's (the
+  same bytes as :func:`~mrm.checks.engine.profiling.profile_from_frame` of the window read whole);
+  only an Athena source with ``aggregate: pushdown`` has its window read as a frame and profiled.
 
 The fingerprint covers the inventory entry's hash, :data:`~mrm.checks.engine.profile.PROFILE_VERSION`,
 the profile settings and what the window's data is, found without reading it: the files' URIs, sizes and
@@ -111,19 +113,39 @@ def profile_fingerprint(entry: ModelEntry, inputs: list[ObjectInfo] | dict, sett
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def read_reference(entry: ModelEntry) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The reference window's rows as one conformed frame, and what the run records about the window
-    (rows, files, their fingerprint, missing days, daily rows, null rates)."""
+def read_reference(entry: ModelEntry, source=None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The reference window's rows as one conformed frame (memory: the whole window), and what the run
+    records about the window (rows, files, their fingerprint, missing days, daily rows, null rates).
+    ``source``: the entry's (:func:`~mrm.sources.registry.source_for`) unless given."""
     from mrm.sources.contract import conform, required_columns
     from mrm.sources.registry import source_for
 
     ref = entry.monitoring.reference
-    source = source_for(entry, what="reference scoring log")
+    source = source or source_for(entry, what="reference scoring log")
     data = source.read_days(ref.days())
     frame = conform(data.frame, entry, f"reference window {ref.start}..{ref.end} of {source.cache_key}")
     daily = dict(frame.groupby("_dt").size().items())
     nulls = {c: int(frame[c].isna().sum()) for c in required_columns(entry)}
     return frame, reference_info(entry, data.files, len(frame), daily, nulls, data.missing_days)
+
+
+def _spooled_profile(entry: ModelEntry, source, days: list, settings: ProfileSettings, fp: str,
+                     read: Callable, also: Callable | None) -> ReferenceProfile:  # fmt: skip
+    """The profile of a window without stable files, from its days spooled to local Parquet files
+    (:mod:`mrm.checks.reference_spool`: memory of one batch and one column, not the window), then
+    ``also(spooled)`` before the files are removed; a source that counts its days itself (Athena
+    pushdown) has its window ``read`` whole and profiled as a frame."""
+    from mrm.checks.reference_spool import NotSpoolable, spooled_window
+
+    try:
+        with spooled_window(entry, source, days) as spooled:
+            profile = profile_from_files(entry, spooled.files_by_day, settings, fp, spooled.info(entry))
+            if also is not None:
+                also(spooled)
+            return profile
+    except NotSpoolable:
+        frame, info = read(entry)
+        return profile_from_frame(frame, entry, info, settings, fp)
 
 
 def reference_profile(
@@ -132,12 +154,14 @@ def reference_profile(
     settings: ProfileSettings | None = None,
     read: Callable[[ModelEntry], tuple[pd.DataFrame, dict[str, Any]]] = read_reference,
     recorded: Callable[[str], set[str]] | None = None,
+    spooled: Callable | None = None,
 ) -> tuple[ReferenceProfile, bool]:
     """The entry's reference profile from the cache, or computed from the reference window and cached.
     Returns (profile, True if it came from the cache). ``read``: how a window without stable files is
     read (the pipeline passes its per-process cache); ``recorded``: the SHA-256s the history's runs
     recorded for a profile fingerprint (the pipeline passes the history's), which a cached profile must
-    have one of."""
+    have one of. ``spooled``: called with a window without stable files spooled to local files
+    (:class:`mrm.checks.reference_spool.Spooled`) once its profile is built, before they are removed."""
     from mrm.sources.registry import source_for
 
     settings = settings or ProfileSettings.for_entry(entry)
@@ -153,8 +177,7 @@ def reference_profile(
     progress.info("%s: building the reference profile of %s..%s (once per reference, then kept)",
                   entry.model_id, days[0], days[-1])  # fmt: skip
     if by_day is None:
-        frame, info = read(entry)
-        profile = profile_from_frame(frame, entry, info, settings, fp)
+        profile = _spooled_profile(entry, source, days, settings, fp, read, spooled)
     else:
         profile = profile_from_files(entry, by_day, settings, fp)
     cache.put(profile)

@@ -55,6 +55,7 @@ class DayInput:
     empty: str = ""  # the message when the files hold no rows
     pushdown: Any = None  # the source counts the day itself (Athena pushdown: sources.athena.pushdown)
     batches: Callable[[], Iterator[pa.RecordBatch]] | None = None  # the day decoded as it is read
+    int96_unit: str = "ns"  # the unit the Parquet objects' INT96 timestamps are read at (read_days' unit)
 
     @classmethod
     def of_frame(cls, entry: ModelEntry, day: date, where: str, data: DayData) -> DayInput:

@@ -40,18 +40,25 @@ def batches(
     seen: set[str],
     normalise: Callable | None = None,
     context: str = "",
+    int96_unit: str = "ns",
 ) -> Iterator[pa.RecordBatch]:
     """The record batches of ``columns`` (those a file has) in each file in turn; ``dictionary``
     columns arrive dictionary-encoded. Every column name of each file opened is added to ``seen``.
     ``normalise``: applied to the schema and each batch first (e.g. an Athena result's). ``context``:
-    what an unreadable file's message says after its name (the model and the day, :func:`context_of`)."""
+    what an unreadable file's message says after its name (the model and the day, :func:`context_of`).
+    ``int96_unit``: the unit INT96 timestamps are read at."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     for source in sources:
         where, handle = _open(source)
         try:
-            reader = pq.ParquetFile(handle, read_dictionary=list(dictionary), pre_buffer=False)
+            reader = pq.ParquetFile(
+                handle,
+                read_dictionary=list(dictionary),
+                pre_buffer=False,
+                coerce_int96_timestamp_unit=int96_unit,
+            )
             schema = reader.schema_arrow
             names = normalise(schema.empty_table()).schema.names if normalise else schema.names
             seen.update(names)
@@ -197,7 +204,12 @@ class ParquetColumns:
         return [m.num_rows for m in self.metas]
 
     def type(self, name: str) -> pa.DataType:
-        return next(s.field(name).type for s in self.schemas if name in s.names)
+        """The column's type in the first file that has it, skipping files where it is all null (Arrow
+        type null, which casts to any type); null if it is null in every file."""
+        import pyarrow as pa
+
+        kinds = [s.field(name).type for s in self.schemas if name in s.names]
+        return next((t for t in kinds if not pa.types.is_null(t)), kinds[0])
 
     def column(self, name: str) -> pa.ChunkedArray:
         import pyarrow as pa

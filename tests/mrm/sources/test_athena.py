@@ -21,7 +21,7 @@ import io
 import json
 import re
 import urllib.request
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -828,3 +828,78 @@ def test_a_pushdown_run_equals_the_parquet_run_and_records_the_bytes_athena_retu
     assert info["bytes_returned"] == counts["bytes_returned"] + info["queries"]["sample"]["bytes_returned"]
     assert "bytes_scanned" in counts  # Athena's DataScannedInBytes (moto reports none)
     assert engine["rows"] == store.run(parquet_run["run_id"])["row_count"]
+
+
+# -- a reference window spooled from Athena (mrm.checks.reference_spool) ---------------------------------
+def athena_reference_entry(tmp_path, days: list[date]):
+    """card_fraud, its reference window ``days`` read from Athena."""
+    import yaml
+
+    from mrm.inventory import load_entry
+
+    raw = yaml.safe_load((REPO_ROOT / "include" / "inventory" / "card_fraud.yaml").read_text())
+    raw["monitoring"]["reference"] = {"start": days[0].isoformat(), "end": days[-1].isoformat()}
+    raw["monitoring"]["start_date"] = (days[-1] + timedelta(days=1)).isoformat()
+    raw["monitoring"]["scoring_log"] = {"athena": {"poll_seconds": 0.01}}
+    path = tmp_path / "card_fraud.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return load_entry(path)
+
+
+def spooled_and_whole(entry, source):
+    """The profile of the window spooled a day at a time, and of the window read whole as a frame."""
+    from mrm.checks.engine.profile import ProfileSettings
+    from mrm.checks.engine.profiling import profile_from_files, profile_from_frame
+    from mrm.checks.reference import read_reference
+    from mrm.checks.reference_spool import spooled_window
+
+    settings = ProfileSettings.for_entry(entry)
+    days = entry.monitoring.reference.days()
+    with spooled_window(entry, source, days) as spooled:
+        spool = profile_from_files(entry, spooled.files_by_day, settings, "fp", spooled.info(entry))
+    frame, info = read_reference(entry, source)
+    whole = profile_from_frame(frame, entry, info, settings, "fp")
+    # every query writes new result objects, so each build records its own: the only difference
+    assert spool.info["fingerprint"] != whole.info["fingerprint"]
+    whole.info["fingerprint"] = spool.info["fingerprint"]
+    return spool, whole
+
+
+def test_an_unload_reference_window_spooled_has_the_bytes_of_the_frames_profile(moto, duck, tmp_path):
+    from mrm.checks.reference import profile_sha256
+
+    entry = athena_reference_entry(tmp_path, [demo_day(4), demo_day(5), demo_day(6)])  # day 4: no rows
+    hook, ran = unload_on_duckdb(duck)
+    source = HookedSource(
+        {"poll_seconds": 0.01}, model_id="card_fraud", entry=entry, what="reference scoring log",
+        hooks=[("after-call.athena.GetQueryExecution", hook)],
+    )  # fmt: skip
+
+    spool, whole = spooled_and_whole(entry, source)
+
+    assert spool.info == whole.info and spool.info["missing_days"] == [demo_day(4).isoformat()]
+    assert spool.info["files"] == 2 and spool.rows == whole.rows > 1000
+    assert spool.to_files() == whole.to_files()
+    assert profile_sha256(spool.to_files()) == profile_sha256(whole.to_files())
+    assert len(ran) == 6  # each day queried once by each path
+
+
+def test_a_csv_reference_window_spooled_has_the_bytes_of_the_frames_profile(moto, demo_root, tmp_path):
+    entry = athena_reference_entry(tmp_path, [demo_day(5), demo_day(6)])
+    for _ in range(2):  # the spooled path's queries, then the frame path's
+        for k in (5, 6):
+            rows = (
+                parquet_day(demo_root, "card_fraud", demo_day(k)).head(700).assign(dt=demo_day(k).isoformat())
+            )
+            queue_rows(moto, rows)
+    source = AthenaSource(
+        {"unload": False, "poll_seconds": 0.01},
+        model_id="card_fraud",
+        entry=entry,
+        what="reference scoring log",
+    )
+
+    spool, whole = spooled_and_whole(entry, source)
+
+    assert spool.info == whole.info and spool.info["daily_rows"] == [700, 700]
+    assert spool.to_files() == whole.to_files()

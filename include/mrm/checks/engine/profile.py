@@ -155,9 +155,7 @@ class ReferenceProfile:
             "info": self.info,
             "segments": _segments_meta(self.segments, arrays),
         }
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        files = {"arrays.npz": buf.getvalue()}
+        files = {"arrays.npz": _npz(arrays)}
         if self.sample is not None:
             out = io.BytesIO()
             pq.write_table(self.sample, out)
@@ -248,3 +246,18 @@ def _segments_from(meta: dict, arrays: dict[str, np.ndarray]) -> dict[str, dict[
             }
             out[seg][value] = SegmentProfile(m["rows"], numeric, categorical)
     return out
+
+
+def _npz(arrays: dict[str, np.ndarray]) -> bytes:
+    """``np.savez``'s file (what ``np.load`` reads) with its members in name order and a fixed member
+    time, so its bytes depend on the arrays alone (``np.savez`` stamps each member with the clock, and
+    keeps the order the profile's columns were built in)."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as out:
+        for name, array in sorted(arrays.items()):
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with out.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
+    return buf.getvalue()

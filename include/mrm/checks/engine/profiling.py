@@ -191,6 +191,7 @@ def profile_from_frame(
     rows = len(frame)
     pick = _sample_positions(rows, settings)
     sample = pa.Table.from_pandas(frame[required_columns(entry)].iloc[pick], preserve_index=False)
+    sample = sample.replace_schema_metadata(None)  # no pandas metadata: the bytes of profile_from_files'
     sample = folded_sample(bounded_table(sample), categorical_columns(entry))
     segments = segment_profiles(entry, lambda c: frame[c], settings, lambda c: _frame_floats(frame, c))
     return ReferenceProfile(
@@ -219,10 +220,12 @@ def profile_from_files(
     files_by_day: dict[date, list[ObjectInfo]],
     settings: ProfileSettings | None = None,
     fingerprint: str = "",
+    info: dict[str, Any] | None = None,
 ) -> ReferenceProfile:
     """The profile of the reference window's Parquet files, read one column at a time in pieces
     (memory: about two float64 copies of one column of the window); the sample's rows are taken from
-    each column's pieces as they pass."""
+    each column's pieces as they pass. ``info``: the reference information to record instead of the
+    files' own (a window spooled from another source, :mod:`mrm.checks.reference_spool`)."""
     import pyarrow as pa
 
     settings = settings or ProfileSettings.for_entry(entry)
@@ -245,7 +248,7 @@ def profile_from_files(
     per_file = iter(reader.file_rows)
     daily = {d: sum(next(per_file) for _ in files_by_day[d]) for d in sorted(files_by_day)}
     missing = [d for d in ref.days() if not daily.get(d)]
-    info = reference_info(entry, files, rows, daily, nulls, missing)
+    info = info if info is not None else reference_info(entry, files, rows, daily, nulls, missing)
     return ReferenceProfile(
         entry.model_id,
         fingerprint,

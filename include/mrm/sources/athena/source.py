@@ -85,7 +85,8 @@ class AthenaSource:
             result = self.csv_day(day)
             return DayInput(self.entry, day, where, result.files, batches=lambda: self.csv_batches(result))
         empty = f"{where}: the UNLOAD result holds no rows; rerun this date"
-        return DayInput(self.entry, day, where, self.unload_day(day), normalise=self.normalise, empty=empty)
+        files = self.unload_day(day)  # INT96 timestamps: microseconds, as pyathena reads them in read_day
+        return DayInput(self.entry, day, where, files, normalise=self.normalise, empty=empty, int96_unit="us")
 
     # reading -----------------------------------------------------------------------------------------
     def _query(self, day: date) -> tuple[str, dict[str, Any], ConnectionSettings, str]:
