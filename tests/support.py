@@ -126,3 +126,43 @@ def same_table(a, b) -> bool:
         if not x.equals(y):
             return False
     return True
+
+
+CAPTURE_FEATURES = ["amount", "merchant_category", "country", "card_age_days", "device_score", "hour_of_day"]
+
+
+def _csv(value) -> str:
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def write_capture(frame, root: str) -> int:
+    """card_fraud's scoring-log rows as SageMaker capture records (CSV in, CSV out), one per row, filed by
+    the hour like SageMaker; returns how many."""
+    import json
+    from collections import defaultdict
+
+    from mrm.core.storage import join, store_for
+
+    files = defaultdict(list)
+    for row in frame.itertuples(index=False):
+        at = row.event_ts.tz_convert("UTC")
+        record = {
+            "captureData": {
+                "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "encoding": "CSV",
+                                  "data": ",".join(_csv(getattr(row, f)) for f in CAPTURE_FEATURES)},
+                "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "encoding": "CSV",
+                                   "data": repr(float(row.score))},
+            },
+            "eventMetadata": {"eventId": f"sm-{row.event_id}", "inferenceId": row.event_id,
+                              "inferenceTime": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+            "eventVersion": "0",
+        }  # fmt: skip
+        files[at.strftime("%Y/%m/%d/%H")].append(json.dumps(record))
+    for folder, lines in files.items():
+        target = join(root, f"{folder}/capture-0.jsonl")
+        store_for(target).put(target, ("\n".join(lines) + "\n").encode(), overwrite=True)
+    return sum(len(v) for v in files.values())

@@ -4,57 +4,25 @@ the window read whole as one frame, and it records the same reference informatio
 
 from __future__ import annotations
 
-import json
-import math
-from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from support import INVENTORY
+from support import CAPTURE_FEATURES as FEATURES
+from support import INVENTORY, write_capture
 
 from mrm.checks.engine.profile import ProfileSettings
 from mrm.checks.engine.profiling import profile_from_frame
 from mrm.checks.reference import profile_sha256, read_reference, reference_profile
 from mrm.checks.reference_spool import spooled_window
-from mrm.core.storage import join, store_for
 from mrm.demo.data import scoring_log
 from mrm.errors import NoDataError
 from mrm.inventory import load_entry
 from mrm.sources.registry import source_for
 
-FEATURES = ["amount", "merchant_category", "country", "card_age_days", "device_score", "hour_of_day"]
 START = date(2026, 8, 18)
-
-
-def _csv(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return repr(float(value)) if isinstance(value, float) else str(value)
-
-
-def write_capture(frame, root: str) -> None:
-    """Each scoring-log row as one capture record (CSV in, CSV out), filed by its hour like SageMaker."""
-    files = defaultdict(list)
-    for row in frame.itertuples(index=False):
-        at = row.event_ts.tz_convert("UTC")
-        record = {
-            "captureData": {
-                "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "encoding": "CSV",
-                                  "data": ",".join(_csv(getattr(row, f)) for f in FEATURES)},
-                "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "encoding": "CSV",
-                                   "data": repr(float(row.score))},
-            },
-            "eventMetadata": {"eventId": f"sm-{row.event_id}", "inferenceId": row.event_id,
-                              "inferenceTime": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
-            "eventVersion": "0",
-        }  # fmt: skip
-        files[at.strftime("%Y/%m/%d/%H")].append(json.dumps(record))
-    for folder, lines in files.items():
-        target = join(root, f"{folder}/capture-0.jsonl")
-        store_for(target).put(target, ("\n".join(lines) + "\n").encode(), overwrite=True)
 
 
 @pytest.fixture

@@ -3,49 +3,17 @@ demo's scoring log, written as capture files in AWS's format, gives a run with t
 
 from __future__ import annotations
 
-import json
-import math
-from collections import defaultdict
 from datetime import date
 
 import pytest
 import yaml
+from support import CAPTURE_FEATURES as FEATURES
+from support import write_capture
 
 from mrm import pipeline
-from mrm.core.storage import join, store_for
 from mrm.sources.parquet import PartitionedParquet
 
-FEATURES = ["amount", "merchant_category", "country", "card_age_days", "device_score", "hour_of_day"]
 DAY = date(2026, 9, 5)  # card_fraud's Dutch device-score incident: RED in segment country=NL
-
-
-def _csv(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return repr(float(value)) if isinstance(value, float) else str(value)
-
-
-def write_capture(frame, root: str) -> int:
-    """Each scoring-log row as one capture record (CSV in, CSV out), filed by its hour like SageMaker."""
-    files = defaultdict(list)
-    for row in frame.itertuples(index=False):
-        at = row.event_ts.tz_convert("UTC")
-        record = {
-            "captureData": {
-                "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "encoding": "CSV",
-                                  "data": ",".join(_csv(getattr(row, f)) for f in FEATURES)},
-                "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "encoding": "CSV",
-                                   "data": repr(float(row.score))},
-            },
-            "eventMetadata": {"eventId": f"sm-{row.event_id}", "inferenceId": row.event_id,
-                              "inferenceTime": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
-            "eventVersion": "0",
-        }  # fmt: skip
-        files[at.strftime("%Y/%m/%d/%H")].append(json.dumps(record))
-    for folder, lines in files.items():
-        target = join(root, f"{folder}/capture-0.jsonl")
-        store_for(target).put(target, ("\n".join(lines) + "\n").encode(), overwrite=True)
-    return sum(len(v) for v in files.values())
 
 
 @pytest.fixture
