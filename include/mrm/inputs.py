@@ -317,8 +317,8 @@ def _reference_scores(entry: ModelEntry, files=None, keep=None):
     """The reference window's distinct events and scores (``files``: its objects by day, if listed;
     ``keep``: how its days' parts are kept, :mod:`mrm.sources.part_store`). A source without stable
     Parquet files (Athena, capture): the scores taken from its window spooled for the profile in this
-    process, else the window spooled again (:mod:`mrm.checks.reference_spool`); with Athena pushdown,
-    the window read whole (once per process)."""
+    process, else the window spooled again (:mod:`mrm.checks.reference_spool`; Athena pushdown too, from
+    its days' rows); a source with no stream of its days' rows: the window read whole, once per process."""
     from mrm.sources.scores import SCORE_COLUMNS, compact_frame
 
     ref = entry.monitoring.reference

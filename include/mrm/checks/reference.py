@@ -7,8 +7,8 @@ inputs.
   memory of about two float64 copies of one column of the window).
 - Athena and SageMaker capture: the window's days are spooled one batch at a time to local Parquet
   files (:mod:`mrm.checks.reference_spool`) and profiled from those as from a Parquet source's (the
-  same bytes as :func:`~mrm.checks.engine.profiling.profile_from_frame` of the window read whole);
-  only an Athena source with ``aggregate: pushdown`` has its window read as a frame and profiled.
+  same bytes as :func:`~mrm.checks.engine.profiling.profile_from_frame` of the window read whole); an
+  Athena source with ``aggregate: pushdown`` too, from its days' rows (``rows_input``: UNLOAD or CSV).
 
 The fingerprint covers the inventory entry's hash, :data:`~mrm.checks.engine.profile.PROFILE_VERSION`,
 the profile settings and what the window's data is, found without reading it: the files' URIs, sizes and
@@ -133,8 +133,8 @@ def _spooled_profile(entry: ModelEntry, source, days: list, settings: ProfileSet
                      read: Callable, also: Callable | None) -> ReferenceProfile:  # fmt: skip
     """The profile of a window without stable files, from its days spooled to local Parquet files
     (:mod:`mrm.checks.reference_spool`: memory of one batch and one column, not the window), then
-    ``also(spooled)`` before the files are removed; a source that counts its days itself (Athena
-    pushdown) has its window ``read`` whole and profiled as a frame."""
+    ``also(spooled)`` before the files are removed (an Athena pushdown model's from its days' rows); a
+    source offering no stream of its days' rows has its window ``read`` whole and profiled as a frame."""
     from mrm.checks.reference_spool import NotSpoolable, spooled_window
 
     try:

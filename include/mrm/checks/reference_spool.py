@@ -39,7 +39,7 @@ BATCH_ROWS = 262_144  # rows per record batch read from a Parquet result object
 
 
 class NotSpoolable(Exception):
-    """The source counts its days itself (Athena pushdown): it has no day stream to spool."""
+    """The source counts its days itself and offers no stream of their rows (``rows_input``)."""
 
 
 @dataclass
@@ -77,8 +77,10 @@ def spooled_window(entry: ModelEntry, source, days: list[date]) -> Iterator[Spoo
             except NoDataError:
                 spooled.missing.append(day)
                 continue
-            if day_input.pushdown is not None:
-                raise NotSpoolable(day_input.where)
+            if day_input.pushdown is not None:  # the source counts its days: spool its rows instead
+                if not hasattr(source, "rows_input"):
+                    raise NotSpoolable(day_input.where)
+                day_input = source.rows_input(day)
             try:
                 paths, rows = _spool_day(day_input, entry, Path(folder) / day.isoformat(), spooled.nulls)
             except NoDataError:

@@ -884,6 +884,24 @@ def test_an_unload_reference_window_spooled_has_the_bytes_of_the_frames_profile(
     assert len(ran) == 6  # each day queried once by each path
 
 
+def test_a_pushdown_models_reference_window_is_spooled_from_its_rows_not_read_whole(moto, duck, tmp_path):
+    """``aggregate: pushdown`` counts a run's day in Athena; its reference window has no counts to take,
+    so it is spooled from the day's UNLOAD rows like any Athena window's, with the same profile bytes."""
+    entry = athena_reference_entry(tmp_path, [demo_day(5), demo_day(6)])
+    hook, ran = unload_on_duckdb(duck)
+    source = HookedSource(
+        {"poll_seconds": 0.01, "aggregate": "pushdown"}, model_id="card_fraud", entry=entry,
+        what="reference scoring log", hooks=[("after-call.athena.GetQueryExecution", hook)],
+    )  # fmt: skip
+    assert source.day_input(demo_day(5)).pushdown is not None  # a run's day: counted in Athena
+
+    spool, whole = spooled_and_whole(entry, source)
+
+    assert spool.info == whole.info and spool.rows == whole.rows > 1000
+    assert spool.to_files() == whole.to_files()
+    assert len(ran) == 4  # each day's rows queried once by each path
+
+
 def test_a_csv_reference_window_spooled_has_the_bytes_of_the_frames_profile(moto, demo_root, tmp_path):
     entry = athena_reference_entry(tmp_path, [demo_day(5), demo_day(6)])
     for _ in range(2):  # the spooled path's queries, then the frame path's

@@ -81,6 +81,12 @@ class AthenaSource:
         if self.config.aggregate == "pushdown":
             empty = f"{where}: the day holds no rows; check that its partition exists, then rerun this date"
             return DayInput(self.entry, day, where, [], empty=empty, pushdown=self.pushdown_day(day))
+        return self.rows_input(day)
+
+    def rows_input(self, day: date) -> DayInput:
+        """The day's rows left in S3 to stream, whatever ``aggregate`` says: what a reference window is
+        spooled from (:mod:`mrm.checks.reference_spool`), a pushdown model's too."""
+        where = self.describe(day)
         if not self.config.unload:
             result = self.csv_day(day)
             return DayInput(self.entry, day, where, result.files, batches=lambda: self.csv_batches(result))
