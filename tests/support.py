@@ -166,3 +166,14 @@ def write_capture(frame, root: str) -> int:
         target = join(root, f"{folder}/capture-0.jsonl")
         store_for(target).put(target, ("\n".join(lines) + "\n").encode(), overwrite=True)
     return sum(len(v) for v in files.values())
+
+
+def capture_scoring_log(root: str) -> dict:
+    """card_fraud's ``scoring_log`` reading the capture files :func:`write_capture` wrote under ``root``."""
+    return {
+        "sagemaker_capture": {
+            "uri": root, "input_format": "csv", "feature_order": CAPTURE_FEATURES, "output_format": "csv",
+            "decision_thresholds": [[0.0, "approve"], [0.30, "review"], [0.70, "decline"]],
+            "model_version": "4.2.0",
+        }
+    }  # fmt: skip

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from support import CAPTURE_FEATURES as FEATURES
-from support import INVENTORY, write_capture
+from support import INVENTORY, capture_scoring_log, write_capture
 
 from mrm.checks.engine.profile import ProfileSettings
 from mrm.checks.engine.profiling import profile_from_frame
@@ -44,13 +43,7 @@ def capture_entry(tmp_path: Path):
         "start": START.isoformat(),
         "end": (START + timedelta(days=3)).isoformat(),
     }
-    raw["monitoring"]["scoring_log"] = {
-        "sagemaker_capture": {
-            "uri": root, "input_format": "csv", "feature_order": FEATURES, "output_format": "csv",
-            "decision_thresholds": [[0.0, "approve"], [0.30, "review"], [0.70, "decline"]],
-            "model_version": "4.2.0",
-        }
-    }  # fmt: skip
+    raw["monitoring"]["scoring_log"] = capture_scoring_log(root)
     path = tmp_path / "card_fraud.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return load_entry(path)

@@ -7,8 +7,7 @@ from datetime import date
 
 import pytest
 import yaml
-from support import CAPTURE_FEATURES as FEATURES
-from support import write_capture
+from support import capture_scoring_log, write_capture
 
 from mrm import pipeline
 from mrm.sources.parquet import PartitionedParquet
@@ -25,13 +24,7 @@ def capture_inventory(file_inventory, demo_files, tmp_path):
     assert written > 1000
     path = file_inventory / "card_fraud.yaml"
     raw = yaml.safe_load(path.read_text())
-    raw["monitoring"]["scoring_log"] = {
-        "sagemaker_capture": {
-            "uri": root, "input_format": "csv", "feature_order": FEATURES, "output_format": "csv",
-            "decision_thresholds": [[0.0, "approve"], [0.30, "review"], [0.70, "decline"]],
-            "model_version": "4.2.0",
-        }
-    }  # fmt: skip
+    raw["monitoring"]["scoring_log"] = capture_scoring_log(root)
     return path, yaml.safe_dump(raw, sort_keys=False)
 
 
