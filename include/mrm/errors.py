@@ -75,3 +75,21 @@ class EvidenceChangedError(MrmError):
 
 class BadRequestError(MrmError):
     """A query parameter the Model Risk page does not know; the message lists the valid values."""
+
+
+class ReviewRefused(MrmError):
+    """A review act the desk's rules refuse (:mod:`mrm.ticketing.review`); the one line names the person,
+    the act, the model and what is needed."""
+
+
+class NotPermittedError(ReviewRefused):
+    """The person has no role on the model that allows the act (the role map of ``_policy.yaml``)."""
+
+
+class SegregationOfDutiesError(ReviewRefused):
+    """The act needs someone independent of the model: a reviewer who neither owns nor develops it."""
+
+
+class ReviewTermsError(ReviewRefused):
+    """The act is allowed to the person but not on these terms (no rationale, a date out of bounds, a
+    ticket already closed)."""

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from mrm.errors import InventoryError
 from mrm.inventory.entry import ModelEntry
 from mrm.inventory.policy import Policy
+from mrm.inventory.roles import check_roles
 
 
 class Inventory:
@@ -142,6 +143,9 @@ def load_inventory(folder: Path, *, strict: bool = True) -> tuple[Inventory, lis
             problems.append(f"{path}: model_id '{entry.model_id}' is already defined in another file")
             continue
         entries[entry.model_id] = entry
+    people = {m: (e.owner, e.developer) for m, e in entries.items()}
+    known = set(entries) | {p.stem for p in inventory_files(folder)}
+    problems += check_roles(policy.roles, people, known, str(folder / POLICY_FILE))
     if strict and problems:
         raise InventoryError(problems)
     return Inventory(entries, folder, policy, problems), problems

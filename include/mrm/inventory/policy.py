@@ -1,4 +1,5 @@
-"""``_policy.yaml``: defaults by risk tier, the model risk team, governance rules, notification routing."""
+"""``_policy.yaml``: defaults by risk tier, the model risk team, governance rules, notification routing,
+the role map of the desk."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pydantic import EmailStr, Field, field_validator
 
 from mrm.inventory.base import Strict as _Strict
 from mrm.inventory.notifications import Notifications
+from mrm.inventory.roles import Roles
 from mrm.inventory.schema import Control, Persistence, check_controls
 from mrm.settings import DEFAULT_RETENTION_DAYS, MIN_RETENTION_DAYS
 
@@ -17,9 +19,13 @@ class Governance(_Strict):
     validation_due_warning_days: Annotated[int, Field(ge=1)] = 30
 
 
+DEFAULT_MAX_ACCEPTANCE_DAYS = 90
+
+
 class TierDefaults(_Strict):
     controls: dict[str, Control] = Field(default_factory=dict)
     persistence: Persistence = Persistence()
+    max_acceptance_days: Annotated[int, Field(ge=1, le=3660)] = DEFAULT_MAX_ACCEPTANCE_DAYS  # accept_risk
 
     @field_validator("controls")
     @classmethod
@@ -36,6 +42,12 @@ class Policy(_Strict):
     governance: Governance = Field(default_factory=lambda: Governance())
     notifications: Notifications = Field(default_factory=lambda: Notifications())
     retention_days: int = DEFAULT_RETENTION_DAYS  # `mrm purge` keeps at least this (and MRM_RETENTION_DAYS)
+    roles: Roles = Field(default_factory=lambda: Roles())  # who may act on the desk (mrm.ticketing.review)
+
+    def max_acceptance_days(self, tier: int) -> int:
+        """The longest a risk of a model of ``tier`` may be accepted for (default 90 days)."""
+        defaults = self.tiers.get(tier)
+        return defaults.max_acceptance_days if defaults else DEFAULT_MAX_ACCEPTANCE_DAYS
 
     @field_validator("retention_days")
     @classmethod

@@ -11,12 +11,13 @@ TICKET_OCCURRENCE = "ticket.occurrence"  # the control breached again while the 
 TICKET_GREEN = "ticket.returned_to_green"  # the control is GREEN again; the ticket stays open
 TICKET_ESCALATED = "ticket.escalated"  # RED and unresolved too long: priority raised
 TICKET_CLOSED = "ticket.closed"  # closed by a person with a reason
+TICKET_REVIEWED = "ticket.reviewed"  # a person's act on the desk: acknowledged, commented, proposed, accepted
 ALERT_RED = "alert.red"  # immediate: new RED breaches of one model run
 ALERT_DIGEST = "alert.digest"  # one per owner per day: the AMBER findings
 ALERT_SUMMARY = "alert.summary"  # one per portfolio run
 ALERT_ESCALATION = "alert.escalation"  # to the model risk team: a RED ticket unresolved too long
 
-TICKET_KINDS = (TICKET_OPENED, TICKET_OCCURRENCE, TICKET_GREEN, TICKET_ESCALATED, TICKET_CLOSED)
+TICKET_KINDS = (TICKET_OPENED, TICKET_OCCURRENCE, TICKET_GREEN, TICKET_ESCALATED, TICKET_CLOSED, TICKET_REVIEWED)
 ALERT_KINDS = (ALERT_RED, ALERT_DIGEST, ALERT_SUMMARY, ALERT_ESCALATION)
 
 # the two kinds of failed delivery (DeliveryError.transient), as the outbox records them
@@ -48,7 +49,7 @@ class Delivery:
     Ticket payloads (kind ``ticket.*``) carry: ticket_id, ticket_key (MRM-12), model_id, model_name,
     control, check, metric, column, segment, severity, priority, tier, owner, title, text (the rendered
     ticket text), value, logical_date, run_id, links {evidence, airflow_run}, and for ticket.closed
-    closed_by and reason.
+    closed_by and reason; for ticket.reviewed act (its kind), act_id, person and authenticated.
     Alert payloads (kind ``alert.*``) carry: subject, text (plain text, several lines), severity
     (RED | AMBER | INFO), model_id (None for portfolio messages), recipients (e-mail addresses),
     lines (list of short strings, one per finding, for compact renderings such as Slack), links

@@ -25,8 +25,8 @@ rewriting the whole chain in the legacy unkeyed form (it then verifies as all le
 those entries), shows only against a head kept outside the database. Two runs of one model and date
 finishing within moments of each other but written in the other order would be reported as forged.
 
-Chained: runs, metric results, ticket events, tickets (every version), inventory versions, purges and key
-rotations. Tickets and purges written before 0006 are chained as found by the first keyed append.
+Chained: runs, metric results, ticket events, tickets (every version), inventory versions, purges, key
+rotations and review acts. Tickets and purges written before 0006 are chained as found by the first keyed append.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ CHAINED = {
     "mrm_tickets": (schema.tickets, "ticket_id"),  # versioned: one entry per insert and per update
     "mrm_purges": (schema.purges, "purge_id"),
     "mrm_key_rotations": (schema.key_rotations, "key_id"),
+    "mrm_review_acts": (schema.review_acts, "act_id"),
 }
 VERSIONED = ("mrm_tickets",)  # rows that change: verify compares each with its latest chained version
 ADOPTED = ("mrm_tickets", "mrm_purges")  # not chained before 0006: chained as found when first keyed

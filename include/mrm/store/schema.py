@@ -1,5 +1,7 @@
 """Tables of the metrics history. Rows are only ever inserted, except a ticket's state (open/closed,
-priority) and an outbox item's delivery state (and its claim by a deliverer)."""
+priority) and an outbox item's delivery state (and its claim by a deliverer). Review acts (who
+acknowledged, commented, proposed or confirmed a closure, accepted a risk, attested a day) are rows of
+``mrm_review_acts``, inserted only."""
 
 from __future__ import annotations
 
@@ -120,6 +122,32 @@ ticket_events = Table(
     Index("ux_ticket_events_once", "ticket_id", "logical_date", "kind", unique=True),
 )
 
+
+ACT_KINDS = ("acknowledge", "comment", "propose_close", "close", "accept_risk", "attest")
+CAUSES = ("data_issue", "model_issue", "false_positive", "accepted", "other")  # of a closure
+
+review_acts = Table(
+    "mrm_review_acts",
+    metadata,
+    Column("act_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(24), nullable=False),  # one of ACT_KINDS
+    Column("model_id", String(64)),  # None: an attestation of the whole portfolio
+    Column("ticket_id", Integer, ForeignKey("mrm_tickets.ticket_id")),  # None: an attestation
+    Column("control", String(256)),  # the ticket's control (accept_risk: the control accepted)
+    Column("logical_date", Date),  # attest: the day reviewed
+    Column("person", String(256), nullable=False),  # who acted: a person id of the role map
+    Column("authenticated", String(64), nullable=False),  # airflow | cli: not authenticated by Airflow
+    Column("via", String(512)),  # how it came: the CLI's os user, the Airflow user's name
+    Column("acted_at", DateTime(timezone=True), nullable=False),
+    Column("comment", Text, nullable=False),  # why: the comment, the rationale
+    Column("action_date", Date),  # acknowledge: when the owner plans to act
+    Column("cause", String(24)),  # close: one of CAUSES
+    Column("until_date", Date),  # accept_risk: the acceptance holds through this date
+    Column("conditions", JSON),  # accept_risk: the conditions, a list of lines
+    Column("confirms", Integer),  # close: the propose_close act it confirms
+    Index("ix_review_acts_ticket", "ticket_id"),
+    Index("ix_review_acts_model_date", "model_id", "logical_date"),
+)
 
 inventory_versions = Table(
     "mrm_inventory_versions",

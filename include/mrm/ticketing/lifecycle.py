@@ -30,6 +30,7 @@ from mrm.notify.base import (
     TICKET_GREEN,
     TICKET_OCCURRENCE,
     TICKET_OPENED,
+    TICKET_REVIEWED,
     Channel,
 )
 from mrm.store import HistoryStore
@@ -190,9 +191,26 @@ class TicketLifecycle:
         day = day or datetime.now(UTC).date()
         with self.store.engine.begin() as conn:
             store_tickets.serialise(conn)
-            event = self.tracker.close_in(conn, ticket_id, by, reason, day)
-            outbox.enqueue(conn, self._mirror(event, f"Closed by {by}: {reason}", day, closed=(by, reason)))
+            event, items = self.close_in(conn, ticket_id, by, reason, day)
+            outbox.enqueue(conn, items)
         return event.ticket
+
+    def close_in(self, conn, ticket_id: int, by: str, reason: str, day: date) -> tuple[Event, list]:
+        """Close the ticket in the caller's transaction; returns the event and its mirrors to enqueue."""
+        event = self.tracker.close_in(conn, ticket_id, by, reason, day)
+        return event, self._mirror(event, f"Closed by {by}: {reason}", day, closed=(by, reason))
+
+    def act_mirrors(self, ticket: dict, act: dict, text: str, day: date) -> list[outbox.Item]:
+        """One ``ticket.reviewed`` item per ticket sink of the model for a review act on ``ticket``."""
+        payload = self._payload(ticket, text, None, day, "", {})
+        payload.update(act=act["kind"], act_id=act["act_id"], person=act["person"],
+                       authenticated=act["authenticated"])  # fmt: skip
+        tid = ticket["ticket_id"]
+        return [
+            outbox.Item(outbox.make_key(sink, "ticket", tid, "act", act["act_id"]), sink, TICKET_REVIEWED,
+                        payload, ticket["model_id"], tid, day)  # fmt: skip
+            for sink in messages.routing_for(self.inventory, ticket["model_id"]).tickets
+        ]
 
     def sync_external(self, model_id: str | None = None) -> list[str]:
         """Tickets closed in Jira are closed here too (who: jira, why: the Jira status)."""

@@ -46,6 +46,7 @@ from mrm.notify.base import (
     TICKET_GREEN,
     TICKET_OCCURRENCE,
     TICKET_OPENED,
+    TICKET_REVIEWED,
     Delivery,
 )
 from mrm.notify.http import DEFAULT_TIMEOUT, call, redact_url
@@ -115,7 +116,7 @@ def _heading(item: Delivery) -> str:
     day, severity = p.get("logical_date"), p.get("severity")
     if item.kind == TICKET_OPENED:
         return f"mrm opened ticket {p.get('ticket_key')} again for this control ({severity} on {day})."
-    if item.kind in (TICKET_OCCURRENCE, TICKET_GREEN):
+    if item.kind in (TICKET_OCCURRENCE, TICKET_GREEN, TICKET_REVIEWED):
         return ""
     if item.kind == TICKET_ESCALATED:
         return f"Escalated to priority {p.get('priority')}: RED and unresolved for too long."
@@ -202,7 +203,7 @@ class JiraSink:
     def deliver(self, item: Delivery) -> dict[str, Any]:
         """Apply one ticket event to Jira; the receipt is {"external_key", "url", "action"} with action
         created | commented | already_done | closed | no_open_issue."""
-        if item.kind in (TICKET_OPENED, TICKET_OCCURRENCE, TICKET_GREEN):
+        if item.kind in (TICKET_OPENED, TICKET_OCCURRENCE, TICKET_GREEN, TICKET_REVIEWED):
             return self._comment_or_create(item)
         if item.kind == TICKET_ESCALATED:
             return self._escalate(item)
