@@ -16,7 +16,7 @@ from mrm.store import HistoryStore, migrate
 
 def test_a_new_history_is_created_by_migration(tmp_path):
     store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
-    assert migrate.current(store.engine) == migrate.head() == "0008"
+    assert migrate.current(store.engine) == migrate.head() == "0009"
     assert migrate.has_tables(store.engine)
 
 
@@ -27,26 +27,27 @@ def test_a_history_at_another_revision_is_refused_until_upgraded(tmp_path, monke
         db.execute("DROP TABLE mrm_alembic_version")
 
     with pytest.raises(
-        StoreError, match=r"none \(created before migrations\), this mrm needs 0008: run `mrm db upgrade`"
+        StoreError, match=r"none \(created before migrations\), this mrm needs 0009: run `mrm db upgrade`"
     ):
         HistoryStore(f"sqlite:///{path}")
 
     monkeypatch.setenv("MRM_DB_URL", f"sqlite:///{path}")
     assert main(["db", "upgrade"]) == 0
-    assert "schema revision none -> 0008" in capsys.readouterr().out
-    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0008"
+    assert "schema revision none -> 0009" in capsys.readouterr().out
+    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0009"
 
 
 def test_postgresql_history_is_migrated_with_its_triggers(pg_url):
     import sqlalchemy as sa
 
     store = HistoryStore(pg_url)
-    assert migrate.current(store.engine) == "0008"
+    assert migrate.current(store.engine) == "0009"
     with store.engine.connect() as conn:
         triggers = conn.execute(sa.text(
             "SELECT count(*) FROM pg_trigger WHERE tgname IN ('mrm_append_only', 'mrm_no_truncate')"
         )).scalar()  # fmt: skip
-    assert triggers == 2 * 7  # 5 tables of 0001, the purge register (0003), the key rotations (0006)
+    assert triggers == 2 * 8  # 5 tables of 0001, the purge register (0003), the key rotations (0006), the
+    # review acts (0009)
 
 
 @pytest.mark.parametrize("db", ["sqlite", "postgres"])
@@ -102,7 +103,7 @@ def test_a_0003_history_with_tickets_upgrades_to_0004_keeping_them(any_history, 
                 "JOIN mrm_ticket_events e ON e.ticket_id = t.ticket_id"
             )
         conn.exec_driver_sql("UPDATE mrm_alembic_version SET version_num = '0003'")
-    with pytest.raises(StoreError, match="is at schema revision 0003, this mrm needs 0008"):
+    with pytest.raises(StoreError, match="is at schema revision 0003, this mrm needs 0009"):
         HistoryStore(store.url)
 
     monkeypatch.setenv("MRM_DB_URL", store.url)
@@ -149,10 +150,10 @@ def test_a_0007_history_upgrades_to_0008_keeping_earlier_duplicate_events(any_hi
             conn.exec_driver_sql(f"ALTER TABLE mrm_outbox DROP COLUMN {column}")
         store_tickets.insert_event(conn, ticket["ticket_id"], "run-2", day, "opened", 0.3, "twice", now)
         conn.exec_driver_sql("UPDATE mrm_alembic_version SET version_num = '0007'")
-    with pytest.raises(StoreError, match="is at schema revision 0007, this mrm needs 0008"):
+    with pytest.raises(StoreError, match="is at schema revision 0007, this mrm needs 0009"):
         HistoryStore(store.url)
 
-    assert migrate.upgrade(store.engine) == ("0007", "0008")
+    assert migrate.upgrade(store.engine) == ("0007", "0009")
 
     upgraded = HistoryStore(store.url)
     columns = {c["name"] for c in sa.inspect(upgraded.engine).get_columns("mrm_outbox")}
