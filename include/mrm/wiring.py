@@ -107,19 +107,25 @@ CLI_MARK = "(os user, not authenticated by Airflow)"
 MAX_ON_BEHALF = 120
 
 
+def os_user() -> str:
+    """The name of the process's real uid (not LOGNAME or USER, which anyone can set), at most 64
+    characters; ``uid<n>`` for a uid without a passwd entry (e.g. a container's arbitrary uid)."""
+    import os
+    import pwd
+
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name[:64]
+    except KeyError:
+        return f"uid{uid}"
+
+
 def cli_trigger(on_behalf_of: str | None = None) -> str:
     """Who acts from the command line, as the history records it (runs' triggered_by, tickets' closed_by,
     purges' purged_by): ``cli:<user> (os user, not authenticated by Airflow)``. The user is the name of
     the process's real uid, not LOGNAME or USER (which anyone can set); it is still the OS's word, not
     an identity Airflow authenticated. ``on_behalf_of`` (``--by NAME``, free text, unverified) is kept
     after it as ``on behalf of NAME``. At most 256 characters (the columns that hold it)."""
-    import os
-    import pwd
-
-    uid = os.getuid()
-    try:
-        user = pwd.getpwuid(uid).pw_name[:64]
-    except KeyError:  # a uid without a passwd entry (e.g. a container's arbitrary uid)
-        user = f"uid{uid}"
+    user = os_user()
     claim = " ".join((on_behalf_of or "").split())[:MAX_ON_BEHALF]
     return f"cli:{user} {CLI_MARK}" + (f" on behalf of {claim}" if claim else "")

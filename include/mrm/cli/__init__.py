@@ -9,7 +9,12 @@
     mrm backtest --model ID --since DATE --until DATE [--reason TEXT] [--inventory DIR]
     mrm tickets [--model ID] [--status open|closed|all] [--format table|json]
     mrm tickets show ID
-    mrm tickets close ID --reason TEXT [--by NAME]
+    mrm tickets ack ID --comment TEXT --action-date DATE [--by NAME]
+    mrm tickets comment ID --comment TEXT [--by NAME]
+    mrm tickets propose-close ID --reason TEXT [--cause C] [--by NAME]
+    mrm tickets close ID --reason TEXT [--cause C] [--by NAME]   (RED: recorded as a proposal)
+    mrm tickets accept ID --until DATE --reason TEXT [--condition TEXT ...] [--by NAME]
+    mrm tickets attest --date DATE [--model ID] --comment TEXT [--by NAME]
     mrm outbox [--status pending|delivered|cancelled|all] [--model ID] [--format table|json]
     mrm outbox show ITEM
     mrm outbox deliver [--model ID]

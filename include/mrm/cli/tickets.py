@@ -1,9 +1,9 @@
-"""``mrm tickets [show ID | close ID]``: the built-in tracker's tickets, opened for RED controls."""
+"""``mrm tickets [show ID]``: the built-in tracker's tickets, opened for RED controls, with the desk's acts on
+them (:mod:`mrm.cli.desk`: ack, comment, propose-close, close, accept, attest)."""
 
 from __future__ import annotations
 
-from mrm.cli.args import who
-from mrm.cli.console import warn
+from mrm.cli import desk
 from mrm.cli.format import emit
 
 TICKET_COLUMNS = [
@@ -31,15 +31,7 @@ def add_parsers(sub) -> None:
     tick_sub = tick.add_subparsers(dest="action")
     tshow = tick_sub.add_parser("show", help="one ticket with its events and deliveries")
     tshow.add_argument("ticket", metavar="ID", help="e.g. MRM-12 or 12")
-    tclose = tick_sub.add_parser(
-        "close", help="close a ticket: a person's decision, recorded with who and why"
-    )
-    tclose.add_argument("ticket", metavar="ID", help="e.g. MRM-12 or 12")
-    tclose.add_argument("--reason", required=True, help="why it can be closed (kept in the history)")
-    tclose.add_argument(
-        "--by", default=None, metavar="NAME",
-        help="on whose behalf (kept as text after the OS user, who is recorded as the closer)",
-    )  # fmt: skip
+    desk.add_parsers(tick_sub)
 
 
 def cmd_tickets(args) -> int:
@@ -54,6 +46,8 @@ def cmd_tickets(args) -> int:
 def cmd_tickets_show(args) -> int:
     from mrm import pipeline, wiring
     from mrm.notify import outbox
+    from mrm.store import acts as store_acts
+    from mrm.ticketing.desk import describe
     from mrm.ticketing.tracker import parse_ticket_id
 
     store = wiring.get_store()
@@ -67,6 +61,10 @@ def cmd_tickets_show(args) -> int:
         print(f"  closed {t['closed_at']:%Y-%m-%d %H:%M} by {t['closed_by']}: {t['closed_reason']}")
     for e in pipeline.notifier().tracker.events(ticket_id):
         print(f"  {e['logical_date']} {e['kind']:<18} {e['message'].splitlines()[0][:120]}")
+    with store.engine.connect() as conn:
+        acts = store_acts.acts(conn, ticket_id=ticket_id)
+    for a in acts:
+        print(f"  act #{a['act_id']} {a['acted_at']:%Y-%m-%d %H:%M} {describe(a)}")
     for o in outbox.items(store, "all"):
         if o["ticket_id"] == ticket_id:
             ref = (o["receipt"] or {}).get("external_key", "")
@@ -74,21 +72,8 @@ def cmd_tickets_show(args) -> int:
     return 0
 
 
-def cmd_tickets_close(args) -> int:
-    from mrm import pipeline
-    from mrm.ticketing.tracker import parse_ticket_id
-
-    n = pipeline.notifier()
-    ticket = n.close(parse_ticket_id(args.ticket), who(args.by), args.reason)
-    report = n.deliver(ticket["model_id"])
-    print(f"{ticket['key']} closed by {ticket['closed_by']}: {ticket['closed_reason']}")
-    if report.undelivered:  # the ticket is closed; the outbox retries its mirrors and alerts
-        warn(report.message())
-    return 0
-
-
 COMMANDS = {
     ("tickets", None): cmd_tickets,
     ("tickets", "show"): cmd_tickets_show,
-    ("tickets", "close"): cmd_tickets_close,
+    **desk.COMMANDS,
 }

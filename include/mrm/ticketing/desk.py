@@ -34,7 +34,9 @@ class Actor:
     via: str | None = None
 
     def signature(self) -> str:
-        """What a ticket's closed_by records: ``alice (airflow)``."""
+        """What a ticket's closed_by records: ``alice (airflow)``; from the CLI, how it came (``via``)."""
+        if self.authenticated != AIRFLOW and self.via:
+            return self.via[:MAX_WHO]
         return f"{self.person} ({self.authenticated})"[:MAX_WHO]
 
 
