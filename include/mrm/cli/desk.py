@@ -15,8 +15,12 @@ CAUSES = ("data_issue", "model_issue", "false_positive", "accepted", "other")  #
 def _common(p, ticket: bool = True) -> None:
     if ticket:
         p.add_argument("ticket", metavar="ID", help="e.g. MRM-12 or 12")
-    p.add_argument("--by", default=None, metavar="NAME",
-                   help="on whose behalf (kept as text after the OS user, who is recorded as acting)")  # fmt: skip
+    p.add_argument(
+        "--by",
+        default=None,
+        metavar="NAME",
+        help="on whose behalf (kept as text after the OS user, who is recorded as acting)",
+    )
 
 
 def add_parsers(tick_sub) -> None:
@@ -28,8 +32,10 @@ def add_parsers(tick_sub) -> None:
     com = tick_sub.add_parser("comment", help="comment on a ticket (root cause, actions taken)")
     _common(com)
     com.add_argument("--comment", required=True)
-    for name, text in (("propose-close", "propose closing a ticket (owner), for a reviewer to confirm"),
-                       ("close", "close a ticket with a rationale and a cause (RED: recorded as a proposal)")):  # fmt: skip
+    for name, text in (
+        ("propose-close", "propose closing a ticket (owner), for a reviewer to confirm"),
+        ("close", "close a ticket with a rationale and a cause (RED: recorded as a proposal)"),
+    ):
         p = tick_sub.add_parser(name, help=text)
         _common(p)
         p.add_argument("--reason", required=True, help="the rationale (kept in the history)")
@@ -38,7 +44,9 @@ def add_parsers(tick_sub) -> None:
     _common(acc)
     acc.add_argument("--until", required=True, type=iso_date, metavar="YYYY-MM-DD")
     acc.add_argument("--reason", required=True, help="why the risk is accepted")
-    acc.add_argument("--condition", action="append", default=[], metavar="TEXT", help="a condition (repeatable)")
+    acc.add_argument(
+        "--condition", action="append", default=[], metavar="TEXT", help="a condition (repeatable)"
+    )
     att = tick_sub.add_parser("attest", help="attest the review of a logical date (reviewer)")
     _common(att, ticket=False)
     att.add_argument("--date", required=True, type=iso_date, metavar="YYYY-MM-DD")

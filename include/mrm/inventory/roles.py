@@ -46,7 +46,9 @@ class Roles(Strict):
         return {person_key(p) for p in (*extra, *([entry_developer] if entry_developer else []))}
 
 
-def check_roles(roles: Roles, people: dict[str, tuple[str, str]], known: Iterable[str], where: str) -> list[str]:
+def check_roles(
+    roles: Roles, people: dict[str, tuple[str, str]], known: Iterable[str], where: str
+) -> list[str]:
     """Problems of the role map, one line each. ``people``: model id -> (entry owner, entry developer) of
     the valid entries; ``known``: every model id the folder names (a broken file's too); ``where``: the
     policy file's path, for the messages."""
@@ -58,8 +60,10 @@ def check_roles(roles: Roles, people: dict[str, tuple[str, str]], known: Iterabl
     team = {person_key(p): p for p in roles.model_risk_team}
     for model_id in sorted(set(people) | (set(roles.models) & known)):
         owner, developer = people.get(model_id, (None, None))
-        for role, ids in (("owner", roles.owners(model_id, owner)),
-                          ("developer", roles.developers(model_id, developer))):  # fmt: skip
+        for role, ids in (
+            ("owner", roles.owners(model_id, owner)),
+            ("developer", roles.developers(model_id, developer)),
+        ):
             for key in sorted(ids & set(team)):
                 problems.append(
                     f"{where}: roles: {team[key]} is in model_risk_team and {role} of {model_id}: a reviewer "

@@ -17,7 +17,14 @@ ALERT_DIGEST = "alert.digest"  # one per owner per day: the AMBER findings
 ALERT_SUMMARY = "alert.summary"  # one per portfolio run
 ALERT_ESCALATION = "alert.escalation"  # to the model risk team: a RED ticket unresolved too long
 
-TICKET_KINDS = (TICKET_OPENED, TICKET_OCCURRENCE, TICKET_GREEN, TICKET_ESCALATED, TICKET_CLOSED, TICKET_REVIEWED)
+TICKET_KINDS = (
+    TICKET_OPENED,
+    TICKET_OCCURRENCE,
+    TICKET_GREEN,
+    TICKET_ESCALATED,
+    TICKET_CLOSED,
+    TICKET_REVIEWED,
+)
 ALERT_KINDS = (ALERT_RED, ALERT_DIGEST, ALERT_SUMMARY, ALERT_ESCALATION)
 
 # the two kinds of failed delivery (DeliveryError.transient), as the outbox records them

@@ -14,23 +14,47 @@ from mrm.errors import StoreError
 from mrm.store import chain, schema
 
 _A = schema.review_acts
-FIELDS = ("model_id", "ticket_id", "control", "logical_date", "via", "action_date", "cause", "until_date",
-          "conditions", "confirms")  # fmt: skip
+FIELDS = (
+    "model_id",
+    "ticket_id",
+    "control",
+    "logical_date",
+    "via",
+    "action_date",
+    "cause",
+    "until_date",
+    "conditions",
+    "confirms",
+)
 
 
 def insert_act(
-    conn: Connection, kind: str, person: str, authenticated: str, comment: str, acted_at: datetime, **what: Any
+    conn: Connection,
+    kind: str,
+    person: str,
+    authenticated: str,
+    comment: str,
+    acted_at: datetime,
+    **what: Any,
 ) -> int:
     """Record one act (``what``: any of :data:`FIELDS`) and chain it; returns its id."""
     if kind not in schema.ACT_KINDS:
         raise StoreError(f"unknown review act '{kind}'; the acts are {', '.join(schema.ACT_KINDS)}")
     unknown = sorted(set(what) - set(FIELDS))
     if unknown:
-        raise StoreError(f"a review act has no field {', '.join(unknown)}; its fields are {', '.join(FIELDS)}")
+        raise StoreError(
+            f"a review act has no field {', '.join(unknown)}; its fields are {', '.join(FIELDS)}"
+        )
     if acted_at.tzinfo is None:
         raise StoreError(f"naive datetime {acted_at} given for a review act; use timezone-aware datetimes")
-    values = dict(kind=kind, person=person, authenticated=authenticated, comment=comment,
-                  acted_at=acted_at.astimezone(UTC), **what)  # fmt: skip
+    values = dict(
+        kind=kind,
+        person=person,
+        authenticated=authenticated,
+        comment=comment,
+        acted_at=acted_at.astimezone(UTC),
+        **what,
+    )
     act_id = conn.execute(_A.insert().values(**values)).inserted_primary_key[0]
     chain.append(conn, "mrm_review_acts", [act_id])
     return act_id
@@ -78,8 +102,9 @@ def _within(day: date, since: date | None, until: date | None) -> bool:
 def open_proposal(conn: Connection, ticket_id: int) -> dict | None:
     """The ticket's latest propose_close act not yet confirmed by a close, or None."""
     confirmed = {a["confirms"] for a in acts(conn, ticket_id=ticket_id, kinds=("close",))}
-    proposals = [a for a in acts(conn, ticket_id=ticket_id, kinds=("propose_close",))
-                 if a["act_id"] not in confirmed]  # fmt: skip
+    proposals = [
+        a for a in acts(conn, ticket_id=ticket_id, kinds=("propose_close",)) if a["act_id"] not in confirmed
+    ]
     return proposals[-1] if proposals else None
 
 

@@ -26,7 +26,8 @@ those entries), shows only against a head kept outside the database. Two runs of
 finishing within moments of each other but written in the other order would be reported as forged.
 
 Chained: runs, metric results, ticket events, tickets (every version), inventory versions, purges, key
-rotations and review acts. Tickets and purges written before 0006 are chained as found by the first keyed append.
+rotations and review acts. Tickets and purges written before 0006 are chained as found by the first keyed
+append.
 """
 
 from __future__ import annotations

@@ -84,7 +84,9 @@ class Desk:
 
     def comment(self, actor: Actor, ticket_id: int, comment: str, today=None) -> Recorded:
         today = today or _today()
-        return self._on_ticket(actor, ticket_id, lambda who, t: review.comment(who, t, comment), comment, today)
+        return self._on_ticket(
+            actor, ticket_id, lambda who, t: review.comment(who, t, comment), comment, today
+        )
 
     def propose_close(self, actor: Actor, ticket_id: int, rationale: str, cause: str, today=None):
         today = today or _today()
@@ -100,7 +102,8 @@ class Desk:
             return done
         note = (
             f"recorded as a proposal: RED ticket {done.ticket['key']} is closed only when a member of the "
-            "model risk team confirms it in the Model Risk page (this closure was not authenticated by Airflow)"
+            "model risk team confirms it in the Model Risk page (this closure was not authenticated by "
+            "Airflow)"
         )
         return Recorded(done.act, done.ticket, note)
 
@@ -126,26 +129,47 @@ class Desk:
         with self.store.engine.begin() as conn:
             store_tickets.serialise(conn)
             act_id = store_acts.insert_act(
-                conn, "attest", actor.person, actor.authenticated, comment, datetime.now(UTC),
-                model_id=model_id, logical_date=day, via=actor.via,
-            )  # fmt: skip
+                conn,
+                "attest",
+                actor.person,
+                actor.authenticated,
+                comment,
+                datetime.now(UTC),
+                model_id=model_id,
+                logical_date=day,
+                via=actor.via,
+            )
             return Recorded(store_acts.act(conn, act_id), None)
 
     # -- internals ------------------------------------------------------------------------------------
     def _on_ticket(
-        self, actor: Actor, ticket_id: int, rule: Callable[[Standing, Subject], str], comment: str,
-        today: date, **fields,
-    ) -> Recorded:  # fmt: skip
+        self,
+        actor: Actor,
+        ticket_id: int,
+        rule: Callable[[Standing, Subject], str],
+        comment: str,
+        today: date,
+        **fields,
+    ) -> Recorded:
         with self.store.engine.begin() as conn:
             store_tickets.serialise(conn)
             ticket = self.lifecycle.tracker.ticket_in(conn, ticket_id)
             kind = rule(self.standing(actor.person, ticket["model_id"]), Subject.of(ticket))
             proposal = store_acts.open_proposal(conn, ticket_id) if kind == "close" else None
             act_id = store_acts.insert_act(
-                conn, kind, actor.person, actor.authenticated, comment, datetime.now(UTC),
-                model_id=ticket["model_id"], ticket_id=ticket_id, control=ticket["control"], via=actor.via,
-                confirms=proposal["act_id"] if proposal else None, **fields,
-            )  # fmt: skip
+                conn,
+                kind,
+                actor.person,
+                actor.authenticated,
+                comment,
+                datetime.now(UTC),
+                model_id=ticket["model_id"],
+                ticket_id=ticket_id,
+                control=ticket["control"],
+                via=actor.via,
+                confirms=proposal["act_id"] if proposal else None,
+                **fields,
+            )
             act = store_acts.act(conn, act_id)
             if kind == "close":
                 reason = f"{comment} (cause {fields['cause']})"

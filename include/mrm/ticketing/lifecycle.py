@@ -203,12 +203,20 @@ class TicketLifecycle:
     def act_mirrors(self, ticket: dict, act: dict, text: str, day: date) -> list[outbox.Item]:
         """One ``ticket.reviewed`` item per ticket sink of the model for a review act on ``ticket``."""
         payload = self._payload(ticket, text, None, day, "", {})
-        payload.update(act=act["kind"], act_id=act["act_id"], person=act["person"],
-                       authenticated=act["authenticated"])  # fmt: skip
+        payload.update(
+            act=act["kind"], act_id=act["act_id"], person=act["person"], authenticated=act["authenticated"]
+        )
         tid = ticket["ticket_id"]
         return [
-            outbox.Item(outbox.make_key(sink, "ticket", tid, "act", act["act_id"]), sink, TICKET_REVIEWED,
-                        payload, ticket["model_id"], tid, day)  # fmt: skip
+            outbox.Item(
+                outbox.make_key(sink, "ticket", tid, "act", act["act_id"]),
+                sink,
+                TICKET_REVIEWED,
+                payload,
+                ticket["model_id"],
+                tid,
+                day,
+            )
             for sink in messages.routing_for(self.inventory, ticket["model_id"]).tickets
         ]
 

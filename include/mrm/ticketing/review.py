@@ -3,16 +3,16 @@ person's standing on the model (from the role map of ``_policy.yaml``, :func:`st
 terms, and returns the act to record or raises a :class:`mrm.errors.ReviewRefused` subclass whose one
 line names the person, the act, the model and what is needed.
 
-| act            | who                                             | terms                                        |
-|----------------|-------------------------------------------------|----------------------------------------------|
-| acknowledge    | an owner of the model                           | open ticket; comment; action date not past   |
-| comment        | an owner, developer or reviewer of the model    | a comment                                    |
-| propose_close  | an owner of the model                           | open ticket; rationale; cause                |
-| close          | RED: a reviewer neither owner nor developer;    | open ticket; rationale; cause; RED from the  |
-|                | otherwise also an owner                         | CLI: recorded as a proposal (:func:`close`)  |
-| accept_risk    | a reviewer neither owner nor developer          | until after today, within the tier's maximum |
-| attest         | a reviewer neither owner nor developer (of the  | a logical date not in the future; a comment  |
-|                | model, or of any model for the portfolio)       |                                              |
+- acknowledge: an owner of the model; an open ticket, a comment, a planned action date not past.
+- comment: an owner, developer or reviewer of the model; a comment.
+- propose_close: an owner of the model; an open ticket, a rationale, a cause category.
+- close: a RED ticket only a reviewer who neither owns nor develops the model (segregation of duties),
+  any other also an owner; an open ticket, a rationale, a cause. A RED closure from outside Airflow
+  (the CLI) is recorded as a proposal, which a reviewer confirms (:func:`close`).
+- accept_risk: a reviewer who neither owns nor develops the model; an until date after today and at
+  most the tier's ``max_acceptance_days`` ahead.
+- attest: a reviewer who neither owns nor develops the model (any model, for the portfolio); a logical
+  date not in the future, a comment.
 """
 
 from __future__ import annotations
@@ -70,16 +70,24 @@ def standing(roles: Roles, person: str, model_id: str | None, people: dict[str, 
     key = person_key(person)
     reviewer = key in roles.reviewers()
     if model_id is None:
-        conflicts = tuple(sorted(m for m, (o, d) in people.items()
-                                 if key in roles.owners(m, o) | roles.developers(m, d)))  # fmt: skip
+        conflicts = tuple(
+            sorted(m for m, (o, d) in people.items() if key in roles.owners(m, o) | roles.developers(m, d))
+        )
         return Standing(person, None, reviewer, conflicts=conflicts)
     owner, developer = people.get(model_id, (None, None))
-    return Standing(person, model_id, reviewer, key in roles.owners(model_id, owner),
-                    key in roles.developers(model_id, developer))  # fmt: skip
+    return Standing(
+        person,
+        model_id,
+        reviewer,
+        key in roles.owners(model_id, owner),
+        key in roles.developers(model_id, developer),
+    )
 
 
 def _roles(who: Standing) -> str:
-    held = [r for r, on in (("reviewer", who.reviewer), ("owner", who.owner), ("developer", who.developer)) if on]
+    held = [
+        r for r, on in (("reviewer", who.reviewer), ("owner", who.owner), ("developer", who.developer)) if on
+    ]
     return " and ".join(held) if held else "no role"
 
 
@@ -163,9 +171,7 @@ def close(who: Standing, ticket: Subject, rationale: str, cause: str, authentica
     return "close"
 
 
-def accept_risk(
-    who: Standing, ticket: Subject, comment: str, until: date, today: date, max_days: int
-) -> str:
+def accept_risk(who: Standing, ticket: Subject, comment: str, until: date, today: date, max_days: int) -> str:
     """A time-boxed exception: an independent reviewer accepts the ticket's control breached until
     ``until``, after today and at most ``max_days`` (the tier's ``max_acceptance_days``) ahead."""
     if not who.independent:

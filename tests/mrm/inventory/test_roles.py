@@ -23,27 +23,43 @@ def policy_with(folder, roles: dict, **more) -> None:
 
 def test_a_valid_role_map_loads_and_validates(tmp_path, example_raw, write_yaml, capsys):
     write_yaml(tmp_path, "credit_line", example_raw())
-    policy_with(tmp_path, {"model_risk_team": ["rev@example.com"],
-                           "models": {"credit_line": {"owners": ["alice"], "developers": ["dev2"]}}})  # fmt: skip
+    policy_with(
+        tmp_path,
+        {
+            "model_risk_team": ["rev@example.com"],
+            "models": {"credit_line": {"owners": ["alice"], "developers": ["dev2"]}},
+        },
+    )
     inventory, problems = load_inventory(tmp_path, strict=False)
     assert problems == []
     assert inventory.policy.roles.owners("credit_line", "credit-risk-models@example.com") == {
-        "alice", "credit-risk-models@example.com"
+        "alice",
+        "credit-risk-models@example.com",
     }
     assert validate(tmp_path, capsys) == (0, [])
 
 
-@pytest.mark.parametrize(("roles", "line"), [
-    ({"models": {"card_fruad": {"owners": ["alice"]}}},
-     "roles.models.card_fruad: unknown model id (models: credit_line)"),
-    ({"model_risk_team": ["alice"], "models": {"credit_line": {"owners": ["ALICE"]}}},
-     "roles: alice is in model_risk_team and owner of credit_line: a reviewer may not review a model they own "
-     "or develop; remove them from one of the two"),
-    ({"model_risk_team": ["credit-ds-team@example.com"]},  # the entry's own developer
-     "roles: credit-ds-team@example.com is in model_risk_team and developer of credit_line"),
-    ({"model_risk_team": ["two words"]}, "roles.model_risk_team.0: String should match pattern"),
-    ({"reviewers": ["x"]}, "roles.reviewers: unknown key"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("roles", "line"),
+    [
+        (
+            {"models": {"card_fruad": {"owners": ["alice"]}}},
+            "roles.models.card_fruad: unknown model id (models: credit_line)",
+        ),
+        (
+            {"model_risk_team": ["alice"], "models": {"credit_line": {"owners": ["ALICE"]}}},
+            "roles: alice is in model_risk_team and owner of credit_line: a reviewer may not review a model "
+            "they own "
+            "or develop; remove them from one of the two",
+        ),
+        (
+            {"model_risk_team": ["credit-ds-team@example.com"]},  # the entry's own developer
+            "roles: credit-ds-team@example.com is in model_risk_team and developer of credit_line",
+        ),
+        ({"model_risk_team": ["two words"]}, "roles.model_risk_team.0: String should match pattern"),
+        ({"reviewers": ["x"]}, "roles.reviewers: unknown key"),
+    ],
+)
 def test_validate_flags_the_role_map(tmp_path, example_raw, write_yaml, capsys, roles, line):
     write_yaml(tmp_path, "credit_line", example_raw())
     policy_with(tmp_path, roles)

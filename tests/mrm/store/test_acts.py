@@ -18,22 +18,62 @@ WHEN = datetime(2026, 9, 2, 8, 30, tzinfo=UTC)
 
 
 def ticket_of(store) -> int:
-    breach = Breach("card_fraud", "owner@example.com", "drift.psi[amount]", "drift", "psi", "amount", "RED",
-                    0.3, 0.1, 0.25, "run-1", DAY, "psi breached")  # fmt: skip
+    breach = Breach(
+        "card_fraud",
+        "owner@example.com",
+        "drift.psi[amount]",
+        "drift",
+        "psi",
+        "amount",
+        "RED",
+        0.3,
+        0.1,
+        0.25,
+        "run-1",
+        DAY,
+        "psi breached",
+    )
     return BuiltinTracker(store).file(breach).ticket_id
 
 
 def write_acts(store) -> int:
     tid = ticket_of(store)
     with store.engine.begin() as conn:
-        acts.insert_act(conn, "acknowledge", "owner@example.com", "airflow", "looking at the vendor feed", WHEN,
-                        model_id="card_fraud", ticket_id=tid, control="drift.psi[amount]",
-                        action_date=date(2026, 9, 5))  # fmt: skip
-        acts.insert_act(conn, "accept_risk", "rev@example.com", "airflow", "new merchants, expected", WHEN,
-                        model_id="card_fraud", ticket_id=tid, control="drift.psi[amount]",
-                        until_date=date(2026, 10, 1), conditions=["review weekly"])  # fmt: skip
-        acts.insert_act(conn, "attest", "rev@example.com", "cli: not authenticated by Airflow", "reviewed",
-                        WHEN, logical_date=DAY, via="cli:bob (os user, not authenticated by Airflow)")  # fmt: skip
+        acts.insert_act(
+            conn,
+            "acknowledge",
+            "owner@example.com",
+            "airflow",
+            "looking at the vendor feed",
+            WHEN,
+            model_id="card_fraud",
+            ticket_id=tid,
+            control="drift.psi[amount]",
+            action_date=date(2026, 9, 5),
+        )
+        acts.insert_act(
+            conn,
+            "accept_risk",
+            "rev@example.com",
+            "airflow",
+            "new merchants, expected",
+            WHEN,
+            model_id="card_fraud",
+            ticket_id=tid,
+            control="drift.psi[amount]",
+            until_date=date(2026, 10, 1),
+            conditions=["review weekly"],
+        )
+        acts.insert_act(
+            conn,
+            "attest",
+            "rev@example.com",
+            "cli: not authenticated by Airflow",
+            "reviewed",
+            WHEN,
+            logical_date=DAY,
+            via="cli:bob (os user, not authenticated by Airflow)",
+        )
     return tid
 
 
@@ -55,7 +95,10 @@ def test_acts_are_read_back_in_order_with_who_when_what_and_why(any_history):
     assert [a["kind"] for a in on_ticket] == ["acknowledge", "accept_risk"]
     ack = on_ticket[0]
     assert (ack["person"], ack["authenticated"], ack["acted_at"], ack["action_date"]) == (
-        "owner@example.com", "airflow", WHEN, date(2026, 9, 5)
+        "owner@example.com",
+        "airflow",
+        WHEN,
+        date(2026, 9, 5),
     )
     assert [a["conditions"] for a in holding] == [["review weekly"]] and expired == []
     assert [(a["model_id"], a["logical_date"], a["via"]) for a in attested] == [
@@ -78,11 +121,17 @@ def test_verify_names_an_act_edited_with_sql(any_history):
     tamper(any_history, "UPDATE mrm_review_acts SET until_date = '2027-12-31' WHERE kind = 'accept_risk'")
     problems, _, _ = chain.verify(any_history.engine)
     with any_history.engine.connect() as conn:
-        (act_id,) = conn.execute(sa.text("SELECT act_id FROM mrm_review_acts WHERE kind = 'accept_risk'")).one()
-        seq = conn.execute(sa.text(
-            f"SELECT seq FROM mrm_chain WHERE table_name = 'mrm_review_acts' AND row_key = '{act_id}'"
-        )).scalar()  # fmt: skip
-    assert problems == [f"chain entry {seq} (mrm_review_acts {act_id}): the record was edited after it was written"]
+        (act_id,) = conn.execute(
+            sa.text("SELECT act_id FROM mrm_review_acts WHERE kind = 'accept_risk'")
+        ).one()
+        seq = conn.execute(
+            sa.text(
+                f"SELECT seq FROM mrm_chain WHERE table_name = 'mrm_review_acts' AND row_key = '{act_id}'"
+            )
+        ).scalar()
+    assert problems == [
+        f"chain entry {seq} (mrm_review_acts {act_id}): the record was edited after it was written"
+    ]
 
 
 def test_verify_names_an_act_deleted_or_inserted_outside_mrm(any_history):
@@ -90,9 +139,12 @@ def test_verify_names_an_act_deleted_or_inserted_outside_mrm(any_history):
     with any_history.engine.connect() as conn:
         ack, *_, last = (a["act_id"] for a in acts.acts(conn))
     tamper(any_history, f"DELETE FROM mrm_review_acts WHERE act_id = {ack}")
-    tamper(any_history, "INSERT INTO mrm_review_acts (act_id, kind, ticket_id, person, authenticated, acted_at, "
-                        f"comment) VALUES ({last + 1}, 'close', {tid}, 'mallory', 'airflow', "
-                        "'2026-09-03 00:00:00+00', 'forged')")
+    tamper(
+        any_history,
+        "INSERT INTO mrm_review_acts (act_id, kind, ticket_id, person, authenticated, acted_at, "
+        f"comment) VALUES ({last + 1}, 'close', {tid}, 'mallory', 'airflow', "
+        "'2026-09-03 00:00:00+00', 'forged')",
+    )
     problems = chain.verify(any_history.engine)[0]
     assert len(problems) == 2
     assert problems[0].endswith(f"(mrm_review_acts {ack}): the record was deleted")
@@ -103,6 +155,6 @@ def test_postgresql_refuses_changing_an_act(any_history):
     if any_history.engine.dialect.name != "postgresql":
         pytest.skip("the append-only triggers are PostgreSQL's")
     write_acts(any_history)
-    with pytest.raises(sa.exc.DBAPIError, match="mrm history is append-only: UPDATE on mrm_review_acts"):
-        with any_history.engine.begin() as conn:
-            conn.exec_driver_sql("UPDATE mrm_review_acts SET comment = 'changed'")
+    refused = pytest.raises(sa.exc.DBAPIError, match="mrm history is append-only: UPDATE on mrm_review_acts")
+    with refused, any_history.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE mrm_review_acts SET comment = 'changed'")

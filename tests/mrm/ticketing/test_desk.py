@@ -33,8 +33,21 @@ def desk(any_history, examples_dir):
 
 
 def red_ticket(store) -> int:
-    breach = Breach("card_fraud", OWNER, "drift.psi[amount]", "drift", "psi", "amount", "RED", 0.3, 0.1, 0.25,
-                    "run-1", date(2026, 9, 30), "psi breached")  # fmt: skip
+    breach = Breach(
+        "card_fraud",
+        OWNER,
+        "drift.psi[amount]",
+        "drift",
+        "psi",
+        "amount",
+        "RED",
+        0.3,
+        0.1,
+        0.25,
+        "run-1",
+        date(2026, 9, 30),
+        "psi breached",
+    )
     return BuiltinTracker(store).file(breach, 1).ticket_id
 
 
@@ -74,8 +87,9 @@ def test_a_red_closure_from_the_cli_is_recorded_as_a_proposal(desk):
 
 def test_a_reviewer_accepts_a_risk_within_the_tiers_maximum_and_attests_the_day(desk):
     tid = red_ticket(desk.store)
-    accepted = desk.accept(REVIEWER_AT, tid, "known segment", date(2026, 10, 31), ["watch weekly", " "],
-                           today=TODAY)  # fmt: skip
+    accepted = desk.accept(
+        REVIEWER_AT, tid, "known segment", date(2026, 10, 31), ["watch weekly", " "], today=TODAY
+    )
     assert (accepted.act["until_date"], accepted.act["conditions"]) == (date(2026, 10, 31), ["watch weekly"])
     portfolio = desk.attest(REVIEWER_AT, date(2026, 9, 30), None, "morning review done", today=TODAY)
     one = desk.attest(REVIEWER_AT, date(2026, 9, 30), "card_fraud", "fine", today=TODAY)

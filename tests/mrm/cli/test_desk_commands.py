@@ -35,8 +35,21 @@ def inventory(tmp_path, examples_dir, monkeypatch, roles: dict):
 
 
 def red_ticket() -> int:
-    breach = Breach("card_fraud", "fraud-models@example.com", "drift.psi[amount]", "drift", "psi", "amount",
-                    "RED", 0.3, 0.1, 0.25, "run-1", date(2026, 9, 30), "psi breached")  # fmt: skip
+    breach = Breach(
+        "card_fraud",
+        "fraud-models@example.com",
+        "drift.psi[amount]",
+        "drift",
+        "psi",
+        "amount",
+        "RED",
+        0.3,
+        0.1,
+        0.25,
+        "run-1",
+        date(2026, 9, 30),
+        "psi breached",
+    )
     return BuiltinTracker(wiring.get_store()).file(breach, 1).ticket_id
 
 
@@ -54,13 +67,24 @@ def as_owner(tmp_path, examples_dir, monkeypatch, mrm_home):
 
 def test_a_red_close_from_the_cli_is_a_proposal_and_says_so(capsys, as_reviewer):
     me = wiring.os_user()
-    code, out, err = run(capsys, "tickets", "close", f"MRM-{as_reviewer}", "--reason", "fixed upstream",
-                         "--cause", "data_issue", "--by", "head-of-model-risk")  # fmt: skip
+    code, out, err = run(
+        capsys,
+        "tickets",
+        "close",
+        f"MRM-{as_reviewer}",
+        "--reason",
+        "fixed upstream",
+        "--cause",
+        "data_issue",
+        "--by",
+        "head-of-model-risk",
+    )
     assert (code, err) == (0, "")
     assert out.splitlines() == [
         f"MRM-{as_reviewer} closure proposed by {me} ({MARK}) (cause data_issue), awaiting a reviewer: "
         "fixed upstream",
-        f"recorded as a proposal: RED ticket MRM-{as_reviewer} is closed only when a member of the model risk "
+        f"recorded as a proposal: RED ticket MRM-{as_reviewer} is closed only when a member of the model "
+        "risk "
         "team confirms it in the Model Risk page (this closure was not authenticated by Airflow)",
     ]
     assert BuiltinTracker(wiring.get_store()).tickets()[0]["status"] == "open"
@@ -70,10 +94,23 @@ def test_a_reviewer_accepts_and_attests_and_show_lists_the_acts(capsys, as_revie
     me, until = wiring.os_user(), datetime.now(UTC).date() + timedelta(days=30)
     key = f"MRM-{as_reviewer}"
     assert run(capsys, "tickets", "comment", key, "--comment", "why did the segment grow?")[0] == 0
-    code, out, err = run(capsys, "tickets", "accept", key, "--until", f"{until}", "--reason", "known segment",
-                         "--condition", "watch weekly")  # fmt: skip
+    code, out, err = run(
+        capsys,
+        "tickets",
+        "accept",
+        key,
+        "--until",
+        f"{until}",
+        "--reason",
+        "known segment",
+        "--condition",
+        "watch weekly",
+    )
     assert (code, err) == (0, "")
-    assert out == f"{key} risk accepted by {me} ({MARK}) until {until}: known segment (conditions: watch weekly)\n"
+    assert (
+        out
+        == f"{key} risk accepted by {me} ({MARK}) until {until}: known segment (conditions: watch weekly)\n"
+    )
     code, out, err = run(capsys, "tickets", "attest", "--date", "2026-09-30", "--comment", "morning review")
     assert (code, err) == (0, "")
     assert out == f"review of 2026-09-30 attested by {me} ({MARK}) for the portfolio: morning review\n"
@@ -82,18 +119,23 @@ def test_a_reviewer_accepts_and_attests_and_show_lists_the_acts(capsys, as_revie
     acts = [line for line in out.splitlines() if line.startswith("  act #")]
     assert code == 0 and len(acts) == 2
     assert acts[0].endswith(f"comment by {me} ({MARK}): why did the segment grow?")
-    assert acts[1].endswith(f"risk accepted by {me} ({MARK}) until {until}: known segment (conditions: watch weekly)")
+    assert acts[1].endswith(
+        f"risk accepted by {me} ({MARK}) until {until}: known segment (conditions: watch weekly)"
+    )
 
 
 def test_the_role_map_decides_and_a_refusal_is_one_line(capsys, as_owner):
     me, key = wiring.os_user(), f"MRM-{as_owner}"
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
     code, out, err = run(capsys, "tickets", "ack", key, "--comment", "on it", "--action-date", f"{tomorrow}")
-    assert (code, err) == (0, "") and out.startswith(f"{key} acknowledged by {me} ({MARK}), action planned by")
+    assert (code, err) == (0, "") and out.startswith(
+        f"{key} acknowledged by {me} ({MARK}), action planned by"
+    )
     code, out, err = run(capsys, "tickets", "accept", key, "--until", f"{tomorrow}", "--reason", "mine")
     assert (code, out) == (1, "")
     assert err == (
-        f"mrm: error: {me} may not accept the risk of {key} (model card_fraud): they are owner there, and a risk "
+        f"mrm: error: {me} may not accept the risk of {key} (model card_fraud): they are owner there, and a "
+        "risk "
         "is accepted only by a member of the model risk team who neither owns nor develops the model\n"
     )
     code, out, err = run(capsys, "tickets", "attest", "--date", "2026-09-30", "--comment", "x")
