@@ -90,7 +90,7 @@ def test_tickets_close_records_who_and_why_and_show_lists_events_and_deliveries(
     assert closer.startswith("cli:") and closer.endswith(
         " (os user, not authenticated by Airflow) on behalf of alice"
     )
-    assert (code, out, err) == (0, f"MRM-1 closed by {closer}: vendor fixed the NL feed\n", "")
+    assert (code, out, err) == (0, f"MRM-1 closed by {closer}: vendor fixed the NL feed (cause other)\n", "")
     issue = peers.jira.issues["RISK-1"]
     assert issue["status"] == "Done" and len(issue["comments"]) == 1
     code, out, _ = run(capsys, "tickets", "--status", "closed", "--format", "json")
@@ -111,20 +111,26 @@ def test_tickets_close_records_who_and_why_and_show_lists_events_and_deliveries(
     assert lines[0] == f"MRM-1 CLOSED RED priority High: [RED] card_fraud: {CONTROL} breached on 2026-09-05"
     assert lines[1] == f"  owner {OWNER}; 1 occurrence(s) 2026-09-05..2026-09-05"
     assert lines[2].startswith(f"  closed {today:%Y-%m-%d} ") and lines[2].endswith(
-        f" by {closer}: vendor fixed the NL feed"
+        f" by {closer}: vendor fixed the NL feed (cause other)"
     )
     opened = f"{CONTROL} = {metric['value']:.4g} on 2026-09-05 (amber 0.05, red 0.1); run {metric['run_id']}"
     assert lines[3] == f"  2026-09-05 {'opened':<18} {opened[:120]}"  # the first 120 characters
     assert (
-        lines[4] == f"  {today} closed             " + f"closed by {closer}: vendor fixed the NL feed"[:120]
+        lines[4] == f"  {today} closed             " + f"closed by {closer}: vendor fixed the NL feed (cause other)"[:120]
     )
-    assert lines[5:] == [
+    assert lines[5].startswith(f"  act #1 {today:%Y-%m-%d} ") and lines[5].endswith(
+        f" closed by {closer}: vendor fixed the NL feed (cause other)"
+    )
+    assert lines[6:] == [
         "  outbox #1 jira ticket.opened: delivered RISK-1",
         "  outbox #4 jira ticket.closed: delivered RISK-1",
     ]
 
     code, out, err = run(capsys, "tickets", "close", "MRM-1", "--reason", "again")
-    assert (code, out, err) == (1, "", "mrm: error: ticket MRM-1 is already closed\n")
+    assert (code, out) == (1, "") and err == (
+        f"mrm: error: {wiring.os_user()} cannot close MRM-1 (model card_fraud): it is closed; only an open ticket "
+        "takes this act\n"
+    )
 
 
 def test_tickets_close_without_a_reason_is_a_usage_error(capsys):

@@ -158,7 +158,7 @@ def test_tickets_close_records_the_os_user_whatever_logname_says(
     code, out, err = run(capsys, "tickets", "close", "MRM-1", "--reason", "accepted risk")
 
     closer = f"cli:{os_user()} {MARK}"
-    assert (code, out, err) == (0, f"MRM-1 closed by {closer}: accepted risk\n", "")
+    assert (code, out, err) == (0, f"MRM-1 closed by {closer}: accepted risk (cause other)\n", "")
     assert os_user() != "head-of-model-risk"
     code, out, _ = run(capsys, "tickets", "--status", "closed", "--format", "json")
     assert json.loads(out)[0]["closed_by"] == closer
@@ -170,7 +170,7 @@ def test_by_is_kept_only_as_on_behalf_of_after_the_os_user(capsys, mrm_home, fil
 
     code, out, _ = run(capsys, "tickets", "close", "MRM-1", "--reason", "ok", "--by", "head-of-model-risk")
 
-    assert (code, out) == (0, f"MRM-1 closed by cli:{os_user()} {MARK} on behalf of head-of-model-risk: ok\n")
+    assert (code, out) == (0, f"MRM-1 closed by cli:{os_user()} {MARK} on behalf of head-of-model-risk: ok (cause other)\n")
 
 
 def test_purge_records_the_os_user(capsys, mrm_home, file_inventory, monkeypatch):

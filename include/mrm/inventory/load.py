@@ -145,7 +145,8 @@ def load_inventory(folder: Path, *, strict: bool = True) -> tuple[Inventory, lis
         entries[entry.model_id] = entry
     people = {m: (e.owner, e.developer) for m, e in entries.items()}
     known = set(entries) | {p.stem for p in inventory_files(folder)}
-    problems += check_roles(policy.roles, people, known, str(folder / POLICY_FILE))
+    if policy.roles is not None:
+        problems += check_roles(policy.roles, people, known, str(folder / POLICY_FILE))
     if strict and problems:
         raise InventoryError(problems)
     return Inventory(entries, folder, policy, problems), problems

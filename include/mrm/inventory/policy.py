@@ -42,7 +42,8 @@ class Policy(_Strict):
     governance: Governance = Field(default_factory=lambda: Governance())
     notifications: Notifications = Field(default_factory=lambda: Notifications())
     retention_days: int = DEFAULT_RETENTION_DAYS  # `mrm purge` keeps at least this (and MRM_RETENTION_DAYS)
-    roles: Roles = Field(default_factory=lambda: Roles())  # who may act on the desk (mrm.ticketing.review)
+    # who may act on the desk (mrm.ticketing.review); None (no ``roles:``): the desk checks no roles
+    roles: Roles | None = None
 
     def max_acceptance_days(self, tier: int) -> int:
         """The longest a risk of a model of ``tier`` may be accepted for (default 90 days)."""

@@ -52,19 +52,19 @@ class Recorded:
 
 def describe(act: dict) -> str:
     """One line for people (``mrm tickets show``, the mirrors): who did what, how authenticated, why."""
-    who = f"{act['person']} ({act['authenticated']})"
+    who = act["via"] if act["authenticated"] != AIRFLOW and act["via"] else f"{act['person']} ({act['authenticated']})"
     what = {
         "acknowledge": f"acknowledged by {who}, action planned by {act['action_date']}",
         "comment": f"comment by {who}",
-        "propose_close": f"closure proposed by {who} (cause {act['cause']}), awaiting a reviewer",
-        "close": f"closed by {who} (cause {act['cause']})"
-        + (f", confirming proposal #{act['confirms']}" if act["confirms"] else ""),
+        "propose_close": f"closure proposed by {who}, awaiting a reviewer",
+        "close": f"closed by {who}" + (f", confirming proposal #{act['confirms']}" if act["confirms"] else ""),
         "accept_risk": f"risk accepted by {who} until {act['until_date']}",
         "attest": f"review of {act['logical_date']} attested by {who} for "
         + (f"model {act['model_id']}" if act["model_id"] else "the portfolio"),
     }[act["kind"]]
+    cause = f" (cause {act['cause']})" if act["cause"] else ""
     conditions = "; ".join(act["conditions"] or [])
-    return f"{what}: {act['comment']}" + (f" (conditions: {conditions})" if conditions else "")
+    return f"{what}: {act['comment']}{cause}" + (f" (conditions: {conditions})" if conditions else "")
 
 
 class Desk:

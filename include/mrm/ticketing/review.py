@@ -39,10 +39,13 @@ class Standing:
     owner: bool = False
     developer: bool = False
     conflicts: tuple[str, ...] = ()
+    checked: bool = True  # False: ``_policy.yaml`` has no ``roles``, so no role is checked (any act goes)
 
     @property
     def independent(self) -> bool:
         """A reviewer who neither owns nor develops the model (any model, for the portfolio)."""
+        if not self.checked:
+            return True
         return self.reviewer and not (self.owner or self.developer or self.conflicts)
 
     @property
@@ -64,9 +67,13 @@ class Subject:
         return cls(ticket["key"], ticket["model_id"], ticket["severity"], ticket["status"])
 
 
-def standing(roles: Roles, person: str, model_id: str | None, people: dict[str, tuple[str, str]]) -> Standing:
+def standing(roles: Roles | None, person: str, model_id: str | None, people: dict[str, tuple[str, str]]) -> Standing:
     """``person``'s standing on ``model_id`` (None: the portfolio); ``people``: model id -> (entry owner,
-    entry developer), as :func:`mrm.inventory.roles.check_roles` takes it."""
+    entry developer), as :func:`mrm.inventory.roles.check_roles` takes it. Without a role map (``roles``
+    None) the standing is unchecked: every act is allowed, as before the desk had roles, and a RED ticket
+    closes from the CLI directly."""
+    if roles is None:
+        return Standing(person, model_id, reviewer=True, owner=True, checked=False)
     key = person_key(person)
     reviewer = key in roles.reviewers()
     if model_id is None:
@@ -156,7 +163,7 @@ def close(who: Standing, ticket: Subject, rationale: str, cause: str, authentica
     a reviewer confirms it in the Model Risk page. A RED ticket is closed only by an independent
     reviewer (segregation of duties); any other by an owner or a reviewer."""
     if ticket.severity == "RED":
-        if authenticated != AIRFLOW and (who.owner or who.independent):
+        if who.checked and authenticated != AIRFLOW and (who.owner or who.independent):
             _closing_terms(who, "propose closing", ticket, rationale, cause)
             return "propose_close"
         if not who.independent:

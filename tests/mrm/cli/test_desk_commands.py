@@ -12,9 +12,10 @@ import yaml
 
 from mrm import wiring
 from mrm.cli import main
+from mrm.store import acts as store_acts
 from mrm.ticketing import Breach, BuiltinTracker
 
-MARK = "cli: not authenticated by Airflow"
+MARK = "cli: not authenticated by Airflow"  # the acts' authenticated column
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -81,8 +82,8 @@ def test_a_red_close_from_the_cli_is_a_proposal_and_says_so(capsys, as_reviewer)
     )
     assert (code, err) == (0, "")
     assert out.splitlines() == [
-        f"MRM-{as_reviewer} closure proposed by {me} ({MARK}) (cause data_issue), awaiting a reviewer: "
-        "fixed upstream",
+        f"MRM-{as_reviewer} closure proposed by {wiring.cli_trigger('head-of-model-risk')}, awaiting a "
+        "reviewer: fixed upstream (cause data_issue)",
         f"recorded as a proposal: RED ticket MRM-{as_reviewer} is closed only when a member of the model "
         "risk "
         "team confirms it in the Model Risk page (this closure was not authenticated by Airflow)",
@@ -91,7 +92,7 @@ def test_a_red_close_from_the_cli_is_a_proposal_and_says_so(capsys, as_reviewer)
 
 
 def test_a_reviewer_accepts_and_attests_and_show_lists_the_acts(capsys, as_reviewer):
-    me, until = wiring.os_user(), datetime.now(UTC).date() + timedelta(days=30)
+    me, until = wiring.cli_trigger(), datetime.now(UTC).date() + timedelta(days=30)
     key = f"MRM-{as_reviewer}"
     assert run(capsys, "tickets", "comment", key, "--comment", "why did the segment grow?")[0] == 0
     code, out, err = run(
@@ -109,27 +110,31 @@ def test_a_reviewer_accepts_and_attests_and_show_lists_the_acts(capsys, as_revie
     assert (code, err) == (0, "")
     assert (
         out
-        == f"{key} risk accepted by {me} ({MARK}) until {until}: known segment (conditions: watch weekly)\n"
+        == f"{key} risk accepted by {me} until {until}: known segment (conditions: watch weekly)\n"
     )
     code, out, err = run(capsys, "tickets", "attest", "--date", "2026-09-30", "--comment", "morning review")
     assert (code, err) == (0, "")
-    assert out == f"review of 2026-09-30 attested by {me} ({MARK}) for the portfolio: morning review\n"
+    assert out == f"review of 2026-09-30 attested by {me} for the portfolio: morning review\n"
 
     code, out, err = run(capsys, "tickets", "show", key)
     acts = [line for line in out.splitlines() if line.startswith("  act #")]
     assert code == 0 and len(acts) == 2
-    assert acts[0].endswith(f"comment by {me} ({MARK}): why did the segment grow?")
+    assert acts[0].endswith(f"comment by {me}: why did the segment grow?")
     assert acts[1].endswith(
-        f"risk accepted by {me} ({MARK}) until {until}: known segment (conditions: watch weekly)"
+        f"risk accepted by {me} until {until}: known segment (conditions: watch weekly)"
     )
+    with wiring.get_store().engine.connect() as conn:
+        stored = store_acts.acts(conn, ticket_id=as_reviewer)
+    assert {(a["person"], a["authenticated"]) for a in stored} == {(wiring.os_user(), MARK)}
 
 
 def test_the_role_map_decides_and_a_refusal_is_one_line(capsys, as_owner):
     me, key = wiring.os_user(), f"MRM-{as_owner}"
+    signed = wiring.cli_trigger()
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
     code, out, err = run(capsys, "tickets", "ack", key, "--comment", "on it", "--action-date", f"{tomorrow}")
     assert (code, err) == (0, "") and out.startswith(
-        f"{key} acknowledged by {me} ({MARK}), action planned by"
+        f"{key} acknowledged by {signed}, action planned by"
     )
     code, out, err = run(capsys, "tickets", "accept", key, "--until", f"{tomorrow}", "--reason", "mine")
     assert (code, out) == (1, "")
