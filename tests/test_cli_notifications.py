@@ -116,7 +116,9 @@ def test_tickets_close_records_who_and_why_and_show_lists_events_and_deliveries(
     opened = f"{CONTROL} = {metric['value']:.4g} on 2026-09-05 (amber 0.05, red 0.1); run {metric['run_id']}"
     assert lines[3] == f"  2026-09-05 {'opened':<18} {opened[:120]}"  # the first 120 characters
     assert (
-        lines[4] == f"  {today} closed             " + f"closed by {closer}: vendor fixed the NL feed (cause other)"[:120]
+        lines[4]
+        == f"  {today} closed             "
+        + f"closed by {closer}: vendor fixed the NL feed (cause other)"[:120]
     )
     assert lines[5].startswith(f"  act #1 {today:%Y-%m-%d} ") and lines[5].endswith(
         f" closed by {closer}: vendor fixed the NL feed (cause other)"
@@ -128,8 +130,8 @@ def test_tickets_close_records_who_and_why_and_show_lists_events_and_deliveries(
 
     code, out, err = run(capsys, "tickets", "close", "MRM-1", "--reason", "again")
     assert (code, out) == (1, "") and err == (
-        f"mrm: error: {wiring.os_user()} cannot close MRM-1 (model card_fraud): it is closed; only an open ticket "
-        "takes this act\n"
+        f"mrm: error: {wiring.os_user()} cannot close MRM-1 (model card_fraud): it is closed; only an open "
+        "ticket takes this act\n"
     )
 
 

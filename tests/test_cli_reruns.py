@@ -170,7 +170,10 @@ def test_by_is_kept_only_as_on_behalf_of_after_the_os_user(capsys, mrm_home, fil
 
     code, out, _ = run(capsys, "tickets", "close", "MRM-1", "--reason", "ok", "--by", "head-of-model-risk")
 
-    assert (code, out) == (0, f"MRM-1 closed by cli:{os_user()} {MARK} on behalf of head-of-model-risk: ok (cause other)\n")
+    assert (code, out) == (
+        0,
+        f"MRM-1 closed by cli:{os_user()} {MARK} on behalf of head-of-model-risk: ok (cause other)\n",
+    )
 
 
 def test_purge_records_the_os_user(capsys, mrm_home, file_inventory, monkeypatch):

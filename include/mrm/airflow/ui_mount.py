@@ -71,11 +71,55 @@ def dag_access() -> Callable[..., DagAccess]:
     return access
 
 
+GOVERNANCE_DAG = "mrm_governance"  # dags/mrm_governance.py: attesting the portfolio changes its review
+
+
+class AirflowActing:
+    """Who acts on the desk (:class:`mrm.ui.acting.Acting`), as Airflow's auth manager says: the person is
+    the authenticated user's name; they may change a model's reviews where the auth manager lets them
+    ``PUT`` its monitoring DAG (a viewer may not); the forms' tokens are keyed by ``[api_auth]
+    jwt_secret`` (the key Airflow signs logins with, the same in every worker; mrm.ui.csrf derives its own
+    key from it)."""
+
+    def __init__(self, auth_manager: Any, user: Any, secret: str):
+        self._auth_manager, self._user, self.secret = auth_manager, user, secret
+        self.person = user.get_name()
+
+    def may_change(self, model_ids: Iterable[str]) -> set[str]:
+        wanted = {MONITOR_DAG_PREFIX + m: m for m in model_ids}
+        if not wanted:
+            return set()
+        allowed = self._auth_manager.filter_authorized_dag_ids(
+            dag_ids=set(wanted), user=self._user, method="PUT"
+        )
+        return {wanted[d] for d in allowed if d in wanted}
+
+    def may_change_portfolio(self) -> bool:
+        allowed = self._auth_manager.filter_authorized_dag_ids(
+            dag_ids={GOVERNANCE_DAG}, user=self._user, method="PUT"
+        )
+        return GOVERNANCE_DAG in allowed
+
+
+def acting() -> Callable[..., AirflowActing]:
+    """A FastAPI dependency: the request's :class:`AirflowActing`, for the user of its Airflow token."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.tokens import get_signing_key
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi import Depends
+
+    def acts(user: Any = Depends(get_user)) -> AirflowActing:
+        return AirflowActing(get_auth_manager(), user, get_signing_key("api_auth", "jwt_secret"))
+
+    return acts
+
+
 def behind_login(create_app: Callable[..., Any]) -> Any:
     """``create_app(dependencies=..., access=...)`` behind Airflow's login and authorization: anonymous
     requests get 401 (a Bearer token or the UI's ``_token`` cookie works), and a user sees only the models
-    whose monitoring DAG Airflow's auth manager lets them read."""
+    whose monitoring DAG Airflow's auth manager lets them read, and acts on the desk as Airflow's user where
+    the auth manager lets them change it (:class:`AirflowActing`)."""
     from airflow.api_fastapi.core_api.security import requires_authenticated
     from fastapi import Depends
 
-    return create_app(dependencies=[Depends(requires_authenticated())], access=dag_access())
+    return create_app(dependencies=[Depends(requires_authenticated())], access=dag_access(), acting=acting())

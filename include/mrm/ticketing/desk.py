@@ -52,12 +52,17 @@ class Recorded:
 
 def describe(act: dict) -> str:
     """One line for people (``mrm tickets show``, the mirrors): who did what, how authenticated, why."""
-    who = act["via"] if act["authenticated"] != AIRFLOW and act["via"] else f"{act['person']} ({act['authenticated']})"
+    who = (
+        act["via"]
+        if act["authenticated"] != AIRFLOW and act["via"]
+        else f"{act['person']} ({act['authenticated']})"
+    )
     what = {
         "acknowledge": f"acknowledged by {who}, action planned by {act['action_date']}",
         "comment": f"comment by {who}",
         "propose_close": f"closure proposed by {who}, awaiting a reviewer",
-        "close": f"closed by {who}" + (f", confirming proposal #{act['confirms']}" if act["confirms"] else ""),
+        "close": f"closed by {who}"
+        + (f", confirming proposal #{act['confirms']}" if act["confirms"] else ""),
         "accept_risk": f"risk accepted by {who} until {act['until_date']}",
         "attest": f"review of {act['logical_date']} attested by {who} for "
         + (f"model {act['model_id']}" if act["model_id"] else "the portfolio"),
@@ -67,14 +72,19 @@ def describe(act: dict) -> str:
     return f"{what}: {act['comment']}{cause}" + (f" (conditions: {conditions})" if conditions else "")
 
 
+def standing(inventory: Inventory, person: str, model_id: str | None) -> Standing:
+    """``person``'s standing on ``model_id`` (None: the portfolio) by the inventory's role map."""
+    people = {m: (e.owner, e.developer) for m, e in inventory.entries.items()}
+    return review.standing(inventory.policy.roles, person, model_id, people)
+
+
 class Desk:
     def __init__(self, store: HistoryStore, inventory: Inventory, lifecycle: TicketLifecycle | None = None):
         self.store, self.inventory = store, inventory
         self.lifecycle = lifecycle or TicketLifecycle(store, inventory)
 
     def standing(self, person: str, model_id: str | None) -> Standing:
-        people = {m: (e.owner, e.developer) for m, e in self.inventory.entries.items()}
-        return review.standing(self.inventory.policy.roles, person, model_id, people)
+        return standing(self.inventory, person, model_id)
 
     # -- acts on a ticket -----------------------------------------------------------------------------
     def acknowledge(self, actor: Actor, ticket_id: int, comment: str, action_date: date, today=None):

@@ -67,7 +67,9 @@ class Subject:
         return cls(ticket["key"], ticket["model_id"], ticket["severity"], ticket["status"])
 
 
-def standing(roles: Roles | None, person: str, model_id: str | None, people: dict[str, tuple[str, str]]) -> Standing:
+def standing(
+    roles: Roles | None, person: str, model_id: str | None, people: dict[str, tuple[str, str]]
+) -> Standing:
     """``person``'s standing on ``model_id`` (None: the portfolio); ``people``: model id -> (entry owner,
     entry developer), as :func:`mrm.inventory.roles.check_roles` takes it. Without a role map (``roles``
     None) the standing is unchecked: every act is allowed, as before the desk had roles, and a RED ticket
@@ -216,3 +218,28 @@ def attest(who: Standing, day: date, today: date, text: str) -> str:
             f"{who.person} cannot attest the review of {day} ({who.what}): it is after today ({today})"
         )
     return "attest"
+
+
+TICKET_ACTS = ("acknowledge", "comment", "propose_close", "close", "accept_risk")
+
+
+def available(who: Standing, ticket: Subject, today: date, max_days: int) -> list[str]:
+    """The acts of :data:`TICKET_ACTS` the rules let ``who`` take on ``ticket`` as someone Airflow
+    authenticated (what the page offers them): each rule asked with terms it accepts, so the buttons
+    and the refusals cannot disagree."""
+    tomorrow = today + timedelta(days=1)
+    trials = {
+        "acknowledge": lambda: acknowledge(who, ticket, "-", today, today),
+        "comment": lambda: comment(who, ticket, "-"),
+        "propose_close": lambda: propose_close(who, ticket, "-", CAUSES[0]),
+        "close": lambda: close(who, ticket, "-", CAUSES[0], AIRFLOW),
+        "accept_risk": lambda: accept_risk(who, ticket, "-", tomorrow, today, max(max_days, 1)),
+    }
+    found = []
+    for act, trial in trials.items():
+        try:
+            trial()
+        except (NotPermittedError, SegregationOfDutiesError, ReviewTermsError):
+            continue
+        found.append(act)
+    return found

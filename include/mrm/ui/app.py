@@ -30,7 +30,12 @@ from mrm.store import HistoryStore
 from mrm.store import reads as queries
 from mrm.ui import breaches, evidence, model, portfolio
 from mrm.ui.access import ModelAccess, everyone, may_read
-from mrm.ui.html import PAGE_HEADERS, Table, e, link, page
+from mrm.ui.acting import Acting, nobody
+from mrm.ui.desk_routes import add_desk
+from mrm.ui.html import PAGE_HEADERS, Table, page
+from mrm.ui.problem import HttpProblem
+from mrm.ui.problem import base_of as _base
+from mrm.ui.problem import problem_page as _problem_page
 
 MONITOR_DAG_PREFIX = "mrm_monitor__"  # dags/mrm_monitor.py: one DAG per model, mrm_monitor__<model_id>
 GOVERNANCE_DAG = "mrm_governance"
@@ -40,14 +45,6 @@ ICON = (
     'stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M12 3l8 3v6c0 5-3.5 8-8 9'
     '-4.5-1-8-4-8-9V6z"/><path d="M8 12l3 3 5-6"/></svg>'
 )
-
-
-class HttpProblem(MrmError):
-    """A page that cannot be shown; ``status`` is the HTTP status, the message says why."""
-
-    def __init__(self, status: int, title: str, message: str):
-        super().__init__(message)
-        self.status, self.title = status, title
 
 
 def _default_store() -> HistoryStore:
@@ -68,11 +65,6 @@ def _default_evidence_uri() -> str:
     return settings.evidence_uri()
 
 
-def _base(request: Request) -> str:
-    """Where this app is mounted (``/model-risk`` in Airflow; ``""`` when served on its own)."""
-    return request.scope.get("root_path", "").rstrip("/")
-
-
 def _ui_root(request: Request) -> str:
     """The Airflow UI's root: the parent of this app's mount point."""
     return _base(request).rsplit("/", 1)[0] if _base(request) else ""
@@ -87,12 +79,6 @@ def _csv(table: Table) -> Response:
     )
 
 
-def _problem_page(request: Request, exc: HttpProblem) -> HTMLResponse:
-    base = _base(request)
-    content = f"<h1>{e(exc.title)}</h1><p>{e(str(exc))}</p><p>{link(base + '/', '← Portfolio')}</p>"
-    return HTMLResponse(page(exc.title, content, base), status_code=exc.status)
-
-
 def create_app(
     dependencies: Sequence[Any] = (),
     *,
@@ -100,11 +86,14 @@ def create_app(
     inventory: Callable[[], Inventory] = _default_inventory,
     evidence_uri: Callable[[], str] = _default_evidence_uri,
     access: Callable[..., ModelAccess] = everyone,
+    acting: Callable[..., Acting] = nobody,
 ) -> FastAPI:
     """The app. ``dependencies`` apply to every route (Airflow: ``Depends(requires_authenticated())``);
     ``store``, ``inventory`` and ``evidence_uri`` are read per request (defaults: mrm's settings);
     ``access``: a FastAPI dependency giving the request's :class:`~mrm.ui.access.ModelAccess` (Airflow:
-    :func:`mrm.airflow.ui_mount.dag_access`; default: everyone reads everything)."""
+    :func:`mrm.airflow.ui_mount.dag_access`; default: everyone reads everything); ``acting``: a dependency
+    giving who acts on the desk (:mod:`mrm.ui.acting`; Airflow: :func:`mrm.airflow.ui_mount.acting`;
+    default: nobody, no acts)."""
     app = FastAPI(title="Model Risk", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(PageHeaders)
     _add_error_pages(app)
@@ -113,6 +102,7 @@ def create_app(
     _add_pages(private, store, inventory, access)
     _add_evidence(private, store, evidence_uri, access)
     _add_links(private)
+    add_desk(private, store, inventory, access, acting)
     app.include_router(private)
     return app
 

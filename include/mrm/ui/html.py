@@ -73,6 +73,14 @@ transform:rotate(180deg);height:70px}
 .notice{padding:10px 14px;border-radius:8px;background:var(--amber-bg);margin:0 0 12px}
 .empty{padding:16px;color:var(--muted);border:1px dashed #d0d5dd;border-radius:8px}
 details{margin:6px 0}summary{cursor:pointer;color:var(--link)}
+.acts{display:flex;flex-wrap:wrap;gap:4px 16px}details.act{margin:4px 0}
+form.act{display:flex;flex-direction:column;gap:6px;max-width:520px;padding:8px 12px;margin:4px 0;
+border:1px solid var(--line);border-radius:8px;background:var(--soft)}
+form.act label{display:flex;flex-direction:column;font-size:12px;color:var(--muted);gap:2px}
+form.act textarea{font:inherit;padding:4px 6px;border:1px solid #d0d5dd;border-radius:6px}
+form.act button{align-self:flex-start;background:var(--ink);color:#fff;border-color:var(--ink)}
+.change{padding:8px 12px;border:1px solid var(--line);border-radius:8px;margin:0 0 8px}
+.notice.done{background:var(--green-bg)}
 """
 
 
@@ -145,7 +153,11 @@ PAGE_HEADERS = {
 
 
 def page(title: str, body: str, base: str, active: str = "") -> str:
-    tabs = [("portfolio", "Portfolio", f"{base}/"), ("breaches", "Breaches & tickets", f"{base}/breaches")]
+    tabs = [
+        ("portfolio", "Portfolio", f"{base}/"),
+        ("breaches", "Breaches & tickets", f"{base}/breaches"),
+        ("review", "Review", f"{base}/review"),
+    ]
     nav = "".join(
         f'<a href="{e(href)}"{" class=on" if key == active else ""}>{e(text)}</a>' for key, text, href in tabs
     )

@@ -67,7 +67,6 @@ def as_owner(tmp_path, examples_dir, monkeypatch, mrm_home):
 
 
 def test_a_red_close_from_the_cli_is_a_proposal_and_says_so(capsys, as_reviewer):
-    me = wiring.os_user()
     code, out, err = run(
         capsys,
         "tickets",
@@ -108,10 +107,7 @@ def test_a_reviewer_accepts_and_attests_and_show_lists_the_acts(capsys, as_revie
         "watch weekly",
     )
     assert (code, err) == (0, "")
-    assert (
-        out
-        == f"{key} risk accepted by {me} until {until}: known segment (conditions: watch weekly)\n"
-    )
+    assert out == f"{key} risk accepted by {me} until {until}: known segment (conditions: watch weekly)\n"
     code, out, err = run(capsys, "tickets", "attest", "--date", "2026-09-30", "--comment", "morning review")
     assert (code, err) == (0, "")
     assert out == f"review of 2026-09-30 attested by {me} for the portfolio: morning review\n"
@@ -120,9 +116,7 @@ def test_a_reviewer_accepts_and_attests_and_show_lists_the_acts(capsys, as_revie
     acts = [line for line in out.splitlines() if line.startswith("  act #")]
     assert code == 0 and len(acts) == 2
     assert acts[0].endswith(f"comment by {me}: why did the segment grow?")
-    assert acts[1].endswith(
-        f"risk accepted by {me} until {until}: known segment (conditions: watch weekly)"
-    )
+    assert acts[1].endswith(f"risk accepted by {me} until {until}: known segment (conditions: watch weekly)")
     with wiring.get_store().engine.connect() as conn:
         stored = store_acts.acts(conn, ticket_id=as_reviewer)
     assert {(a["person"], a["authenticated"]) for a in stored} == {(wiring.os_user(), MARK)}
@@ -133,9 +127,7 @@ def test_the_role_map_decides_and_a_refusal_is_one_line(capsys, as_owner):
     signed = wiring.cli_trigger()
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
     code, out, err = run(capsys, "tickets", "ack", key, "--comment", "on it", "--action-date", f"{tomorrow}")
-    assert (code, err) == (0, "") and out.startswith(
-        f"{key} acknowledged by {signed}, action planned by"
-    )
+    assert (code, err) == (0, "") and out.startswith(f"{key} acknowledged by {signed}, action planned by")
     code, out, err = run(capsys, "tickets", "accept", key, "--until", f"{tomorrow}", "--reason", "mine")
     assert (code, out) == (1, "")
     assert err == (
