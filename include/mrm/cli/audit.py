@@ -63,12 +63,13 @@ def cmd_export(args) -> int:
 def cmd_evidence_pack(args) -> int:
     from mrm import wiring
     from mrm.evidence.pack import build
+    from mrm.ticketing.desk import describe
 
-    data, manifest = build(wiring.get_store(), args.model, args.since, args.until)
+    data, manifest = build(wiring.get_store(), args.model, args.since, args.until, describe=describe)
     Path(args.out).write_bytes(data)
     chain_state = "intact" if manifest["chain"]["intact"] else "NOT intact (see manifest.json)"
-    print(f"{args.out}: {len(manifest['files'])} files, {len(manifest['evidence_files'])} evidence files; "
-          f"hash chain {chain_state}")  # fmt: skip
+    print(f"{args.out}: {len(manifest['files'])} files, {len(manifest['evidence_files'])} evidence files, "
+          f"{manifest['review_acts']} review acts; hash chain {chain_state}")  # fmt: skip
     return 0
 
 

@@ -19,7 +19,10 @@ depends_on = None
 
 TICKET_KEY = "'MRM-' || CAST(a.ticket_id AS TEXT)"  # mrm.store.tickets.ticket_key: MRM-<id>
 UTC_DATE = {  # per dialect: the UTC date of a timestamp, and today's UTC date
-    "postgresql": ("CAST(({}) AT TIME ZONE 'UTC' AS DATE)", "CAST((CURRENT_TIMESTAMP AT TIME ZONE 'UTC') AS DATE)"),
+    "postgresql": (
+        "CAST(({}) AT TIME ZONE 'UTC' AS DATE)",
+        "CAST((CURRENT_TIMESTAMP AT TIME ZONE 'UTC') AS DATE)",
+    ),
     "sqlite": ("date({})", "CURRENT_DATE"),
 }
 
