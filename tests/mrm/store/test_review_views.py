@@ -22,17 +22,19 @@ REVIEWER, OTHER = "rev@example.com", "second@example.com"
 CLI_VIA = "cli:bob (os user, not authenticated by Airflow)"
 TODAY = datetime.now(UTC).date()
 
-# proposed for the README (/work/notes/readme-audit.md); the dates are replaced by the test's
+# proposed for the README's "For auditors" (/work/notes/readme-audit.md), run here as written
 BY_PERSON_AND_DATE = """
+-- review acts by person and date: who did what, how authenticated, on which ticket or day
+-- (narrow it with e.g. WHERE person = 'rev@example.com' AND acted_on BETWEEN '2026-10-01' AND '2026-10-31')
 SELECT acted_on, person, authenticated, kind, model_id, ticket_key, control, logical_date, cause, comment
 FROM mrm_v_review_acts
-WHERE acted_on BETWEEN '2026-10-01' AND '2026-10-31'
-ORDER BY person, acted_at, act_id
+ORDER BY acted_on, person, act_id;
 """
 IN_FORCE = """
+-- accepted risks in force today (UTC): which control, until when, accepted by whom, on which conditions
 SELECT model_id, control, ticket_key, until_date, person, authenticated, acted_on, comment, conditions
 FROM mrm_v_acceptances WHERE in_force
-ORDER BY model_id, until_date
+ORDER BY model_id, until_date;
 """
 
 
@@ -93,11 +95,15 @@ def test_every_act_is_in_the_view_as_the_desk_recorded_it(desk, acted):
 def test_acts_by_person_and_date_are_one_select(desk, acted):
     engine = desk.store.engine
     day = acted_on(engine)
-    sql = BY_PERSON_AND_DATE.replace("2026-10-01", str(day)).replace("2026-10-31", str(day))
+    narrowed = "WHERE person = '{}' AND acted_on BETWEEN '{}' AND '{}'\nORDER BY"
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(sql)).mappings().all()
-        before = conn.execute(sa.text(BY_PERSON_AND_DATE.replace("2026-10-31", str(day - timedelta(1)))
-                                      .replace("2026-10-01", "2000-01-01"))).all()  # fmt: skip
+        rows = conn.execute(sa.text(BY_PERSON_AND_DATE)).mappings().all()
+        others = conn.execute(
+            sa.text(BY_PERSON_AND_DATE.replace("ORDER BY", narrowed.format(OTHER, day, day)))
+        )
+        before = conn.execute(sa.text(BY_PERSON_AND_DATE.replace(
+            "ORDER BY", narrowed.format(OTHER, "2000-01-01", day - timedelta(days=1)))))  # fmt: skip
+        others, before = others.mappings().all(), before.all()
 
     assert [(r["person"], r["kind"]) for r in rows] == [
         (OWNER, "acknowledge"),
@@ -109,12 +115,13 @@ def test_acts_by_person_and_date_are_one_select(desk, acted):
         (OTHER, "comment"),
         (OTHER, "attest"),
     ] and before == []
+    assert [r["kind"] for r in others] == ["comment", "attest"]
     assert {str(r["acted_on"]) for r in rows} == {str(day)}
     assert rows[2]["ticket_key"] == f"MRM-{acted['first']}" and rows[2]["cause"] == "accepted"
     filtered = review_views.review_acts(engine, person=OTHER, since=day, until=day)
     assert [r["kind"] for r in filtered] == ["comment", "attest"]
     assert review_views.review_acts(engine, person=OTHER, until=day - timedelta(days=1)) == []
-    assert [r["kind"] for r in review_views.review_acts(engine, model_id=None, person=OWNER)] == [
+    assert [r["kind"] for r in review_views.review_acts(engine, person=OWNER)] == [
         "acknowledge",
         "propose_close",
     ]
