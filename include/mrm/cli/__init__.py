@@ -25,6 +25,7 @@
     mrm baseline suggest --model ID [--inventory DIR]
     mrm audit verify [--anchor URI]
     mrm audit anchor [--to URI]
+    mrm audit acts [--person P] [--model ID] [--since DATE] [--until DATE] [--format table|csv|json]
     mrm db upgrade [--owner-role NAME] [--app-role NAME] [--app-password-env VAR]
     mrm purge --before DATE [--break-glass]
     mrm demo [--days N] [--load-to URI]

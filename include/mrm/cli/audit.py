@@ -1,5 +1,5 @@
-"""``mrm export``, ``mrm evidence-pack`` and ``mrm audit verify``: the metrics history as the record
-auditors read, keep and verify (``mrm db upgrade`` and ``mrm purge``: :mod:`mrm.cli.db`)."""
+"""``mrm export``, ``mrm evidence-pack``, ``mrm audit verify`` and ``mrm audit acts``: the metrics history
+as the record auditors read, keep and verify (``mrm db upgrade`` and ``mrm purge``: :mod:`mrm.cli.db`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import sys
 from pathlib import Path
 
 from mrm.cli.args import iso_date
+
+ACT_TABLE = ["act_id", "acted_at", "person", "authenticated", "kind", "model_id", "ticket_key", "control",
+             "logical_date", "until_date", "cause", "comment"]  # fmt: skip
+# the table's columns; csv and json have every column of the view mrm_v_review_acts
 
 
 def add_parsers(sub) -> None:
@@ -47,6 +51,15 @@ def add_parsers(sub) -> None:
         metavar="URI",
         help="s3://bucket/prefix/ or file:///folder/ (default MRM_AUDIT_ANCHOR, else $MRM_HOME/anchors/)",
     )
+    acts = audit.add_parser(
+        "acts",
+        help="the desk's review acts (the view mrm_v_review_acts): who did what, when, how authenticated",
+    )
+    acts.add_argument("--person", metavar="P", help="acts of this person (a person id of the role map)")
+    acts.add_argument("--model", metavar="ID", help="acts on this model (a portfolio attestation has none)")
+    acts.add_argument("--since", type=iso_date, metavar="DATE", help="made on or after this UTC date")
+    acts.add_argument("--until", type=iso_date, metavar="DATE", help="made on or before this UTC date")
+    acts.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
 
 def cmd_export(args) -> int:
@@ -63,12 +76,13 @@ def cmd_export(args) -> int:
 def cmd_evidence_pack(args) -> int:
     from mrm import wiring
     from mrm.evidence.pack import build
+    from mrm.ticketing.desk import describe
 
-    data, manifest = build(wiring.get_store(), args.model, args.since, args.until)
+    data, manifest = build(wiring.get_store(), args.model, args.since, args.until, describe=describe)
     Path(args.out).write_bytes(data)
     chain_state = "intact" if manifest["chain"]["intact"] else "NOT intact (see manifest.json)"
-    print(f"{args.out}: {len(manifest['files'])} files, {len(manifest['evidence_files'])} evidence files; "
-          f"hash chain {chain_state}")  # fmt: skip
+    print(f"{args.out}: {len(manifest['files'])} files, {len(manifest['evidence_files'])} evidence files, "
+          f"{manifest['review_acts']} review acts; hash chain {chain_state}")  # fmt: skip
     return 0
 
 
@@ -131,9 +145,31 @@ def cmd_audit_anchor(args) -> int:
     return 0
 
 
+def cmd_audit_acts(args) -> int:
+    from mrm import wiring
+    from mrm.cli.format import emit
+    from mrm.store import review_views
+
+    found = review_views.review_acts(
+        wiring.get_store().engine, person=args.person, model_id=args.model, since=args.since, until=args.until
+    )
+    columns = ACT_TABLE if args.format == "table" else review_views.ACT_COLUMNS
+    print(emit([_act_row(a, args.format) for a in found], columns, args.format))
+    return 0
+
+
+def _act_row(act: dict, fmt: str) -> dict:
+    """How an act prints: acted_at to the second in UTC (json: ISO 8601), conditions one line but in json."""
+    when = act["acted_at"]
+    shown = when.isoformat() if fmt == "json" else f"{when:%Y-%m-%d %H:%M:%S} UTC"
+    conditions = act["conditions"] if fmt == "json" else "; ".join(act["conditions"] or []) or None
+    return {**act, "acted_at": shown, "conditions": conditions}
+
+
 COMMANDS = {
     ("export", None): cmd_export,
     ("evidence-pack", None): cmd_evidence_pack,
     ("audit", "verify"): cmd_audit_verify,
     ("audit", "anchor"): cmd_audit_anchor,
+    ("audit", "acts"): cmd_audit_acts,
 }

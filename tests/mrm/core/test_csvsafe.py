@@ -118,8 +118,9 @@ def test_mrm_export_csv(hostile_history):
 
 def test_evidence_pack_csvs(hostile_history):
     from mrm.evidence.pack import build
+    from mrm.ticketing.desk import describe
 
-    data, _ = build(hostile_history, "m", None, None)
+    data, _ = build(hostile_history, "m", None, None, describe=describe)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         metrics = _cells(zf.read("metrics.csv").decode())
         breaches = _cells(zf.read("breaches.csv").decode())

@@ -16,7 +16,7 @@ from mrm.store import HistoryStore, migrate
 
 def test_a_new_history_is_created_by_migration(tmp_path):
     store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
-    assert migrate.current(store.engine) == migrate.head() == "0009"
+    assert migrate.current(store.engine) == migrate.head() == "0010"
     assert migrate.has_tables(store.engine)
 
 
@@ -27,21 +27,21 @@ def test_a_history_at_another_revision_is_refused_until_upgraded(tmp_path, monke
         db.execute("DROP TABLE mrm_alembic_version")
 
     with pytest.raises(
-        StoreError, match=r"none \(created before migrations\), this mrm needs 0009: run `mrm db upgrade`"
+        StoreError, match=r"none \(created before migrations\), this mrm needs 0010: run `mrm db upgrade`"
     ):
         HistoryStore(f"sqlite:///{path}")
 
     monkeypatch.setenv("MRM_DB_URL", f"sqlite:///{path}")
     assert main(["db", "upgrade"]) == 0
-    assert "schema revision none -> 0009" in capsys.readouterr().out
-    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0009"
+    assert "schema revision none -> 0010" in capsys.readouterr().out
+    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0010"
 
 
 def test_postgresql_history_is_migrated_with_its_triggers(pg_url):
     import sqlalchemy as sa
 
     store = HistoryStore(pg_url)
-    assert migrate.current(store.engine) == "0009"
+    assert migrate.current(store.engine) == "0010"
     with store.engine.connect() as conn:
         triggers = conn.execute(sa.text(
             "SELECT count(*) FROM pg_trigger WHERE tgname IN ('mrm_append_only', 'mrm_no_truncate')"
@@ -103,7 +103,7 @@ def test_a_0003_history_with_tickets_upgrades_to_0004_keeping_them(any_history, 
                 "JOIN mrm_ticket_events e ON e.ticket_id = t.ticket_id"
             )
         conn.exec_driver_sql("UPDATE mrm_alembic_version SET version_num = '0003'")
-    with pytest.raises(StoreError, match="is at schema revision 0003, this mrm needs 0009"):
+    with pytest.raises(StoreError, match="is at schema revision 0003, this mrm needs 0010"):
         HistoryStore(store.url)
 
     monkeypatch.setenv("MRM_DB_URL", store.url)
@@ -150,10 +150,10 @@ def test_a_0007_history_upgrades_to_0008_keeping_earlier_duplicate_events(any_hi
             conn.exec_driver_sql(f"ALTER TABLE mrm_outbox DROP COLUMN {column}")
         store_tickets.insert_event(conn, ticket["ticket_id"], "run-2", day, "opened", 0.3, "twice", now)
         conn.exec_driver_sql("UPDATE mrm_alembic_version SET version_num = '0007'")
-    with pytest.raises(StoreError, match="is at schema revision 0007, this mrm needs 0009"):
+    with pytest.raises(StoreError, match="is at schema revision 0007, this mrm needs 0010"):
         HistoryStore(store.url)
 
-    assert migrate.upgrade(store.engine) == ("0007", "0009")
+    assert migrate.upgrade(store.engine) == ("0007", "0010")
 
     upgraded = HistoryStore(store.url)
     columns = {c["name"] for c in sa.inspect(upgraded.engine).get_columns("mrm_outbox")}
@@ -169,3 +169,29 @@ def test_a_0007_history_upgrades_to_0008_keeping_earlier_duplicate_events(any_hi
                                    "again", now)  # fmt: skip
     assert chain.verify(upgraded.engine)[0] == []
     upgraded.engine.dispose()
+
+
+def test_a_0009_history_with_acts_upgrades_to_0010_whose_views_show_them(any_history):
+    """Revision 0010 adds the desk's auditor views over the acts recorded before it."""
+    from datetime import UTC, date, datetime
+
+    from mrm.store import acts
+
+    store = any_history
+    with store.engine.begin() as conn:
+        acts.insert_act(conn, "attest", "rev@example.com", "airflow", "reviewed",
+                        datetime(2026, 9, 2, 23, 59, tzinfo=UTC), logical_date=date(2026, 9, 1))  # fmt: skip
+        for view in ("mrm_v_acceptances", "mrm_v_review_acts"):  # back to what 0009 left
+            conn.exec_driver_sql(f"DROP VIEW {view}")
+        conn.exec_driver_sql("UPDATE mrm_alembic_version SET version_num = '0009'")
+    with pytest.raises(StoreError, match="is at schema revision 0009, this mrm needs 0010"):
+        HistoryStore(store.url)
+
+    assert migrate.upgrade(store.engine) == ("0009", "0010")
+    with store.engine.connect() as conn:
+        if store.engine.dialect.name == "postgresql":  # a session far east of UTC: still the UTC date
+            conn.exec_driver_sql("SET TIME ZONE 'Pacific/Kiritimati'")
+        rows = conn.exec_driver_sql("SELECT person, kind, acted_on FROM mrm_v_review_acts").all()
+        accepted = conn.exec_driver_sql("SELECT count(*) FROM mrm_v_acceptances").scalar()
+    assert [(r[0], r[1], str(r[2])) for r in rows] == [("rev@example.com", "attest", "2026-09-02")]
+    assert accepted == 0
