@@ -39,17 +39,19 @@ class ApiServer:
     """``airflow api-server`` on 127.0.0.1 over an existing Airflow home (the demo's), with one
     password login instead of the demo's all-admins mode, so the page is behind a real login."""
 
-    def __init__(self, airflow_home: Path, mrm_home: Path):
+    def __init__(self, airflow_home: Path, mrm_home: Path, users: dict[str, tuple[str, str]] | None = None):
+        """``users``: name -> (Airflow role, password); default the tour's one admin."""
+        users = users or {USER: ("admin", PASSWORD)}
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         passwords = airflow_home / "tour-passwords.json"
-        passwords.write_text(json.dumps({USER: PASSWORD}))
+        passwords.write_text(json.dumps({u: pw for u, (_, pw) in users.items()}))
         self.env = {
             **os.environ,
             **airflow_env(airflow_home),
             "MRM_HOME": str(mrm_home),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, (r, _) in users.items()),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__API__BASE_URL": self.base,
         }
@@ -172,10 +174,10 @@ def latest_controls(base: str, model_id: str) -> LatestControls:
     return seen
 
 
-def _log_in(page, base: str) -> None:
+def _log_in(page, base: str, user: str = USER, password: str = PASSWORD) -> None:
     page.goto(f"{base}/")
-    page.fill("input[name=username]", USER)
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/")
 

@@ -87,13 +87,15 @@ def create_app(
     evidence_uri: Callable[[], str] = _default_evidence_uri,
     access: Callable[..., ModelAccess] = everyone,
     acting: Callable[..., Acting] = nobody,
+    on_attest: Callable[[HistoryStore, str | None, date], Any] | None = None,
 ) -> FastAPI:
     """The app. ``dependencies`` apply to every route (Airflow: ``Depends(requires_authenticated())``);
     ``store``, ``inventory`` and ``evidence_uri`` are read per request (defaults: mrm's settings);
     ``access``: a FastAPI dependency giving the request's :class:`~mrm.ui.access.ModelAccess` (Airflow:
     :func:`mrm.airflow.ui_mount.dag_access`; default: everyone reads everything); ``acting``: a dependency
     giving who acts on the desk (:mod:`mrm.ui.acting`; Airflow: :func:`mrm.airflow.ui_mount.acting`;
-    default: nobody, no acts)."""
+    default: nobody, no acts); ``on_attest(store, model_id, day)``: called after an attestation (Airflow:
+    the run notes of that day say who reviewed it, :func:`mrm.airflow.run_notes.refresh_notes`)."""
     app = FastAPI(title="Model Risk", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(PageHeaders)
     _add_error_pages(app)
@@ -102,7 +104,7 @@ def create_app(
     _add_pages(private, store, inventory, access)
     _add_evidence(private, store, evidence_uri, access)
     _add_links(private)
-    add_desk(private, store, inventory, access, acting)
+    add_desk(private, store, inventory, access, acting, on_attest)
     app.include_router(private)
     return app
 

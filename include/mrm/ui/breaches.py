@@ -39,7 +39,7 @@ def rows(tickets: list[dict], inventory: Inventory) -> list[dict]:
 
 def table(chosen: list[dict], base: str) -> Table:
     columns = [
-        Column("key", "Ticket"),
+        Column("key", "Ticket", lambda r: link(f"{base}/tickets/{r['ticket_id']}", r["key"])),
         Column("severity", "Severity", lambda r: badge(r["severity"])),
         Column("model_id", "Model", lambda r: link(f"{base}/models/{r['model_id']}", r["model_id"])),
         Column("tier", "Tier", num=True),

@@ -8,6 +8,7 @@ delivered after the response (the outbox holds them until they are)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
@@ -30,6 +31,7 @@ from mrm.ui.acting import Acting
 from mrm.ui.html import page
 from mrm.ui.problem import HttpProblem, base_of
 
+log = logging.getLogger(__name__)
 MAX_TEXT = 4000  # characters of a comment or rationale
 MAX_BODY = 64 * 1024  # bytes of a form
 
@@ -88,9 +90,10 @@ def add_desk(
     inventory: Callable[[], Inventory],
     access: Callable[..., ModelAccess],
     acting: Callable[..., Acting],
+    on_attest: Callable[[HistoryStore, str | None, date], object] | None = None,
 ) -> None:
     _ticket_routes(app, store, inventory, access, acting)
-    _review_routes(app, store, inventory, access, acting)
+    _review_routes(app, store, inventory, access, acting, on_attest)
 
 
 def _ticket_routes(
@@ -161,6 +164,7 @@ def _review_routes(
     inventory: Callable[[], Inventory],
     access: Callable[..., ModelAccess],
     acting: Callable[..., Acting],
+    on_attest: Callable[[HistoryStore, str | None, date], object] | None,
 ) -> None:
     @app.get("/review", response_class=HTMLResponse)
     def review_page(
@@ -185,7 +189,17 @@ def _review_routes(
             done = Desk(store(), inventory()).attest(Actor(person), day, model_id, _text(form, "comment"))
         except ReviewRefused as exc:
             raise refused(exc, back) from None
+        if on_attest is not None:
+            noted(on_attest, store(), model_id, day)
         return RedirectResponse(f"{base_of(request)}/review?done={done.act['act_id']}", 303)
+
+
+def noted(on_attest, store: HistoryStore, model_id: str | None, day: date) -> None:
+    """Tell Airflow's run notes of the attestation; the act is recorded whatever happens here."""
+    try:
+        on_attest(store, model_id, day)
+    except Exception as exc:
+        log.warning("attested %s, but the run notes of that day were not updated: %s", day, exc)
 
 
 def record(desk: Desk, actor: Actor, act: str, ticket_id: int, form: dict[str, str], back) -> Recorded:

@@ -218,11 +218,11 @@ def rerun_flags(rows: list[dict]) -> dict[str, dict]:
     return {f["run_id"]: f for f in found if f is not None}
 
 
-def tickets_table(tickets: list[dict]) -> Table:
+def tickets_table(tickets: list[dict], base: str = "") -> Table:
     rows = [{**t, "key": ticket_key(t["ticket_id"])} for t in tickets]
     rows.sort(key=lambda t: (t["status"] != "open", -t["ticket_id"]))
     columns = [
-        Column("key", "Ticket"),
+        Column("key", "Ticket", lambda t: link(f"{base}/tickets/{t['ticket_id']}", t["key"])),
         Column("status", "Status"),
         Column("severity", "Severity", lambda t: badge(t["severity"])),
         Column("priority", "Priority"),
@@ -270,7 +270,7 @@ def tables(data: ModelData, base: str, ui_root: str) -> dict[str, Table]:
         "psi": psi_table(values, days),
         "runs": runs_table(data.runs, base, ui_root),
         "backtests": backtests.table(data.backtests),
-        "tickets": tickets_table(data.tickets),
+        "tickets": tickets_table(data.tickets, base),
         "controls": controls_table(data.entry),
         "metrics": metrics_table(data.metrics),
     }
