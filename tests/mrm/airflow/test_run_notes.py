@@ -26,3 +26,11 @@ def test_segment_and_missing_values_are_shown():
 
 def test_a_long_note_is_cut_to_airflows_limit():
     assert len(_cut("x" * 5000)) == MAX_NOTE and _cut("short") == "short"
+
+
+def test_an_accepted_control_shows_its_verdict_limit_and_until_when():
+    accepted = row("volume_ratio", None, 0.72, 0.8, 0.6, "ACCEPTED")
+    accepted["detail"] = {"accepted": {"act_id": 3, "verdict": "AMBER", "until": "2026-10-31", "by": "rev"}}
+    assert _finding(accepted) == "volume_ratio=0.72 < 0.8 (AMBER, accepted until 2026-10-31)"
+    accepted["detail"]["accepted"]["verdict"] = "RED"
+    assert _finding(accepted) == "volume_ratio=0.72 < 0.6 (RED, accepted until 2026-10-31)"

@@ -1,7 +1,8 @@
 """The desk records acts through the rules, on SQLite and PostgreSQL: an owner acknowledges and
 proposes closing a RED ticket; their own closure is refused; a reviewer's closure confirms the proposal
 and closes the ticket (its closed event and Jira mirror); a RED closure from the CLI is a proposal; a
-reviewer accepts a risk and attests a day; every act is chained and verify finds nothing wrong."""
+reviewer accepts a risk (which closes the ticket, cause accepted, mirrored as a closure) and attests a
+day; every act is chained and verify finds nothing wrong."""
 
 from __future__ import annotations
 
