@@ -68,7 +68,7 @@ def record_outcome(ctx: RunContext, evidence: dict) -> dict:
         if ctx.kind != BACKTEST:  # the model's live controls: the persistence rule as in monitoring
             runs_to_red = entry.monitoring.persistence.amber_runs_to_red
             previous = get_store().previous_statuses(ctx.model_id, ctx.day, (runs_to_red or 1) - 1)
-            evaluated = escalate(evaluated, previous, runs_to_red)
+            evaluated = pipeline.accepted(ctx.model_id, ctx.day, escalate(evaluated, previous, runs_to_red))
         coverage = [r for r in results if r.metric == "label_coverage"]
         labelled = coverage[0].detail.get("labelled_rows") if coverage else None
         run = RunRecord(

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from mrm import inputs, settings
-from mrm.controls import AMBER, RED, Evaluated, escalate, evaluate, render_controls, worst
+from mrm.controls import ACCEPTED, AMBER, RED, Evaluated, accept, escalate, evaluate, render_controls, worst
 from mrm.core.results import MetricResult
 from mrm.errors import InventoryError, MrmError
 from mrm.evidence.lineage import TIMING, files_of, lineage
@@ -32,7 +32,7 @@ from mrm.evidence.writer import EvidenceWriter
 from mrm.inventory import ModelEntry
 from mrm.notify.outbox import undelivered_error
 from mrm.sources.registry import source_for
-from mrm.store import RunRecord, anchor, reruns
+from mrm.store import RunRecord, acts, anchor, reruns
 from mrm.ticketing import sweep
 from mrm.ticketing.base import could_not_run_breach
 from mrm.ticketing.lifecycle import TicketLifecycle
@@ -261,7 +261,7 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
         results = [MetricResult.from_dict(d) for name in CHECKS for d in writer.get_json(results_file(name))]
         runs_to_red = entry.monitoring.persistence.amber_runs_to_red
         previous = get_store().previous_statuses(ctx.model_id, ctx.day, (runs_to_red or 1) - 1)
-        evaluated = escalate(evaluate(results, entry), previous, runs_to_red)
+        evaluated = accepted(ctx.model_id, ctx.day, escalate(evaluate(results, entry), previous, runs_to_red))
         ref_info = writer.get_json("reference.json")
         run = RunRecord(
             run_id=ctx.run_id,
@@ -287,11 +287,21 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
     return summary(run, evaluated)
 
 
+def accepted(model_id: str, day: date, evaluated: list[Evaluated]) -> list[Evaluated]:
+    """The controls under a risk accepted for the model on ``day`` (recorded before this reads them)
+    ACCEPTED instead of AMBER or RED (:func:`mrm.controls.accept`); after the persistence rule, which
+    does not count an ACCEPTED day as a breach."""
+    with get_store().engine.connect() as conn:
+        held = acts.holding(conn, model_id, day)
+    return accept(evaluated, held) if held else evaluated
+
+
 def summary(run: RunRecord, evaluated: list[Evaluated]) -> dict:
     breaches = [
         {"control": e.control, "status": e.status, "value": e.result.value, "amber": e.amber, "red": e.red}
+        | ({"accepted": e.result.detail["accepted"]} if e.status == ACCEPTED else {})
         for e in evaluated
-        if e.status in (RED, AMBER)
+        if e.status in (RED, AMBER, ACCEPTED)
     ]
     return {
         "run_id": run.run_id,

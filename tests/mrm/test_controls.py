@@ -7,7 +7,7 @@ import math
 import pytest
 
 from mrm import controls
-from mrm.controls import AMBER, GREEN, INFO, INSUFFICIENT, RED
+from mrm.controls import ACCEPTED, AMBER, GREEN, INFO, INSUFFICIENT, RED
 from mrm.core.results import MetricResult
 
 
@@ -101,7 +101,10 @@ def test_evaluate_applies_overrides_direction_and_info(make_entry):
         ([INSUFFICIENT, AMBER, GREEN], AMBER),
         ([AMBER, RED, INSUFFICIENT], RED),
         ([RED], RED),
+        ([GREEN, INSUFFICIENT, ACCEPTED, INFO], ACCEPTED),  # a run whose only breaches are accepted
+        ([ACCEPTED, AMBER, GREEN], AMBER),
+        ([ACCEPTED, RED], RED),
     ],
 )
-def test_worst_ranks_red_over_amber_over_insufficient_data_over_green(statuses, overall):
+def test_worst_ranks_red_over_amber_over_accepted_over_insufficient_data_over_green(statuses, overall):
     assert controls.worst(statuses) == overall

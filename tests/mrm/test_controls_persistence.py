@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mrm import controls
-from mrm.controls import AMBER, GREEN, INFO, INSUFFICIENT, RED, SEVERITY, Evaluated
+from mrm.controls import ACCEPTED, AMBER, GREEN, INFO, INSUFFICIENT, RED, SEVERITY, Evaluated
 from mrm.core.results import MetricResult
 
 PSI_AMOUNT = "drift.psi[amount]"
@@ -46,9 +46,11 @@ def test_amber_after_two_amber_or_red_runs_escalates_to_red(before):
 
 @pytest.mark.parametrize(
     "before",
-    [[], [AMBER], [GREEN, AMBER], [AMBER, GREEN], [INSUFFICIENT, AMBER], [AMBER, INFO]],
-    ids=["no-history", "one-run-only", "green-last-run", "green-in-between", "insufficient", "info"],
-)
+    [[], [AMBER], [GREEN, AMBER], [AMBER, GREEN], [INSUFFICIENT, AMBER], [AMBER, INFO], [ACCEPTED, RED],
+     [AMBER, ACCEPTED]],
+    ids=["no-history", "one-run-only", "green-last-run", "green-in-between", "insufficient", "info",
+         "accepted-last-run", "accepted-before"],
+)  # fmt: skip
 def test_amber_without_an_unbroken_amber_or_red_chain_stays_amber(before):
     out = escalate_one(AMBER, before)
 

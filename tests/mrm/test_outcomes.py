@@ -165,3 +165,26 @@ def test_backtest_usage_and_a_model_without_a_performance_plan(mrm_home, file_in
     err = capsys.readouterr().err
     assert code == 1 and "credit_line has no monitoring.performance" in err
     assert err.count("\n") == 1
+
+
+def test_the_cohort_alone_records_an_accepted_risk_as_accepted(mrm_home, file_inventory):
+    from mrm.ticketing.desk import Actor, Desk
+
+    with pytest.raises(MrmError):
+        outcomes.run_day("card_fraud", PAST_THE_LOG)
+    n = pipeline.notifier()
+    (ticket,) = [t for t in n.tracker.tickets("card_fraud") if t["control"] == "performance.gini_drop"]
+    Desk(pipeline.get_store(), n.inventory, n).accept(
+        Actor("rev@example.com"), ticket["ticket_id"], "new pattern, retraining", PAST_THE_LOG + timedelta(1),
+        today=PAST_THE_LOG,
+    )  # fmt: skip
+
+    with pytest.raises(MrmError):
+        outcomes.run_day("card_fraud", PAST_THE_LOG + timedelta(1))
+
+    alone = reruns.current_run(
+        pipeline.get_store().engine, "card_fraud", PAST_THE_LOG + timedelta(1), "performance"
+    )
+    gini = performance_rows(alone["run_id"])["gini_drop"]
+    assert (gini["status"], gini["detail"]["accepted"]["verdict"]) == ("ACCEPTED", "RED")
+    assert [t for t in n.tracker.tickets("card_fraud") if t["control"] == "performance.gini_drop"] == []

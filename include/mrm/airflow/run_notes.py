@@ -3,6 +3,10 @@
     2 RED: psi(amount)=0.31 > 0.25; null_rate(device_score)=0.28 > 0.1; 1 AMBER: volume_ratio=0.78 —
     tickets MRM-12, MRM-13
 
+A control under an accepted risk is listed as what it would have been and until when the acceptance
+holds: ``1 ACCEPTED: null_rate(device_score)=0.28 > 0.1 (RED, accepted until 2026-10-31)``, never as
+GREEN.
+
 A rerun that shows its day better than a run it replaced (:func:`mrm.store.reruns.rerun_flags`) starts
 with ``flag: rerun turned RED into GREEN — reason: ... by ...; ``. A day someone attested on the desk
 ends with ``; reviewed by rev@example.com at 2026-10-01 09:30 UTC``: the latest attest act for the run's
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 from datetime import UTC, date
 
+from mrm.controls import ACCEPTED, accepted_phrase
 from mrm.core.results import control_key
 from mrm.store import HistoryStore, reads, reruns
 from mrm.store import acts as store_acts
@@ -33,11 +38,14 @@ def _finding(row: dict) -> str:
     name += f"{{{row['segment']}}}" if row["segment"] else ""
     amber, red = row["amber_threshold"], row["red_threshold"]
     value = "n/a" if row["value"] is None else f"{row['value']:.3g}"
-    limit = red if row["status"] == "RED" else amber
+    accepted = row["status"] == ACCEPTED
+    verdict = ((row.get("detail") or {}).get("accepted") or {}).get("verdict") if accepted else row["status"]
+    held = f" ({accepted_phrase(row.get('detail'))})" if accepted else ""
+    limit = red if verdict == "RED" else amber
     if limit is None:
-        return f"{name}={value}"
+        return f"{name}={value}{held}"
     lower_is_worse = amber is not None and red is not None and red < amber
-    return f"{name}={value} {'<' if lower_is_worse else '>'} {limit:g}"
+    return f"{name}={value} {'<' if lower_is_worse else '>'} {limit:g}{held}"
 
 
 def latest_run(store: HistoryStore, dag_id: str, run_id: str) -> dict | None:
@@ -108,7 +116,7 @@ def _summary(store: HistoryStore, run: dict) -> str:
         return f"could not run: {run['reason']}" + (f" — ticket {key}" if key else "")
     rows = store.metrics(run_id=run["run_id"])
     parts = []
-    for status in ("RED", "AMBER"):
+    for status in ("RED", "AMBER", ACCEPTED):
         found = [r for r in rows if r["status"] == status]
         if found:
             shown = "; ".join(_finding(r) for r in found[:SHOWN])

@@ -76,6 +76,7 @@ def refuse_rerun_without_reason(model_id: str, day, reason: str | None) -> str |
 
 def cmd_run(args) -> int:
     from mrm import outcomes
+    from mrm.controls import ACCEPTED, accepted_phrase
 
     if refusal := refuse_rerun_without_reason(args.model, args.date, args.reason):
         print(f"mrm: error: {refusal}", file=sys.stderr)
@@ -89,8 +90,10 @@ def cmd_run(args) -> int:
         f"(run {result['run_id']}{rerun})"
     )
     for b in result["breaches"]:
+        held = f"; {accepted_phrase(b)}" if b["status"] == ACCEPTED else ""
         print(
-            f"  {b['status']:<6} {b['control']} = {b['value']:.4g} (amber {b['amber']:g}, red {b['red']:g})"
+            f"  {b['status']:<6} {b['control']} = {b['value']:.4g} (amber {b['amber']:g}, red {b['red']:g}"
+            f"{held})"
         )
     for t in result["tickets"]:
         print(f"  ticket {t['key']}: {t['action']}")
@@ -114,6 +117,7 @@ def cmd_history(args) -> int:
     ``flag:`` line per rerun that showed its day better than the run it replaced (after a table; on
     stderr for csv and json, which stay machine-readable)."""
     from mrm import wiring
+    from mrm.controls import ACCEPTED, accepted_phrase
     from mrm.store import reruns
 
     wiring.get_inventory().get(args.model)
@@ -123,6 +127,9 @@ def cmd_history(args) -> int:
     failed = reruns.failed_runs(
         store.engine, args.model, args.since, args.until, all_runs=args.all_runs, kinds=kinds
     )
+    for r in rows:  # an ACCEPTED control's verdict and how long its acceptance holds, as its reason
+        if r["status"] == ACCEPTED:
+            r["reason"] = accepted_phrase(r["detail"])
     rows = sorted([*rows, *failed], key=lambda r: r["logical_date"])  # stable: metric order kept
     print(emit(rows, HISTORY_COLUMNS, args.format))
     flags = reruns.format_flags(reruns.rerun_flags(store.engine, args.model, args.since, args.until))

@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mrm.demo.ui_tour import _log_in, chromium
-from mrm.ui import URL_PREFIX
+
+URL_PREFIX = "/model-risk"  # where the plugin mounts the page (mrm.ui.URL_PREFIX; demo may not import ui)
 
 
 @contextmanager

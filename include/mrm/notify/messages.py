@@ -15,7 +15,7 @@ from mrm.notify.base import ALERT_DIGEST, ALERT_ESCALATION, ALERT_RED, ALERT_SUM
 from mrm.notify.outbox import Item, make_key
 from mrm.notify.templates import number, one_line
 
-SUMMARY_ORDER = ("ERROR", "RED", "AMBER", "INSUFFICIENT_DATA", "GREEN", "NO RUN")  # worst first
+SUMMARY_ORDER = ("ERROR", "RED", "AMBER", "ACCEPTED", "INSUFFICIENT_DATA", "GREEN", "NO RUN")  # worst first
 
 
 # -- who hears what -----------------------------------------------------------------------------------

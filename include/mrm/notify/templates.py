@@ -59,7 +59,7 @@ def trend_line(points: list[tuple[date, float | None, str]]) -> str:
     """'09-27 0.04 · 09-28 0.12 (AMBER) · 09-29 0.31 (RED)', oldest first."""
     parts = []
     for day, value, status in points:
-        mark = f" ({status})" if status in ("AMBER", "RED") else ""
+        mark = f" ({status})" if status in ("AMBER", "RED", "ACCEPTED") else ""
         parts.append(f"{day:%m-%d} {number(value)}{mark}")
     return " · ".join(parts) or "no earlier values"
 

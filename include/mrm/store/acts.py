@@ -115,6 +115,22 @@ def acceptances(conn: Connection, model_id: str | None = None, on: date | None =
     return [a for a in found if on is None or a["until_date"] >= on]
 
 
+def holding(conn: Connection, model_id: str, on: date) -> dict[str, dict]:
+    """The risks accepted for the model's controls on ``on``, as :func:`mrm.controls.accept` takes them:
+    control -> ``{"act_id", "until", "by", "authenticated"}`` of the acceptance holding longest (the
+    latest of those)."""
+    held: dict[str, dict] = {}
+    for a in sorted(acceptances(conn, model_id, on), key=lambda a: (a["until_date"], a["act_id"])):
+        if a["control"]:
+            held[a["control"]] = {
+                "act_id": a["act_id"],
+                "until": a["until_date"].isoformat(),
+                "by": a["person"],
+                "authenticated": a["authenticated"],
+            }
+    return held
+
+
 def attestations(conn: Connection, day: date | None = None) -> list[dict]:
     """attest acts, of one logical date when given; oldest first."""
     q = select(_A).where(_A.c.kind == "attest").order_by(_A.c.act_id)

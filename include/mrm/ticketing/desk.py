@@ -1,10 +1,10 @@
 """The risk manager's desk: review acts recorded. Each act is checked against the rules
 (:mod:`mrm.ticketing.review`) and written, with the ticket change and the outbox rows it implies, in one
-transaction under the chain's lock: the act in ``mrm_review_acts`` (chained), a closure also as the
-ticket's closed event, and one ``ticket.reviewed`` (or ``ticket.closed``) item per ticket sink of the
-model. The Model Risk page and ``mrm tickets ack|comment|propose-close|close|accept|attest`` both call
-:class:`Desk`; the page passes the person Airflow authenticated, the CLI the one it was told (marked
-``cli: not authenticated by Airflow``)."""
+transaction under the chain's lock: the act in ``mrm_review_acts`` (chained), a closure (and an
+accepted risk, cause ``accepted``) also as the ticket's closed event, and one ``ticket.reviewed`` (or
+``ticket.closed``) item per ticket sink of the model. The Model Risk page and ``mrm tickets
+ack|comment|propose-close|close|accept|attest`` both call :class:`Desk`; the page passes the person
+Airflow authenticated, the CLI the one it was told (marked ``cli: not authenticated by Airflow``)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from mrm.ticketing.lifecycle import TicketLifecycle
 from mrm.ticketing.review import AIRFLOW, Standing, Subject
 
 MAX_WHO = 256  # the columns that hold who acted
+ACCEPTED = "accepted"  # the cause of a closure by an accepted risk (mrm.store.schema.CAUSES)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,10 @@ class Desk:
         return Recorded(done.act, done.ticket, note)
 
     def accept(self, actor: Actor, ticket_id: int, comment: str, until: date, conditions=(), today=None):
-        """Accept the ticket's control breached until ``until`` (inclusive), with conditions."""
+        """Accept the ticket's control breached until ``until`` (inclusive), with conditions, and close the
+        ticket (cause ``accepted``) in the same transaction: while the acceptance holds, runs record the
+        control ACCEPTED and open no ticket (:func:`mrm.controls.accept`); after it, a breach tickets
+        again."""
         today = today or _today()
 
         def rule(who: Standing, t: Subject) -> str:
@@ -184,6 +188,12 @@ class Desk:
             if kind == "close":
                 reason = f"{comment} (cause {fields['cause']})"
                 event, items = self.lifecycle.close_in(conn, ticket_id, actor.signature(), reason, today)
+                ticket = event.ticket
+            elif kind == "accept_risk":  # the ticket closes: "risk accepted by <who> until <date>: <why>"
+                reason = f"risk accepted until {fields['until_date']}: {comment} (cause {ACCEPTED})"
+                said = describe({**act, "cause": ACCEPTED})  # the act's words, with the closure's cause
+                by = actor.signature()
+                event, items = self.lifecycle.close_in(conn, ticket_id, by, reason, today, said)
                 ticket = event.ticket
             else:
                 items = self.lifecycle.act_mirrors(ticket, act, describe(act), today)

@@ -195,10 +195,14 @@ class TicketLifecycle:
             outbox.enqueue(conn, items)
         return event.ticket
 
-    def close_in(self, conn, ticket_id: int, by: str, reason: str, day: date) -> tuple[Event, list]:
-        """Close the ticket in the caller's transaction; returns the event and its mirrors to enqueue."""
-        event = self.tracker.close_in(conn, ticket_id, by, reason, day)
-        return event, self._mirror(event, f"Closed by {by}: {reason}", day, closed=(by, reason))
+    def close_in(
+        self, conn, ticket_id: int, by: str, reason: str, day: date, message: str = ""
+    ) -> tuple[Event, list]:
+        """Close the ticket in the caller's transaction; returns the event and its mirrors to enqueue.
+        ``message``: the words of the closed event and its mirrors (default "Closed by <by>: <reason>")."""
+        event = self.tracker.close_in(conn, ticket_id, by, reason, day, message)
+        text = message or f"Closed by {by}: {reason}"
+        return event, self._mirror(event, text, day, closed=(by, reason))
 
     def act_mirrors(self, ticket: dict, act: dict, text: str, day: date) -> list[outbox.Item]:
         """One ``ticket.reviewed`` item per ticket sink of the model for a review act on ``ticket``."""

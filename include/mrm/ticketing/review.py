@@ -9,8 +9,9 @@ line names the person, the act, the model and what is needed.
 - close: a RED ticket only a reviewer who neither owns nor develops the model (segregation of duties),
   any other also an owner; an open ticket, a rationale, a cause. A RED closure from outside Airflow
   (the CLI) is recorded as a proposal, which a reviewer confirms (:func:`close`).
-- accept_risk: a reviewer who neither owns nor develops the model; an until date after today and at
-  most the tier's ``max_acceptance_days`` ahead.
+- accept_risk: a reviewer who neither owns nor develops the model; an open ticket (the acceptance
+  closes it), a rationale, an until date after today and at most the tier's ``max_acceptance_days``
+  ahead.
 - attest: a reviewer who neither owns nor develops the model (any model, for the portfolio); a logical
   date not in the future, a comment.
 """
@@ -189,6 +190,7 @@ def accept_risk(who: Standing, ticket: Subject, comment: str, until: date, today
             "there, and a risk is accepted only by a member of the model risk team who neither owns nor "
             "develops the model"
         )
+    _open(who, "accept the risk of", ticket)
     _text(who, "accept the risk of", ticket.key, comment, "a rationale")
     latest = today + timedelta(days=max_days)
     if not today < until <= latest:

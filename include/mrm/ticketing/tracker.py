@@ -131,8 +131,9 @@ class BuiltinTracker:
         )
         return self._event(conn, ticket_id, "", day, ESCALATED, None, message, now)
 
-    def close_in(self, conn, ticket_id: int, by: str, reason: str, day: date) -> Event:
-        """Close a ticket, recording who and why. Raises if it is unknown or already closed."""
+    def close_in(self, conn, ticket_id: int, by: str, reason: str, day: date, message: str = "") -> Event:
+        """Close a ticket, recording who and why (``message``: the closed event's words, by default
+        "closed by <by>: <reason>"). Raises if it is unknown or already closed."""
         status = self.ticket_in(conn, ticket_id)["status"]
         if status != "open":
             raise TicketNotFoundError(f"ticket {ticket_key(ticket_id)} is already {status}")
@@ -142,7 +143,8 @@ class BuiltinTracker:
         store_tickets.update_ticket(
             conn, ticket_id, status="closed", closed_at=now, closed_by=by, closed_reason=reason
         )
-        return self._event(conn, ticket_id, "", day, CLOSED, None, f"closed by {by}: {reason}", now)
+        message = message or f"closed by {by}: {reason}"
+        return self._event(conn, ticket_id, "", day, CLOSED, None, message, now)
 
     # -- reading --------------------------------------------------------------------------------------
     @staticmethod

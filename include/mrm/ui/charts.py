@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from mrm import metrics
-from mrm.controls import AMBER, RED
+from mrm.controls import ACCEPTED, AMBER, RED
 from mrm.ui.html import e, fmt
 
 W, H = 340, 150
@@ -39,7 +39,7 @@ class Series:
 
     @property
     def breaches(self) -> list[Point]:
-        return [p for p in self.points if p.status in (AMBER, RED)]
+        return [p for p in self.points if p.status in (AMBER, RED, ACCEPTED)]
 
 
 class _Scale:
@@ -104,7 +104,7 @@ def _lines(s: Series, sc: _Scale) -> str:
 
 
 def _marks(s: Series, sc: _Scale) -> str:
-    """A dot with a tooltip on each AMBER / RED value (the line alone carries the others)."""
+    """A dot with a tooltip on each AMBER / RED / ACCEPTED value (the line alone carries the others)."""
     out = []
     for p in s.breaches:
         if p.value is None:

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from html import escape
 from typing import Any
 
-from mrm.controls import AMBER, GREEN, INFO, INSUFFICIENT, RED
+from mrm.controls import ACCEPTED, AMBER, GREEN, INFO, INSUFFICIENT, RED
 from mrm.core.csvsafe import neutralise
 
 ERROR, NO_RUNS = "ERROR", "NO_RUNS"
@@ -23,7 +23,7 @@ LABELS = {INSUFFICIENT: "INSUFFICIENT", NO_RUNS: "no runs"}
 CSS = """
 :root{--ink:#101828;--muted:#667085;--line:#eaecf0;--soft:#f9fafb;--link:#175cd3;
 --red:#d92d20;--red-bg:#fee4e2;--amber:#dc6803;--amber-bg:#fef0c7;--green:#039855;--green-bg:#d1fadf;
---grey-bg:#f2f4f7;--error:#5925dc;--error-bg:#ebe9fe}
+--grey-bg:#f2f4f7;--error:#5925dc;--error-bg:#ebe9fe;--accepted:#175cd3;--accepted-bg:#d1e9ff}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;
 color:var(--ink);background:#fff}
@@ -47,6 +47,7 @@ tr:hover td{background:#fcfcfd}
 background:var(--grey-bg);color:#475467}
 .b-RED{background:var(--red-bg);color:#b42318}.b-AMBER{background:var(--amber-bg);color:#b54708}
 .b-GREEN{background:var(--green-bg);color:#027a48}.b-ERROR{background:var(--error-bg);color:var(--error)}
+.b-ACCEPTED{background:var(--accepted-bg);color:var(--accepted)}
 .b-NO_RUNS,.b-NONE{background:none;color:var(--muted);font-weight:400}
 form.filters{display:flex;gap:12px;align-items:end;flex-wrap:wrap;margin:0 0 12px}
 form.filters label{display:flex;flex-direction:column;font-size:12px;color:var(--muted)}
@@ -62,6 +63,7 @@ padding:12px 16px;border:1px solid var(--line);border-radius:8px;background:var(
 svg .band-amber{fill:#fef0c7}svg .band-red{fill:#fee4e2}svg .axis{stroke:#d0d5dd}
 svg .line{fill:none;stroke:#344054;stroke-width:1.5}svg text{font-size:10px;fill:#667085}
 svg .breach-AMBER{fill:#f79009;stroke:#fff}svg .breach-RED{fill:#d92d20;stroke:#fff}
+svg .breach-ACCEPTED{fill:#2e90fa;stroke:#fff}
 .scroll{overflow-x:auto}
 table.heat td{padding:0;border:1px solid #fff;text-align:center;font-size:11px;min-width:40px;height:24px}
 table.heat th{font-size:11px;padding:2px 4px}
@@ -69,7 +71,7 @@ table.heat tbody th,table.heat thead th:first-child{position:sticky;left:0;z-ind
 table.heat th.day{writing-mode:vertical-rl;
 transform:rotate(180deg);height:70px}
 .h-GREEN{background:#d1fadf}.h-AMBER{background:#fedf89}.h-RED{background:#fda29b}
-.h-INSUFFICIENT_DATA{background:#eaecf0}.h-INFO{background:#f2f4f7}
+.h-INSUFFICIENT_DATA{background:#eaecf0}.h-INFO{background:#f2f4f7}.h-ACCEPTED{background:#b2ddff}
 .notice{padding:10px 14px;border-radius:8px;background:var(--amber-bg);margin:0 0 12px}
 .empty{padding:16px;color:var(--muted);border:1px dashed #d0d5dd;border-radius:8px}
 details{margin:6px 0}summary{cursor:pointer;color:var(--link)}
@@ -228,4 +230,4 @@ def csv_value(value: Any) -> str:
     return neutralise(str(value))  # the one neutraliser of every CSV mrm writes (= + - @ TAB CR)
 
 
-STATUS_ORDER = {RED: 0, ERROR: 1, AMBER: 2, INSUFFICIENT: 3, GREEN: 4, INFO: 5, NO_RUNS: 6}
+STATUS_ORDER = {RED: 0, ERROR: 1, AMBER: 2, ACCEPTED: 3, INSUFFICIENT: 4, GREEN: 5, INFO: 6, NO_RUNS: 7}

@@ -8,7 +8,7 @@ from datetime import date
 from urllib.parse import quote
 
 from mrm import metrics
-from mrm.controls import AMBER, GREEN, INFO, RED
+from mrm.controls import ACCEPTED, AMBER, GREEN, INFO, RED
 from mrm.core.results import control_key
 from mrm.inventory import ModelEntry
 from mrm.store import reruns
@@ -58,7 +58,7 @@ def series(rows: list[dict], entry: ModelEntry | None) -> list[charts.Series]:
             grouped.setdefault((row["metric"], row["column"]), []).append(row)
     order = _column_order(entry)
     features = {f.name for f in entry.monitoring.features} if entry and entry.monitoring else None
-    breached = {k for k, rs in grouped.items() if any(r["status"] in (AMBER, RED) for r in rs)}
+    breached = {k for k, rs in grouped.items() if any(r["status"] in (AMBER, RED, ACCEPTED) for r in rs)}
     key = {
         k for k in grouped if k[0] in KEY_METRICS and (k[1] is None or features is None or k[1] in features)
     }
@@ -363,7 +363,7 @@ def latest_section(data: ModelData, table: Table) -> str:
     return section("Latest controls", "latest", content, hint)
 
 
-CHART_HINT = "bands: the amber and red thresholds; dots: the AMBER and RED values as recorded"
+CHART_HINT = "bands: the amber and red thresholds; dots: the AMBER, RED and ACCEPTED values as recorded"
 
 
 def body(data: ModelData, base: str, ui_root: str, days: int) -> str:

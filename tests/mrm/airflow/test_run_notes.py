@@ -153,3 +153,11 @@ def test_refreshing_sets_the_notes_of_the_existing_dag_runs_in_airflow(desk, air
     ending = f"; reviewed by rev@example.com at {stamp(attested)}"
     assert notes[scheduled] == note_for(store, DAG, scheduled) and notes[scheduled].endswith(ending)
     assert notes[rerun] == note_for(store, DAG, rerun) and notes[rerun].endswith(ending)
+
+
+def test_an_accepted_control_shows_its_verdict_limit_and_until_when():
+    accepted = row("volume_ratio", None, 0.72, 0.8, 0.6, "ACCEPTED")
+    accepted["detail"] = {"accepted": {"act_id": 3, "verdict": "AMBER", "until": "2026-10-31", "by": "rev"}}
+    assert _finding(accepted) == "volume_ratio=0.72 < 0.8 (AMBER, accepted until 2026-10-31)"
+    accepted["detail"]["accepted"]["verdict"] = "RED"
+    assert _finding(accepted) == "volume_ratio=0.72 < 0.6 (RED, accepted until 2026-10-31)"

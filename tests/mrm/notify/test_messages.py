@@ -168,3 +168,16 @@ def test_the_escalation_mail_of_such_a_segment_is_delivered_with_a_one_line_subj
     assert mail["Bcc"] is None
     assert " ".join(str(mail["Subject"]).split()) == item.payload["subject"]
     assert mail["X-RcptTo"] == TEAM
+
+
+def test_the_summary_ranks_an_accepted_model_after_amber_and_before_green_and_it_is_no_alarm(inventory):
+    runs = [
+        {"model_id": "card_fraud", "overall_status": "ACCEPTED", "status": "completed", "reason": None},
+        {"model_id": "credit_line", "overall_status": "GREEN", "status": "completed", "reason": None},
+        {"model_id": "aml_alert", "overall_status": "AMBER", "status": "completed", "reason": None},
+    ]
+    (item,) = messages.summary(inventory, DAY, runs, [], undelivered=0)
+
+    assert item.payload["subject"] == f"Model risk summary {DAY}: 1 AMBER, 1 ACCEPTED, 1 GREEN"
+    (alone,) = messages.summary(inventory, DAY, runs[:2], [], undelivered=0)
+    assert alone.payload["severity"] == "INFO"  # an accepted risk alarms nobody

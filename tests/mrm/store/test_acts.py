@@ -158,3 +158,29 @@ def test_postgresql_refuses_changing_an_act(any_history):
     refused = pytest.raises(sa.exc.DBAPIError, match="mrm history is append-only: UPDATE on mrm_review_acts")
     with refused, any_history.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE mrm_review_acts SET comment = 'changed'")
+
+
+def test_holding_gives_each_control_the_acceptance_that_holds_longest_on_a_date(any_history):
+    tid = write_acts(any_history)  # accepts drift.psi[amount] until 2026-10-01
+    with any_history.engine.begin() as conn:
+        for until, control in ((date(2026, 10, 20), "drift.psi[amount]"), (date(2026, 9, 10), "quality.x")):
+            acts.insert_act(
+                conn, "accept_risk", "rev@example.com", "cli: not authenticated by Airflow", "known", WHEN,
+                model_id="card_fraud", ticket_id=tid, control=control, until_date=until,
+            )  # fmt: skip
+    with any_history.engine.connect() as conn:
+        on_sept_5 = acts.holding(conn, "card_fraud", date(2026, 9, 5))
+        on_oct_2 = acts.holding(conn, "card_fraud", date(2026, 10, 2))
+        after = acts.holding(conn, "card_fraud", date(2026, 10, 21))
+        other = acts.holding(conn, "credit_line", date(2026, 9, 5))
+    assert {c: h["until"] for c, h in on_sept_5.items()} == {
+        "drift.psi[amount]": "2026-10-20",  # the longer of its two acceptances
+        "quality.x": "2026-09-10",
+    }
+    assert on_oct_2["drift.psi[amount]"] == {
+        "act_id": on_sept_5["drift.psi[amount]"]["act_id"],
+        "until": "2026-10-20",
+        "by": "rev@example.com",
+        "authenticated": "cli: not authenticated by Airflow",
+    }
+    assert list(on_oct_2) == ["drift.psi[amount]"] and after == {} and other == {}

@@ -144,6 +144,8 @@ def test_a_run_inserted_without_record_run_is_flagged_too(store):
         ("ERROR", AMBER, True), (AMBER, GREEN, True), (INSUFFICIENT, GREEN, True),
         (GREEN, RED, False), (RED, RED, False), (GREEN, GREEN, False), (AMBER, AMBER, False),
         (AMBER, RED, False), ("ERROR", RED, False), (RED, "ERROR", False), (GREEN, "ERROR", False),
+        (RED, "ACCEPTED", True), ("ACCEPTED", GREEN, True),  # a rerun under a risk accepted since: flagged
+        (AMBER, "ACCEPTED", False), ("ACCEPTED", RED, False),
     ],
 )  # fmt: skip
 def test_which_reruns_are_flagged(before, after, flagged):

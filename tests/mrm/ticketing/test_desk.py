@@ -1,7 +1,8 @@
 """The desk records acts through the rules, on SQLite and PostgreSQL: an owner acknowledges and
 proposes closing a RED ticket; their own closure is refused; a reviewer's closure confirms the proposal
 and closes the ticket (its closed event and Jira mirror); a RED closure from the CLI is a proposal; a
-reviewer accepts a risk and attests a day; every act is chained and verify finds nothing wrong."""
+reviewer accepts a risk (which closes the ticket, cause accepted, mirrored as a closure) and attests a
+day; every act is chained and verify finds nothing wrong."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from mrm.errors import InventoryError, SegregationOfDutiesError
+from mrm.errors import InventoryError, ReviewTermsError, SegregationOfDutiesError
 from mrm.inventory import load_inventory
 from mrm.inventory.roles import Roles
 from mrm.notify import outbox
@@ -100,3 +101,35 @@ def test_a_reviewer_accepts_a_risk_within_the_tiers_maximum_and_attests_the_day(
         assert len(acts.acceptances(conn, "card_fraud", on=date(2026, 10, 31))) == 1
         assert len(acts.attestations(conn, date(2026, 9, 30))) == 2
     assert chain.verify(desk.store.engine)[0] == []
+
+
+def test_accepting_a_risk_closes_the_ticket_with_cause_accepted_and_mirrors_the_closure(desk):
+    tid = red_ticket(desk.store)
+    done = desk.accept(REVIEWER_AT, tid, "known segment", date(2026, 10, 31), ["watch weekly"], today=TODAY)
+
+    said = (
+        f"risk accepted by {REVIEWER} (airflow) until 2026-10-31: known segment (cause accepted) "
+        "(conditions: watch weekly)"
+    )
+    assert done.ticket["status"] == "closed" and done.ticket["closed_by"] == f"{REVIEWER} (airflow)"
+    assert done.ticket["closed_reason"] == "risk accepted until 2026-10-31: known segment (cause accepted)"
+    events = BuiltinTracker(desk.store).events(tid)
+    assert [(e["kind"], e["message"]) for e in events[1:]] == [("closed", said)]
+    mirrors = [o for o in outbox.items(desk.store, "all") if o["ticket_id"] == tid]
+    assert [(o["channel"], o["kind"]) for o in mirrors] == [("jira", "ticket.closed")]  # no ticket.reviewed
+    assert (mirrors[0]["payload"]["text"], mirrors[0]["payload"]["closed_by"]) == (
+        said,
+        f"{REVIEWER} (airflow)",
+    )
+    with desk.store.engine.connect() as conn:
+        assert [a["kind"] for a in acts.acts(conn, ticket_id=tid)] == ["accept_risk"]
+        assert (
+            acts.holding(conn, "card_fraud", date(2026, 10, 31))["drift.psi[amount]"]["act_id"]
+            == (done.act["act_id"])
+        )
+    assert chain.verify(desk.store.engine)[0] == []
+
+    with pytest.raises(ReviewTermsError, match=f"^{REVIEWER} cannot accept the risk of MRM-{tid} .*closed"):
+        desk.accept(REVIEWER_AT, tid, "again", date(2026, 10, 31), today=TODAY)
+    with desk.store.engine.connect() as conn:
+        assert len(acts.acts(conn, ticket_id=tid)) == 1  # the refused act left nothing behind

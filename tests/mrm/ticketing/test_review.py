@@ -146,6 +146,13 @@ def test_accept_risk(standing, until, max_days, expected):
     assert outcome(lambda: review.accept_risk(standing, RED, "known", until, TODAY, max_days)) == expected
 
 
+def test_accept_risk_needs_an_open_ticket_which_the_acceptance_closes():
+    with pytest.raises(
+        ReviewTermsError, match=r"^pat@example.com cannot accept the risk of MRM-5 .*: it is closed"
+    ):
+        review.accept_risk(REVIEWER, CLOSED, "known", date(2026, 10, 2), TODAY, 90)
+
+
 PORTFOLIO_REVIEWER = Standing("pat@example.com", None, reviewer=True)
 PORTFOLIO_CONFLICTED = Standing("pat@example.com", None, reviewer=True, conflicts=("credit",))
 

@@ -161,3 +161,13 @@ def test_a_date_without_its_log_shows_the_cohort_evaluated_on_its_own(mrm_home, 
     assert (row["quality"], row["drift"]) == ("ERROR", "ERROR")
     assert want in ("GREEN", "AMBER", "RED") and row["performance"] == want
     assert row["last_logical_date"] == missing.isoformat()
+
+
+def test_accepted_ranks_after_amber_and_before_insufficient_data_and_has_its_colours():
+    from mrm.ui.html import CSS, badge
+    from mrm.ui.portfolio import family_status
+
+    assert family_status({"GREEN": 40, "INSUFFICIENT_DATA": 2, "ACCEPTED": 1}) == "ACCEPTED"
+    assert family_status({"ACCEPTED": 1, "AMBER": 1}) == "AMBER"
+    assert badge("ACCEPTED") == '<span class="badge b-ACCEPTED">ACCEPTED</span>'
+    assert ".b-ACCEPTED{" in CSS and ".h-ACCEPTED{" in CSS and ".breach-ACCEPTED{" in CSS
