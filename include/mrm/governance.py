@@ -164,12 +164,16 @@ def run_governance(
 
 def ticket_unticketed(day: date, inventory: Inventory, store: HistoryStore) -> list[dict]:
     """The sweep over every model up to ``day``: RED controls a monitoring run recorded but never
-    ticketed (its worker died between record and tickets) are ticketed now (:mod:`mrm.ticketing.sweep`).
-    Returns what was filed, one entry per run."""
-    filed = sweep.unticketed(TicketLifecycle(store, inventory), day)
+    ticketed (its worker died between record and tickets) are ticketed now, and RED tickets not
+    acknowledged within their tier's target are escalated (:mod:`mrm.ticketing.sweep`). Returns what
+    was filed, one entry per run."""
+    lifecycle = TicketLifecycle(store, inventory)
+    filed = sweep.unticketed(lifecycle, day)
     for run in filed:
         anchor.after_record(store, run["model_id"], date.fromisoformat(run["logical_date"]))
     log.info("sweep %s: %d run(s) recorded but not ticketed, ticketed now", day, len(filed))
+    late = sweep.unacknowledged(lifecycle, day)  # delivered by notify_portfolio, with the rest
+    log.info("sweep %s: %d RED ticket(s) not acknowledged in time, escalated", day, len(late))
     return filed
 
 

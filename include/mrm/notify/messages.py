@@ -180,17 +180,21 @@ def _summary(day: date, rows: list[dict], open_tickets: int, new_tickets: int, u
 
 
 # -- a RED ticket unresolved too long -----------------------------------------------------------------
-def escalation(inventory: Inventory, ticket: dict, days_open: int, day: date) -> list[Item]:
+def escalation(
+    inventory: Inventory, ticket: dict, days_open: int, day: date, why: str | None = None
+) -> list[Item]:
     """To the model risk team, on each channel of the model's ``escalation.alerts`` (the model file's,
     else the policy's; :func:`mrm.inventory.notifications.escalation_alerts`): ``ticket`` (as escalated, with
-    its raised priority) has been RED and unresolved for ``days_open`` days."""
+    its raised priority) has been RED and unresolved for ``days_open`` days, or ``why`` (what it has not
+    had: "has not been acknowledged within ...")."""
     line = (
         f"{ticket['key']}: {ticket['model_id']} {ticket['control']}, open {days_open} days, "
-        f"owner {ticket['owner']}"
+        f"owner {ticket['owner']}" + (", not acknowledged" if why else "")
     )
     text = (
-        f"Escalation on {day}: {ticket['key']} ({ticket['title']}) has been RED and unresolved for "
-        f"{days_open} days (since {ticket['first_logical_date']}, {ticket['occurrences']} occurrence(s)). "
+        f"Escalation on {day}: {ticket['key']} ({ticket['title']}) "
+        f"{why or f'has been RED and unresolved for {days_open} days'} "
+        f"(since {ticket['first_logical_date']}, {ticket['occurrences']} occurrence(s)). "
         f"Priority raised to {ticket['priority']}. The model owner is {ticket['owner']}; the model risk "
         "team should follow up with them."
     )

@@ -109,7 +109,7 @@ class TicketLifecycle:
                 text = ticket_text(
                     entry,
                     breach,
-                    detail=_escalation_note(row),
+                    detail=details.persistence_note(row),
                     trend=trend(row["check"], row["metric"], row["column"], row["segment"]),
                     links=links(row["check"]),
                 )
@@ -321,12 +321,18 @@ class TicketLifecycle:
                 f"Unresolved for {days_open} days (RED since {ticket['first_logical_date']}): escalated "
                 "to the model risk team."
             )
-            event = self.tracker.escalate_in(conn, ticket["ticket_id"], day, message)
-            if event is None:
-                continue
-            items += self._mirror(event, f"{message} Priority raised to {event.ticket['priority']}.", day)
-            items += messages.escalation(self.inventory, event.ticket, days_open, day)
+            items += self.escalate_in(conn, ticket, day, message)
         return items
+
+    def escalate_in(self, conn, ticket: dict, day: date, message: str, why: str | None = None) -> list:
+        """Escalate an open ticket once (priority one step up) in the caller's transaction; returns its
+        mirrors and escalation alert (none if escalated before). ``why``: the alert's reason."""
+        event = self.tracker.escalate_in(conn, ticket["ticket_id"], day, message)
+        if event is None:
+            return []
+        mirrors = self._mirror(event, f"{message} Priority raised to {event.ticket['priority']}.", day)
+        days_open = (day - ticket["first_logical_date"]).days
+        return mirrors + messages.escalation(self.inventory, event.ticket, days_open, day, why)
 
     # -- mirrors --------------------------------------------------------------------------------------
     def _mirror(
@@ -387,8 +393,3 @@ class TicketLifecycle:
             "run_id": run_id,
             "links": links,
         }
-
-
-def _escalation_note(row: dict) -> str | None:
-    detail = row.get("detail") or {}
-    return detail.get("escalated") if isinstance(detail.get("escalated"), str) else None

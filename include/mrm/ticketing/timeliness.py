@@ -116,7 +116,9 @@ def by_owner(measured: Iterable[TicketTimeliness]) -> dict[str, Summary]:
     return summarise(measured, lambda t: t.owner)
 
 
-def summarise(measured: Iterable[TicketTimeliness], key: Callable[[TicketTimeliness], str]) -> dict[str, Summary]:
+def summarise(
+    measured: Iterable[TicketTimeliness], key: Callable[[TicketTimeliness], str]
+) -> dict[str, Summary]:
     """The tickets grouped by ``key``, each group summarised."""
     groups: dict[str, list[TicketTimeliness]] = {}
     for t in measured:
@@ -140,7 +142,9 @@ def tally(clocks: Iterable[Clock]) -> Tally:
 
 
 # -- one ticket -----------------------------------------------------------------------------------------
-def _ticket(ticket: dict, acknowledged: datetime | None, inventory: Inventory, now: datetime) -> TicketTimeliness:
+def _ticket(
+    ticket: dict, acknowledged: datetime | None, inventory: Inventory, now: datetime
+) -> TicketTimeliness:
     entry = inventory.entries.get(ticket["model_id"])
     tier = entry.risk_tier if entry else None
     targets = inventory.policy.targets(tier)
@@ -172,10 +176,7 @@ def clock(
     bdays = business_days.between(started.date(), end.date())
     days = (end.date() - started.date()).days
     within = (bdays if unit == BUSINESS_DAYS else days) <= target
-    if stopped is not None:
-        status = MET if within else LATE
-    else:
-        status = PENDING if within else OVERDUE
+    status = (MET if within else LATE) if stopped is not None else (PENDING if within else OVERDUE)
     hours = (end - started).total_seconds() / 3600
     return Clock(started, stopped, stopped_by, hours, bdays, days, target, unit, status)
 

@@ -32,9 +32,9 @@ def test_a_tier_gives_some_targets_and_keeps_the_defaults_of_the_others():
         ({"attest_within_business_days": 61}, "tiers.1.attest_within_business_days: Input should be less "
          "than or equal to 60"),
         ({"close_within_days": 0}, "tiers.1.close_within_days: Input should be greater than or equal to 1"),
-        ({"acknowledge_within_business_days": 12}, "tiers: tier 1: acknowledge_within_business_days (12) is "
-         "more than close_within_days (10): a ticket would be due closed before it is due acknowledged; lower "
-         "the first or raise the second"),
+        ({"acknowledge_within_business_days": 12}, "tiers: tier 1: acknowledge_within_business_days (12) "
+         "is more than close_within_days (10): a ticket would be due closed before it is due acknowledged; "
+         "lower the first or raise the second"),
         ({"acknowledge_within_business_days": 5, "close_within_days": 4}, "tiers: tier 1: "
          "acknowledge_within_business_days (5) is more than close_within_days (4)"),
     ],

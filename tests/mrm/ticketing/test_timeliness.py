@@ -44,9 +44,42 @@ def ack(tid: int, when: datetime) -> dict:
 
 ACK_CASES = [
     # (what, model, opened, acknowledged, closed, now, status, business days, hours, stopped by)
-    ("Fri afternoon to Mon morning", "card_fraud", at(2, 16), at(5), None, at(9), MET, 1, 65.0, "acknowledge"),
-    ("Fri afternoon to Tue morning", "card_fraud", at(2, 16), at(6), None, at(9), LATE, 2, 89.0, "acknowledge"),
-    ("opened Saturday, acknowledged Monday", "card_fraud", at(3, 10), at(5, 8), None, at(9), MET, 1, 46.0, "acknowledge"),
+    (
+        "Fri afternoon to Mon morning",
+        "card_fraud",
+        at(2, 16),
+        at(5),
+        None,
+        at(9),
+        MET,
+        1,
+        65.0,
+        "acknowledge",
+    ),
+    (
+        "Fri afternoon to Tue morning",
+        "card_fraud",
+        at(2, 16),
+        at(6),
+        None,
+        at(9),
+        LATE,
+        2,
+        89.0,
+        "acknowledge",
+    ),
+    (
+        "opened Saturday, acknowledged Monday",
+        "card_fraud",
+        at(3, 10),
+        at(5, 8),
+        None,
+        at(9),
+        MET,
+        1,
+        46.0,
+        "acknowledge",
+    ),
     ("the same day", "card_fraud", at(1), at(1, 17), None, at(9), MET, 0, 8.0, "acknowledge"),
     ("running on Friday evening", "card_fraud", at(1), None, None, at(2, 18), PENDING, 1, 33.0, None),
     ("running over the weekend", "card_fraud", at(2), None, None, at(4, 9), PENDING, 0, 48.0, None),
@@ -56,7 +89,18 @@ ACK_CASES = [
     ("closed before any acknowledgement", "card_fraud", at(1), None, at(1, 15), at(9), MET, 0, 6.0, "close"),
     ("closed late without one", "card_fraud", at(1), None, at(6), at(9), LATE, 3, 120.0, "close"),
     ("acknowledged, then closed", "card_fraud", at(1), at(2), at(8), at(9), MET, 1, 24.0, "acknowledge"),
-    ("a model gone from the inventory: tier 3", "retired_x", at(1), None, None, at(7), PENDING, 4, 144.0, None),
+    (
+        "a model gone from the inventory: tier 3",
+        "retired_x",
+        at(1),
+        None,
+        None,
+        at(7),
+        PENDING,
+        4,
+        144.0,
+        None,
+    ),
     ("a model gone, a week on", "retired_x", at(1), None, None, at(9), OVERDUE, 6, 192.0, None),
 ]
 
@@ -97,7 +141,7 @@ def test_time_to_close_counts_calendar_days(inv, opened, closed, now, status, da
 
 
 def test_the_first_acknowledgement_counts_and_naive_times_are_utc(inv):
-    naive = datetime(2026, 10, 5, 9)  # as SQLite hands it back
+    naive = at(5).replace(tzinfo=None)  # as SQLite hands it back
     acts = [ack(1, at(6)), ack(1, naive), {"kind": "comment", "ticket_id": 1, "acted_at": at(2)}]
     (row,) = timeliness.measure([ticket(1, at(2, 16))], acts, inv, at(9))
     assert (row.acknowledge.stopped, row.acknowledge.status) == (at(5), MET)
@@ -144,8 +188,21 @@ def test_measured_from_a_real_store(any_history, examples_dir):
     tracker = BuiltinTracker(any_history)
     ids = [
         tracker.file(
-            Breach("card_fraud", "fraud-models@example.com", f"drift.psi[{c}]", "drift", "psi", c, "RED",
-                   0.3, 0.1, 0.25, "run-1", date(2026, 9, 30), "psi breached"),  # fmt: skip
+            Breach(
+                "card_fraud",
+                "fraud-models@example.com",
+                f"drift.psi[{c}]",
+                "drift",
+                "psi",
+                c,
+                "RED",
+                0.3,
+                0.1,
+                0.25,
+                "run-1",
+                date(2026, 9, 30),
+                "psi breached",
+            ),
             1,
         ).ticket_id
         for c in ("amount", "tenure")
