@@ -36,7 +36,7 @@ from mrm.notify.base import (
 from mrm.store import HistoryStore
 from mrm.store import outbox as store_outbox
 from mrm.store import tickets as store_tickets
-from mrm.ticketing import details
+from mrm.ticketing import acceptances, details
 from mrm.ticketing.base import Breach, breach_from, ticket_text
 from mrm.ticketing.tracker import (
     CLOSED,
@@ -166,12 +166,15 @@ class TicketLifecycle:
         closed = self.sync_external()
         # read before the write transaction: on SQLite a read inside it would wait for it
         digests = messages.digests(self.inventory, self.store.metrics(since=day, until=day), day)
+        held = acceptances.held(self.store, day)
         summary = messages.summary(
             self.inventory,
             day,
             self.store.runs(since=day, until=day),
             self.tracker.tickets(status="all"),
             len(outbox.pending(self.store, due_only=False)),
+            held,
+            acceptances.expiring(held, day),
         )
 
         def once() -> tuple[list[outbox.Item], int]:
