@@ -65,11 +65,11 @@ def accept(store, inventory, column: str, until: date) -> int:
     done = Desk(store, inventory).accept(
         REVIEWER, tid, "known", until, ["watch"], today=until - timedelta(days=10)
     )
-    return done.act["act_id"]
+    return done.act
 
 
 def test_acceptances_in_force_and_expiring_are_findings_and_in_the_summary(store, inventory):
-    accept(store, inventory, "amount", MON + timedelta(days=3))  # ends Thursday: expiring
+    first = accept(store, inventory, "amount", MON + timedelta(days=3))  # ends Thursday: expiring
     accept(store, inventory, "tenure", MON + timedelta(days=30))
     accept(store, inventory, "region", MON + timedelta(days=7))  # the seventh day: expiring too
     governance.run_governance(MON, "test", inventory, store)
@@ -81,7 +81,8 @@ def test_acceptances_in_force_and_expiring_are_findings_and_in_the_summary(store
         "drift.psi[amount]", "drift.psi[region]", "drift.psi[tenure]",
     ]  # fmt: skip
     assert held["detail"]["accepted"][0] == {
-        "control": "drift.psi[amount]", "until": "2026-10-08", "by": "rev@example.com", "ticket": "MRM-1",
+        "control": "drift.psi[amount]", "until": "2026-10-08", "by": "rev@example.com",
+        "ticket": f"MRM-{first['ticket_id']}",
     }  # fmt: skip
     assert (soon["status"], soon["value"]) == ("AMBER", 3.0)  # days to the first expiry
     assert [a["until"] for a in soon["detail"]["expiring"]] == ["2026-10-08", "2026-10-12"]
@@ -117,13 +118,16 @@ def test_an_expired_acceptance_is_told_to_the_owner_once(any_history, inventory)
     governance.run_governance(SAT, "test", inventory, store)
     told = [i for i in outbox.items(store, "all") if i["kind"] == "alert.acceptance_expired"]
     assert sorted(i["channel"] for i in told) == ["email", "slack", "sns"]  # the policy's red_alerts
-    assert {i["key"] for i in told} == {f"{ch}:acceptance_expired:{gone}" for ch in ("email", "slack", "sns")}
+    assert {i["key"] for i in told} == {
+        f"{ch}:acceptance_expired:{gone['act_id']}" for ch in ("email", "slack", "sns")
+    }
     payload = told[0]["payload"]
     assert payload["subject"] == "[EXPIRED] card_fraud: risk acceptance of drift.psi[amount] ended"
     assert payload["recipients"][:2] == [OWNER, "model-risk@example.com"]
     assert payload["text"] == (
         "The risk acceptance of drift.psi[amount] of Card-not-present fraud score (card_fraud, tier 1), "
-        "accepted by rev@example.com until 2026-10-02 on MRM-1, has expired (governance run of 2026-10-03). "
+        f"accepted by rev@example.com until 2026-10-02 on MRM-{gone['ticket_id']}, has expired (governance "
+        "run of 2026-10-03). "
         "The control is monitored as before: a RED result opens a ticket and alerts again. Model owner: "
         "fraud-models@example.com. Next step: fix the cause, or ask the model risk team for a new acceptance "
         "on the Model Risk page."
