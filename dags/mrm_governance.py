@@ -1,8 +1,10 @@
 """``mrm_governance``, daily: validations overdue or due soon, approvals missing evidence, approved
 models with no recent monitoring run, missing owners, tier-1 models without a performance control,
-and scoring logs whose model_version differs from the inventory's; then the sweep (RED controls a
-monitoring run recorded but never ticketed, e.g. its worker died between record and tickets, are
-ticketed now); then the portfolio's notifications:
+and scoring logs whose model_version differs from the inventory's; the desk's risk acceptances in
+force and expiring within a week (an expired one told to its owner once) and, with a role map, run days
+not attested within the tier's target; then the sweep (RED controls a monitoring run recorded but never
+ticketed, e.g. its worker died between record and tickets, are ticketed now; RED tickets not
+acknowledged within the tier's target are escalated); then the portfolio's notifications:
 tickets closed in Jira read back, unresolved REDs escalated, AMBER digests per owner, the portfolio
 summary, and delivery of everything still in the outbox. Thin: one call into mrm per task."""
 

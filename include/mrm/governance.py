@@ -3,6 +3,11 @@
 Gaps in governance are findings like control breaches: each check of each model is recorded in the
 history (a run of kind ``governance``), and RED findings are ticketed to the model risk team with
 the same de-duplication as breaches (one open ticket per model and finding).
+
+The desk's part: the risk acceptances in force (``risk_accepted``, GREEN, listed in its detail) and
+those ending within a week (``risk_acceptance_expiring``, AMBER: in the owner's digest), from
+:mod:`mrm.ticketing.acceptances`; an acceptance that expired is told to the owner once; and, with a
+role map, run days not attested in time (``review_not_attested``, :mod:`mrm.ticketing.attestation`).
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from mrm.controls import AMBER, GREEN, RED, Evaluated, worst
 from mrm.core.results import MetricResult
 from mrm.errors import MrmError
 from mrm.inventory import Inventory, ModelEntry
+from mrm.notify import outbox
 from mrm.notify.outbox import undelivered_error
 from mrm.store import HistoryStore, RunRecord, anchor, reruns
-from mrm.ticketing import sweep
+from mrm.store import acts as store_acts
+from mrm.store import tickets as store_tickets
+from mrm.ticketing import acceptances, attestation, sweep
 from mrm.ticketing.base import governance_breach
 from mrm.ticketing.lifecycle import TicketLifecycle
 
@@ -123,15 +131,80 @@ def _model_version(entry: ModelEntry, day: date) -> list[Evaluated]:
     return []
 
 
-def assess(entry: ModelEntry, day: date, store: HistoryStore, inventory: Inventory) -> list[Evaluated]:
+def _acceptances(entry: ModelEntry, day: date, acts: list[dict]) -> list[Evaluated]:
+    mine = [a for a in acts if a["model_id"] == entry.model_id]
+    held = acceptances.in_force(mine, day)
+    if not held:
+        return []
+    soon = acceptances.expiring(mine, day)
+    first = min(((a["until_date"] - day).days for a in soon), default=None)
+    return [
+        _finding("risk_accepted", GREEN, float(len(held)), accepted=[_accepted(a) for a in held]),
+        _finding(
+            "risk_acceptance_expiring", AMBER if soon else GREEN, None if first is None else float(first),
+            expiring=[_accepted(a) for a in soon], within_days=acceptances.EXPIRING_DAYS,
+        ),
+    ]  # fmt: skip
+
+
+def _accepted(act: dict) -> dict:
+    ticket = f"MRM-{act['ticket_id']}" if act["ticket_id"] else None
+    return {"control": act["control"], "until": str(act["until_date"]), "by": act["person"], "ticket": ticket}
+
+
+def _attestation(entry: ModelEntry, day: date, store: HistoryStore, inventory: Inventory, acts) -> list:
+    if inventory.policy.roles is None:
+        return []
+    since = day - timedelta(days=attestation.LOOKBACK_DAYS)
+    runs = store.runs(entry.model_id, since=since, until=day, kind=None)
+    run_days = {r["logical_date"] for r in runs if r["kind"] in store_tickets.TICKETED_KINDS}
+    if not run_days:
+        return []
+    target = inventory.policy.targets(entry.risk_tier).attest_business_days
+    attests = [a for a in acts if a["kind"] == "attest"]
+    late = attestation.overdue(run_days, attests, entry.model_id, day, target)
+    status = attestation.status(late, target)
+    return [
+        _finding(
+            "review_not_attested", status, float(len(late)), days=[str(d) for d, _ in late],
+            target_business_days=target, oldest_business_days=late[0][1] if late else 0,
+        )
+    ]  # fmt: skip
+
+
+def desk_acts(store: HistoryStore) -> list[dict]:
+    """The acts governance reads: every accept_risk and attest act."""
+    with store.engine.connect() as conn:
+        return store_acts.acts(conn, kinds=("accept_risk", "attest"))
+
+
+def assess(
+    entry: ModelEntry, day: date, store: HistoryStore, inventory: Inventory, acts: list[dict] | None = None
+) -> list[Evaluated]:
+    """The findings of one model on ``day``; ``acts``: :func:`desk_acts` (read when not given)."""
     rules = inventory.policy.governance
+    acts = desk_acts(store) if acts is None else acts
     return [
         *_validation(entry, day, rules.validation_due_warning_days),
         *_evidence(entry),
         *_monitoring(entry, day, store, rules.stale_monitoring_days),
         *_people_and_plan(entry),
         *_model_version(entry, day),
+        *_acceptances(entry, day, acts),
+        *_attestation(entry, day, store, inventory, acts),
     ]
+
+
+def tell_expired(day: date, inventory: Inventory, store: HistoryStore, acts: list[dict]) -> int:
+    """Queue the notice of each expired risk acceptance to its owner (once: keyed by the act); returns
+    how many were new. Delivered by :func:`notify_portfolio`."""
+    items = acceptances.expiry_notices(inventory, acts, day)
+    with store.engine.begin() as conn:
+        store_tickets.serialise(conn)
+        told = outbox.enqueue(conn, items)
+    if told:
+        log.info("governance %s: %d expired risk acceptance notice(s) queued", day, told)
+    return told
 
 
 def run_governance(
@@ -141,9 +214,10 @@ def run_governance(
     ``reason``: why the day is assessed again (an Airflow retry without one records its run and try)."""
     notifier = TicketLifecycle(store, inventory)
     team = str(inventory.policy.model_risk_team)
+    acts = desk_acts(store)
     summary = []
     for entry in sorted(inventory.entries.values(), key=lambda e: e.model_id):
-        findings = assess(entry, day, store, inventory)
+        findings = assess(entry, day, store, inventory, acts)
         now = datetime.now(UTC)
         why = reruns.rerun_reason(store.engine, entry.model_id, day, triggered_by, reason, "governance")
         run = RunRecord(
@@ -159,17 +233,22 @@ def run_governance(
         bad = [f"{f.result.metric} {f.status}" for f in findings if f.status in (RED, AMBER)]
         summary.append({"model_id": entry.model_id, "findings": bad, "tickets": tickets})
         log.info("governance %s %s: %s", entry.model_id, day, ", ".join(bad) or "no findings")
+    tell_expired(day, inventory, store, acts)
     return summary
 
 
 def ticket_unticketed(day: date, inventory: Inventory, store: HistoryStore) -> list[dict]:
     """The sweep over every model up to ``day``: RED controls a monitoring run recorded but never
-    ticketed (its worker died between record and tickets) are ticketed now (:mod:`mrm.ticketing.sweep`).
-    Returns what was filed, one entry per run."""
-    filed = sweep.unticketed(TicketLifecycle(store, inventory), day)
+    ticketed (its worker died between record and tickets) are ticketed now, and RED tickets not
+    acknowledged within their tier's target are escalated (:mod:`mrm.ticketing.sweep`). Returns what
+    was filed, one entry per run."""
+    lifecycle = TicketLifecycle(store, inventory)
+    filed = sweep.unticketed(lifecycle, day)
     for run in filed:
         anchor.after_record(store, run["model_id"], date.fromisoformat(run["logical_date"]))
     log.info("sweep %s: %d run(s) recorded but not ticketed, ticketed now", day, len(filed))
+    late = sweep.unacknowledged(lifecycle, day)  # delivered by notify_portfolio, with the rest
+    log.info("sweep %s: %d RED ticket(s) not acknowledged in time, escalated", day, len(late))
     return filed
 
 

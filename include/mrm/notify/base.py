@@ -16,6 +16,7 @@ ALERT_RED = "alert.red"  # immediate: new RED breaches of one model run
 ALERT_DIGEST = "alert.digest"  # one per owner per day: the AMBER findings
 ALERT_SUMMARY = "alert.summary"  # one per portfolio run
 ALERT_ESCALATION = "alert.escalation"  # to the model risk team: a RED ticket unresolved too long
+ALERT_ACCEPTANCE_EXPIRED = "alert.acceptance_expired"  # to the owner: a risk acceptance ended
 
 TICKET_KINDS = (
     TICKET_OPENED,
@@ -25,7 +26,7 @@ TICKET_KINDS = (
     TICKET_CLOSED,
     TICKET_REVIEWED,
 )
-ALERT_KINDS = (ALERT_RED, ALERT_DIGEST, ALERT_SUMMARY, ALERT_ESCALATION)
+ALERT_KINDS = (ALERT_RED, ALERT_DIGEST, ALERT_SUMMARY, ALERT_ESCALATION, ALERT_ACCEPTANCE_EXPIRED)
 
 # the two kinds of failed delivery (DeliveryError.transient), as the outbox records them
 TRANSIENT, NEEDS_A_FIX = "transient", "needs a fix"

@@ -1,5 +1,6 @@
 """What people hear, as outbox items: the RED alert of a run, the AMBER digest per owner, the portfolio
-summary, and the escalation of a RED ticket unresolved too long. Each message has its words (subject,
+summary, the escalation of a RED ticket unresolved (or unacknowledged) too long, and the notice of a
+risk acceptance that expired. Each message has its words (subject,
 plain text, one line per finding, links, severity), the people it is for and the channels the
 inventory routes it to. Nothing here reads the history: the ticket lifecycle hands the rows in."""
 
@@ -11,7 +12,13 @@ from mrm.core.results import control_key
 from mrm.inventory import Inventory, ModelEntry
 from mrm.inventory.notifications import Routing, escalation_alerts, routing
 from mrm.notify import links as page_links
-from mrm.notify.base import ALERT_DIGEST, ALERT_ESCALATION, ALERT_RED, ALERT_SUMMARY
+from mrm.notify.base import (
+    ALERT_ACCEPTANCE_EXPIRED,
+    ALERT_DIGEST,
+    ALERT_ESCALATION,
+    ALERT_RED,
+    ALERT_SUMMARY,
+)
 from mrm.notify.outbox import Item, make_key
 from mrm.notify.templates import number, one_line
 
@@ -130,10 +137,17 @@ def _digest(owner: str, day: date, findings: list[dict]) -> dict:
 
 
 def summary(
-    inventory: Inventory, day: date, runs: list[dict], tickets: list[dict], undelivered: int
+    inventory: Inventory,
+    day: date,
+    runs: list[dict],
+    tickets: list[dict],
+    undelivered: int,
+    accepted: list[dict] = (),
+    expiring: list[dict] = (),
 ) -> list[Item]:
     """The portfolio's state on ``day`` (``runs``: that day's runs, latest last; ``tickets``: every
-    ticket; ``undelivered``: items still pending), to the model risk team on each summary channel."""
+    ticket; ``undelivered``: items still pending; ``accepted``: the risk acceptances in force, those
+    ending soon also in ``expiring``), to the model risk team on each summary channel."""
     channels = inventory.policy.notifications.portfolio_summary
     if not channels:
         return []
@@ -146,6 +160,8 @@ def summary(
     open_count = sum(t["status"] == "open" for t in tickets)
     new = sum(t["first_logical_date"] == day for t in tickets)
     message = _summary(day, rows, open_count, new, undelivered)
+    if accepted:
+        _acceptances(message, accepted, {a["act_id"] for a in expiring})
     message.update(model_id=None, recipients=[str(inventory.policy.model_risk_team)])
     return [
         Item(make_key(ch, "summary", day), ch, ALERT_SUMMARY, message, None, None, day) for ch in channels
@@ -179,18 +195,38 @@ def _summary(day: date, rows: list[dict], open_tickets: int, new_tickets: int, u
     return _message(f"Model risk summary {day}: {tally or 'no models'}", text, lines, severity)
 
 
+def _acceptances(message: dict, accepted: list[dict], expiring: set[int]) -> None:
+    """The summary's list of risk acceptances in force, those expiring soon marked."""
+    lines = [
+        one_line(
+            f"accepted: {a['model_id']} {a['control']} until {a['until_date']} by {a['person']}"
+            + (" (expiring soon)" if a["act_id"] in expiring else "")
+        )
+        for a in accepted
+    ]
+    message["text"] += (
+        f"\nRisk acceptances in force: {len(accepted)}, {len(expiring)} expiring within a week:\n"
+        + "\n".join(f"- {line}" for line in lines)
+    )
+    message["lines"] += lines
+
+
 # -- a RED ticket unresolved too long -----------------------------------------------------------------
-def escalation(inventory: Inventory, ticket: dict, days_open: int, day: date) -> list[Item]:
+def escalation(
+    inventory: Inventory, ticket: dict, days_open: int, day: date, why: str | None = None
+) -> list[Item]:
     """To the model risk team, on each channel of the model's ``escalation.alerts`` (the model file's,
     else the policy's; :func:`mrm.inventory.notifications.escalation_alerts`): ``ticket`` (as escalated, with
-    its raised priority) has been RED and unresolved for ``days_open`` days."""
+    its raised priority) has been RED and unresolved for ``days_open`` days, or ``why`` (what it has not
+    had: "has not been acknowledged within ...")."""
     line = (
         f"{ticket['key']}: {ticket['model_id']} {ticket['control']}, open {days_open} days, "
-        f"owner {ticket['owner']}"
+        f"owner {ticket['owner']}" + (", not acknowledged" if why else "")
     )
     text = (
-        f"Escalation on {day}: {ticket['key']} ({ticket['title']}) has been RED and unresolved for "
-        f"{days_open} days (since {ticket['first_logical_date']}, {ticket['occurrences']} occurrence(s)). "
+        f"Escalation on {day}: {ticket['key']} ({ticket['title']}) "
+        f"{why or f'has been RED and unresolved for {days_open} days'} "
+        f"(since {ticket['first_logical_date']}, {ticket['occurrences']} occurrence(s)). "
         f"Priority raised to {ticket['priority']}. The model owner is {ticket['owner']}; the model risk "
         "team should follow up with them."
     )
@@ -210,4 +246,35 @@ def escalation(inventory: Inventory, ticket: dict, days_open: int, day: date) ->
             day,
         )
         for ch in escalation_alerts(inventory.policy.notifications, entry.notifications if entry else None)
+    ]
+
+
+# -- a risk acceptance that ended ---------------------------------------------------------------------
+def acceptance_expired(inventory: Inventory, entry: ModelEntry, act: dict, day: date) -> list[Item]:
+    """To the model's owner and the model risk team, on each channel of its ``red_alerts``: the
+    acceptance ``act`` (an ``accept_risk`` act) held through its until date, which ``day`` is after."""
+    ticket = f"MRM-{act['ticket_id']}" if act.get("ticket_id") else "its ticket"
+    line = f"{entry.model_id} {act['control']}: accepted until {act['until_date']} by {act['person']}"
+    text = (
+        f"The risk acceptance of {act['control']} of {entry.name} ({entry.model_id}, tier "
+        f"{entry.risk_tier}), accepted by {act['person']} until {act['until_date']} on {ticket}, has "
+        f"expired (governance run of {day}). The control is monitored as before: a RED result opens a "
+        f"ticket and alerts again. Model owner: {entry.owner}. Next step: fix the cause, or ask the model "
+        "risk team for a new acceptance on the Model Risk page."
+    )
+    message = _message(
+        f"[EXPIRED] {entry.model_id}: risk acceptance of {act['control']} ended", text, [line], "AMBER"
+    )
+    message.update(model_id=entry.model_id, recipients=recipients(inventory, entry))
+    return [
+        Item(
+            make_key(ch, "acceptance_expired", act["act_id"]),
+            ch,
+            ALERT_ACCEPTANCE_EXPIRED,
+            message,
+            entry.model_id,
+            None,
+            day,
+        )
+        for ch in routing_for(inventory, entry.model_id).red_alerts
     ]

@@ -55,3 +55,9 @@ def links(run: dict) -> Callable[..., dict[str, str]]:
         return page_links.with_model_page(out, run["model_id"])
 
     return of
+
+
+def persistence_note(row: dict) -> str | None:
+    """Why a control's row is RED by persistence (AMBER runs in a row escalated it), or None."""
+    detail = row.get("detail") or {}
+    return detail.get("escalated") if isinstance(detail.get("escalated"), str) else None

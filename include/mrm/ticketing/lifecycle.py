@@ -36,7 +36,7 @@ from mrm.notify.base import (
 from mrm.store import HistoryStore
 from mrm.store import outbox as store_outbox
 from mrm.store import tickets as store_tickets
-from mrm.ticketing import details
+from mrm.ticketing import acceptances, details
 from mrm.ticketing.base import Breach, breach_from, ticket_text
 from mrm.ticketing.tracker import (
     CLOSED,
@@ -109,7 +109,7 @@ class TicketLifecycle:
                 text = ticket_text(
                     entry,
                     breach,
-                    detail=_escalation_note(row),
+                    detail=details.persistence_note(row),
                     trend=trend(row["check"], row["metric"], row["column"], row["segment"]),
                     links=links(row["check"]),
                 )
@@ -166,12 +166,15 @@ class TicketLifecycle:
         closed = self.sync_external()
         # read before the write transaction: on SQLite a read inside it would wait for it
         digests = messages.digests(self.inventory, self.store.metrics(since=day, until=day), day)
+        held = acceptances.held(self.store, day)
         summary = messages.summary(
             self.inventory,
             day,
             self.store.runs(since=day, until=day),
             self.tracker.tickets(status="all"),
             len(outbox.pending(self.store, due_only=False)),
+            held,
+            acceptances.expiring(held, day),
         )
 
         def once() -> tuple[list[outbox.Item], int]:
@@ -325,12 +328,18 @@ class TicketLifecycle:
                 f"Unresolved for {days_open} days (RED since {ticket['first_logical_date']}): escalated "
                 "to the model risk team."
             )
-            event = self.tracker.escalate_in(conn, ticket["ticket_id"], day, message)
-            if event is None:
-                continue
-            items += self._mirror(event, f"{message} Priority raised to {event.ticket['priority']}.", day)
-            items += messages.escalation(self.inventory, event.ticket, days_open, day)
+            items += self.escalate_in(conn, ticket, day, message)
         return items
+
+    def escalate_in(self, conn, ticket: dict, day: date, message: str, why: str | None = None) -> list:
+        """Escalate an open ticket once (priority one step up) in the caller's transaction; returns its
+        mirrors and escalation alert (none if escalated before). ``why``: the alert's reason."""
+        event = self.tracker.escalate_in(conn, ticket["ticket_id"], day, message)
+        if event is None:
+            return []
+        mirrors = self._mirror(event, f"{message} Priority raised to {event.ticket['priority']}.", day)
+        days_open = (day - ticket["first_logical_date"]).days
+        return mirrors + messages.escalation(self.inventory, event.ticket, days_open, day, why)
 
     # -- mirrors --------------------------------------------------------------------------------------
     def _mirror(
@@ -391,8 +400,3 @@ class TicketLifecycle:
             "run_id": run_id,
             "links": links,
         }
-
-
-def _escalation_note(row: dict) -> str | None:
-    detail = row.get("detail") or {}
-    return detail.get("escalated") if isinstance(detail.get("escalated"), str) else None

@@ -10,6 +10,14 @@ never ticket) of the last :data:`SWEEP_DAYS` days whose RED control
 that model, control and date is filed now, as its own run would have filed it (tickets, mirrors, the
 RED alert; not returns to green or escalations, which are the newest run's to decide). Filing is
 idempotent (one event per ticket, date and kind), so a sweep racing the run's own step counts once.
+
+Nor does a RED ticket stay unacknowledged: :func:`unacknowledged` (the governance DAG, daily) escalates
+each open RED ticket with no ``acknowledge`` act more than its tier's ``acknowledge_within_business_days``
+after its first logical date, counted in business days (:mod:`mrm.core.business_days`) to the
+governance logical date, as ``red_open_days`` counts days: priority one step up, mirrored, and the
+escalation alert routed by ``escalation.alerts``. A ticket escalates once (its ``escalated_at``), for
+whichever comes first, this or ``red_open_days``. Only with a role map in ``_policy.yaml``: without one
+the desk is not in use and nobody is expected to acknowledge.
 """
 
 from __future__ import annotations
@@ -17,6 +25,9 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 
+from mrm.core import business_days
+from mrm.notify import outbox
+from mrm.store import acts as store_acts
 from mrm.store import tickets as store_tickets
 from mrm.ticketing.base import could_not_run_breach
 from mrm.ticketing.lifecycle import TicketLifecycle
@@ -63,3 +74,56 @@ def unticketed(
                  "controls": run["controls"], "tickets": actions}
             )  # fmt: skip
     return filed
+
+
+def unacknowledged(lifecycle: TicketLifecycle, day: date) -> list[dict]:
+    """Escalate the open RED tickets not acknowledged within their tier's target by ``day`` (see the
+    module). Returns one ``{"ticket_id", "key", "model_id", "business_days", "target"}`` per ticket it
+    escalated now, in ticket order."""
+    if lifecycle.inventory.policy.roles is None:
+        return []
+
+    def once() -> list[dict]:
+        done, items = [], []
+        with lifecycle.store.engine.begin() as conn:
+            store_tickets.serialise(conn)
+            acknowledged = {a["ticket_id"] for a in store_acts.acts(conn, kinds=("acknowledge",))}
+            for ticket in lifecycle.tracker.tickets_in(conn):
+                late = None if ticket["ticket_id"] in acknowledged else _late(lifecycle, ticket, day)
+                if late is None:
+                    continue
+                within = (
+                    f"within {late['target']} business day(s), its tier's target "
+                    f"(acknowledge_within_business_days): {late['business_days']} business days by {day}"
+                )
+                message = f"Not acknowledged {within}; escalated to the model risk team."
+                found = lifecycle.escalate_in(
+                    conn, ticket, day, message, f"has not been acknowledged {within}"
+                )
+                if found:
+                    items += found
+                    done.append(late)
+            outbox.enqueue(conn, items)
+        return done
+
+    escalated = lifecycle.store.retry_on_conflict(once)
+    for t in escalated:
+        log.warning(
+            "%s %s: not acknowledged after %d business days (target %d), escalated",
+            t["model_id"], t["key"], t["business_days"], t["target"],
+        )  # fmt: skip
+    return escalated
+
+
+def _late(lifecycle: TicketLifecycle, ticket: dict, day: date) -> dict | None:
+    """An open RED ticket not yet escalated and past its acknowledgement target on ``day``: what
+    :func:`unacknowledged` returns of it; else None."""
+    if ticket["severity"] != "RED" or ticket["escalated_at"] is not None:
+        return None
+    entry = lifecycle.inventory.entries.get(ticket["model_id"])
+    target = lifecycle.inventory.policy.targets(entry.risk_tier if entry else None).acknowledge_business_days
+    waited = business_days.between(ticket["first_logical_date"], day)
+    if waited <= target:
+        return None
+    return {"ticket_id": ticket["ticket_id"], "key": ticket["key"], "model_id": ticket["model_id"],
+            "business_days": waited, "target": target}  # fmt: skip
