@@ -61,3 +61,31 @@ def persistence_note(row: dict) -> str | None:
     """Why a control's row is RED by persistence (AMBER runs in a row escalated it), or None."""
     detail = row.get("detail") or {}
     return detail.get("escalated") if isinstance(detail.get("escalated"), str) else None
+
+
+def payload(inventory, ticket: dict, text: str, value, day, run_id: str, links: dict) -> dict:
+    """A ticket item's payload (its fields: :class:`mrm.notify.base.Delivery`)."""
+    entry = inventory.entries.get(ticket["model_id"])
+    control = ticket["control"]
+    segment = control[control.index("{") + 1 : -1] if control.endswith("}") else None
+    return {
+        "ticket_id": ticket["ticket_id"],
+        "ticket_key": ticket["key"],
+        "model_id": ticket["model_id"],
+        "model_name": entry.name if entry else ticket["model_id"],
+        "control": control,
+        "check": ticket["check"],
+        "metric": ticket["metric"],
+        "column": ticket["column"],
+        "segment": segment,
+        "severity": ticket["severity"],
+        "priority": ticket["priority"],
+        "tier": entry.risk_tier if entry else None,
+        "owner": ticket["owner"],
+        "title": ticket["title"],
+        "text": text,
+        "value": value,
+        "logical_date": day.isoformat(),
+        "run_id": run_id,
+        "links": links,
+    }

@@ -209,7 +209,7 @@ class TicketLifecycle:
 
     def act_mirrors(self, ticket: dict, act: dict, text: str, day: date) -> list[outbox.Item]:
         """One ``ticket.reviewed`` item per ticket sink of the model for a review act on ``ticket``."""
-        payload = self._payload(ticket, text, None, day, "", {})
+        payload = details.payload(self.inventory, ticket, text, None, day, "", {})
         payload.update(
             act=act["kind"], act_id=act["act_id"], person=act["person"], authenticated=act["authenticated"]
         )
@@ -357,7 +357,7 @@ class TicketLifecycle:
         """One outbox item per ticket sink of the ticket's model (but ``skip``) for a tracker event.
         ``closed``: (by, reason) of a closing."""
         ticket = event.ticket
-        payload = self._payload(ticket, text, value, day, run_id, links or {})
+        payload = details.payload(self.inventory, ticket, text, value, day, run_id, links or {})
         if closed:
             payload.update(closed_by=closed[0], reason=closed[1])
         return [
@@ -373,30 +373,3 @@ class TicketLifecycle:
             for sink in messages.routing_for(self.inventory, ticket["model_id"]).tickets
             if sink != skip
         ]
-
-    def _payload(self, ticket: dict, text: str, value, day: date, run_id: str, links: dict) -> dict:
-        """A ticket item's payload (its fields: :class:`mrm.notify.base.Delivery`)."""
-        entry = self.inventory.entries.get(ticket["model_id"])
-        control = ticket["control"]
-        segment = control[control.index("{") + 1 : -1] if control.endswith("}") else None
-        return {
-            "ticket_id": ticket["ticket_id"],
-            "ticket_key": ticket["key"],
-            "model_id": ticket["model_id"],
-            "model_name": entry.name if entry else ticket["model_id"],
-            "control": control,
-            "check": ticket["check"],
-            "metric": ticket["metric"],
-            "column": ticket["column"],
-            "segment": segment,
-            "severity": ticket["severity"],
-            "priority": ticket["priority"],
-            "tier": entry.risk_tier if entry else None,
-            "owner": ticket["owner"],
-            "title": ticket["title"],
-            "text": text,
-            "value": value,
-            "logical_date": day.isoformat(),
-            "run_id": run_id,
-            "links": links,
-        }
