@@ -237,7 +237,8 @@ def review_content(engine, inv: Inventory, readable: set[str], who: Acting, base
     portfolio = [a for a in acts if a["kind"] == "attest" and a["model_id"] is None]
     last = max(portfolio, key=lambda a: (a["logical_date"], a["act_id"]), default=None)
     since = last["logical_date"] if last else None
-    tickets = [t for t in queries.tickets(engine, open_only=False) if t["model_id"] in readable]
+    every = queries.tickets(engine, open_only=False)
+    tickets = [{**t, "key": ticket_key(t["ticket_id"])} for t in every if t["model_id"] in readable]
     items, newest = morning.desk_changes(tickets, acts, since, today(), readable), None
     for model_id in sorted(readable):
         last_day = queries.last_logical_date(engine, model_id)
@@ -265,9 +266,10 @@ def review_content(engine, inv: Inventory, readable: set[str], who: Acting, base
 
 
 def attest_form_for(who: Acting, inv: Inventory, day: date | None, base: str) -> str:
-    """The form to attest the portfolio's review of ``day``, if the person may."""
+    """The form to attest the portfolio's review of ``day`` (at the latest today), if the person may."""
     if who.person is None or day is None or not who.may_change_portfolio():
         return ""
+    day = min(day, today())
     try:
         review.attest(standing(inv, who.person, None), day, today(), "-")
     except ReviewRefused:
