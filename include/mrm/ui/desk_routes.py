@@ -22,10 +22,10 @@ from mrm.store import acts as store_acts
 from mrm.store import reads as queries
 from mrm.store import tickets as store_tickets
 from mrm.store.tickets import ticket_key
-from mrm.ticketing import review
+from mrm.ticketing import review, timeliness
 from mrm.ticketing.desk import Actor, Desk, Recorded, describe, standing
 from mrm.ticketing.tracker import BuiltinTracker
-from mrm.ui import csrf, desk_forms, morning, ticket
+from mrm.ui import csrf, desk_forms, morning, ticket, timeliness_view
 from mrm.ui.access import ModelAccess, may_read
 from mrm.ui.acting import Acting
 from mrm.ui.html import page
@@ -239,7 +239,13 @@ def review_content(engine, inv: Inventory, readable: set[str], who: Acting, base
     since = last["logical_date"] if last else None
     every = queries.tickets(engine, open_only=False)
     tickets = [{**t, "key": ticket_key(t["ticket_id"])} for t in every if t["model_id"] in readable]
-    items, newest = morning.desk_changes(tickets, acts, since, today(), readable), None
+    measured = timeliness.measure(every_ticket(engine, readable), acts, inv)
+    overdue = {
+        m.ticket_id: f"{m.acknowledge.target} {m.acknowledge.unit}"
+        for m in measured
+        if m.acknowledge.status == timeliness.OVERDUE
+    }
+    items, newest = morning.desk_changes(tickets, acts, since, today(), readable, overdue), None
     for model_id in sorted(readable):
         last_day = queries.last_logical_date(engine, model_id)
         if last_day is None:
@@ -261,8 +267,18 @@ def review_content(engine, inv: Inventory, readable: set[str], who: Acting, base
         key=lambda a: a["act_id"],
         reverse=True,
     )[:30]
-    content = morning.body(items, last, newest, forms, attest, base, recorded, attested)
+    on_time = (
+        timeliness_view.table("by_model", "Model", timeliness.by_model(measured)).html()
+        + timeliness_view.table("by_owner", "Owner", timeliness.by_owner(measured)).html()
+    )
+    content = morning.body(items, last, newest, forms, attest, base, recorded, attested, on_time)
     return content
+
+
+def every_ticket(engine, readable: set[str]) -> list[dict]:
+    """The readable models' tickets as the tracker stores them (timeliness reads opened_at, closed_at)."""
+    with engine.connect() as conn:
+        return [t for t in store_tickets.tickets(conn, None, "all") if t["model_id"] in readable]
 
 
 def attest_form_for(who: Acting, inv: Inventory, day: date | None, base: str) -> str:

@@ -18,6 +18,7 @@ from mrm.ui.html import badge, e, fmt, link
 KINDS = {
     "new_red": (0, "RED", "new RED"),
     "expired": (1, "RED", "acceptance expired"),
+    "ack_overdue": (1, "RED", "acknowledgement overdue"),
     "unacknowledged": (2, "AMBER", "not acknowledged"),
     "new_amber": (3, "AMBER", "new AMBER"),
     "green_again": (4, "GREEN", "back to GREEN"),
@@ -79,10 +80,13 @@ def model_changes(model_id: str, rows: list[dict], since: date | None, open_tick
 
 
 def desk_changes(
-    tickets: list[dict], acts: list[dict], since: date | None, today: date, readable: set[str]
-) -> list[Change]:
+    tickets: list[dict], acts: list[dict], since: date | None, today: date, readable: set[str],
+    overdue: dict[int, str] | None = None,
+) -> list[Change]:  # fmt: skip
     """Acceptances expired since ``since`` (until_date before today) and open tickets with no
-    acknowledgement, of the readable models."""
+    acknowledgement, of the readable models; ``overdue``: ticket id -> the target its acknowledgement
+    is past (those are listed as overdue)."""
+    overdue = overdue or {}
     open_by_id = {t["ticket_id"]: t for t in tickets if t["status"] == "open"}
     by_control = {(t["model_id"], t["control"]): t for t in open_by_id.values()}
     out = []
@@ -99,15 +103,16 @@ def desk_changes(
             text = (
                 f"{ticket_key(t['ticket_id'])} open since {fmt(t['first_logical_date'])}, no acknowledgement"
             )
-            out.append(
-                Change("unacknowledged", t["model_id"], t["control"], t["first_logical_date"], text, t)
-            )
+            late = overdue.get(t["ticket_id"])
+            kind = "ack_overdue" if late else "unacknowledged"
+            text += f" (target: {late})" if late else ""
+            out.append(Change(kind, t["model_id"], t["control"], t["first_logical_date"], text, t))
     return out
 
 
 def body(
     items: list[Change], last: dict | None, newest: date | None, forms: dict[int, str], attest: str,
-    base: str, done: str = "", attested: list[dict] = (),
+    base: str, done: str = "", attested: list[dict] = (), timeliness: str = "",
 ) -> str:  # fmt: skip
     """``forms``: ticket id -> that ticket's forms for the person; ``attest``: the attest form (or "");
     ``attested``: recent attestations (newest first) for the "Reviewed days" table."""
@@ -149,4 +154,10 @@ def body(
         f'<h2 id="changes">What changed <span class="hint">worst first</span></h2>{listing}'
         f'<h2 id="attest">Attest</h2>{attest or "<p class=muted>You may not attest the portfolio.</p>"}'
         f'<h2 id="reviewed">Reviewed days</h2>{reviewed}'
+        + (
+            '<h2 id="timeliness">Time to acknowledge and close <span class="hint">against the tier\'s '
+            f"targets in _policy.yaml</span></h2>{timeliness}"
+            if timeliness
+            else ""
+        )
     )

@@ -215,6 +215,8 @@ def test_a_reviewer_attests_the_day_and_the_review_shows_it(desk):
     shown = desk.get(done.headers["location"], headers=reviewer).text
     assert f"Last attested review: {day(5)} by reviewer" in shown
     assert "NL feed reviewed" in shown
+    timeliness = shown[shown.index('id="timeliness"') :]
+    assert ">card_fraud</td>" in timeliness and ">owner</td>" not in timeliness  # owners are the entry's
     owner = login(desk, "owner")
     refused = post(
         desk, "/attest", owner, day=day(5).isoformat(), comment="mine", csrf_token=csrf.issue(SECRET, "owner")
