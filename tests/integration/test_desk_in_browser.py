@@ -14,10 +14,12 @@ Screenshots of the ticket and review pages go to ``MRM_SCREENSHOTS`` (default: a
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 from support import clear_caches, local_inventory
 
@@ -159,10 +161,13 @@ def test_the_owners_red_close_is_refused_and_a_reviewer_confirms_the_proposal(wo
     assert closed["closed_by"] == "risk.reviewer (airflow)"
 
 
-def test_an_accepted_risk_shows_accepted_opens_no_ticket_and_expires(world):
+def test_an_accepted_risk_shows_accepted_opens_no_ticket_and_expires(world, dagbag):
+    from mrm.airflow import local as local_airflow
     from mrm.demo.desk_tour import open_page, submit
 
-    run(D1)  # RED again: a new ticket, the first was closed
+    # today's run through the real DAG (its run note is in Airflow's DB): RED again, a new ticket
+    states = local_airflow.run_dag(dagbag.get_dag("mrm_monitor__card_fraud"), D1)
+    assert states["_dag_run"] == "success", states
     (second,) = tickets("open")
     with as_user(world, "risk.reviewer") as page:
         open_page(page, world.base, f"/tickets/{second['ticket_id']}")
@@ -192,10 +197,23 @@ def test_a_reviewer_attests_a_day_and_the_review_page_shows_by_whom(world, shots
         text = open_page(page, world.base, "/review")
         assert "No review attested yet" in text
         assert "new RED" in text
+        page.locator('details[data-act="attest"] summary').click()
+        shot(page, shots / "desk-review.png")
         shown = submit(page, "attest", {"comment": "morning review: NL feed under watch"})
         assert f"Last attested review: {TODAY} by risk.reviewer" in shown  # the newest day not ahead
         assert "morning review: NL feed under watch" in shown
-        shot(page, shots / "desk-review.png")
+    token = requests.post(
+        f"{world.base}/auth/token",
+        json={"username": "auditor.viewer", "password": USERS["auditor.viewer"][1]},
+        timeout=30,
+    ).json()["access_token"]  # fmt: skip
+    run_id = f"scheduled__{D1}T00:00:00+00:00"
+    dag_run = requests.get(
+        f"{world.base}/api/v2/dags/mrm_monitor__card_fraud/dagRuns/{run_id}",
+        headers={"Authorization": f"Bearer {token}"}, timeout=30,
+    ).json()  # fmt: skip
+    ending = r"; reviewed by risk\.reviewer at \d{4}-\d\d-\d\d \d\d:\d\d UTC$"
+    assert re.search(ending, dag_run["note"]), world.log.read_text()[-3000:]
 
 
 def test_a_viewer_sees_no_buttons_and_a_crafted_post_is_403(world):

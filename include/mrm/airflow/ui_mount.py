@@ -122,4 +122,11 @@ def behind_login(create_app: Callable[..., Any]) -> Any:
     from airflow.api_fastapi.core_api.security import requires_authenticated
     from fastapi import Depends
 
-    return create_app(dependencies=[Depends(requires_authenticated())], access=dag_access(), acting=acting())
+    from mrm.airflow.run_notes import refresh_notes
+
+    return create_app(
+        dependencies=[Depends(requires_authenticated())],
+        access=dag_access(),
+        acting=acting(),
+        on_attest=refresh_notes,  # the day's run notes in the Airflow grid say who reviewed it
+    )

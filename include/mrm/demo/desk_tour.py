@@ -45,7 +45,8 @@ def submit(page, act: str, fields: dict[str, str], nth: int = 0) -> str:
     """Open the ``nth`` form of ``act``, fill ``fields`` (name -> value; a select by value) and submit it
     with its button; the text of the page it lands on."""
     box = page.locator(f'details.act[data-act="{act}"]').nth(nth)
-    box.locator("summary").click()
+    if box.get_attribute("open") is None:
+        box.locator("summary").click()
     form = box.locator("form")
     for name, value in fields.items():
         field = form.locator(f'[name="{name}"]')
