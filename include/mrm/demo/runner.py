@@ -119,6 +119,7 @@ def _run(days: int, models: tuple[str, ...], out, walkers, task_log: Path, t0: f
             walkers.fork(run_governance, days, task_log, dict(os.environ))()
         for line in governance_lines(models, days):
             out(line)
+        _review(days, out)
     finally:
         peers.stop()
         s3.stop()
@@ -128,6 +129,18 @@ def _run(days: int, models: tuple[str, ...], out, walkers, task_log: Path, t0: f
     out(report(models, days))
     out(notifications_report(peers))
     return 0
+
+
+def _review(days: int, out) -> None:
+    """The desk's acts on the demo's history, then the chain's head anchored again (they are records)."""
+    from mrm import settings, wiring
+    from mrm.demo import review
+    from mrm.store.anchor import publish
+
+    out("\nreview on the desk (the Model Risk page's routes in Airflow's app, as demo users):")
+    for line in review.play(days):
+        out(line)
+    publish(wiring.get_store(), settings.audit_anchor_uri())
 
 
 OWNERS = {  # the Jira users model owners map to (user search by e-mail)
