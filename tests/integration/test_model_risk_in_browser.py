@@ -157,3 +157,32 @@ def test_the_demos_dag_runs_are_what_the_scheduler_would_have_made(server, demo_
         assert run["state"] == ("failed" if n == 20 else "success")
         assert run["note"]  # the listener's run note, from the history
     assert runs[-1]["note"].startswith("could not run: read scoring log: ")
+
+
+def test_the_demo_played_a_review_on_the_desk_as_airflow_users(demo_home):
+    from mrm.store import acts as store_acts
+
+    store = _store(demo_home)
+    with store.engine.connect() as conn:
+        acts = store_acts.acts(conn)
+    assert [(a["kind"], a["person"], a["authenticated"]) for a in acts] == [
+        ("acknowledge", "fraud.owner", "airflow"),
+        ("propose_close", "fraud.owner", "airflow"),
+        ("close", "risk.reviewer", "airflow"),
+        ("accept_risk", "risk.reviewer", "airflow"),
+        ("attest", "risk.reviewer", "airflow"),
+    ]
+    assert acts[2]["confirms"] == acts[1]["act_id"] and acts[4]["logical_date"] == data.day(DAYS)
+    closed = {t["ticket_id"]: t for t in BuiltinTracker(store).tickets(status="closed")}
+    assert closed[acts[2]["ticket_id"]]["closed_by"] == "risk.reviewer (airflow)"
+    assert closed[acts[3]["ticket_id"]]["closed_reason"].startswith("risk accepted until ")
+    env = {**os.environ, "MRM_HOME": str(demo_home)}
+    for name in ("MRM_DB_URL", "MRM_EVIDENCE", "MRM_INVENTORY"):
+        env.pop(name, None)
+    mrm, anchors = str(Path(sys.executable).with_name("mrm")), (demo_home / "anchors").as_uri()
+    checked = subprocess.run(
+        [mrm, "audit", "verify", "--anchor", anchors],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "newer than the newest anchor" not in checked.stdout  # the acts were anchored too
