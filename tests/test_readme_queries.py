@@ -17,8 +17,29 @@ def readme_queries() -> list[str]:
     return re.findall(r"```sql\n(.*?)```", section, flags=re.S)
 
 
-def test_the_readme_has_the_three_auditor_queries():
-    assert len(readme_queries()) == 3
+def test_the_readme_has_the_five_auditor_queries():
+    assert len(readme_queries()) == 5
+
+
+def desk_acts() -> None:
+    """A reviewer accepts the open null-rate ticket's risk for a week and attests the portfolio's day."""
+    from datetime import UTC, datetime, timedelta
+
+    from mrm.inventory.roles import Roles
+    from mrm.ticketing import BuiltinTracker
+    from mrm.ticketing.desk import Actor, Desk
+
+    inventory = pipeline.notifier().inventory
+    inventory.policy = inventory.policy.model_copy(
+        update={"roles": Roles(model_risk_team=["rev@example.com"])}
+    )
+    store, today = pipeline.get_store(), datetime.now(UTC).date()
+    (ticket,) = [
+        t for t in BuiltinTracker(store).tickets() if t["control"] == "quality.null_rate[device_score]"
+    ]
+    desk, reviewer = Desk(store, inventory), Actor("rev@example.com")
+    desk.accept(reviewer, ticket["ticket_id"], "vendor fix due", today + timedelta(days=7), ["watch daily"])
+    desk.attest(reviewer, date(2026, 9, 26), None, "morning review")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -35,11 +56,12 @@ def history(request, mrm_home, file_inventory, monkeypatch):
 def test_every_auditor_query_runs_and_returns_rows(history):
     for day in (date(2026, 9, 25), date(2026, 9, 26)):
         pipeline.run_model("card_fraud", day)
+    desk_acts()
     engine = pipeline.get_store().engine
     with engine.connect() as conn:
         results = [conn.execute(sa.text(q)).mappings().all() for q in readme_queries()]
 
-    latest, trail, series = results
+    latest, trail, series, acts, accepted = results
     assert {r["logical_date"] for r in latest} == {date(2026, 9, 26)} or {
         str(r["logical_date"]) for r in latest
     } == {"2026-09-26"}
@@ -47,5 +69,13 @@ def test_every_auditor_query_runs_and_returns_rows(history):
     assert [r["kind"] for r in trail if r["control"] == "quality.null_rate[device_score]"] == [
         "opened",
         "occurrence",
+        "closed",  # the accepted risk closes the ticket
     ]
     assert len(series) == 2 and all(r["red_threshold"] == 0.25 for r in series)
+    assert [(r["person"], r["kind"]) for r in acts] == [
+        ("rev@example.com", "accept_risk"),
+        ("rev@example.com", "attest"),
+    ]
+    assert [(r["control"], r["person"]) for r in accepted] == [
+        ("quality.null_rate[device_score]", "rev@example.com")
+    ]
