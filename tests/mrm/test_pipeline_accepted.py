@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import zipfile
 
 import pytest
 from support import local_inventory
@@ -103,6 +105,18 @@ def test_an_accepted_risk_holds_through_its_date_and_tickets_again_after(routed,
         if (r["metric"], r["column"], r["segment"]) == ("null_rate", "device_score", "country=NL")
     ]
     assert (code, shown["status"], shown["reason"]) == (0, ACCEPTED, f"RED, accepted until {day(6)}")
+
+    pack = routed.parent / "pack.zip"
+    assert main(["evidence-pack", "--model", "card_fraud", "--out", str(pack)]) == 0
+    capsys.readouterr()
+    with zipfile.ZipFile(pack) as zf:
+        breaches = list(csv.DictReader(io.StringIO(zf.read("breaches.csv").decode())))
+        acts = json.loads(zf.read("acts.json"))
+    assert [(b["logical_date"], b["status"]) for b in breaches if b["segment"] == "country=NL"] == [
+        (str(day(5)), RED),
+        (str(day(6)), ACCEPTED),  # the accepted day is in the pack's breaches, as accepted
+    ]
+    assert [a["kind"] for a in acts] == ["accept_risk"]
 
     after = pipeline.run_model("card_fraud", day(7), airflow(7))
     assert control_row(after["run_id"])["status"] == RED

@@ -111,7 +111,7 @@ def day_line(model_id: str, n: int, states: dict[str, str]) -> str:
     if last["status"] == "failed":
         return f"  {day} {model_id:<12} COULD NOT RUN  {last['reason']}"
     rows = _store().metrics(run_id=last["run_id"])
-    bad = [m for m in rows if m["status"] in ("RED", "AMBER")]
+    bad = [m for m in rows if m["status"] in ("RED", "AMBER", "ACCEPTED")]
     text = ", ".join(f"{_control(m)}={m['value']:.3g} {m['status']}" for m in bad)
     waiting = sorted({m["check"] for m in rows if m["status"] == "INSUFFICIENT_DATA"})
     if waiting:
@@ -171,7 +171,7 @@ def report(models: tuple[str, ...], days: int) -> str:
         lines.append(f"\n{model_id}")
         breaches = defaultdict(list)
         for m in store.metrics(model_id):
-            if m["status"] in ("RED", "AMBER"):
+            if m["status"] in ("RED", "AMBER", "ACCEPTED"):
                 breaches[(_control(m), m["status"])].append(m["logical_date"])
         failed = [r for r in store.runs(model_id) if r["status"] == "failed"]
         if not breaches and not failed:

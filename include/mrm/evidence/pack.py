@@ -64,7 +64,7 @@ def build(
     files: dict[str, bytes] = {
         "runs.json": _json(runs),
         "metrics.csv": encode(metric_rows, "csv"),
-        "breaches.csv": encode([r for r in metric_rows if r["status"] in ("AMBER", "RED", "ERROR")], "csv"),
+        "breaches.csv": encode([r for r in metric_rows if r["status"] in ("AMBER", "RED", "ERROR", "ACCEPTED")], "csv"),
         "tickets.json": _json(tickets),
         "acts.json": _json(acts),
         "inventory_versions.json": _json(versions),
