@@ -26,6 +26,9 @@ from mrm.store import acts as store_acts
 from mrm.store import tickets as store_tickets
 
 
+BREACHES = ("AMBER", "RED", "ERROR", "ACCEPTED")  # the statuses breaches.csv holds
+
+
 def _json(obj: Any) -> bytes:
     return json.dumps(obj, indent=1, sort_keys=True, default=str).encode()
 
@@ -64,7 +67,7 @@ def build(
     files: dict[str, bytes] = {
         "runs.json": _json(runs),
         "metrics.csv": encode(metric_rows, "csv"),
-        "breaches.csv": encode([r for r in metric_rows if r["status"] in ("AMBER", "RED", "ERROR", "ACCEPTED")], "csv"),
+        "breaches.csv": encode([r for r in metric_rows if r["status"] in BREACHES], "csv"),
         "tickets.json": _json(tickets),
         "acts.json": _json(acts),
         "inventory_versions.json": _json(versions),
