@@ -25,7 +25,6 @@ from mrm.store import HistoryStore, chain
 from mrm.store import acts as store_acts
 from mrm.store import tickets as store_tickets
 
-
 BREACHES = ("AMBER", "RED", "ERROR", "ACCEPTED")  # the statuses breaches.csv holds
 
 
