@@ -222,3 +222,13 @@ def test_a_reviewer_attests_the_day_and_the_review_shows_it(desk):
         desk, "/attest", owner, day=day(5).isoformat(), comment="mine", csrf_token=csrf.issue(SECRET, "owner")
     )
     assert refused.status_code == 403
+
+
+def test_a_hostile_comment_is_shown_as_text(desk):
+    owner = login(desk, "owner")
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    done = post(desk, "/tickets/1/comment", owner, comment=hostile, csrf_token=csrf.issue(SECRET, "owner"))
+    assert done.status_code == 303
+    page = desk.get(done.headers["location"], headers=owner).text
+    assert hostile not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
