@@ -245,12 +245,16 @@ def review_content(engine, inv: Inventory, readable: set[str], who: Acting, base
         for m in measured
         if m.acknowledge.status == timeliness.OVERDUE
     }
-    items, newest = morning.desk_changes(tickets, acts, since, today(), readable, overdue), None
+    items, newest, last_days = (
+        morning.desk_changes(tickets, acts, since, today(), readable, overdue),
+        None,
+        {},
+    )
     for model_id in sorted(readable):
         last_day = queries.last_logical_date(engine, model_id)
         if last_day is None:
             continue
-        newest = max(newest or last_day, last_day)
+        newest, last_days[model_id] = max(newest or last_day, last_day), last_day
         open_ones = {t["control"]: t for t in tickets if t["model_id"] == model_id and t["status"] == "open"}
         rows = queries.metrics(engine, model_id, since or last_day)
         items += morning.model_changes(model_id, rows, since, open_ones)
@@ -260,7 +264,9 @@ def review_content(engine, inv: Inventory, readable: set[str], who: Acting, base
             with engine.connect() as conn:
                 proposal = store_acts.open_proposal(conn, c.ticket["ticket_id"])
             forms[c.ticket["ticket_id"]] = forms_for(who, inv, c.ticket, proposal, base)[0]
-    attest = attest_form_for(who, inv, newest, base)
+    attest = attest_form_for(who, inv, newest, base) + "".join(
+        attest_form_for(who, inv, day, base, model_id) for model_id, day in last_days.items()
+    )
     recorded = next((describe(a) for a in acts if a["act_id"] == done), "")
     attested = sorted(
         (a for a in acts if a["kind"] == "attest" and (a["model_id"] is None or a["model_id"] in readable)),
@@ -281,16 +287,21 @@ def every_ticket(engine, readable: set[str]) -> list[dict]:
         return [t for t in store_tickets.tickets(conn, None, "all") if t["model_id"] in readable]
 
 
-def attest_form_for(who: Acting, inv: Inventory, day: date | None, base: str) -> str:
-    """The form to attest the portfolio's review of ``day`` (at the latest today), if the person may."""
-    if who.person is None or day is None or not who.may_change_portfolio():
+def attest_form_for(
+    who: Acting, inv: Inventory, day: date | None, base: str, model_id: str | None = None
+) -> str:
+    """The form to attest the review of ``day`` (at the latest today) of the portfolio (``model_id``
+    None) or of one model, if Airflow and the role map let the person."""
+    if who.person is None or day is None:
+        return ""
+    if not (who.may_change([model_id]) if model_id else who.may_change_portfolio()):
         return ""
     day = min(day, today())
     try:
-        review.attest(standing(inv, who.person, None), day, today(), "-")
+        review.attest(standing(inv, who.person, model_id), day, today(), "-")
     except ReviewRefused:
         return ""
-    return desk_forms.attest_form(base, day, None, csrf.issue(who.secret, who.person))
+    return desk_forms.attest_form(base, day, model_id, csrf.issue(who.secret, who.person))
 
 
 def forms_for(who: Acting, inv: Inventory, found: dict, proposal: dict | None, base: str):

@@ -232,3 +232,19 @@ def test_a_hostile_comment_is_shown_as_text(desk):
     page = desk.get(done.headers["location"], headers=owner).text
     assert hostile not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+
+
+def test_a_reviewer_attests_one_model_and_the_owner_is_offered_no_attestation(desk):
+    reviewer, owner = login(desk, "reviewer"), login(desk, "owner")
+    page = desk.get("/model-risk/review", headers=reviewer).text
+    assert f"Attest the review of {day(5)} for model card_fraud" in page
+    assert "Attest the review of" not in desk.get("/model-risk/review", headers=owner).text
+
+    done = post(
+        desk, "/attest", reviewer, day=day(5).isoformat(), model_id="card_fraud", comment="card fraud only",
+        csrf_token=token_on(page),
+    )  # fmt: skip
+
+    assert done.status_code == 303
+    act = acts()[-1]
+    assert (act["kind"], act["model_id"], act["logical_date"]) == ("attest", "card_fraud", day(5))
