@@ -63,7 +63,8 @@ def test_the_pack_holds_the_models_acts_with_their_text(desk):
     other = ticket(store, "credit_line", "credit-models@example.com", TODAY)
     desk.acknowledge(Actor(OWNER), inside, "looking", TODAY + timedelta(days=2), today=TODAY)
     desk.close(REVIEWER, inside, "vendor fixed the feed", "data_issue", today=TODAY)
-    desk.accept(REVIEWER, earlier, "expired long ago", date(2020, 1, 10), today=date(2020, 1, 1))
+    expired = ticket(store, "card_fraud", OWNER, date(2019, 12, 30), "age")  # an acceptance closes its ticket
+    desk.accept(REVIEWER, expired, "expired long ago", date(2020, 1, 10), today=date(2020, 1, 1))
     desk.accept(REVIEWER, earlier, "until the refit", TODAY + timedelta(days=7), ["weekly"], today=TODAY)
     desk.comment(REVIEWER, other, "not this model")
     desk.attest(REVIEWER, SINCE, None, "portfolio reviewed", today=TODAY)

@@ -61,7 +61,8 @@ def acted(desk) -> dict:
     desk.propose_close(Actor(OWNER), first, "new segment, expected", "accepted", today=TODAY)
     desk.close(Actor(REVIEWER), first, "agreed", "accepted", today=TODAY)
     desk.comment(Actor(OTHER, CLI, CLI_VIA), second, "vendor says fixed tomorrow", today=TODAY)
-    desk.accept(Actor(REVIEWER), second, "long ago", date(2020, 1, 10), ["watch"], today=date(2020, 1, 1))
+    old = ticket(desk.store, "drift.psi[age]", "age")  # an acceptance closes its ticket: one each
+    desk.accept(Actor(REVIEWER), old, "long ago", date(2020, 1, 10), ["watch"], today=date(2020, 1, 1))
     desk.accept(Actor(REVIEWER), second, "until the vendor fix", TODAY + timedelta(days=7),
                 ["watch daily", "re-ticket if psi > 0.4"], today=TODAY)  # fmt: skip
     desk.attest(Actor(REVIEWER), date(2026, 9, 30), None, "morning review", today=TODAY)
@@ -151,8 +152,8 @@ def test_acceptances_show_which_are_in_force_today(desk, acted):
 
 
 def test_an_acceptance_ending_today_is_in_force_and_one_ending_yesterday_is_not(desk):
-    tid = ticket(desk.store)
-    for until in (TODAY, TODAY - timedelta(days=1)):  # accepted earlier, for a period ending then
+    for n, until in enumerate((TODAY, TODAY - timedelta(days=1))):  # accepted earlier, ending then
+        tid = ticket(desk.store, f"drift.psi[c{n}]", f"c{n}")  # an acceptance closes its ticket: one each
         desk.accept(Actor(REVIEWER), tid, f"until {until}", until, today=until - timedelta(days=5))
     assert [(r["until_date"], r["in_force"]) for r in review_views.acceptances(desk.store.engine)] == [
         (TODAY, True),
