@@ -177,3 +177,18 @@ def capture_scoring_log(root: str) -> dict:
             "model_version": "4.2.0",
         }
     }  # fmt: skip
+
+
+def file_red_ticket(
+    store, column: str = "amount", *, model_id: str = "card_fraud", owner: str = "fraud-models@example.com",
+    day=None,
+) -> int:  # fmt: skip
+    """A RED ticket of ``drift.psi[<column>]`` (0.3 against amber 0.1, red 0.25) filed in the built-in
+    tracker of ``store``, as a run of ``day`` (default 2026-09-30) would; returns its id."""
+    from datetime import date
+
+    from mrm.ticketing import Breach, BuiltinTracker
+
+    breach = Breach(model_id, owner, f"drift.psi[{column}]", "drift", "psi", column, "RED", 0.3, 0.1, 0.25,
+                    "run-1", day or date(2026, 9, 30), "psi breached")  # fmt: skip
+    return BuiltinTracker(store).file(breach, 1).ticket_id

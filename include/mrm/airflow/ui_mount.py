@@ -39,6 +39,15 @@ class LazyApp:
 MONITOR_DAG_PREFIX = "mrm_monitor__"  # dags/mrm_monitor.py: one DAG per model, mrm_monitor__<model_id>
 
 
+def models_allowed(auth_manager: Any, user: Any, model_ids: Iterable[str], method: str) -> set[str]:
+    """The models of ``model_ids`` whose monitoring DAG the auth manager lets ``user`` ``method``."""
+    wanted = {MONITOR_DAG_PREFIX + m: m for m in model_ids}
+    if not wanted:
+        return set()
+    allowed = auth_manager.filter_authorized_dag_ids(dag_ids=set(wanted), user=user, method=method)
+    return {wanted[d] for d in allowed if d in wanted}
+
+
 class DagAccess:
     """Which models a user may read, as Airflow's auth manager answers for their monitoring DAGs: a
     model is readable if the user may GET ``mrm_monitor__<model_id>`` (``filter_authorized_dag_ids``,
@@ -48,13 +57,7 @@ class DagAccess:
         self._auth_manager, self._user = auth_manager, user
 
     def readable(self, model_ids: Iterable[str]) -> set[str]:
-        wanted = {MONITOR_DAG_PREFIX + m: m for m in model_ids}
-        if not wanted:
-            return set()
-        allowed = self._auth_manager.filter_authorized_dag_ids(
-            dag_ids=set(wanted), user=self._user, method="GET"
-        )
-        return {wanted[d] for d in allowed if d in wanted}
+        return models_allowed(self._auth_manager, self._user, model_ids, "GET")
 
 
 def dag_access() -> Callable[..., DagAccess]:
@@ -86,13 +89,7 @@ class AirflowActing:
         self.person = user.get_name()
 
     def may_change(self, model_ids: Iterable[str]) -> set[str]:
-        wanted = {MONITOR_DAG_PREFIX + m: m for m in model_ids}
-        if not wanted:
-            return set()
-        allowed = self._auth_manager.filter_authorized_dag_ids(
-            dag_ids=set(wanted), user=self._user, method="PUT"
-        )
-        return {wanted[d] for d in allowed if d in wanted}
+        return models_allowed(self._auth_manager, self._user, model_ids, "PUT")
 
     def may_change_portfolio(self) -> bool:
         allowed = self._auth_manager.filter_authorized_dag_ids(

@@ -5,15 +5,16 @@ role map decides who may act, a refusal is one line, and `mrm tickets show` list
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
+from support import file_red_ticket
 
 from mrm import wiring
 from mrm.cli import main
 from mrm.store import acts as store_acts
-from mrm.ticketing import Breach, BuiltinTracker
+from mrm.ticketing import BuiltinTracker
 
 MARK = "cli: not authenticated by Airflow"  # the acts' authenticated column
 
@@ -35,35 +36,16 @@ def inventory(tmp_path, examples_dir, monkeypatch, roles: dict):
     return folder
 
 
-def red_ticket() -> int:
-    breach = Breach(
-        "card_fraud",
-        "fraud-models@example.com",
-        "drift.psi[amount]",
-        "drift",
-        "psi",
-        "amount",
-        "RED",
-        0.3,
-        0.1,
-        0.25,
-        "run-1",
-        date(2026, 9, 30),
-        "psi breached",
-    )
-    return BuiltinTracker(wiring.get_store()).file(breach, 1).ticket_id
-
-
 @pytest.fixture
 def as_reviewer(tmp_path, examples_dir, monkeypatch, mrm_home):
     inventory(tmp_path, examples_dir, monkeypatch, {"model_risk_team": [wiring.os_user()]})
-    return red_ticket()
+    return file_red_ticket(wiring.get_store())
 
 
 @pytest.fixture
 def as_owner(tmp_path, examples_dir, monkeypatch, mrm_home):
     inventory(tmp_path, examples_dir, monkeypatch, {"models": {"card_fraud": {"owners": [wiring.os_user()]}}})
-    return red_ticket()
+    return file_red_ticket(wiring.get_store())
 
 
 def test_a_red_close_from_the_cli_is_a_proposal_and_says_so(capsys, as_reviewer):

@@ -8,32 +8,17 @@ from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
+from support import file_red_ticket
 
 from mrm.errors import StoreError
 from mrm.store import acts, chain
-from mrm.ticketing import Breach, BuiltinTracker
 
 DAY = date(2026, 9, 1)
 WHEN = datetime(2026, 9, 2, 8, 30, tzinfo=UTC)
 
 
 def ticket_of(store) -> int:
-    breach = Breach(
-        "card_fraud",
-        "owner@example.com",
-        "drift.psi[amount]",
-        "drift",
-        "psi",
-        "amount",
-        "RED",
-        0.3,
-        0.1,
-        0.25,
-        "run-1",
-        DAY,
-        "psi breached",
-    )
-    return BuiltinTracker(store).file(breach).ticket_id
+    return file_red_ticket(store, owner="owner@example.com", day=DAY)
 
 
 def write_acts(store) -> int:

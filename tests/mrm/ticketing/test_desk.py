@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from support import file_red_ticket
 
 from mrm.errors import InventoryError, ReviewTermsError, SegregationOfDutiesError
 from mrm.inventory import load_inventory
 from mrm.inventory.roles import Roles
 from mrm.notify import outbox
 from mrm.store import acts, chain
-from mrm.ticketing import Breach, BuiltinTracker
+from mrm.ticketing import BuiltinTracker
 from mrm.ticketing.desk import Actor, Desk, describe
 from mrm.ticketing.review import CLI
 
@@ -33,27 +34,8 @@ def desk(any_history, examples_dir):
     return Desk(any_history, inventory)
 
 
-def red_ticket(store) -> int:
-    breach = Breach(
-        "card_fraud",
-        OWNER,
-        "drift.psi[amount]",
-        "drift",
-        "psi",
-        "amount",
-        "RED",
-        0.3,
-        0.1,
-        0.25,
-        "run-1",
-        date(2026, 9, 30),
-        "psi breached",
-    )
-    return BuiltinTracker(store).file(breach, 1).ticket_id
-
-
 def test_owner_acknowledges_and_proposes_a_reviewer_confirms_and_closes(desk):
-    tid = red_ticket(desk.store)
+    tid = file_red_ticket(desk.store)
     desk.acknowledge(OWNER_AT, tid, "checking the new merchants", date(2026, 10, 3), today=TODAY)
     proposal = desk.propose_close(OWNER_AT, tid, "new merchant segment, expected", "accepted", today=TODAY)
     with pytest.raises(SegregationOfDutiesError, match=f"^{OWNER} may not close RED ticket MRM-{tid} "):
@@ -78,7 +60,7 @@ def test_owner_acknowledges_and_proposes_a_reviewer_confirms_and_closes(desk):
 
 
 def test_a_red_closure_from_the_cli_is_recorded_as_a_proposal(desk):
-    tid = red_ticket(desk.store)
+    tid = file_red_ticket(desk.store)
     cli_reviewer = Actor(REVIEWER, CLI, "cli:bob (os user, not authenticated by Airflow)")
     done = desk.close(cli_reviewer, tid, "fixed upstream", "data_issue", today=TODAY)
     assert done.act["kind"] == "propose_close" and done.act["authenticated"] == CLI
@@ -87,7 +69,7 @@ def test_a_red_closure_from_the_cli_is_recorded_as_a_proposal(desk):
 
 
 def test_a_reviewer_accepts_a_risk_within_the_tiers_maximum_and_attests_the_day(desk):
-    tid = red_ticket(desk.store)
+    tid = file_red_ticket(desk.store)
     accepted = desk.accept(
         REVIEWER_AT, tid, "known segment", date(2026, 10, 31), ["watch weekly", " "], today=TODAY
     )
@@ -104,7 +86,7 @@ def test_a_reviewer_accepts_a_risk_within_the_tiers_maximum_and_attests_the_day(
 
 
 def test_accepting_a_risk_closes_the_ticket_with_cause_accepted_and_mirrors_the_closure(desk):
-    tid = red_ticket(desk.store)
+    tid = file_red_ticket(desk.store)
     done = desk.accept(REVIEWER_AT, tid, "known segment", date(2026, 10, 31), ["watch weekly"], today=TODAY)
 
     said = (

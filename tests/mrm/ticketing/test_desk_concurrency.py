@@ -8,7 +8,7 @@ import threading
 from datetime import date
 
 import pytest
-from test_desk import red_ticket
+from support import file_red_ticket
 
 from mrm.errors import ReviewTermsError
 from mrm.inventory import load_inventory
@@ -41,7 +41,7 @@ def accept(desk, who, tid):
     "pair", [(close, close), (close, accept), (accept, accept)], ids=lambda p: "-".join(f.__name__ for f in p)
 )
 def test_two_reviewers_at_once_one_closing_wins(desk, pair):
-    tid = red_ticket(desk.store)
+    tid = file_red_ticket(desk.store)
     barrier = threading.Barrier(2)
     outcomes: dict[str, object] = {}
 

@@ -4,15 +4,16 @@ day, close within 10 days), aml_alert tier 2 (2 business days, 20 days)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from support import file_red_ticket
 
 from mrm.inventory import load_inventory
 from mrm.inventory.policy import Policy
 from mrm.store import acts as store_acts
 from mrm.store import tickets as store_tickets
-from mrm.ticketing import Breach, BuiltinTracker, timeliness
+from mrm.ticketing import timeliness
 from mrm.ticketing.desk import Actor, Desk
 from mrm.ticketing.timeliness import LATE, MET, OVERDUE, PENDING
 
@@ -185,28 +186,7 @@ def test_summaries_per_model_and_owner(inv):
 
 def test_measured_from_a_real_store(any_history, examples_dir):
     inventory = load_inventory(examples_dir)[0]
-    tracker = BuiltinTracker(any_history)
-    ids = [
-        tracker.file(
-            Breach(
-                "card_fraud",
-                "fraud-models@example.com",
-                f"drift.psi[{c}]",
-                "drift",
-                "psi",
-                c,
-                "RED",
-                0.3,
-                0.1,
-                0.25,
-                "run-1",
-                date(2026, 9, 30),
-                "psi breached",
-            ),
-            1,
-        ).ticket_id
-        for c in ("amount", "tenure")
-    ]
+    ids = [file_red_ticket(any_history, c) for c in ("amount", "tenure")]
     Desk(any_history, inventory).acknowledge(
         Actor("fraud-models@example.com"), ids[0], "looking", datetime.now(UTC).date()
     )
