@@ -197,7 +197,7 @@ def test_a_reviewer_attests_a_day_and_the_review_page_shows_by_whom(world, shots
         text = open_page(page, world.base, "/review")
         assert "No review attested yet" in text
         assert "new RED" in text
-        page.locator('details[data-act="attest"] summary').click()
+        page.locator('details[data-act="attest"] summary').first.click()
         shot(page, shots / "desk-review.png")
         shown = submit(page, "attest", {"comment": "morning review: NL feed under watch"})
         assert f"Last attested review: {TODAY} by risk.reviewer" in shown  # the newest day not ahead
@@ -238,3 +238,30 @@ def test_a_post_without_the_forms_token_is_refused(world):
             f"{world.base}/model-risk/tickets/1/comment", form={"comment": "no token"}, max_redirects=0
         )
         assert refused.status == 403 and "reload the page and submit the form again" in refused.text()
+
+
+def test_an_act_inside_airflows_frame_is_recorded(world):
+    """As a person works: Airflow's nav, the Model Risk page in Airflow's iframe (sandboxed with
+    allow-forms), the Review tab, a ticket, a comment posted from inside the frame."""
+    with as_user(world, "risk.reviewer") as page:
+        page.locator("a", has_text="Model Risk").first.click()
+        frame = page.frame_locator("iframe")
+        frame.locator("header nav a", has_text="Review").click()
+        frame.locator("h1", has_text="Review").wait_for(timeout=30000)
+        frame.locator("div.change a[href*='/tickets/']").first.click()
+        frame.locator("h2#trail").wait_for(timeout=30000)
+        box = frame.locator('details.act[data-act="comment"]')
+        box.locator("summary").click()
+        box.locator("textarea[name=comment]").fill("asked the vendor for the fix date (from the frame)")
+        box.locator("button[type=submit]").click()
+        frame.locator("p.notice.done").wait_for(timeout=30000)
+        assert "Recorded: comment by risk.reviewer (airflow)" in frame.locator("p.notice.done").inner_text()
+    from mrm import wiring
+    from mrm.store import acts as store_acts
+
+    clear_caches()
+    with wiring.get_store().engine.connect() as conn:
+        last = store_acts.acts(conn)[-1]
+    assert (last["kind"], last["person"], last["comment"]) == (
+        "comment", "risk.reviewer", "asked the vendor for the fix date (from the frame)",
+    )  # fmt: skip
