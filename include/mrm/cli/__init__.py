@@ -4,6 +4,8 @@
     mrm inventory new --model-id ID [--inventory DIR]
     mrm inventory list [--status S] [--tier N] [--format table|csv|json] [--inventory DIR]
     mrm inventory show ID [--inventory DIR]
+    mrm intake new --model-id ID --answers FILE.yaml [--inventory DIR]
+    mrm intake rules [--inventory DIR]
     mrm run --model ID --date YYYY-MM-DD [--reason TEXT] [--inventory DIR]
     mrm history --model ID [--since DATE] [--until DATE] [--format table|csv|json] [--all-runs] [--kind K]
     mrm backtest --model ID --since DATE --until DATE [--reason TEXT] [--inventory DIR]
@@ -36,8 +38,8 @@ outbox: one warning line), 1 could not do it (one line on stderr), 2 usage (or a
 141 the output's reader stopped early (``| head``: quietly, as Unix tools do).
 Every problem is printed once, on one line (:mod:`mrm.cli.console`), warnings of dependencies included.
 
-One module per command group (inventory, runs, backtest, tickets, outbox, audit, db, demo); each adds its own
-sub-commands to the parser and maps them to their handlers in its ``COMMANDS``.
+One module per command group (inventory, intake, runs, backtest, tickets, outbox, audit, db, demo); each adds
+its own sub-commands to the parser and maps them to their handlers in its ``COMMANDS``.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import os
 import sys
 
 from mrm import settings
-from mrm.cli import audit, backtest, db, demo, inventory, outbox, runs, tickets
+from mrm.cli import audit, backtest, db, demo, intake, inventory, outbox, runs, tickets
 from mrm.cli.console import console
 from mrm.cli.outbox import OUTBOX_COLUMNS
 from mrm.cli.runs import HISTORY_COLUMNS
@@ -55,7 +57,7 @@ from mrm.errors import InventoryError, MrmError
 
 __all__ = ["COMMANDS", "HISTORY_COLUMNS", "OUTBOX_COLUMNS", "main", "parser"]
 
-GROUPS = (inventory, runs, backtest, tickets, outbox, audit, db, demo)
+GROUPS = (inventory, intake, runs, backtest, tickets, outbox, audit, db, demo)
 COMMANDS = {command: handler for group in GROUPS for command, handler in group.COMMANDS.items()}
 
 

@@ -12,6 +12,8 @@ files import it, so it must stay light (pydantic and yaml only).
     policy.py         ``_policy.yaml``: tier defaults, model risk team, governance rules
     load.py           reading a folder: Inventory, load_inventory, load_entry, one message per problem
     scaffold.py       ``mrm inventory new``
+    intake_policy.py  ``_policy.yaml``'s ``intake:``: the tiering rule of new AI/ML use cases, the flags
+    intake.py         the intake answers, the proposed tier (``propose``), the proposed entry (``entry_from``)
 """
 
 from __future__ import annotations

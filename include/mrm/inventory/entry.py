@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import EmailStr, Field, model_validator
 
 from mrm.inventory.base import Strict as _Strict
+from mrm.inventory.intake import IntakeRecord
 from mrm.inventory.notifications import ModelNotifications
 from mrm.inventory.schema import Feature, Monitoring
 
@@ -69,6 +70,8 @@ class ModelEntry(_Strict):
     # the monitoring plan
     monitoring: Monitoring | None = None
     notifications: ModelNotifications | None = None  # overrides of the policy's routing
+    # the AI/ML use-case intake it was proposed from (`mrm intake new`): answers, proposed tier, flags
+    intake: IntakeRecord | None = None
 
     @model_validator(mode="after")
     def _governance(self) -> ModelEntry:

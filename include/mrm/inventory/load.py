@@ -1,4 +1,5 @@
-"""Reading an inventory folder: one YAML file per model plus ``_policy.yaml``, one message per problem."""
+"""Reading an inventory folder: one YAML file per model plus ``_policy.yaml``, one message per problem;
+and an intake's answers file."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pydantic import ValidationError
 
 from mrm.errors import InventoryError
 from mrm.inventory.entry import ModelEntry
+from mrm.inventory.intake import IntakeAnswers
 from mrm.inventory.policy import Policy
 from mrm.inventory.roles import check_roles
 
@@ -115,6 +117,19 @@ def load_entry(path: Path, policy: Policy | None = None) -> ModelEntry:
             [f"{path}: model_id '{entry.model_id}' must match the file name '{path.stem}.yaml'"]
         )
     return entry
+
+
+def load_answers(path: Path) -> IntakeAnswers:
+    """Parse and validate an intake answers file (``mrm intake new --answers``); one line per problem."""
+    raw = _read_yaml(path)
+    if not isinstance(raw, dict):
+        raise InventoryError(
+            [f"{path}: expected a mapping of answers (name, purpose, ...), got {type(raw).__name__}"]
+        )
+    try:
+        return IntakeAnswers.model_validate(raw)
+    except ValidationError as exc:
+        raise InventoryError(_describe(exc, path)) from None
 
 
 def inventory_files(folder: Path) -> list[Path]:

@@ -1,5 +1,5 @@
 """``_policy.yaml``: defaults by risk tier, the model risk team, governance rules, notification routing,
-the role map of the desk."""
+the role map of the desk, the intake rule."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import EmailStr, Field, field_validator
 
 from mrm.inventory.base import Strict as _Strict
+from mrm.inventory.intake_policy import IntakePolicy
 from mrm.inventory.notifications import Notifications
 from mrm.inventory.roles import Roles
 from mrm.inventory.schema import Control, Persistence, check_controls
@@ -64,6 +65,7 @@ class Policy(_Strict):
     retention_days: int = DEFAULT_RETENTION_DAYS  # `mrm purge` keeps at least this (and MRM_RETENTION_DAYS)
     # who may act on the desk (mrm.ticketing.review); None (no ``roles:``): the desk checks no roles
     roles: Roles | None = None
+    intake: IntakePolicy = Field(default_factory=lambda: IntakePolicy())  # `mrm intake`: tiering rule, flags
 
     def targets(self, tier: int | None) -> Targets:
         """The desk's targets for a model of ``tier``: the tier's keys, else :data:`DEFAULT_TARGETS`
