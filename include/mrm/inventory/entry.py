@@ -116,6 +116,8 @@ class ModelEntry(_Strict):
         return next(f for f in self.monitoring.features if f.name == name)
 
     def fingerprint(self) -> str:
-        """SHA-256 of the entry's canonical JSON: which thresholds applied to a run."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the entry's canonical JSON: which thresholds applied to a run. An entry without an
+        ``intake:`` record hashes as before the key existed (no new inventory version on upgrade)."""
+        doc = self.model_dump(mode="json", exclude={"intake"} if self.intake is None else None)
+        canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
