@@ -226,7 +226,7 @@ def run_governance(
             finished_at=now, triggered_by=triggered_by, inventory_hash=entry.fingerprint(), kind="governance",
             rerun_reason=why,
         )  # fmt: skip
-        store.record_run(run, findings, entry.model_dump(mode="json"))
+        store.record_run(run, findings, entry.document())
         reds = [governance_breach(entry, f, run.run_id, day, team) for f in findings if f.status == RED]
         tickets = notifier.on_findings(entry, reds)
         anchor.after_record(store, entry.model_id, day)  # the run and its ticket events; never raises

@@ -79,7 +79,7 @@ def record_outcome(ctx: RunContext, evidence: dict) -> dict:
             evidence=files_of(evidence), lineage=lineage(evidence),
             rerun_reason=ctx.rerun_reason, kind=ctx.kind,
         )  # fmt: skip
-        get_store().record_run(run, evaluated, entry.model_dump(mode="json"))
+        get_store().record_run(run, evaluated, entry.document())
     anchor.after_record(get_store(), ctx.model_id, ctx.day)  # never raises: the run is recorded
     whole = [r for r in results if r.segment is None]
     first = whole[0] if whole else None

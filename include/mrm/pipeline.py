@@ -281,7 +281,7 @@ def record(ctx: RunContext, *evidence: dict) -> dict:
             lineage={**lineage(everything), **({"engine": ctx.engine} if ctx.engine else {})},
             rerun_reason=ctx.rerun_reason,
         )
-        get_store().record_run(run, evaluated, entry.model_dump(mode="json"))
+        get_store().record_run(run, evaluated, entry.document())
     anchor.after_record(get_store(), ctx.model_id, ctx.day)  # never raises: the run is recorded
     log.info("%s", render_controls(evaluated, f"{ctx.model_id} {ctx.logical_date}"))
     return summary(run, evaluated)

@@ -115,9 +115,12 @@ class ModelEntry(_Strict):
     def feature(self, name: str) -> Feature:
         return next(f for f in self.monitoring.features if f.name == name)
 
+    def document(self) -> dict:
+        """The entry as JSON data, as the history keeps it (and :meth:`fingerprint` hashes it). Without an
+        ``intake:`` record the key is left out, so entries hash as before it existed (no new version)."""
+        return self.model_dump(mode="json", exclude={"intake"} if self.intake is None else None)
+
     def fingerprint(self) -> str:
-        """SHA-256 of the entry's canonical JSON: which thresholds applied to a run. An entry without an
-        ``intake:`` record hashes as before the key existed (no new inventory version on upgrade)."""
-        doc = self.model_dump(mode="json", exclude={"intake"} if self.intake is None else None)
-        canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+        """SHA-256 of the entry's canonical JSON (:meth:`document`): which thresholds applied to a run."""
+        canonical = json.dumps(self.document(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()

@@ -260,3 +260,14 @@ def test_an_entry_without_intake_hashes_as_before_the_key_existed(examples_dir):
         with_intake.fingerprint()
         != ModelEntry.model_validate({k: v for k, v in _entry().items() if k != "intake"}).fingerprint()
     )
+
+
+def test_the_history_keeps_what_the_fingerprint_hashes():
+    import hashlib
+    import json
+
+    for raw in (_entry(), {k: v for k, v in _entry().items() if k != "intake"}):
+        entry = ModelEntry.model_validate(raw)
+        canonical = json.dumps(entry.document(), sort_keys=True, separators=(",", ":"))
+        assert entry.fingerprint() == hashlib.sha256(canonical.encode()).hexdigest()
+        assert ("intake" in entry.document()) == ("intake" in raw)
