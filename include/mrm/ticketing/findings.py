@@ -269,7 +269,7 @@ def overdue(findings: list[dict], today: date) -> dict[str, Verdict]:
             continue
         line = (
             f"finding {f['finding_id']} ({f['severity']}) of model {f['model_id']} is "
-            + (f"{(today - due).days} day(s) past its due date {due}" if late else f"open, due {due}")
+            + (f"{(today - due).days} day(s) past its due date {due}" if late else f"due {due}")
             + f" and {f['status'].replace('_', ' ')}: owner {f['owner']}"
         )
         before = verdicts.get(f["model_id"], Verdict("GREEN", ()))
