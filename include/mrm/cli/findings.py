@@ -1,6 +1,6 @@
 """``mrm findings [add | update | close | import]``: the validation findings register from the command
-line. Each act goes through :mod:`mrm.ticketing.register` (the rules of :mod:`mrm.ticketing.findings`),
-recorded as the OS user (the real uid's name, which the inventory's validator or the role map must name
+line. Each act goes through :mod:`mrm.ticketing.register` (the rules of
+:mod:`mrm.ticketing.finding_rules`), recorded as the OS user (the real uid's name, which the inventory's validator or the role map must name
 to act) marked ``cli: not authenticated by Airflow``; ``--by NAME`` is kept only as "on behalf of NAME".
 """
 
@@ -119,7 +119,8 @@ def cmd_import(args) -> int:
         for line in exc.lines():
             print(f"mrm: {line}", file=sys.stderr)
         return 1
-    print(f"{len(recorded)} finding(s) recorded from {args.file}: {', '.join(f['finding_id'] for f in recorded)}")
+    ids = ", ".join(f["finding_id"] for f in recorded)
+    print(f"{len(recorded)} finding(s) recorded from {args.file}: {ids}")
     return 0
 
 

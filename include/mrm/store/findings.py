@@ -74,9 +74,7 @@ def history(conn: Connection, finding_id: str) -> list[dict]:
     return [_aware(r) for r in conn.execute(q).mappings()]
 
 
-def findings(
-    conn: Connection, *, model_id: str | None = None, status: str | None = None
-) -> list[dict]:
+def findings(conn: Connection, *, model_id: str | None = None, status: str | None = None) -> list[dict]:
     """The current state of each finding (its latest event, with ``added_at``: when its first event was
     recorded), of one model and in one status when given, by finding id."""
     latest = (
@@ -102,12 +100,7 @@ def findings(
 
 def finding(conn: Connection, finding_id: str) -> dict | None:
     """One finding's current state, or None."""
-    q = (
-        select(_F)
-        .where(_F.c.finding_id == finding_id)
-        .order_by(_F.c.event_id.desc())
-        .limit(1)
-    )
+    q = select(_F).where(_F.c.finding_id == finding_id).order_by(_F.c.event_id.desc()).limit(1)
     row = conn.execute(q).mappings().first()
     if row is None:
         return None

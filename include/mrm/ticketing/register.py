@@ -1,6 +1,6 @@
 """The validation findings register recorded: each act is checked against the rules
-(:mod:`mrm.ticketing.findings`) and written as one chained event of ``mrm_findings_events`` in one
-transaction, read and write under the chain's lock (two people closing one finding at once record one
+(:mod:`mrm.ticketing.finding_rules`) and written as one chained event of ``mrm_findings_events`` in
+one transaction, read and write under the chain's lock (two people closing one finding at once record one
 closure). ``mrm findings add|update|close|import`` call these; the desk can call them with the person
 Airflow authenticated. An import records every row or none."""
 
@@ -20,7 +20,7 @@ from mrm.errors import FindingNotFoundError, FindingsImportError, InventoryError
 from mrm.inventory import Inventory
 from mrm.store import HistoryStore, chain
 from mrm.store import findings as store_findings
-from mrm.ticketing import findings as rules
+from mrm.ticketing import finding_rules as rules
 from mrm.ticketing.desk import Actor
 
 IMPORT_COLUMNS = ("id", "model", "severity", "due", "description", "owner", "plan", "evidence")
@@ -148,8 +148,12 @@ def import_file(store: HistoryStore, inventory: Inventory, actor: Actor, path: P
             known = known | {row["id"]}
             good.append(row)
         if bad:
-            raise FindingsImportError([*bad, f"{path}: nothing was recorded; fix the rows above and import again"])
-        return [_write(conn, r["id"], "added", r["_finding"], actor, f"imported from {path.name}") for r in good]
+            raise FindingsImportError(
+                [*bad, f"{path}: nothing was recorded; fix the rows above and import again"]
+            )
+        return [
+            _write(conn, r["id"], "added", r["_finding"], actor, f"imported from {path.name}") for r in good
+        ]
 
     return _record(store, work)
 
@@ -164,9 +168,9 @@ def _check_row(inventory: Inventory, actor: Actor, row: dict, known: set[str]) -
     finding_id, model_id = str(row["id"]).strip(), str(row["model"]).strip()
     if model_id not in inventory.entries:
         return f"model: '{model_id}' is not in the inventory (models: {', '.join(sorted(inventory.entries))})"
-    wrong = rules.check_id(finding_id, known)
+    wrong = rules.check_id(finding_id, known, "the register or the file")
     if wrong:
-        return f"id: {wrong}" if "already" not in wrong else f"id: {finding_id} is already in the register or the file"
+        return f"id: {wrong}"
     fields = {"severity": str(row["severity"]).strip().lower(), "description": str(row["description"]),
               "owner": str(row["owner"]).strip(), "plan": str(row.get("plan") or ""),
               "due_date": str(row["due"]).strip(), "evidence": row["evidence"]}  # fmt: skip

@@ -80,7 +80,7 @@ def test_an_unknown_event_a_missing_field_or_a_naive_time_is_refused(any_history
                                   acted_at=WHEN)  # fmt: skip
         with pytest.raises(StoreError, match="naive datetime"):
             findings.insert_event(conn, "V-1", "added", FINDING, person="p", authenticated="airflow",
-                                  acted_at=datetime(2026, 9, 2))  # fmt: skip
+                                  acted_at=datetime(2026, 9, 2))  # noqa: DTZ001  # fmt: skip
 
 
 def test_a_finding_id_is_added_once(any_history):
@@ -93,7 +93,10 @@ def test_a_finding_id_is_added_once(any_history):
 
 def test_verify_names_a_finding_edited_with_sql(any_history):
     write(any_history)
-    tamper(any_history, "UPDATE mrm_findings_events SET due_date = '2027-12-31' WHERE finding_id = 'VAL-2026-002'")
+    tamper(
+        any_history,
+        "UPDATE mrm_findings_events SET due_date = '2027-12-31' WHERE finding_id = 'VAL-2026-002'",
+    )
     with any_history.engine.connect() as conn:
         (event_id,) = conn.exec_driver_sql(
             "SELECT event_id FROM mrm_findings_events WHERE finding_id = 'VAL-2026-002'"

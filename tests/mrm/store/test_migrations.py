@@ -219,9 +219,10 @@ def test_a_0010_history_upgrades_to_0011_with_the_findings_register_and_its_view
                "plan": None, "due_date": date(2026, 10, 1), "status": "open", "evidence": []}  # fmt: skip
     with store.engine.begin() as conn:
         for status in ("open", "remediation_submitted"):
-            findings.insert_event(conn, "VAL-2026-001", "added" if status == "open" else "updated",
-                                  {**finding, "status": status}, person="v@example.com",
-                                  authenticated="airflow", acted_at=datetime(2026, 9, 2, tzinfo=UTC))  # fmt: skip
+            event = "added" if status == "open" else "updated"
+            findings.insert_event(conn, "VAL-2026-001", event, {**finding, "status": status},
+                                  person="v@example.com", authenticated="airflow",
+                                  acted_at=datetime(2026, 9, 2, tzinfo=UTC))  # fmt: skip
     with store.engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT finding_id, status FROM mrm_v_findings").all()
     assert [tuple(r) for r in rows] == [("VAL-2026-001", "remediation_submitted")]

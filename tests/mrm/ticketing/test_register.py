@@ -21,7 +21,8 @@ VALIDATOR = Actor("model-validation@example.com")  # card_fraud's validator in t
 FIXER = Actor("fixer@example.com")
 OWNER = Actor("fraud-models@example.com")  # card_fraud's owner
 FIELDS = {"severity": "high", "description": "overrides are not monitored", "owner": "fixer@example.com",
-          "plan": None, "due_date": date(2026, 10, 1), "evidence": ["s3://val/card_fraud-2026.pdf"]}  # fmt: skip
+          "plan": None, "due_date": date(2026, 10, 1),
+          "evidence": ["s3://val/card_fraud-2026.pdf"]}  # fmt: skip
 
 
 @pytest.fixture
@@ -58,7 +59,9 @@ def test_a_refused_act_writes_nothing(any_history, inventory):
     register.add(any_history, inventory, VALIDATOR, "VAL-2026-001", "card_fraud", FIELDS)
     register.update(any_history, inventory, FIXER, "VAL-2026-001",
                     {"plan": "fix", "status": "remediation_submitted"})  # fmt: skip
-    with pytest.raises(SegregationOfDutiesError, match="^fraud-models@example.com may not verify and close"):
+    with pytest.raises(
+        SegregationOfDutiesError, match=r"^fraud-models@example\.com may not verify and close"
+    ):
         register.close(any_history, inventory, OWNER, "VAL-2026-001", "looks fine to me")
     with pytest.raises(FindingNotFoundError, match="finding VAL-2026-404 is not in the register"):
         register.close(any_history, inventory, VALIDATOR, "VAL-2026-404", "x")
@@ -67,7 +70,7 @@ def test_a_refused_act_writes_nothing(any_history, inventory):
 
 GOOD_CSV = """id,model,severity,due,description,owner,plan,evidence
 VAL-2026-001,card_fraud,high,2026-10-01,Overrides are not monitored,fixer@example.com,,s3://val/a.pdf
-VAL-2026-002,credit_line,Medium,2026-12-31,"Segment PSI, not only total",fixer@example.com,add segments,s3://a s3://b
+VAL-2026-002,credit_line,Medium,2026-12-31,"Segment PSI, not total",fixer@example.com,segments,s3://a s3://b
 """
 
 

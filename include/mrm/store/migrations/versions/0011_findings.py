@@ -19,7 +19,8 @@ branch_labels = None
 depends_on = None
 
 COLUMNS = ("event_id", "finding_id", "event", "model_id", "severity", "description", "owner", "plan",
-           "due_date", "status", "evidence", "person", "authenticated", "via", "acted_at", "reason")  # fmt: skip
+           "due_date", "status", "evidence", "person", "authenticated", "via", "acted_at",
+           "reason")  # fmt: skip
 
 # each finding's latest event, and when it was added (the first event's acted_at)
 VIEW = f"""

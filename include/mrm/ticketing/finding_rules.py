@@ -125,11 +125,16 @@ def _date(value: Any) -> date | None:
         return None
 
 
-def check_id(finding_id: str, known: set[str]) -> str | None:
-    """What is wrong with a new finding's id, or None."""
+def check_id(finding_id: str, known: set[str], where: str = "the register") -> str | None:
+    """What is wrong with a new finding's id (``known``: the ids already in ``where``), or None."""
     if not ID.match(finding_id or "") or len(finding_id) > MAX_ID:
-        return f"'{finding_id}' is not a finding id: use upper-case letters, digits and dashes, e.g. VAL-2026-001"
+        return (
+            f"'{finding_id}' is not a finding id: use upper-case letters, digits and dashes, e.g. "
+            "VAL-2026-001"
+        )
     if finding_id in known:
+        if where != "the register":
+            return f"{finding_id} is already in {where}"
         return f"{finding_id} is already in the register: use `mrm findings update {finding_id}`"
     return None
 
