@@ -1,7 +1,9 @@
 """``mrm findings [add | update | close | import]``: the validation findings register from the command
-line. Each act goes through :mod:`mrm.ticketing.register` (the rules of
-:mod:`mrm.ticketing.finding_rules`), recorded as the OS user (the real uid's name, which the inventory's validator or the role map must name
-to act) marked ``cli: not authenticated by Airflow``; ``--by NAME`` is kept only as "on behalf of NAME".
+line. Each act goes through :mod:`mrm.ticketing.register` (the rules: :mod:`mrm.ticketing.finding_rules`),
+recorded as the OS user (the real uid's name) marked ``cli: not authenticated by Airflow``; ``--by NAME``
+is kept only as "on behalf of NAME". The OS user acts with the roles the role map gives that name: the
+entry's ``validator`` is an e-mail address, so from the CLI a validator acts as a member of
+``roles.model_risk_team`` (and a remediating owner as one of ``roles.models.<id>.owners``).
 """
 
 from __future__ import annotations
