@@ -38,8 +38,8 @@ FIELDS = ("severity", "description", "owner", "plan", "due_date", "evidence")
 # governance status of one finding not verified closed, by severity: (past its due date, not yet due)
 RULES = {
     "high": ("RED", "AMBER"),
-    "medium": ("AMBER", "GREEN"),
-    "low": ("AMBER", "GREEN"),
+    "medium": ("RED", "GREEN"),  # issue 19: overdue findings are governance RED, whatever their severity
+    "low": ("RED", "GREEN"),
 }
 ORDER = ("GREEN", "AMBER", "RED")
 
@@ -260,7 +260,7 @@ class Verdict:
 
 def overdue(findings: list[dict], today: date) -> dict[str, Verdict]:
     """Per model with a finding that counts, the worst status by :data:`RULES`: a finding not verified
-    closed and past its due date (``today`` after it) is RED if high, AMBER if medium or low; a high one
+    closed and past its due date (``today`` after it) is RED, whatever its severity; a high one
     not yet due is AMBER. Models whose findings are all closed or not yet due (medium, low) are left out
     (GREEN)."""
     verdicts: dict[str, Verdict] = {}

@@ -199,9 +199,9 @@ PAST, DUE_TODAY, AHEAD = date(2026, 10, 1), TODAY, date(2026, 11, 30)
         ("high", DUE_TODAY, "open", "AMBER"),  # due today is not yet past its date
         ("high", AHEAD, "open", "AMBER"),  # an open high finding: at least AMBER
         ("high", PAST, "verified_closed", None),
-        ("medium", PAST, "open", "AMBER"),
+        ("medium", PAST, "open", "RED"),
         ("medium", AHEAD, "open", None),
-        ("low", PAST, "remediation_submitted", "AMBER"),
+        ("low", PAST, "remediation_submitted", "RED"),
         ("low", AHEAD, "open", None),
         ("low", PAST, "verified_closed", None),
     ],
