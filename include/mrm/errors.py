@@ -93,3 +93,19 @@ class SegregationOfDutiesError(ReviewRefused):
 class ReviewTermsError(ReviewRefused):
     """The act is allowed to the person but not on these terms (no rationale, a date out of bounds, a
     ticket already closed)."""
+
+
+class FindingNotFoundError(MrmError):
+    """A finding id that the validation findings register does not hold."""
+
+
+class FindingsImportError(MrmError):
+    """A findings file with bad rows: one line per bad row, naming the file, the row and the field;
+    nothing of the file was recorded."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems) if len(problems) <= 3 else f"{len(problems)} bad rows")
+
+    def lines(self) -> list[str]:
+        return list(self.problems)

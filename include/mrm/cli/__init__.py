@@ -17,6 +17,12 @@
     mrm tickets close ID --reason TEXT [--cause C] [--by NAME]   (RED: recorded as a proposal)
     mrm tickets accept ID --until DATE --reason TEXT [--condition TEXT ...] [--by NAME]
     mrm tickets attest --date DATE [--model ID] --comment TEXT [--by NAME]
+    mrm findings [--model ID] [--status S] [--format table|json|csv]
+    mrm findings add --model ID --id VAL-YYYY-NNN --severity S --due DATE --description TEXT --owner EMAIL
+                     [--plan TEXT] [--evidence URI ...] [--by NAME]
+    mrm findings update ID [--plan TEXT] [--due DATE] [--status S] [--evidence URI] [--comment TEXT]
+    mrm findings close ID --reason TEXT [--by NAME]
+    mrm findings import FILE.csv|FILE.yaml [--by NAME]
     mrm outbox [--status pending|delivered|cancelled|all] [--model ID] [--format table|json]
     mrm outbox show ITEM
     mrm outbox deliver [--model ID]
@@ -38,8 +44,8 @@ outbox: one warning line), 1 could not do it (one line on stderr), 2 usage (or a
 141 the output's reader stopped early (``| head``: quietly, as Unix tools do).
 Every problem is printed once, on one line (:mod:`mrm.cli.console`), warnings of dependencies included.
 
-One module per command group (inventory, intake, runs, backtest, tickets, outbox, audit, db, demo); each adds
-its own sub-commands to the parser and maps them to their handlers in its ``COMMANDS``.
+One module per command group (inventory, intake, runs, backtest, tickets, findings, outbox, audit, db,
+demo); each adds its own sub-commands to the parser and maps them to their handlers in its ``COMMANDS``.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ import os
 import sys
 
 from mrm import settings
-from mrm.cli import audit, backtest, db, demo, intake, inventory, outbox, runs, tickets
+from mrm.cli import audit, backtest, db, demo, findings, intake, inventory, outbox, runs, tickets
 from mrm.cli.console import console
 from mrm.cli.outbox import OUTBOX_COLUMNS
 from mrm.cli.runs import HISTORY_COLUMNS
@@ -57,7 +63,7 @@ from mrm.errors import InventoryError, MrmError
 
 __all__ = ["COMMANDS", "HISTORY_COLUMNS", "OUTBOX_COLUMNS", "main", "parser"]
 
-GROUPS = (inventory, intake, runs, backtest, tickets, outbox, audit, db, demo)
+GROUPS = (inventory, intake, runs, backtest, tickets, findings, outbox, audit, db, demo)
 COMMANDS = {command: handler for group in GROUPS for command, handler in group.COMMANDS.items()}
 
 

@@ -26,8 +26,8 @@ those entries), shows only against a head kept outside the database. Two runs of
 finishing within moments of each other but written in the other order would be reported as forged.
 
 Chained: runs, metric results, ticket events, tickets (every version), inventory versions, purges, key
-rotations and review acts. Tickets and purges written before 0006 are chained as found by the first keyed
-append.
+rotations, review acts and the events of validation findings. Tickets and purges written before 0006 are
+chained as found by the first keyed append.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ CHAINED = {
     "mrm_purges": (schema.purges, "purge_id"),
     "mrm_key_rotations": (schema.key_rotations, "key_id"),
     "mrm_review_acts": (schema.review_acts, "act_id"),
+    "mrm_findings_events": (schema.findings_events, "event_id"),
 }
 VERSIONED = ("mrm_tickets",)  # rows that change: verify compares each with its latest chained version
 ADOPTED = ("mrm_tickets", "mrm_purges")  # not chained before 0006: chained as found when first keyed

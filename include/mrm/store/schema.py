@@ -1,7 +1,7 @@
 """Tables of the metrics history. Rows are only ever inserted, except a ticket's state (open/closed,
 priority) and an outbox item's delivery state (and its claim by a deliverer). Review acts (who
 acknowledged, commented, proposed or confirmed a closure, accepted a risk, attested a day) are rows of
-``mrm_review_acts``, inserted only."""
+``mrm_review_acts``, inserted only; so is each event of a validation finding (``mrm_findings_events``)."""
 
 from __future__ import annotations
 
@@ -147,6 +147,43 @@ review_acts = Table(
     Column("confirms", Integer),  # close: the propose_close act it confirms
     Index("ix_review_acts_ticket", "ticket_id"),
     Index("ix_review_acts_model_date", "model_id", "logical_date"),
+)
+
+FINDING_EVENTS = ("added", "updated", "remediation_submitted", "returned", "verified_closed")
+SEVERITIES = ("high", "medium", "low")
+FINDING_STATUSES = ("open", "remediation_submitted", "verified_closed")
+
+# the validation findings register: one row per event of a finding, each the whole finding as it stands
+# after the event (its current state is its latest row), with who, how authenticated, when and why
+findings_events = Table(
+    "mrm_findings_events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("finding_id", String(32), nullable=False),  # given by the validator, e.g. VAL-2026-001
+    Column("event", String(24), nullable=False),  # one of FINDING_EVENTS
+    Column("model_id", String(64), nullable=False),
+    Column("severity", String(8), nullable=False),  # one of SEVERITIES
+    Column("description", Text, nullable=False),
+    Column("owner", String(256), nullable=False),  # who remediates
+    Column("plan", Text),  # the remediation plan
+    Column("due_date", Date, nullable=False),
+    Column("status", String(24), nullable=False),  # one of FINDING_STATUSES
+    Column("evidence", JSON, nullable=False),  # links (URIs), a list
+    Column("person", String(256), nullable=False),  # who acted: a person id of the role map
+    Column("authenticated", String(64), nullable=False),  # airflow | cli: not authenticated by Airflow
+    Column("via", String(512)),  # how it came: the CLI's os user
+    Column("acted_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text),  # why: a closure's verification, an update's comment
+    Index("ix_findings_events_finding", "finding_id"),
+    Index("ix_findings_events_model", "model_id"),
+    # a finding id is added once, even with concurrent writers
+    Index(
+        "ux_findings_added",
+        "finding_id",
+        unique=True,
+        sqlite_where=text("event = 'added'"),
+        postgresql_where=text("event = 'added'"),
+    ),
 )
 
 inventory_versions = Table(

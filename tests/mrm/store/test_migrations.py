@@ -16,7 +16,7 @@ from mrm.store import HistoryStore, migrate
 
 def test_a_new_history_is_created_by_migration(tmp_path):
     store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
-    assert migrate.current(store.engine) == migrate.head() == "0010"
+    assert migrate.current(store.engine) == migrate.head() == "0011"
     assert migrate.has_tables(store.engine)
 
 
@@ -27,27 +27,27 @@ def test_a_history_at_another_revision_is_refused_until_upgraded(tmp_path, monke
         db.execute("DROP TABLE mrm_alembic_version")
 
     with pytest.raises(
-        StoreError, match=r"none \(created before migrations\), this mrm needs 0010: run `mrm db upgrade`"
+        StoreError, match=r"none \(created before migrations\), this mrm needs 0011: run `mrm db upgrade`"
     ):
         HistoryStore(f"sqlite:///{path}")
 
     monkeypatch.setenv("MRM_DB_URL", f"sqlite:///{path}")
     assert main(["db", "upgrade"]) == 0
-    assert "schema revision none -> 0010" in capsys.readouterr().out
-    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0010"
+    assert "schema revision none -> 0011" in capsys.readouterr().out
+    assert migrate.current(HistoryStore(f"sqlite:///{path}").engine) == "0011"
 
 
 def test_postgresql_history_is_migrated_with_its_triggers(pg_url):
     import sqlalchemy as sa
 
     store = HistoryStore(pg_url)
-    assert migrate.current(store.engine) == "0010"
+    assert migrate.current(store.engine) == "0011"
     with store.engine.connect() as conn:
         triggers = conn.execute(sa.text(
             "SELECT count(*) FROM pg_trigger WHERE tgname IN ('mrm_append_only', 'mrm_no_truncate')"
         )).scalar()  # fmt: skip
-    assert triggers == 2 * 8  # 5 tables of 0001, the purge register (0003), the key rotations (0006), the
-    # review acts (0009)
+    assert triggers == 2 * 9  # 5 tables of 0001, the purge register (0003), the key rotations (0006), the
+    # review acts (0009), the findings register (0011)
 
 
 @pytest.mark.parametrize("db", ["sqlite", "postgres"])
@@ -103,7 +103,7 @@ def test_a_0003_history_with_tickets_upgrades_to_0004_keeping_them(any_history, 
                 "JOIN mrm_ticket_events e ON e.ticket_id = t.ticket_id"
             )
         conn.exec_driver_sql("UPDATE mrm_alembic_version SET version_num = '0003'")
-    with pytest.raises(StoreError, match="is at schema revision 0003, this mrm needs 0010"):
+    with pytest.raises(StoreError, match="is at schema revision 0003, this mrm needs 0011"):
         HistoryStore(store.url)
 
     monkeypatch.setenv("MRM_DB_URL", store.url)
@@ -150,10 +150,10 @@ def test_a_0007_history_upgrades_to_0008_keeping_earlier_duplicate_events(any_hi
             conn.exec_driver_sql(f"ALTER TABLE mrm_outbox DROP COLUMN {column}")
         store_tickets.insert_event(conn, ticket["ticket_id"], "run-2", day, "opened", 0.3, "twice", now)
         conn.exec_driver_sql("UPDATE mrm_alembic_version SET version_num = '0007'")
-    with pytest.raises(StoreError, match="is at schema revision 0007, this mrm needs 0010"):
+    with pytest.raises(StoreError, match="is at schema revision 0007, this mrm needs 0011"):
         HistoryStore(store.url)
 
-    assert migrate.upgrade(store.engine) == ("0007", "0010")
+    assert migrate.upgrade(store.engine) == ("0007", "0011")
 
     upgraded = HistoryStore(store.url)
     columns = {c["name"] for c in sa.inspect(upgraded.engine).get_columns("mrm_outbox")}
@@ -184,10 +184,10 @@ def test_a_0009_history_with_acts_upgrades_to_0010_whose_views_show_them(any_his
         for view in ("mrm_v_acceptances", "mrm_v_review_acts"):  # back to what 0009 left
             conn.exec_driver_sql(f"DROP VIEW {view}")
         conn.exec_driver_sql("UPDATE mrm_alembic_version SET version_num = '0009'")
-    with pytest.raises(StoreError, match="is at schema revision 0009, this mrm needs 0010"):
+    with pytest.raises(StoreError, match="is at schema revision 0009, this mrm needs 0011"):
         HistoryStore(store.url)
 
-    assert migrate.upgrade(store.engine) == ("0009", "0010")
+    assert migrate.upgrade(store.engine) == ("0009", "0011")
     with store.engine.connect() as conn:
         if store.engine.dialect.name == "postgresql":  # a session far east of UTC: still the UTC date
             conn.exec_driver_sql("SET TIME ZONE 'Pacific/Kiritimati'")
@@ -195,3 +195,35 @@ def test_a_0009_history_with_acts_upgrades_to_0010_whose_views_show_them(any_his
         accepted = conn.exec_driver_sql("SELECT count(*) FROM mrm_v_acceptances").scalar()
     assert [(r[0], r[1], str(r[2])) for r in rows] == [("rev@example.com", "attest", "2026-09-02")]
     assert accepted == 0
+
+
+def test_a_0010_history_upgrades_to_0011_with_the_findings_register_and_its_view(any_history):
+    """Revision 0011 adds the append-only, chained findings register and the view of each finding's
+    current state; a history at 0010 is refused until upgraded, then records and shows findings."""
+    from datetime import UTC, date, datetime
+
+    from mrm.store import chain, findings
+
+    store = any_history
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP VIEW mrm_v_findings")
+        if store.engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        conn.exec_driver_sql("DROP TABLE mrm_findings_events")  # back to what 0010 left
+        conn.exec_driver_sql("UPDATE mrm_alembic_version SET version_num = '0010'")
+    with pytest.raises(StoreError, match="is at schema revision 0010, this mrm needs 0011"):
+        HistoryStore(store.url)
+
+    assert migrate.upgrade(store.engine) == ("0010", "0011")
+    finding = {"model_id": "m", "severity": "high", "description": "d", "owner": "o@example.com",
+               "plan": None, "due_date": date(2026, 10, 1), "status": "open", "evidence": []}  # fmt: skip
+    with store.engine.begin() as conn:
+        for status in ("open", "remediation_submitted"):
+            event = "added" if status == "open" else "updated"
+            findings.insert_event(conn, "VAL-2026-001", event, {**finding, "status": status},
+                                  person="v@example.com", authenticated="airflow",
+                                  acted_at=datetime(2026, 9, 2, tzinfo=UTC))  # fmt: skip
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT finding_id, status FROM mrm_v_findings").all()
+    assert [tuple(r) for r in rows] == [("VAL-2026-001", "remediation_submitted")]
+    assert chain.verify(store.engine)[0] == []

@@ -164,7 +164,8 @@ def test_upgrade_adopts_the_admins_history_and_grants_the_app_role_exactly(clust
                     mrm_alembic_version={"SELECT"})  # fmt: skip
     expected.update({v: {"SELECT"} for v in ("mrm_v_current_runs", "mrm_v_metric_series",
                                              "mrm_v_latest_status", "mrm_v_breach_trail",
-                                             "mrm_v_review_acts", "mrm_v_acceptances")})  # fmt: skip
+                                             "mrm_v_review_acts", "mrm_v_acceptances",
+                                             "mrm_v_findings")})  # fmt: skip
     assert granted == expected
 
 
