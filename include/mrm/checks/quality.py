@@ -6,7 +6,9 @@ the row count and volume against the reference; and what GX lacks: volume agains
 band, null rates against the reference, events outside the logical day, freshness and extra columns.
 Names, columns and details are those of the GX suite (:mod:`mrm.checks.quality_gx`).
 
-Evidence: the GX validation result of the model's suite on the day's seeded sample, labelled as such.
+Evidence: the GX validation result of the model's suite on the day's seeded sample, labelled as such,
+its expectations carrying the controls' AMBER and RED thresholds as GX severities (warning, critical;
+:mod:`mrm.checks.gx_severity`).
 """
 
 from __future__ import annotations

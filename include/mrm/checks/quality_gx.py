@@ -35,8 +35,12 @@ class QualityOutcome:
 
 
 def build_suite(entry: ModelEntry, expected_rows: float | None):
-    """The expectation suite for a model: (expectation, metric, column) triples, in a stable order."""
+    """The expectation suite for a model: (expectation, metric, column) triples, in a stable order, with
+    mrm's thresholds as GX severities (:func:`mrm.checks.gx_severity.grade`: a rate with a control has
+    an expectation at AMBER, severity warning, and one at RED, severity critical)."""
     import great_expectations as gx
+
+    from mrm.checks.gx_severity import grade
 
     e = gx.expectations
     plan: list[tuple[Any, str | None, str | None]] = []
@@ -86,20 +90,20 @@ def build_suite(entry: ModelEntry, expected_rows: float | None):
     # the volume band itself is judged by the volume_ratio control; GX records the observed count
     low = int(expected_rows * 0.5) if expected_rows else 0
     plan.append((e.ExpectTableRowCountToBeBetween(min_value=low), "row_count", None))
-    return plan
+    return grade(plan, entry)
 
 
 _NOT_COMPARED = {"id", "rendered_content", "notes", "meta"}  # what a suite ignores comparing expectations
 
 
 def distinct(plan) -> list:
-    """The plan's expectations, each with its metric and column in its meta, leaving out one equal to an
-    earlier one (same type and arguments) as ``ExpectationSuite.add_expectation`` does; by a key per
+    """The plan's expectations, each with its metric and column added to its meta, leaving out one equal
+    to an earlier one (same type and arguments) as ``ExpectationSuite.add_expectation`` does; by a key per
     expectation, where ``add_expectation`` compares each with every earlier one (45 ms of CPU per
     run for a suite of some 35 expectations, 5 ms this way)."""
     seen, out = set(), []
     for expectation, metric, column in plan:
-        expectation.meta = {"mrm_metric": metric, "mrm_column": column}
+        expectation.meta = {"mrm_metric": metric, "mrm_column": column, **(expectation.meta or {})}
         args = expectation.dict(exclude=_NOT_COMPARED)
         key = (expectation.expectation_type, json.dumps(args, sort_keys=True, default=repr))
         if key not in seen:
@@ -159,7 +163,7 @@ def check_quality(current: pd.DataFrame, entry: ModelEntry, expected_rows: float
             f"{entry.model_id}: Great Expectations validation failed: {type(exc).__name__}: {exc}"
         ) from exc
     doc = validation.to_json_dict()
-    results = []
+    results, seen = [], set()
     for res in doc["results"]:
         meta = res["expectation_config"]["meta"]
         metric, column = meta["mrm_metric"], meta["mrm_column"]
@@ -167,17 +171,15 @@ def check_quality(current: pd.DataFrame, entry: ModelEntry, expected_rows: float
         if error:
             what = metric or res["expectation_config"]["type"]
             raise CheckError(f"{entry.model_id}: GX could not evaluate {what} on {column}: {error}")
-        if metric is None:
+        if metric is None or (metric, column) in seen:  # a control's AMBER and RED expectations: one metric
             continue
-        results.append(
-            MetricResult(
-                "quality",
-                metric,
-                column,
-                _rate(res, metric),
-                {"expectation": res["expectation_config"]["type"], "gx_success": res["success"]},
-            )
+        seen.add((metric, column))
+        # gx_success: the strict reading (nothing unexpected), whatever the thresholds' ``mostly``
+        strict = (
+            res["success"] if metric == "row_count" else not res.get("result", {}).get("unexpected_count")
         )
+        detail = {"expectation": res["expectation_config"]["type"], "gx_success": strict}
+        results.append(MetricResult("quality", metric, column, _rate(res, metric), detail))
     rows = len(current)
     if expected_rows:
         results.append(

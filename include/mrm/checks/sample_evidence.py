@@ -199,9 +199,11 @@ def _bound(detail: dict) -> str:
 
 def quality_gx_json(agg: DayAggregate, entry: ModelEntry) -> bytes:
     """The GX validation result of the model's suite on the current sample, labelled as sample-based in
-    its meta (the stored quality metrics are the whole day's)."""
+    its meta (the stored quality metrics are the whole day's), with how its severities read as mrm's
+    verdict (:mod:`mrm.checks.gx_severity`)."""
     import json
 
+    from mrm.checks.gx_severity import NOTE
     from mrm.checks.quality_gx import check_quality
     from mrm.sources.contract import conform
 
@@ -213,6 +215,7 @@ def quality_gx_json(agg: DayAggregate, entry: ModelEntry) -> bytes:
         "computed on every row of the day (mrm aggregate engine). The row-count expectation here sees "
         "the sample's size; volume is judged on the whole day.",
     }
+    doc["meta"]["mrm_severity"] = NOTE
     return json.dumps(doc, indent=1, default=str).encode()
 
 

@@ -148,7 +148,7 @@ def test_the_suite_holds_what_gx_add_expectation_would_keep_duplicates_left_out(
 
     reference = gx.ExpectationSuite(name="by_gx")
     for expectation, metric, column in plan():
-        expectation.meta = {"mrm_metric": metric, "mrm_column": column}
+        expectation.meta = {"mrm_metric": metric, "mrm_column": column, **(expectation.meta or {})}
         reference.add_expectation(expectation)
     ours = distinct(plan())
     assert len(ours) == len(plan()) - 1 == len(reference.expectations)
