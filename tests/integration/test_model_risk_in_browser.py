@@ -186,3 +186,18 @@ def test_the_demo_played_a_review_on_the_desk_as_airflow_users(demo_home):
     )  # fmt: skip
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "newer than the newest anchor" not in checked.stdout  # the acts were anchored too
+
+
+def test_the_demo_took_in_one_use_case_and_recorded_two_findings_one_overdue(demo_home):
+    import yaml
+
+    from mrm.store import findings as store_findings
+
+    entry = yaml.safe_load((demo_home / "review-inventory" / "card_limit.yaml").read_text())
+    assert (entry["status"], entry["risk_tier"]) == ("proposed", 1)
+    assert entry["intake"]["answers"]["automation"] == "fully_automated"
+    with _store(demo_home).engine.connect() as conn:
+        found = {f["finding_id"]: f for f in store_findings.findings(conn)}
+    assert sorted(found) == ["VAL-2026-001", "VAL-2026-002"]
+    overdue = [f for f in found.values() if f["due_date"] < data.day(DAYS)]
+    assert [(f["finding_id"], f["severity"]) for f in overdue] == [("VAL-2026-001", "high")]

@@ -6,6 +6,7 @@ after another in this process, as one scheduler slot would."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -131,15 +132,37 @@ def _run(days: int, models: tuple[str, ...], out, walkers, task_log: Path, t0: f
     return 0
 
 
+@contextlib.contextmanager
+def _review_inventory():
+    """MRM_INVENTORY set to the demo's review copy (with its role map) while the block runs."""
+    from mrm import settings, wiring
+
+    saved = os.environ.get("MRM_INVENTORY")
+    os.environ["MRM_INVENTORY"] = str(settings.home() / "review-inventory")
+    wiring.clear_caches()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("MRM_INVENTORY", None)
+        else:
+            os.environ["MRM_INVENTORY"] = saved
+        wiring.clear_caches()
+
+
 def _review(days: int, out) -> None:
     """The desk's acts on the demo's history, then the chain's head anchored again (they are records)."""
     from mrm import settings, wiring
-    from mrm.demo import review
+    from mrm.demo import register, review
     from mrm.store.anchor import publish
 
     out("\nreview on the desk (the Model Risk page's routes in Airflow's app, as demo users):")
     for line in review.play(days):
         out(line)
+    out("\nintake of a new AI use case, and validation findings (the register):")
+    with _review_inventory():
+        for line in register.play(days):
+            out(line)
     publish(wiring.get_store(), settings.audit_anchor_uri())
 
 
