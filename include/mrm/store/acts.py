@@ -101,10 +101,14 @@ def _within(day: date, since: date | None, until: date | None) -> bool:
 
 def open_proposal(conn: Connection, ticket_id: int) -> dict | None:
     """The ticket's latest propose_close act not yet confirmed by a close, or None."""
-    confirmed = {a["confirms"] for a in acts(conn, ticket_id=ticket_id, kinds=("close",))}
-    proposals = [
-        a for a in acts(conn, ticket_id=ticket_id, kinds=("propose_close",)) if a["act_id"] not in confirmed
-    ]
+    return pending_proposal(acts(conn, ticket_id=ticket_id, kinds=("propose_close", "close")), ticket_id)
+
+
+def pending_proposal(recorded: list[dict], ticket_id: int) -> dict | None:
+    """:func:`open_proposal` from acts already read (in the order recorded)."""
+    mine = [a for a in recorded if a["ticket_id"] == ticket_id]
+    confirmed = {a["confirms"] for a in mine if a["kind"] == "close"}
+    proposals = [a for a in mine if a["kind"] == "propose_close" and a["act_id"] not in confirmed]
     return proposals[-1] if proposals else None
 
 

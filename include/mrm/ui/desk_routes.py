@@ -239,7 +239,7 @@ def review_content(engine, inv: Inventory, readable: set[str], who: Acting, base
     since = last["logical_date"] if last else None
     every = queries.tickets(engine, open_only=False)
     tickets = [{**t, "key": ticket_key(t["ticket_id"])} for t in every if t["model_id"] in readable]
-    measured = timeliness.measure(every_ticket(engine, readable), acts, inv)
+    measured = timeliness.measure(tickets, acts, inv)
     overdue = {
         m.ticket_id: f"{m.acknowledge.target} {m.acknowledge.unit}"
         for m in measured
@@ -261,8 +261,7 @@ def review_content(engine, inv: Inventory, readable: set[str], who: Acting, base
     forms = {}
     for c in items:
         if c.ticket and c.ticket["ticket_id"] not in forms:
-            with engine.connect() as conn:
-                proposal = store_acts.open_proposal(conn, c.ticket["ticket_id"])
+            proposal = store_acts.pending_proposal(acts, c.ticket["ticket_id"])
             forms[c.ticket["ticket_id"]] = forms_for(who, inv, c.ticket, proposal, base)[0]
     attest = attest_form_for(who, inv, newest, base) + "".join(
         attest_form_for(who, inv, day, base, model_id) for model_id, day in last_days.items()
@@ -279,12 +278,6 @@ def review_content(engine, inv: Inventory, readable: set[str], who: Acting, base
     )
     content = morning.body(items, last, newest, forms, attest, base, recorded, attested, on_time)
     return content
-
-
-def every_ticket(engine, readable: set[str]) -> list[dict]:
-    """The readable models' tickets as the tracker stores them (timeliness reads opened_at, closed_at)."""
-    with engine.connect() as conn:
-        return [t for t in store_tickets.tickets(conn, None, "all") if t["model_id"] in readable]
 
 
 def attest_form_for(
